@@ -1,0 +1,2 @@
+// services/alerting public API: filled in by its issue.
+export {};

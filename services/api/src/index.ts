@@ -1,0 +1,2 @@
+// services/api public API: filled in by its issue.
+export {};

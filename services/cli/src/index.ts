@@ -1,0 +1,2 @@
+// services/cli public API: filled in by its issue.
+export {};

@@ -1,0 +1,2 @@
+// services/ingest public API: filled in by its issue.
+export {};

@@ -1,0 +1,2 @@
+// services/stack public API: filled in by its issue.
+export {};

@@ -1,0 +1,2 @@
+// shared/codec public API: filled in by its issue.
+export {};

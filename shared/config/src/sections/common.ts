@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+export const port = () => z.number().int().min(0).max(65535);
+export const positiveInt = () => z.number().int().positive();
+export const listenHost = () => z.string().min(1).default('127.0.0.1');
+
+export const logSection = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level for every component.'),
+  })
+  .default({ level: 'info' });
+
+export const kafkaSection = z
+  .strictObject({
+    brokers: z
+      .array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port'))
+      .min(1)
+      .default(['127.0.0.1:9092'])
+      .describe('Bootstrap brokers, host:port (env: comma-separated).'),
+    client_id: z.string().min(1).default('auditstream').describe('Kafka client id prefix; each component appends its name.'),
+    connection_timeout_ms: positiveInt().default(3000).describe('TCP connect timeout per broker.'),
+    request_timeout_ms: positiveInt().default(30000).describe('Timeout of one Kafka request.'),
+    ssl: z.boolean().default(false).describe('Use TLS to the brokers.'),
+    ssl_ca_file: z.string().optional().describe('PEM CA bundle used to verify the brokers (TLS).'),
+    sasl_mechanism: z.enum(['none', 'plain', 'scram-sha-256', 'scram-sha-512']).default('none').describe('SASL mechanism.'),
+    sasl_username: z.string().optional().describe('SASL user name.'),
+    sasl_password: z.string().optional().describe('SASL password (secret: prefer sasl_password_file or the environment).'),
+    sasl_password_file: z.string().optional().describe('File holding the SASL password.'),
+  })
+  .prefault({});
+
+export const topicsSection = z
+  .strictObject({
+    events: z.string().min(1).default('audit.events').describe('Topic producers publish audit events to.'),
+    dlq: z.string().min(1).default('audit.events.dlq').describe('Dead-letter topic for poison messages.'),
+    alerts: z.string().min(1).default('audit.alerts').describe('Topic alerts are published to.'),
+    checkpoints: z.string().min(1).default('audit.checkpoints').describe('Topic signed integrity checkpoints are published to.'),
+    partitions: positiveInt().default(6).describe('Partitions for topics auditstream creates.'),
+    replication_factor: positiveInt().default(1).describe('Replication factor for topics auditstream creates.'),
+    retention_ms: z.number().int().min(-1).default(604_800_000).describe('Kafka retention of the events topic (-1 keeps forever).'),
+  })
+  .prefault({});
+
+export const clickhouseSection = z
+  .strictObject({
+    url: z.string().url().default('http://127.0.0.1:8123').describe('ClickHouse HTTP(S) endpoint.'),
+    database: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+      .default('audit')
+      .describe('Database holding the audit tables.'),
+    username: z.string().min(1).default('default').describe('ClickHouse user; services use the least-privileged account they need.'),
+    password: z.string().default('').describe('ClickHouse password (secret: prefer password_file or the environment).'),
+    password_file: z.string().optional().describe('File holding the ClickHouse password.'),
+    ca_file: z.string().optional().describe('PEM CA bundle to verify ClickHouse over HTTPS.'),
+    request_timeout_ms: positiveInt().default(30000).describe('HTTP request timeout to ClickHouse.'),
+    max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
+    compression: z.boolean().default(true).describe('Compress request and response bodies.'),
+    max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
+  })
+  .prefault({});

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { AuditstreamError } from '@auditstream/core';
+import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+
+/** The subset of the `kafka` config section the client needs (see @auditstream/config). */
+export interface KafkaClientConfig {
+  readonly brokers: readonly string[];
+  readonly client_id: string;
+  readonly connection_timeout_ms?: number;
+  readonly request_timeout_ms?: number;
+  readonly ssl?: boolean;
+  readonly ssl_ca_file?: string | undefined;
+  readonly sasl_mechanism?: 'none' | 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly sasl_username?: string | undefined;
+  /** Already resolved from sasl_password_file by the caller's config loading. */
+  readonly sasl_password?: string | undefined;
+  readonly sasl_password_file?: string | undefined;
+}
+
+interface MinimalLogger {
+  error: (obj: object, msg?: string) => void;
+  warn: (obj: object, msg?: string) => void;
+  info: (obj: object, msg?: string) => void;
+  debug: (obj: object, msg?: string) => void;
+}
+
+/** Builds a kafkajs client whose logs go through the component's pino logger. */
+export function createKafkaClient(config: KafkaClientConfig, options: { component: string; logger?: MinimalLogger }): Kafka {
+  const kc: KafkaConfig = {
+    clientId: `${config.client_id}-${options.component}`,
+    brokers: [...config.brokers],
+    connectionTimeout: config.connection_timeout_ms ?? 3000,
+    requestTimeout: config.request_timeout_ms ?? 30000,
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => {
+      const log = options.logger;
+      if (!log) return;
+      const { message, ...rest } = entry.log;
+      // kafkajs log extras are metadata (broker, group, error text) and never payloads.
+      const obj = { kafkajs: entry.namespace, ...rest };
+      if (entry.level === logLevel.ERROR) log.error(obj, message);
+      else if (entry.level === logLevel.WARN) log.warn(obj, message);
+      else if (entry.level === logLevel.INFO) log.info(obj, message);
+      else log.debug(obj, message);
+    },
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
+  };
+  if (config.ssl) {
+    kc.ssl = config.ssl_ca_file ? { ca: [readFileSync(config.ssl_ca_file, 'utf8')], rejectUnauthorized: true } : { rejectUnauthorized: true };
+  }
+  const mech = config.sasl_mechanism ?? 'none';
+  if (mech !== 'none') {
+    const password = config.sasl_password_file ? readFileSync(config.sasl_password_file, 'utf8').trim() : config.sasl_password;
+    if (!config.sasl_username || !password) {
+      throw new AuditstreamError('CONFIG_INVALID', `kafka.sasl_mechanism is ${mech} but kafka.sasl_username or kafka.sasl_password is not set`, {
+        field: 'kafka.sasl_username',
+      });
+    }
+    kc.sasl = { mechanism: mech, username: config.sasl_username, password } as SASLOptions;
+  }
+  return new Kafka(kc);
+}

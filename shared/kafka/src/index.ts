@@ -1,0 +1,1 @@
+export { createKafkaClient, type KafkaClientConfig } from './client.js';

@@ -1,0 +1,2 @@
+// shared/producer public API: filled in by its issue.
+export {};

@@ -1,0 +1,2 @@
+// shared/schemas public API: filled in by its issue.
+export {};
