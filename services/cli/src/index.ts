@@ -1,2 +1,1 @@
-// services/cli public API: filled in by its issue.
-export {};
+export { type Command, intOption, parseOptions } from './command.js';

@@ -1,0 +1,70 @@
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isAuditstreamError } from '@auditstream/core';
+import type { Command } from './command.js';
+
+// Commands are discovered from commands/*.ts so each issue adds its own file.
+async function loadCommands(): Promise<Map<string, Command>> {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+  const files = readdirSync(dir).filter((f) => /\.ts$/.test(f) && !/\.test\.ts$/.test(f) && !f.startsWith('_'));
+  const out = new Map<string, Command>();
+  for (const f of files.sort()) {
+    const mod = (await import(pathToFileURL(join(dir, f)).href)) as { command?: Command };
+    if (mod.command) out.set(mod.command.name, mod.command);
+  }
+  return out;
+}
+
+function usage(commands: Map<string, Command>): string {
+  const width = Math.max(...[...commands.keys()].map((k) => k.length));
+  const lines = [...commands.values()].map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
+  return [
+    'Usage: auditstream <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `auditstream <command> --help` for the options of a command.',
+    'Configuration: --config <file> (YAML) or AUDITSTREAM_CONFIG; environment AUDITSTREAM_<SECTION>__<KEY> overrides the file.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const commands = await loadCommands();
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage(commands));
+    return 0;
+  }
+  const cmd = commands.get(name);
+  if (!cmd) {
+    console.error(`auditstream: unknown command "${name}"\n\n${usage(commands)}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest);
+  } catch (err) {
+    if (isAuditstreamError(err)) {
+      console.error(`auditstream ${name}: ${err.message}`);
+      if (err.code === 'USAGE') console.error(`\n${cmd.help}`);
+      return err.code === 'USAGE' ? 2 : 1;
+    }
+    console.error(`auditstream ${name}: unexpected error`, err);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
