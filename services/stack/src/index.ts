@@ -1,2 +1,2 @@
-// services/stack public API: filled in by its issue.
-export {};
+export { isAlive, portOpen, waitUntil } from './process.js';
+export { type ComponentStatus, createStack, formatStatus, type Stack, type StackOptions, stackStateExists, type UpResult } from './stack.js';

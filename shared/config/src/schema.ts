@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { clickhouseSection, kafkaSection, logSection, topicsSection } from './sections/common.js';
+import { clickhouseSection, kafkaSection, logSection, stackSection, topicsSection } from './sections/common.js';
 
 /**
  * The whole configuration, one section per component. A service parses it once at
@@ -12,6 +12,7 @@ export const configSchema = z
     kafka: kafkaSection,
     topics: topicsSection,
     clickhouse: clickhouseSection,
+    stack: stackSection,
   })
   .strict();
 

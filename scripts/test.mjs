@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// `npm test`: lint, type-check, then every test file with node's test runner.
+// Integration tests need the real stack: it is brought up if it is not running, and
+// stopped again afterwards only if this run started it ("leave it as it found it").
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+const args = new Set(process.argv.slice(2));
+const unitOnly = args.has('--unit');
+const integrationOnly = args.has('--integration');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function run(cmd, argv, opts = {}) {
+  console.log(`\n$ ${[relative(root, cmd) || cmd, ...argv].join(' ')}`);
+  const r = spawnSync(cmd, argv, { cwd: root, stdio: 'inherit', ...opts });
+  return r.status ?? 1;
+}
+
+function findTests() {
+  const files = [];
+  for (const top of ['shared', 'services', 'test']) {
+    for (const f of readdirSync(join(root, top), { recursive: true })) {
+      const p = String(f);
+      if (p.includes('node_modules') || p.includes('dist')) continue;
+      if (p.endsWith('.test.ts')) files.push(join(top, p));
+    }
+  }
+  const isIntegration = (f) => f.startsWith('test/') || f.endsWith('.int.test.ts');
+  return { unit: files.filter((f) => !isIntegration(f)).sort(), integration: files.filter(isIntegration).sort() };
+}
+
+function stackHealthy() {
+  return spawnSync(bin('auditstream'), ['stack', 'status'], { cwd: root, stdio: 'ignore' }).status === 0;
+}
+
+let failed = false;
+if (!integrationOnly) {
+  if (run(bin('biome'), ['check', '.']) !== 0) failed = true;
+  if (run(bin('tsc'), ['-b']) !== 0) failed = true;
+  if (failed) {
+    console.error('\nlint or type-check failed');
+    process.exit(1);
+  }
+}
+
+const { unit, integration } = findTests();
+const files = unitOnly ? unit : integrationOnly ? integration : [...unit, ...integration];
+let startedStack = false;
+if (!unitOnly && integration.length > 0 && !stackHealthy()) {
+  if (run(bin('auditstream'), ['stack', 'up']) !== 0) {
+    console.error('\nthe local stack did not start; see the messages above');
+    process.exit(1);
+  }
+  startedStack = true;
+}
+
+let code = 0;
+try {
+  code = run(process.execPath, [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`,
+    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '900000'}`,
+    ...files,
+  ]);
+} finally {
+  if (startedStack) run(bin('auditstream'), ['stack', 'down']);
+}
+process.exit(code);

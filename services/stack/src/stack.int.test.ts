@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { isAlive } from './process.js';
+import { createStack } from './stack.js';
+
+// A second, private stack on other ports, so the shared test stack is never touched.
+test('up starts both servers, a second up is a no-op, down leaves no process', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-stack-'));
+  const stack = createStack({
+    stateDir,
+    kafkaPort: 29092,
+    kafkaControllerPort: 29093,
+    clickhouseHttpPort: 28123,
+    clickhouseTcpPort: 29000,
+    stopGraceMs: 20_000,
+  });
+  try {
+    const first = await stack.up();
+    assert.equal(first.alreadyRunning, false);
+    assert.deepEqual(first.started.sort(), ['clickhouse', 'kafka']);
+    assert.ok(first.components.every((c) => c.healthy));
+    const res = await fetch('http://127.0.0.1:28123/ping');
+    assert.equal((await res.text()).trim(), 'Ok.');
+
+    const second = await stack.up();
+    assert.equal(second.alreadyRunning, true);
+    assert.deepEqual(second.started, []);
+
+    const pids = first.components.map((c) => c.pid as number);
+    const down = await stack.down();
+    assert.deepEqual(down.map((d) => d.name).sort(), ['clickhouse', 'kafka']);
+    for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive after down`);
+    assert.ok((await stack.status()).every((s) => !s.running));
+  } finally {
+    await stack.down();
+  }
+});
+
+test('up refuses a port held by a process it did not start, naming the port', async () => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer().listen(28124, '127.0.0.1');
+  await new Promise((r) => blocker.once('listening', r));
+  const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-stack-'));
+  const stack = createStack({ stateDir, kafkaPort: 29192, kafkaControllerPort: 29193, clickhouseHttpPort: 28124, clickhouseTcpPort: 29100 });
+  try {
+    await assert.rejects(stack.up(), /port 127\.0\.0\.1:28124 \(needed by clickhouse\) is already in use/);
+    assert.ok(
+      (await stack.status()).every((s) => !s.running),
+      'nothing is left running after a refused up',
+    );
+  } finally {
+    blocker.close();
+    await stack.down();
+  }
+});
