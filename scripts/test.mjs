@@ -28,7 +28,7 @@ function findTests() {
       if (p.endsWith('.test.ts')) files.push(join(top, p));
     }
   }
-  const isIntegration = (f) => f.startsWith('test/') || f.endsWith('.int.test.ts');
+  const isIntegration = (f) => f.startsWith('test/integration/') || f.endsWith('.int.test.ts');
   return { unit: files.filter((f) => !isIntegration(f)).sort(), integration: files.filter(isIntegration).sort() };
 }
 
