@@ -7,7 +7,7 @@ import { isAlive } from './process.js';
 import { createStack } from './stack.js';
 
 // A second, private stack on other ports, so the shared test stack is never touched.
-test('up starts both servers, a second up is a no-op, down leaves no process', async () => {
+test('up starts the servers (with the registry), a second up is a no-op, down leaves no process', async () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-stack-'));
   const stack = createStack({
     stateDir,
@@ -15,15 +15,19 @@ test('up starts both servers, a second up is a no-op, down leaves no process', a
     kafkaControllerPort: 29093,
     clickhouseHttpPort: 28123,
     clickhouseTcpPort: 29000,
+    withRegistry: true,
+    registryPort: 28081,
     stopGraceMs: 20_000,
   });
   try {
     const first = await stack.up();
     assert.equal(first.alreadyRunning, false);
-    assert.deepEqual(first.started.sort(), ['clickhouse', 'kafka']);
+    assert.deepEqual(first.started.sort(), ['clickhouse', 'kafka', 'registry']);
     assert.ok(first.components.every((c) => c.healthy));
     const res = await fetch('http://127.0.0.1:28123/ping');
     assert.equal((await res.text()).trim(), 'Ok.');
+    const reg = await fetch('http://127.0.0.1:28081/apis/ccompat/v7/subjects');
+    assert.deepEqual(await reg.json(), []);
 
     const second = await stack.up();
     assert.equal(second.alreadyRunning, true);
@@ -31,7 +35,7 @@ test('up starts both servers, a second up is a no-op, down leaves no process', a
 
     const pids = first.components.map((c) => c.pid as number);
     const down = await stack.down();
-    assert.deepEqual(down.map((d) => d.name).sort(), ['clickhouse', 'kafka']);
+    assert.deepEqual(down.map((d) => d.name).sort(), ['clickhouse', 'kafka', 'registry']);
     for (const pid of pids) assert.equal(isAlive(pid), false, `pid ${pid} still alive after down`);
     assert.ok((await stack.status()).every((s) => !s.running));
   } finally {

@@ -4,6 +4,7 @@ import { AuditstreamError, repoRoot as defaultRepoRoot, stateDir as defaultState
 import { clickhouseHealthy, clickhousePaths, clickhouseVersion, findClickHouse, writeClickHouseConfig } from './clickhouse.js';
 import { formatKafkaStorage, kafkaHealthy, kafkaJavaArgs, kafkaPaths, kafkaVersion, resolveKafkaClasspath, writeKafkaConfig } from './kafka.js';
 import { isAlive, type PidRecord, portOpen, readPid, startDetached, stopProcess, tail, waitUntil } from './process.js';
+import { APICURIO_VERSION as APICURIO, REGISTRY_CCOMPAT_PATH, registryHealthy, registryJavaArgs, registryPaths, resolveRegistryJar } from './registry.js';
 import { ensureTool } from './tools.js';
 
 export interface StackOptions {
@@ -14,6 +15,9 @@ export interface StackOptions {
   kafkaControllerPort?: number;
   clickhouseHttpPort?: number;
   clickhouseTcpPort?: number;
+  /** Also run Apicurio Registry (Confluent-compatible API) on registryPort. */
+  withRegistry?: boolean;
+  registryPort?: number;
   /** How long `up` waits for each server to answer. */
   startTimeoutMs?: number;
   /** How long `down` waits after SIGTERM before SIGKILL. */
@@ -22,7 +26,7 @@ export interface StackOptions {
 }
 
 export interface ComponentStatus {
-  name: 'kafka' | 'clickhouse';
+  name: 'kafka' | 'clickhouse' | 'registry';
   pid: number | undefined;
   running: boolean;
   healthy: boolean;
@@ -53,12 +57,14 @@ export function createStack(options: StackOptions = {}): Stack {
   const kCtl = options.kafkaControllerPort ?? 9093;
   const chHttp = options.clickhouseHttpPort ?? 8123;
   const chTcp = options.clickhouseTcpPort ?? 9000;
+  const regPort = options.registryPort ?? 8081;
   const startTimeout = options.startTimeoutMs ?? 180_000;
   const grace = options.stopGraceMs ?? 30_000;
   const log = options.log ?? (() => {});
   const pids = join(state, 'pids');
   const kp = kafkaPaths(state);
   const cp = clickhousePaths(state);
+  const rp = registryPaths(state);
 
   const defs = {
     kafka: {
@@ -77,16 +83,26 @@ export function createStack(options: StackOptions = {}): Stack {
       stdout: join(cp.logs, 'stdout.log'),
       healthy: () => clickhouseHealthy(host, chHttp),
     },
+    registry: {
+      pidFile: join(pids, 'registry.json'),
+      ports: [regPort],
+      endpoint: `http://${host}:${regPort}${REGISTRY_CCOMPAT_PATH}`,
+      log: join(rp.logs, 'stdout.log'),
+      stdout: join(rp.logs, 'stdout.log'),
+      healthy: () => registryHealthy(host, regPort),
+    },
   } as const;
   type Name = keyof typeof defs;
-  const names: Name[] = ['clickhouse', 'kafka'];
+  // The registry is optional: part of the stack when asked for, or when a previous `up --with-registry` left it running.
+  const namesFor = (wantRegistry: boolean): Name[] =>
+    wantRegistry || existsSync(defs.registry.pidFile) ? ['clickhouse', 'kafka', 'registry'] : ['clickhouse', 'kafka'];
 
   async function statusOf(name: Name): Promise<ComponentStatus> {
     const d = defs[name];
     const rec = readPid(d.pidFile);
     const running = rec !== undefined && isAlive(rec.pid);
     const healthy = running && (await d.healthy());
-    const version = healthy ? (name === 'clickhouse' ? await clickhouseVersion(host, chHttp) : kafkaVersion(kp)) : undefined;
+    const version = !healthy ? undefined : name === 'clickhouse' ? await clickhouseVersion(host, chHttp) : name === 'kafka' ? kafkaVersion(kp) : APICURIO;
     return { name, pid: running ? rec?.pid : undefined, running, healthy, endpoint: d.endpoint, ports: [...d.ports], log: d.log, version };
   }
 
@@ -131,13 +147,30 @@ export function createStack(options: StackOptions = {}): Stack {
     });
   }
 
+  function startRegistry(): PidRecord {
+    const java = ensureTool('java', 'default-jre-headless', 'Java 17+ (needed to run Apicurio Registry)', log);
+    const jar = resolveRegistryJar(rp, log);
+    log(`starting Apicurio Registry on ${host}:${regPort}`);
+    return startDetached({
+      name: 'registry',
+      command: java,
+      args: registryJavaArgs(jar, host, regPort),
+      cwd: rp.home,
+      log: defs.registry.stdout,
+      pidFile: defs.registry.pidFile,
+    });
+  }
+
+  const starters: Record<Name, () => PidRecord> = { kafka: startKafka, clickhouse: startClickHouse, registry: startRegistry };
+
   return {
     async status() {
-      return Promise.all(names.map(statusOf));
+      return Promise.all(namesFor(false).map(statusOf));
     },
 
     async up() {
       mkdirSync(state, { recursive: true });
+      const names = namesFor(options.withRegistry === true);
       const before = await Promise.all(names.map(statusOf));
       if (before.every((s) => s.healthy)) return { alreadyRunning: true, started: [], components: before };
       const started: Name[] = [];
@@ -149,7 +182,7 @@ export function createStack(options: StackOptions = {}): Stack {
       try {
         for (const s of before) {
           if (s.running) continue;
-          records[s.name] = s.name === 'kafka' ? startKafka() : startClickHouse();
+          records[s.name] = starters[s.name]();
           started.push(s.name);
         }
         await Promise.all(
@@ -185,11 +218,11 @@ export function createStack(options: StackOptions = {}): Stack {
     async down() {
       const out: { name: string; result: string }[] = [];
       // Kafka first: it may still flush to disk; ClickHouse has no dependency on it.
-      for (const name of ['kafka', 'clickhouse'] as Name[]) {
+      for (const name of ['registry', 'kafka', 'clickhouse'] as Name[]) {
         const d = defs[name];
         const rec = readPid(d.pidFile);
         if (!rec) {
-          out.push({ name, result: 'not started by this stack' });
+          if (name !== 'registry') out.push({ name, result: 'not started by this stack' });
           continue;
         }
         out.push({ name, result: await stopProcess(rec, d.pidFile, grace) });

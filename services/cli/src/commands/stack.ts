@@ -10,6 +10,8 @@ Data, logs and pid files live under .auditstream/ at the repo root (AUDITSTREAM_
 
   up       start Kafka (127.0.0.1:9092) and ClickHouse (127.0.0.1:8123 HTTP, 9000 native);
            waits until both answer. A second \`up\` is a no-op that says so.
+           --with-registry also starts Apicurio Registry (Confluent-compatible API at
+           http://127.0.0.1:8081/apis/ccompat/v7), fetched from Maven Central.
   down     stop what \`up\` started: SIGTERM, then SIGKILL after the grace period.
   status   each process, its pid, ports, health, version and log file.
 
@@ -25,9 +27,13 @@ export const command: Command = {
   summary: 'start, stop or inspect the local Kafka + ClickHouse stack',
   help,
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, configOption);
+    const { values, positionals } = parseOptions(argv, { ...configOption, 'with-registry': { type: 'boolean' } });
     const sub = positionals[0];
-    const stack = createStack({ ...stackOptionsFromConfig(cliConfig(values.config)), log: (m) => console.error(`stack: ${m}`) });
+    const stack = createStack({
+      ...stackOptionsFromConfig(cliConfig(values.config)),
+      withRegistry: values['with-registry'] === true,
+      log: (m) => console.error(`stack: ${m}`),
+    });
     switch (sub) {
       case 'up': {
         const res = await stack.up();
@@ -67,6 +73,7 @@ export function stackOptionsFromConfig(cfg: ReturnType<typeof cliConfig>) {
     kafkaControllerPort: cfg.stack.kafka_controller_port,
     clickhouseHttpPort: Number(ch.port || 8123),
     clickhouseTcpPort: cfg.stack.clickhouse_tcp_port,
+    registryPort: cfg.stack.registry_port,
     startTimeoutMs: cfg.stack.start_timeout_ms,
     stopGraceMs: cfg.stack.stop_grace_ms,
   };

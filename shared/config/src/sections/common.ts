@@ -64,6 +64,7 @@ export const stackSection = z
   .strictObject({
     kafka_controller_port: port().default(9093).describe('KRaft controller port of the local stack broker (the client port comes from kafka.brokers).'),
     clickhouse_tcp_port: port().default(9000).describe('Native-protocol port of the local stack ClickHouse (the HTTP port comes from clickhouse.url).'),
+    registry_port: port().default(8081).describe('Port of the optional local Apicurio schema registry (`stack up --with-registry`).'),
     start_timeout_ms: positiveInt().default(180_000).describe('How long `stack up` waits for each server to answer.'),
     stop_grace_ms: positiveInt().default(30_000).describe('How long `stack down` waits after SIGTERM before SIGKILL.'),
   })
