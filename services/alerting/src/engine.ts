@@ -1,0 +1,364 @@
+import { type Alert, type AlertDelivery, alertId, cleanText, encodeGroupKey, formatDuration, renderSummary } from './alert.js';
+import { eventTimeMs, fieldString } from './event.js';
+import type { Rule, RuleSet, RuleState, StateLimits, Trigger } from './rules/types.js';
+
+/** Hooks the engine reports through; app.ts backs them with prom-client metrics. */
+export interface EngineMetrics {
+  evaluated?(durationSeconds: number): void;
+  fired?(ruleId: string, eventToAlertSeconds: number | undefined): void;
+  late?(): void;
+  invalid?(): void;
+  futureClamped?(): void;
+  suppressed?(reason: 'delivered' | 'replay_update'): void;
+}
+
+export interface EngineOptions {
+  rules: RuleSet;
+  /** Events older than (newest event time seen - this) are dropped as late. */
+  allowed_lateness_ms: number;
+  /** Event times further than this ahead of the wall clock are clamped to it (a skewed producer must not stall the watermark). */
+  max_future_skew_ms?: number;
+  limits: StateLimits;
+  /** Wall clock (epoch ms). */
+  now?: () => number;
+  onAlert: (delivery: AlertDelivery) => void;
+  metrics?: EngineMetrics;
+  /** Delivered alert ids remembered for dedupe (read back at start + fired since). */
+  max_delivered_ids?: number;
+}
+
+interface Incident {
+  alert: Alert;
+  /** Event time after which a new trigger for the key is a new incident. */
+  end: number;
+}
+
+interface Slot {
+  rule: Rule;
+  state: RuleState;
+  incidents: Map<string, Incident>;
+}
+
+/**
+ * The rules engine: event-time evaluation of every rule, one alert per incident.
+ *
+ * Time: `watermark` = newest event time seen - allowed lateness. Events older than the
+ * watermark are dropped (and counted); everything newer is placed by event time, so
+ * out-of-order arrival within the lateness is counted exactly. State is evicted behind the
+ * watermark. Clock-driven rules (absence) use a separate timer clock: the watermark, pushed
+ * on by the wall clock only while the caller says it is caught up (see `tick`).
+ *
+ * Incidents: a trigger for (rule, group key) opens an incident and fires an alert whose id
+ * is derived from (rule, key, window start). Triggers for the same key until
+ * last event + cooldown update that alert (an `updated` delivery) and never fire again.
+ *
+ * Replay: between `beginReplay()` and `endReplay()` (rebuilding windows after a restart)
+ * the lateness is widened to the replay span, updates are not delivered, and a fired alert
+ * is delivered only when it is not known as delivered (`seedDelivered`), i.e. it was missed.
+ */
+export class Engine {
+  private slots = new Map<string, Slot>();
+  private ruleSet: RuleSet;
+  private maxSeen = Number.NEGATIVE_INFINITY;
+  private lastEvictAt = Number.NEGATIVE_INFINITY;
+  private timerClock = Number.NEGATIVE_INFINITY;
+  private replayLatenessMs: number | undefined;
+  private readonly delivered = new Map<string, true>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.now = opts.now ?? Date.now;
+    this.ruleSet = opts.rules;
+    this.setRules(opts.rules);
+  }
+
+  get rules(): RuleSet {
+    return this.ruleSet;
+  }
+
+  get replaying(): boolean {
+    return this.replayLatenessMs !== undefined;
+  }
+
+  /** Newest event time seen minus the lateness in force. */
+  get watermark(): number {
+    return this.maxSeen - this.lateness();
+  }
+
+  /** Longest event-time span any rule looks back over (sizes the replay). */
+  get maxLookbackMs(): number {
+    return Math.max(0, ...this.ruleSet.rules.map((r) => Math.max(r.lookback_ms, r.cooldown_ms)));
+  }
+
+  /** Swaps the rule set. A rule whose definition is unchanged keeps its windows and incidents. */
+  setRules(set: RuleSet): void {
+    const next = new Map<string, Slot>();
+    for (const rule of set.rules) {
+      const old = this.slots.get(rule.id);
+      if (old && old.rule.fingerprint === rule.fingerprint) next.set(rule.id, old);
+      else next.set(rule.id, { rule, state: rule.createState(this.opts.limits), incidents: old?.incidents ?? new Map() });
+    }
+    this.slots = next;
+    this.ruleSet = set;
+  }
+
+  beginReplay(spanMs: number): void {
+    this.replayLatenessMs = Math.max(spanMs, this.opts.allowed_lateness_ms);
+  }
+
+  endReplay(): void {
+    this.replayLatenessMs = undefined;
+    this.evict();
+  }
+
+  /** An alert read back from the alerts topic: known as delivered, and its incident stays open. */
+  seedDelivered(alert: Alert): void {
+    this.remember(alert.alert_id);
+    const slot = this.slots.get(alert.rule_id);
+    if (!slot) return;
+    if (slot.state.seed) {
+      slot.state.seed(alert);
+      return;
+    }
+    if (slot.rule.type === 'absence') return;
+    const cur = slot.incidents.get(alert.group_key);
+    if (cur && cur.alert.last_event_at >= alert.last_event_at && cur.alert.version >= alert.version) return;
+    slot.incidents.set(alert.group_key, { alert, end: alert.last_event_at + slot.rule.cooldown_ms });
+  }
+
+  isDelivered(id: string): boolean {
+    return this.delivered.has(id);
+  }
+
+  process(event: Readonly<Record<string, unknown>>): void {
+    const started = performance.now();
+    try {
+      this.evaluate(event);
+    } finally {
+      this.opts.metrics?.evaluated?.((performance.now() - started) / 1000);
+    }
+  }
+
+  private evaluate(event: Readonly<Record<string, unknown>>): void {
+    let t = eventTimeMs(event as { occurred_at?: unknown });
+    const id = typeof event.event_id === 'string' ? event.event_id : undefined;
+    const tenant = typeof event.tenant_id === 'string' && event.tenant_id ? event.tenant_id : undefined;
+    if (!Number.isFinite(t) || !id || !tenant) {
+      this.opts.metrics?.invalid?.();
+      return;
+    }
+    const skew = this.opts.max_future_skew_ms;
+    if (skew !== undefined && Number.isFinite(skew)) {
+      const wall = this.now();
+      if (t > wall + skew) {
+        t = wall;
+        this.opts.metrics?.futureClamped?.();
+      }
+    }
+    if (t < this.watermark) {
+      this.opts.metrics?.late?.();
+      return;
+    }
+    for (const slot of this.slots.values()) {
+      const { rule } = slot;
+      if (!rule.filter(event)) continue;
+      const entries: Array<[string, string]> = [['tenant_id', tenant]];
+      let complete = true;
+      for (const f of rule.group_by) {
+        const v = fieldString(event, f);
+        if (v === undefined) {
+          complete = false;
+          break;
+        }
+        entries.push([f, v]);
+      }
+      if (!complete) continue;
+      const key = encodeGroupKey(entries);
+      const trig = slot.state.onEvent(key, t, id, event);
+      if (trig) this.trigger(slot, key, entries, trig, t, event);
+    }
+    if (t > this.maxSeen) {
+      this.maxSeen = t;
+      if (this.maxSeen - this.lastEvictAt >= 1000) this.evict();
+    }
+  }
+
+  /**
+   * Advances clock-driven rules. `wallNow` moves the timer clock only when `caughtUp` (the
+   * consumer has no backlog): then silence in wall-clock time is real silence.
+   */
+  tick(wallNow: number, caughtUp: boolean): void {
+    if (this.replaying) return;
+    let clock = Math.max(this.timerClock, this.watermark);
+    if (caughtUp) clock = Math.max(clock, wallNow - this.opts.allowed_lateness_ms);
+    this.advanceTimers(clock);
+  }
+
+  /** Moves the timer clock to `clock` (never back) and fires what is due. */
+  advanceTimers(clock: number): void {
+    if (!Number.isFinite(clock) || clock < this.timerClock) return;
+    this.timerClock = clock;
+    for (const slot of this.slots.values()) {
+      if (!slot.state.tick) continue;
+      for (const { key, trigger } of slot.state.tick(clock)) {
+        this.trigger(slot, key, decodeGroupKey(key), { ...trigger, last_at: trigger.window_start }, undefined, undefined, clock);
+      }
+    }
+  }
+
+  stateEntries(): number {
+    let n = 0;
+    for (const s of this.slots.values()) n += s.state.size() + s.incidents.size;
+    return n;
+  }
+
+  openIncidents(): Alert[] {
+    return [...this.slots.values()].flatMap((s) => [...s.incidents.values()].map((i) => i.alert));
+  }
+
+  private evict(): void {
+    const wm = this.watermark;
+    if (!Number.isFinite(wm)) return;
+    this.lastEvictAt = this.maxSeen;
+    for (const slot of this.slots.values()) {
+      slot.state.evict(wm);
+      for (const [k, inc] of slot.incidents) if (inc.end < wm) slot.incidents.delete(k);
+    }
+  }
+
+  private lateness(): number {
+    return this.replayLatenessMs ?? this.opts.allowed_lateness_ms;
+  }
+
+  private remember(id: string): void {
+    this.delivered.delete(id);
+    this.delivered.set(id, true);
+    const max = this.opts.max_delivered_ids ?? 100_000;
+    while (this.delivered.size > max) this.delivered.delete(this.delivered.keys().next().value as string);
+  }
+
+  private trigger(
+    slot: Slot,
+    key: string,
+    group: ReadonlyArray<readonly [string, string]>,
+    trig: Trigger,
+    t: number | undefined,
+    event: Readonly<Record<string, unknown>> | undefined,
+    clock?: number,
+  ): void {
+    const { rule } = slot;
+    const incKey = trig.key_suffix ? `${key}&${encodeGroupKey([trig.key_suffix])}` : key;
+    const at = t ?? trig.last_at;
+    const existing = slot.incidents.get(incKey);
+    if (existing && at <= existing.end) {
+      this.update(slot, existing, trig, at, event);
+      return;
+    }
+    const wall = this.now();
+    const lastAt = Math.max(trig.last_at, at);
+    const alert: Alert = {
+      alert_id: alertId(rule.id, incKey, trig.window_start),
+      rule_id: rule.id,
+      rule_name: rule.name,
+      rule_type: rule.type,
+      severity: rule.severity,
+      tenant_id: group[0]?.[1] ?? '',
+      group_key: key,
+      group: Object.fromEntries(group),
+      window_start: trig.window_start,
+      window_end: clock ?? lastAt,
+      count: trig.count,
+      first_event_at: trig.window_start,
+      last_event_at: lastAt,
+      sample_event_ids: trig.event_ids.slice(0, this.opts.limits.sampleSize),
+      summary: '',
+      details: { ...(trig.details ?? {}) },
+      fired_at: wall,
+      updated_at: wall,
+      version: 0,
+    };
+    alert.summary = this.summarize(rule, alert, event);
+    if (rule.cooldown_ms > 0) slot.incidents.set(incKey, { alert, end: lastAt + rule.cooldown_ms });
+    if (this.delivered.has(alert.alert_id)) {
+      this.opts.metrics?.suppressed?.('delivered');
+      return;
+    }
+    this.remember(alert.alert_id);
+    this.opts.metrics?.fired?.(rule.id, this.replaying || t === undefined ? undefined : Math.max(0, (wall - at) / 1000));
+    this.opts.onAlert({ kind: 'fired', alert });
+  }
+
+  private update(slot: Slot, inc: Incident, trig: Trigger, at: number, event: Readonly<Record<string, unknown>> | undefined): void {
+    const prev = inc.alert;
+    const ids = prev.sample_event_ids.slice();
+    for (const id of trig.event_ids) {
+      if (ids.length >= this.opts.limits.sampleSize) break;
+      if (!ids.includes(id)) ids.push(id);
+    }
+    const details = { ...prev.details, ...(trig.details ?? {}) };
+    if (prev.details.distinct_count && trig.details?.distinct_count) {
+      details.distinct_count = String(Math.max(Number(prev.details.distinct_count), Number(trig.details.distinct_count)));
+    }
+    const next: Alert = {
+      ...prev,
+      count: prev.count + 1,
+      first_event_at: Math.min(prev.first_event_at, at),
+      last_event_at: Math.max(prev.last_event_at, at, trig.last_at),
+      window_end: Math.max(prev.window_end, at, trig.last_at),
+      sample_event_ids: ids,
+      details,
+      updated_at: this.now(),
+      version: prev.version + 1,
+    };
+    next.summary = this.summarize(slot.rule, next, event);
+    inc.alert = next;
+    inc.end = Math.max(inc.end, next.last_event_at + slot.rule.cooldown_ms);
+    if (this.replaying) {
+      this.opts.metrics?.suppressed?.('replay_update');
+      return;
+    }
+    this.opts.onAlert({ kind: 'updated', alert: next });
+  }
+
+  private summarize(rule: Rule, alert: Alert, event: Readonly<Record<string, unknown>> | undefined): string {
+    return renderSummary(rule.summary, (name) => {
+      switch (name) {
+        case 'count':
+          return String(alert.count);
+        case 'rule_id':
+          return rule.id;
+        case 'rule_name':
+          return rule.name;
+        case 'severity':
+          return rule.severity;
+        case 'group':
+          return Object.entries(alert.group)
+            .map(([k, v]) => `${k}=${cleanText(v, 100)}`)
+            .join(' ');
+        case 'window':
+          return formatDuration(rule.lookback_ms || rule.cooldown_ms);
+        case 'silent_for':
+          return alert.details.silent_for_s ? formatDuration(Number(alert.details.silent_for_s) * 1000) : undefined;
+        case 'first_event_at':
+          return new Date(alert.first_event_at).toISOString();
+        case 'last_event_at':
+          return new Date(alert.last_event_at).toISOString();
+      }
+      if (name.startsWith('group.')) {
+        const v = alert.group[name.slice(6)];
+        return v === undefined ? undefined : cleanText(v, 100);
+      }
+      if (alert.details[name] !== undefined) return cleanText(alert.details[name] as string, 100);
+      if (!event) return undefined;
+      const v = fieldString(event, name);
+      return v === undefined ? undefined : cleanText(v, 100);
+    });
+  }
+}
+
+export function decodeGroupKey(key: string): Array<[string, string]> {
+  return key.split('&').map((part) => {
+    const i = part.indexOf('=');
+    return [part.slice(0, i), decodeURIComponent(part.slice(i + 1))];
+  });
+}

@@ -1,0 +1,17 @@
+import type { FilterContext } from './filters.js';
+import type { RuleState, StateLimits } from './types.js';
+
+/** What a rule-type module contributes to a compiled rule. */
+export interface RuleTypeParts {
+  /** Event-time span the state looks back over (0 when none). */
+  lookback_ms: number;
+  /** Default incident cooldown when the rule sets no cooldown_s. */
+  cooldown_ms: number;
+  default_summary: string;
+  createState(limits: StateLimits): RuleState;
+}
+
+export interface BuildContext extends FilterContext {
+  /** group_by fields after tenant_id: absence's `expected` entries must name them all. */
+  group_by: readonly string[];
+}

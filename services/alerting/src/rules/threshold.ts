@@ -1,0 +1,65 @@
+import type { RuleTypeParts } from './build.js';
+import { expectMap, onlyKeys, posInt, posNumber } from './spec_error.js';
+import type { RuleState, StateLimits, Trigger } from './types.js';
+import { KeyedLists } from './window.js';
+
+/**
+ * `threshold`: at least `count` matching events for one group key within any `window_s`
+ * span of event time (a sliding window, inclusive of both ends).
+ *
+ *   threshold: { count: 6, window_s: 60 }
+ *
+ * Events are kept sorted by event time, so an out-of-order event (within the allowed
+ * lateness) is counted in every window it falls in.
+ */
+export function buildThreshold(raw: unknown, path: string): RuleTypeParts {
+  const spec = expectMap(raw, path);
+  onlyKeys(spec, ['count', 'window_s'], path);
+  const count = posInt(spec.count, `${path}.count`);
+  const windowMs = posNumber(spec.window_s, `${path}.window_s`) * 1000;
+  return {
+    lookback_ms: windowMs,
+    cooldown_ms: windowMs,
+    default_summary: '{count} matching events for {group} within {window}',
+    createState: (limits) => new ThresholdState(count, windowMs, limits),
+  };
+}
+
+export class ThresholdState implements RuleState {
+  private readonly lists: KeyedLists;
+
+  constructor(
+    private readonly count: number,
+    private readonly windowMs: number,
+    private readonly limits: StateLimits,
+  ) {
+    this.lists = new KeyedLists(windowMs, { maxEventsPerKey: Math.max(limits.maxEventsPerKey, count), maxKeys: limits.maxKeys });
+  }
+
+  onEvent(key: string, t: number, eventId: string): Trigger | undefined {
+    const { list, idx } = this.lists.add(key, { t, id: eventId });
+    const items = list.items;
+    let out: Trigger | undefined;
+    // Windows [t_j, t_j + W] that contain t: j from the first entry >= t - W up to the new one.
+    for (let j = list.lowerBound(t - this.windowMs); j <= idx; j++) {
+      const start = (items[j] as { t: number }).t;
+      const end = list.upperBound(start + this.windowMs);
+      if (end - j >= this.count) {
+        const ids: string[] = [];
+        for (let k = j; k < end && ids.length < this.limits.sampleSize; k++) ids.push((items[k] as { id: string }).id);
+        out = { window_start: start, last_at: (items[end - 1] as { t: number }).t, count: end - j, event_ids: ids };
+        break;
+      }
+    }
+    this.lists.settle(list);
+    return out;
+  }
+
+  evict(watermark: number): void {
+    this.lists.evict(watermark);
+  }
+
+  size(): number {
+    return this.lists.size();
+  }
+}

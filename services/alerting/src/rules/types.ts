@@ -1,0 +1,69 @@
+import type { Alert, Severity } from '../alert.js';
+import type { Filter } from './filters.js';
+
+export type RuleType = 'match' | 'threshold' | 'distinct' | 'sequence' | 'new_value' | 'absence';
+export const RULE_TYPES: readonly RuleType[] = ['match', 'threshold', 'distinct', 'sequence', 'new_value', 'absence'];
+
+/** What a rule's state tells the engine when an event (or the clock) completes its condition. */
+export interface Trigger {
+  /** Event time the qualifying window starts at: part of the alert id. */
+  window_start: number;
+  /** Event time of the newest event in the qualifying window. */
+  last_at: number;
+  /** Events in the qualifying window. */
+  count: number;
+  /** Provenance: ids of events in the qualifying window, oldest first (the engine keeps a bounded sample). */
+  event_ids: string[];
+  details?: Record<string, string>;
+  /** new_value: the new value, appended to the group key so each value is its own incident. */
+  key_suffix?: readonly [string, string];
+}
+
+export interface StateLimits {
+  /** Per group key: timestamps kept for window rules; the oldest are dropped beyond it. */
+  maxEventsPerKey: number;
+  /** Per rule: group keys (or key+value pairs for new_value) kept; least recently seen dropped beyond it. */
+  maxKeys: number;
+  /** Event ids a trigger carries. */
+  sampleSize: number;
+}
+
+/** Per-rule evaluation state. Events reach it only when they passed the rule's filter. */
+export interface RuleState {
+  onEvent(key: string, t: number, eventId: string, event: Readonly<Record<string, unknown>>): Trigger | undefined;
+  /** Forget what no event at or after `watermark` can use any more. */
+  evict(watermark: number): void;
+  /** Entries held (for the state gauge). */
+  size(): number;
+  /** Clock-driven rules (absence): triggers due at `clock`. */
+  tick?(clock: number): Array<{ key: string; trigger: Trigger }>;
+  /** A delivered alert read back at start (new_value learns its value). */
+  seed?(alert: Alert): void;
+}
+
+/** A validated, compiled rule. */
+export interface Rule {
+  id: string;
+  name: string;
+  description: string;
+  severity: Severity;
+  type: RuleType;
+  filter: Filter;
+  /** group_by fields after the implicit leading tenant_id. */
+  group_by: string[];
+  summary: string;
+  /** An incident stays open (later matches update it) until last event + cooldown. */
+  cooldown_ms: number;
+  /** Event-time span the rule looks back over: sizes the replay on restart. */
+  lookback_ms: number;
+  /** Stable hash of the rule's definition: state survives a reload when it is unchanged. */
+  fingerprint: string;
+  createState(limits: StateLimits): RuleState;
+}
+
+export interface RuleSet {
+  rules: Rule[];
+  /** Hash of the whole file's effective content. */
+  fingerprint: string;
+  source: string;
+}
