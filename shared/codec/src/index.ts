@@ -1,2 +1,14 @@
-// shared/codec public API: filled in by its issue.
-export {};
+export { type AuditCodec, type CodecOptions, createCodec } from './codec.js';
+export { crc64Avro, parsingCanonicalForm, schemaFingerprint } from './fingerprint.js';
+export {
+  asBuffer,
+  CONFLUENT_HEADER_BYTES,
+  CONFLUENT_MAGIC,
+  detectFormat,
+  type Frame,
+  payloadBody,
+  readFrame,
+  SINGLE_OBJECT_HEADER_BYTES,
+  type WireFormat,
+} from './frame.js';
+export { createRegistryClient, type RegistryClientOptions, type SchemaRegistryClient } from './registry.js';
