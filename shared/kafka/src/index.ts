@@ -1,1 +1,2 @@
 export { createKafkaClient, type KafkaClientConfig } from './client.js';
+export { defaultTopicSpecs, type EnsureTopicsOptions, type EnsureTopicsResult, ensureTopics, type TopicSpec, type TopicsConfig } from './topics.js';
