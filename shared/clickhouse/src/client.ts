@@ -1,0 +1,264 @@
+import { readFileSync } from 'node:fs';
+import type { DeepReadonly, sections } from '@auditstream/config';
+import { AuditstreamError, errorType } from '@auditstream/core';
+import type { Logger } from '@auditstream/observability';
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { z } from 'zod';
+import { type Capabilities, detectCapabilities } from './capabilities.js';
+import { classifyClickHouseError } from './errors.js';
+import { TABLES, type TableName } from './schema.js';
+import { render, type SqlFragment, table } from './sql.js';
+
+export type ClickHouseConfig = DeepReadonly<z.infer<typeof sections.clickhouseSection>>;
+
+export interface ClickHouseDeps {
+  logger: Logger;
+  metrics?: Registry;
+  /**
+   * A @clickhouse/client `Connection` to use instead of HTTP: chDB's in-process engine
+   * (`createChdbConnection` from `chdb/connection`) in the chdb test suite.
+   */
+  connection?: unknown;
+  /** Overrides the detected capabilities (tests of one layout on another server). */
+  capabilities?: Capabilities;
+  /** Name for the pino child logger and the metrics label; default `clickhouse`. */
+  component?: string;
+}
+
+export interface RequestOptions {
+  /** What the request does, for error messages and the `op` metrics label: a short constant. */
+  operation?: string;
+  /** Extra server settings for this request. */
+  settings?: ClickHouseSettings;
+  abortSignal?: AbortSignal;
+}
+
+export interface ClickHouse {
+  /** The configured database holding the audit tables. */
+  readonly database: string;
+  /** The underlying @clickhouse/client, for streaming cases this wrapper does not cover. */
+  readonly client: ClickHouseClient;
+  /** Detected once (SELECT version()) and cached. */
+  capabilities(): Promise<Capabilities>;
+  /** Rows of a SELECT (JSONEachRow). SqlFragments are rendered for this server (params or escaped literals). */
+  queryRows<T>(query: SqlFragment | string, options?: RequestOptions): Promise<T[]>;
+  /** A statement without a result: DDL, ALTER, INSERT … SELECT. */
+  command(query: SqlFragment | string, options?: RequestOptions): Promise<void>;
+  /** Inserts rows with JSONEachRow into `<database>.<table>`; the column list names every key (no silent defaults). */
+  insertJson(tableName: TableName, rows: readonly Record<string, unknown>[], options?: RequestOptions & { columns?: readonly string[] }): Promise<void>;
+  /** True when the server answers `SELECT 1` with these credentials. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Settings sent with every request. Chosen to work on every server from 18.16 on:
+ * - max_execution_time: the server stops a runaway query (config clickhouse.max_execution_time_s).
+ * - wait_end_of_query=1 (SELECTs): the server buffers the result before answering, so an exception
+ *   raised mid-query comes back as an HTTP error with its code, not as text appended to a 200
+ *   response (which 18.16 does without it, and which a JSON parser then chokes on).
+ * - send_progress_in_http_headers is left off: 18.16 accepts it, but headers then grow with the
+ *   query's duration (Node's 16 KB header limit), and our queries are short.
+ * - enable_http_compression is sent only when compression is on (readonly=1 users may not send
+ *   any setting: the reader account is readonly=2 for that reason, see deploy/clickhouse).
+ * Server-side query parameters are never sent to servers without caps.queryParams (18.16 rejects
+ * `param_*` as unknown settings, code 115): the SQL builder inlines escaped literals there.
+ */
+export function baseSettings(config: ClickHouseConfig): ClickHouseSettings {
+  return { max_execution_time: config.max_execution_time_s };
+}
+
+export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps): ClickHouse {
+  const component = deps.component ?? 'clickhouse';
+  const log = deps.logger.child({ component });
+  const password = config.password_file ? readSecret(config.password_file) : config.password;
+  const clientLogger = log.child({ module: '@clickhouse/client' });
+  // The client's own logs include query text and parameters: only module and message are kept.
+  class ClientLog {
+    trace() {}
+    debug() {}
+    info() {}
+    warn(p: { module: string; message: string }) {
+      clientLogger.warn({ client_module: p.module }, p.message.slice(0, 300));
+    }
+    error(p: { module: string; message: string }) {
+      clientLogger.debug({ client_module: p.module }, p.message.slice(0, 300));
+    }
+  }
+  const client = createClient({
+    url: config.url,
+    username: config.username,
+    password,
+    // The database is named in every statement; the connection stays on `default` so that
+    // `migrate` can create the database it is about to use.
+    request_timeout: config.request_timeout_ms,
+    max_open_connections: config.max_open_connections,
+    compression: { request: config.compression, response: config.compression },
+    // Below the server's keep_alive_timeout (3 s default before 23.11; 10 s in the local stack).
+    keep_alive: { enabled: true, idle_socket_ttl: 2500 },
+    clickhouse_settings: baseSettings(config),
+    application: 'auditstream',
+    log: { LoggerClass: ClientLog as never },
+    ...(config.ca_file ? { tls: { ca_cert: readSecretBuffer(config.ca_file) } } : {}),
+    ...(deps.connection ? { connection: deps.connection as never } : {}),
+  });
+
+  const metrics = deps.metrics ? makeMetrics(deps.metrics) : undefined;
+  let caps: Promise<Capabilities> | undefined = deps.capabilities ? Promise.resolve(deps.capabilities) : undefined;
+
+  async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const end = metrics?.duration.startTimer({ op });
+    try {
+      const out = await fn();
+      metrics?.requests.inc({ op, outcome: 'ok' });
+      return out;
+    } catch (err) {
+      const e = classifyClickHouseError(err, { operation: op });
+      metrics?.requests.inc({ op, outcome: errorType(e) });
+      throw e;
+    } finally {
+      end?.();
+    }
+  }
+
+  async function rendered(query: SqlFragment | string) {
+    if (typeof query === 'string') return { query };
+    return render(query, await api.capabilities());
+  }
+
+  const api: ClickHouse = {
+    database: config.database,
+    client,
+    capabilities() {
+      if (!caps) {
+        caps = detectCapabilities({ queryRows: (q) => api.queryRows(q, { operation: 'version' }) });
+        caps.then(
+          (c) => log.info({ version: c.version, switches: switchesOf(c) }, 'ClickHouse capabilities detected'),
+          () => {
+            caps = undefined; // retry detection on the next call
+          },
+        );
+      }
+      return caps;
+    },
+    async queryRows<T>(query: SqlFragment | string, options: RequestOptions = {}): Promise<T[]> {
+      const op = options.operation ?? 'query';
+      return timed(op, async () => {
+        const r = await rendered(query);
+        const rs = await client.query({
+          query: r.query,
+          format: 'JSONEachRow',
+          ...(r.query_params ? { query_params: r.query_params } : {}),
+          clickhouse_settings: { wait_end_of_query: 1, ...options.settings },
+          ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
+        });
+        return (await rs.json()) as T[];
+      });
+    },
+    async command(query: SqlFragment | string, options: RequestOptions = {}): Promise<void> {
+      const op = options.operation ?? 'command';
+      await timed(op, async () => {
+        const r = await rendered(query);
+        await client.command({
+          query: r.query,
+          ...(r.query_params ? { query_params: r.query_params } : {}),
+          clickhouse_settings: { wait_end_of_query: 1, ...options.settings },
+          ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
+        });
+      });
+    },
+    async insertJson(tableName, rows, options = {}) {
+      if (!(TABLES as readonly string[]).includes(tableName))
+        throw new AuditstreamError('SQL_IDENTIFIER', `table "${String(tableName).slice(0, 64)}" is not an audit table`, { field: 'table' });
+      if (rows.length === 0) return;
+      const op = options.operation ?? `insert_${tableName}`;
+      const columns = options.columns ?? Object.keys(rows[0] as object);
+      await timed(op, async () => {
+        await client.insert({
+          table: table(config.database, tableName).text,
+          values: rows as Record<string, unknown>[],
+          format: 'JSONEachRow',
+          columns: columns.map((c) => `\`${checkColumn(c)}\``) as [string, ...string[]],
+          ...(options.settings ? { clickhouse_settings: options.settings } : {}),
+          ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
+        });
+      });
+      metrics?.rows.inc({ table: tableName }, rows.length);
+    },
+    async ping() {
+      try {
+        await api.queryRows('SELECT 1 AS ok', { operation: 'ping' });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      await client.close();
+    },
+  };
+  return api;
+}
+
+function checkColumn(c: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(c)) throw new AuditstreamError('SQL_IDENTIFIER', 'column name is not a plain identifier', { field: 'columns' });
+  return c;
+}
+
+function switchesOf(c: Capabilities): string {
+  return Object.entries(c)
+    .filter(([k, v]) => typeof v === 'boolean' && k !== 'version')
+    .map(([k, v]) => `${k}=${v ? 'on' : 'off'}`)
+    .join(' ');
+}
+
+function readSecret(file: string): string {
+  return readSecretBuffer(file)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+}
+
+function readSecretBuffer(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${file}`, { cause, field: 'clickhouse' });
+  }
+}
+
+interface Metrics {
+  requests: Counter<'op' | 'outcome'>;
+  duration: Histogram<'op'>;
+  rows: Counter<'table'>;
+}
+
+// One set of metric objects per registry: several ClickHouse handles may share a registry.
+const metricsByRegistry = new WeakMap<Registry, Metrics>();
+function makeMetrics(registry: Registry): Metrics {
+  const existing = metricsByRegistry.get(registry);
+  if (existing) return existing;
+  const m: Metrics = {
+    requests: new Counter({
+      name: 'auditstream_clickhouse_requests_total',
+      help: 'ClickHouse requests by operation and outcome (ok or the AuditstreamError code).',
+      labelNames: ['op', 'outcome'],
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: 'auditstream_clickhouse_request_duration_seconds',
+      help: 'ClickHouse request duration by operation.',
+      labelNames: ['op'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    rows: new Counter({
+      name: 'auditstream_clickhouse_inserted_rows_total',
+      help: 'Rows inserted into ClickHouse by table.',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
+  };
+  metricsByRegistry.set(registry, m);
+  return m;
+}

@@ -1,0 +1,373 @@
+import { AuditstreamError } from '@auditstream/core';
+import { type Layout, layoutFor } from './capabilities.js';
+import type { ClickHouse, RequestOptions } from './client.js';
+import { ACTOR_TYPES, CATEGORIES, eventColumnNames, OUTCOMES, SEVERITIES } from './schema.js';
+import { formatMicros } from './sql.js';
+
+/**
+ * Row mapping, in ONE place: the event contract (shared/schemas/audit_event.avsc) plus ingest
+ * metadata → one audit.events row, and back. Defined here rather than imported from the schema
+ * package so storage does not depend on its release timing; field names are the contract's.
+ */
+export type ActorType = (typeof ACTOR_TYPES)[number];
+export type Category = (typeof CATEGORIES)[number];
+export type Outcome = (typeof OUTCOMES)[number];
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface AuditEventInput {
+  event_id: string;
+  tenant_id: string;
+  /** Microseconds since the Unix epoch, UTC (Avro timestamp-micros). */
+  occurred_at: number | bigint;
+  actor: {
+    id: string;
+    type: ActorType;
+    name?: string | null;
+    session_id?: string | null;
+    ip?: string | null;
+    user_agent?: string | null;
+  };
+  action: string;
+  category: Category;
+  outcome: Outcome;
+  reason?: string | null;
+  service: string;
+  host?: string | null;
+  region?: string | null;
+  resource?: { type: string; id: string; name?: string | null } | null;
+  request_id?: string | null;
+  trace_id?: string | null;
+  severity?: Severity | null;
+  attributes?: Readonly<Record<string, string>> | null;
+}
+
+/** What ingest knows about a row beyond the event: where it came from, enrichment, integrity. */
+export interface IngestMeta {
+  /** Kafka message timestamp. */
+  received_at: Date | number;
+  /** Defaults to now. */
+  ingested_at?: Date | number;
+  kafka_topic: string;
+  kafka_partition: number;
+  kafka_offset: number | bigint | string;
+  geo_country?: string;
+  geo_city?: string;
+  ua_browser?: string;
+  ua_os?: string;
+  ua_device?: string;
+  /** Severity ingest derived; used when the event carries none. */
+  severity?: Severity;
+  chain_seq?: number | bigint;
+  prev_hash?: string;
+  hash?: string;
+}
+
+interface EventRowCommon {
+  tenant_id: string;
+  event_id: string;
+  action: string;
+  category: Category;
+  outcome: Outcome;
+  reason: string;
+  actor_id: string;
+  actor_type: ActorType;
+  actor_name: string;
+  actor_session_id: string;
+  actor_ip: string;
+  actor_user_agent: string;
+  service: string;
+  host: string;
+  region: string;
+  resource_type: string;
+  resource_id: string;
+  resource_name: string;
+  request_id: string;
+  trace_id: string;
+  severity: Severity;
+  kafka_topic: string;
+  kafka_partition: number;
+  /** Decimal string: UInt64 does not fit a JS number. */
+  kafka_offset: string;
+  geo_country: string;
+  geo_city: string;
+  ua_browser: string;
+  ua_os: string;
+  ua_device: string;
+  chain_seq: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The legacy layout (18.16): whole seconds + µs column, attributes as two aligned arrays. */
+export interface LegacyEventRow extends EventRowCommon {
+  /** Unix seconds. */
+  occurred_at: number;
+  occurred_at_us: number;
+  received_at: number;
+  ingested_at: number;
+  attr_keys: string[];
+  attr_values: string[];
+}
+
+/** The modern layout: DateTime64 text (`YYYY-MM-DD hh:mm:ss.ffffff`, UTC) and a Map. */
+export interface ModernEventRow extends EventRowCommon {
+  occurred_at: string;
+  received_at: string;
+  ingested_at: string;
+  attributes: Record<string, string>;
+}
+
+/** One audit.events row as written with JSONEachRow. */
+export type EventRow = LegacyEventRow | ModernEventRow;
+
+/** An event read back: the contract's shape (absent optionals are null) plus what ingest stored. */
+export interface StoredEvent {
+  event: Required<Omit<AuditEventInput, 'occurred_at' | 'attributes'>> & { occurred_at: number; attributes: Record<string, string> };
+  meta: {
+    received_at: Date;
+    ingested_at: Date;
+    kafka_topic: string;
+    kafka_partition: number;
+    kafka_offset: string;
+    geo_country: string;
+    geo_city: string;
+    ua_browser: string;
+    ua_os: string;
+    ua_device: string;
+    chain_seq: string;
+    prev_hash: string;
+    hash: string;
+  };
+}
+
+/** The columns insertRows writes, in table order. */
+export function eventColumns(layout: Layout): string[] {
+  return eventColumnNames(layout);
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// DateTime (UInt32 seconds) holds 1970-01-01 .. 2106-02-07; both layouts accept the same range.
+const MIN_US = 0n;
+const MAX_US = 4_294_967_295n * 1_000_000n;
+const sets = {
+  actor_type: new Set<string>(ACTOR_TYPES),
+  category: new Set<string>(CATEGORIES),
+  outcome: new Set<string>(OUTCOMES),
+  severity: new Set<string>(SEVERITIES),
+};
+
+function bad(field: string, what: string): never {
+  // CLICKHOUSE_DATA like a server-side parse error: the caller dead-letters the event. No value in the message.
+  throw new AuditstreamError('CLICKHOUSE_DATA', `event field ${field} ${what}`, { field });
+}
+
+function str(v: unknown, field: string, required = false): string {
+  if (v === undefined || v === null) {
+    if (required) bad(field, 'is required');
+    return '';
+  }
+  if (typeof v !== 'string') bad(field, 'must be a string');
+  if (!(v as string & { isWellFormed(): boolean }).isWellFormed()) bad(field, 'is not well-formed Unicode');
+  if (required && v.length === 0) bad(field, 'must not be empty');
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, set: Set<string>, field: string): T {
+  if (typeof v !== 'string' || !set.has(v)) bad(field, 'is not one of the contract symbols');
+  return v as T;
+}
+
+function toMicros(v: unknown, field: string): bigint {
+  let us: bigint;
+  if (typeof v === 'bigint') us = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) us = BigInt(v);
+  else bad(field, 'must be integer microseconds since the epoch');
+  if (us < MIN_US || us >= MAX_US) bad(field, 'is outside 1970..2106');
+  return us;
+}
+
+function toMillis(v: unknown, field: string): number {
+  const ms = v instanceof Date ? v.getTime() : v;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms >= 4_294_967_295_000) bad(field, 'must be a date between 1970 and 2106');
+  return Math.floor(ms);
+}
+
+function uint64(v: unknown, field: string): string {
+  if (typeof v === 'bigint' && v >= 0n && v < 2n ** 64n) return v.toString();
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v) && BigInt(v) < 2n ** 64n) return BigInt(v).toString();
+  bad(field, 'must be a non-negative 64-bit integer');
+}
+
+function formatMillis(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
+}
+
+/** Event + ingest metadata → one row for the given layout. Throws CLICKHOUSE_DATA naming the field. */
+export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout): EventRow {
+  if (!event || typeof event !== 'object') bad('event', 'must be an object');
+  const actor = event.actor;
+  if (!actor || typeof actor !== 'object') bad('actor', 'is required');
+  const eventId = str(event.event_id, 'event_id', true);
+  if (!UUID_RE.test(eventId)) bad('event_id', 'must be a UUID');
+  const us = toMicros(event.occurred_at, 'occurred_at');
+  const resource = event.resource ?? null;
+  if (resource !== null && typeof resource !== 'object') bad('resource', 'must be an object or null');
+  const partition = meta.kafka_partition;
+  if (!Number.isInteger(partition) || partition < 0 || partition > 4_294_967_295) bad('kafka_partition', 'must be a UInt32');
+  const attrs = event.attributes ?? {};
+  if (typeof attrs !== 'object') bad('attributes', 'must be a map of strings');
+  const keys = Object.keys(attrs).sort();
+  for (const k of keys) {
+    str(k, 'attributes', false);
+    str(attrs[k], `attributes.${k.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}`, true);
+  }
+  const hash = str(meta.hash, 'hash');
+  const prevHash = str(meta.prev_hash, 'prev_hash');
+  const common: EventRowCommon = {
+    tenant_id: str(event.tenant_id, 'tenant_id', true),
+    event_id: eventId.toLowerCase(),
+    action: str(event.action, 'action', true),
+    category: oneOf<Category>(event.category, sets.category, 'category'),
+    outcome: oneOf<Outcome>(event.outcome, sets.outcome, 'outcome'),
+    reason: str(event.reason, 'reason'),
+    actor_id: str(actor.id, 'actor.id', true),
+    actor_type: oneOf<ActorType>(actor.type, sets.actor_type, 'actor.type'),
+    actor_name: str(actor.name, 'actor.name'),
+    actor_session_id: str(actor.session_id, 'actor.session_id'),
+    actor_ip: str(actor.ip, 'actor.ip'),
+    actor_user_agent: str(actor.user_agent, 'actor.user_agent'),
+    service: str(event.service, 'service', true),
+    host: str(event.host, 'host'),
+    region: str(event.region, 'region'),
+    resource_type: resource ? str(resource.type, 'resource.type', true) : '',
+    resource_id: resource ? str(resource.id, 'resource.id', true) : '',
+    resource_name: resource ? str(resource.name, 'resource.name') : '',
+    request_id: str(event.request_id, 'request_id'),
+    trace_id: str(event.trace_id, 'trace_id'),
+    severity: oneOf<Severity>(event.severity ?? meta.severity ?? 'info', sets.severity, 'severity'),
+    kafka_topic: str(meta.kafka_topic, 'kafka_topic', true),
+    kafka_partition: partition,
+    kafka_offset: uint64(meta.kafka_offset, 'kafka_offset'),
+    geo_country: str(meta.geo_country, 'geo_country'),
+    geo_city: str(meta.geo_city, 'geo_city'),
+    ua_browser: str(meta.ua_browser, 'ua_browser'),
+    ua_os: str(meta.ua_os, 'ua_os'),
+    ua_device: str(meta.ua_device, 'ua_device'),
+    chain_seq: uint64(meta.chain_seq ?? 0, 'chain_seq'),
+    prev_hash: prevHash,
+    hash,
+  };
+  const received = toMillis(meta.received_at, 'received_at');
+  const ingested = toMillis(meta.ingested_at ?? Date.now(), 'ingested_at');
+  if (layout === 'modern') {
+    const attributes: Record<string, string> = {};
+    for (const k of keys) attributes[k] = attrs[k] as string;
+    return { ...common, occurred_at: formatMicros(us), received_at: formatMillis(received), ingested_at: formatMillis(ingested), attributes };
+  }
+  return {
+    ...common,
+    occurred_at: Number(us / 1_000_000n),
+    occurred_at_us: Number(us % 1_000_000n),
+    received_at: Math.floor(received / 1000),
+    ingested_at: Math.floor(ingested / 1000),
+    attr_keys: keys,
+    attr_values: keys.map((k) => attrs[k] as string),
+  };
+}
+
+/** `YYYY-MM-DD hh:mm:ss[.ffffff]` (UTC, as ClickHouse prints DateTime('UTC')/DateTime64) → µs. */
+export function parseClickHouseTime(text: string): bigint {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?$/.exec(text);
+  if (!m) throw new AuditstreamError('CLICKHOUSE_DATA', 'unexpected DateTime text from ClickHouse', { field: 'occurred_at' });
+  const ms = Date.parse(`${m[1]}T${m[2]}Z`);
+  const frac = (m[3] ?? '').padEnd(6, '0').slice(0, 6);
+  return BigInt(ms) * 1000n + BigInt(frac);
+}
+
+const nul = (s: string): string | null => (s === '' ? null : s);
+
+/** A row as ClickHouse returns it (JSONEachRow of the event columns) → the contract's shape + metadata. */
+export function fromRow(row: Record<string, unknown>): StoredEvent {
+  const s = (k: string) => String(row[k] ?? '');
+  let us = parseClickHouseTime(s('occurred_at'));
+  let attributes: Record<string, string> = {};
+  if (Array.isArray(row.attr_keys)) {
+    us += BigInt(Number(row.occurred_at_us ?? 0));
+    const vals = (row.attr_values as string[]) ?? [];
+    (row.attr_keys as string[]).forEach((k, i) => {
+      attributes[k] = vals[i] ?? '';
+    });
+  } else if (row.attributes && typeof row.attributes === 'object') {
+    attributes = { ...(row.attributes as Record<string, string>) };
+  }
+  const resourceId = s('resource_id');
+  return {
+    event: {
+      event_id: s('event_id'),
+      tenant_id: s('tenant_id'),
+      occurred_at: Number(us),
+      actor: {
+        id: s('actor_id'),
+        type: s('actor_type') as ActorType,
+        name: nul(s('actor_name')),
+        session_id: nul(s('actor_session_id')),
+        ip: nul(s('actor_ip')),
+        user_agent: nul(s('actor_user_agent')),
+      },
+      action: s('action'),
+      category: s('category') as Category,
+      outcome: s('outcome') as Outcome,
+      reason: nul(s('reason')),
+      service: s('service'),
+      host: nul(s('host')),
+      region: nul(s('region')),
+      resource: resourceId === '' ? null : { type: s('resource_type'), id: resourceId, name: nul(s('resource_name')) },
+      request_id: nul(s('request_id')),
+      trace_id: nul(s('trace_id')),
+      severity: s('severity') as Severity,
+      attributes,
+    },
+    meta: {
+      received_at: new Date(Number(parseClickHouseTime(s('received_at')) / 1000n)),
+      ingested_at: new Date(Number(parseClickHouseTime(s('ingested_at')) / 1000n)),
+      kafka_topic: s('kafka_topic'),
+      kafka_partition: Number(row.kafka_partition ?? 0),
+      kafka_offset: s('kafka_offset'),
+      geo_country: s('geo_country'),
+      geo_city: s('geo_city'),
+      ua_browser: s('ua_browser'),
+      ua_os: s('ua_os'),
+      ua_device: s('ua_device'),
+      chain_seq: s('chain_seq'),
+      prev_hash: s('prev_hash'),
+      hash: s('hash'),
+    },
+  };
+}
+
+/** Inserts rows built by toRow for this server's layout, in one JSONEachRow request. */
+export async function insertRows(ch: ClickHouse, rows: readonly EventRow[], options: RequestOptions = {}): Promise<void> {
+  if (rows.length === 0) return;
+  const layout = layoutFor(await ch.capabilities());
+  const wantModern = layout === 'modern';
+  if ('attributes' in (rows[0] as object) !== wantModern)
+    throw new AuditstreamError('CLICKHOUSE_DATA', `rows were built for the ${wantModern ? 'legacy' : 'modern'} layout, the server has ${layout}`, {
+      field: 'rows',
+    });
+  await ch.insertJson('events', rows as unknown as Record<string, unknown>[], { operation: 'insert_events', ...options, columns: eventColumns(layout) });
+}
+
+/** toRow for the connected server, then insertRows. */
+export async function insertEvents(
+  ch: ClickHouse,
+  items: readonly { event: AuditEventInput; meta: IngestMeta }[],
+  options: RequestOptions = {},
+): Promise<void> {
+  const layout = layoutFor(await ch.capabilities());
+  await insertRows(
+    ch,
+    items.map((i) => toRow(i.event, i.meta, layout)),
+    options,
+  );
+}

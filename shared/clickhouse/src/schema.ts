@@ -1,0 +1,178 @@
+/**
+ * The audit tables: names, columns and their types per layout. DDL (migrations), row mapping
+ * (rows.ts), the SQL builder's identifier allow-list and retention all read these constants.
+ */
+import type { Layout } from './capabilities.js';
+
+export const ACTOR_TYPES = ['user', 'service', 'system', 'anonymous'] as const;
+export const CATEGORIES = ['authentication', 'authorization', 'resource_access', 'configuration', 'data_export', 'admin', 'system'] as const;
+export const OUTCOMES = ['success', 'failure', 'denied', 'error'] as const;
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export const ALERT_STATUSES = ['firing', 'resolved'] as const;
+
+/** Enum8('a' = 1, 'b' = 2, …): values are the contract's symbols, numbered from 1 in contract order. */
+export function enum8(symbols: readonly string[]): string {
+  return `Enum8(${symbols.map((s, i) => `'${s}' = ${i + 1}`).join(', ')})`;
+}
+
+export interface ColumnSpec {
+  name: string;
+  /** Type on the legacy layout (ClickHouse 18.16 and up); `null` = column absent there. */
+  legacy: string | null;
+  /** Type on the modern layout; `null` = column absent there. */
+  modern: string | null;
+  /** CODEC clause used when caps.codecs. */
+  codec?: string;
+  comment: string;
+}
+
+const S = 'String';
+const LC = (legacyType: string) => ({ legacy: legacyType, modern: 'LowCardinality(String)' });
+
+/** audit.events, in column order. Every field of the event contract is a typed column. */
+export const EVENT_COLUMNS: readonly ColumnSpec[] = [
+  // event contract
+  { name: 'tenant_id', legacy: S, modern: S, comment: 'tenant; first sorting key column' },
+  { name: 'occurred_at', legacy: "DateTime('UTC')", modern: "DateTime64(6, 'UTC')", comment: 'when it happened (legacy: whole seconds, see occurred_at_us)' },
+  { name: 'occurred_at_us', legacy: 'UInt32', modern: null, comment: 'legacy only: microseconds within occurred_at second (0..999999)' },
+  { name: 'event_id', legacy: 'UUID', modern: 'UUID', comment: 'UUIDv7 from the producer; the dedup key' },
+  { name: 'action', ...LC(S), comment: 'dotted action, e.g. auth.login' },
+  { name: 'category', legacy: enum8(CATEGORIES), modern: enum8(CATEGORIES), comment: 'contract enum' },
+  { name: 'outcome', legacy: enum8(OUTCOMES), modern: enum8(OUTCOMES), comment: 'contract enum' },
+  { name: 'reason', legacy: S, modern: S, comment: "'' when absent" },
+  { name: 'actor_id', legacy: S, modern: S, comment: 'actor.id' },
+  { name: 'actor_type', legacy: enum8(ACTOR_TYPES), modern: enum8(ACTOR_TYPES), comment: 'actor.type' },
+  { name: 'actor_name', legacy: S, modern: S, comment: "actor.name, '' when absent" },
+  { name: 'actor_session_id', legacy: S, modern: S, comment: "actor.session_id, '' when absent" },
+  { name: 'actor_ip', legacy: S, modern: S, comment: "actor.ip as sent, '' when absent" },
+  { name: 'actor_user_agent', legacy: S, modern: S, codec: 'CODEC(ZSTD(3))', comment: "actor.user_agent, '' when absent" },
+  { name: 'service', ...LC(S), comment: 'emitting service' },
+  { name: 'host', legacy: S, modern: S, comment: "'' when absent" },
+  { name: 'region', ...LC(S), comment: "'' when absent" },
+  { name: 'resource_type', ...LC(S), comment: "resource.type, '' when no resource" },
+  { name: 'resource_id', legacy: S, modern: S, comment: "resource.id, '' when no resource" },
+  { name: 'resource_name', legacy: S, modern: S, comment: "resource.name, '' when absent" },
+  { name: 'request_id', legacy: S, modern: S, comment: "'' when absent" },
+  { name: 'trace_id', legacy: S, modern: S, comment: "'' when absent" },
+  { name: 'severity', legacy: enum8(SEVERITIES), modern: enum8(SEVERITIES), comment: "event severity, else the one ingest derived, else 'info'" },
+  { name: 'attributes', legacy: null, modern: 'Map(String, String)', codec: 'CODEC(ZSTD(3))', comment: 'modern only: attributes map' },
+  { name: 'attr_keys', legacy: 'Array(String)', modern: null, comment: 'legacy only: attribute keys, sorted' },
+  { name: 'attr_values', legacy: 'Array(String)', modern: null, comment: 'legacy only: attribute values, aligned with attr_keys' },
+  // ingest
+  { name: 'received_at', legacy: "DateTime('UTC')", modern: "DateTime64(3, 'UTC')", comment: 'Kafka message timestamp' },
+  { name: 'ingested_at', legacy: "DateTime('UTC')", modern: "DateTime64(3, 'UTC')", comment: 'when ingest wrote the row; ReplacingMergeTree version' },
+  { name: 'kafka_topic', ...LC(S), comment: 'source topic' },
+  { name: 'kafka_partition', legacy: 'UInt32', modern: 'UInt32', comment: 'source partition' },
+  { name: 'kafka_offset', legacy: 'UInt64', modern: 'UInt64', codec: 'CODEC(Delta, ZSTD(1))', comment: 'source offset' },
+  // enrichment
+  { name: 'geo_country', ...LC(S), comment: "ISO country of actor_ip, '' when unknown" },
+  { name: 'geo_city', legacy: S, modern: S, comment: "'' when unknown" },
+  { name: 'ua_browser', ...LC(S), comment: 'from actor_user_agent' },
+  { name: 'ua_os', ...LC(S), comment: 'from actor_user_agent' },
+  { name: 'ua_device', ...LC(S), comment: 'from actor_user_agent' },
+  // integrity
+  { name: 'chain_seq', legacy: 'UInt64', modern: 'UInt64', codec: 'CODEC(Delta, ZSTD(1))', comment: 'position in the per-partition hash chain' },
+  { name: 'prev_hash', legacy: S, modern: S, comment: 'hex SHA-256 of the previous chain entry (64 chars)' },
+  { name: 'hash', legacy: S, modern: S, comment: 'hex SHA-256 of this entry (64 chars)' },
+];
+
+export function columnsFor(layout: Layout): ColumnSpec[] {
+  return EVENT_COLUMNS.filter((c) => (layout === 'modern' ? c.modern : c.legacy) !== null);
+}
+
+/** Column names written by insertRows for a layout, in table order. */
+export function eventColumnNames(layout: Layout): string[] {
+  return columnsFor(layout).map((c) => c.name);
+}
+
+/**
+ * Sorting key of audit.events.
+ * - tenant_id first: every query is tenant-scoped.
+ * - toDate(occurred_at) next: time-range queries read only the days asked for; a day (not the
+ *   full timestamp) so the columns after it still cluster rows inside a tenant-day.
+ * - action, actor_id: the next most common filters and group-bys; also good compression.
+ * - event_id last: makes the key unique per event.
+ * Every column is taken from the event itself, never from ingest metadata, so a re-delivered copy
+ * of an event has exactly the same key, and ReplacingMergeTree collapses the copies on merge.
+ */
+export const EVENTS_ORDER_BY = '(tenant_id, toDate(occurred_at), action, actor_id, event_id)';
+export const EVENTS_PARTITION_BY = 'toYYYYMM(occurred_at)';
+
+/** Lookup tables fed by materialized views (servers without skip indexes). */
+export interface LookupSpec {
+  table: string;
+  view: string;
+  /** The column looked up, after tenant_id. */
+  key: readonly string[];
+  where: string;
+}
+export const LOOKUPS = {
+  actor: { table: 'events_by_actor', view: 'events_by_actor_mv', key: ['actor_id'], where: "actor_id != ''" },
+  resource: { table: 'events_by_resource', view: 'events_by_resource_mv', key: ['resource_id', 'resource_type'], where: "resource_id != ''" },
+  ip: { table: 'events_by_ip', view: 'events_by_ip_mv', key: ['actor_ip'], where: "actor_ip != ''" },
+} as const satisfies Record<string, LookupSpec>;
+
+/** Every table auditstream creates. */
+export const TABLES = [
+  'schema_migrations',
+  'events',
+  'events_by_actor',
+  'events_by_resource',
+  'events_by_ip',
+  'checkpoints',
+  'dlq_decisions',
+  'alerts',
+  'api_keys',
+  'legal_holds',
+] as const;
+export type TableName = (typeof TABLES)[number];
+
+/** Tables retention may drop partitions of, and the time column their partition key is built on. */
+export const RETENTION_TABLES = {
+  events: { timeColumn: 'occurred_at', tenantColumn: 'tenant_id', followers: ['events_by_actor', 'events_by_resource', 'events_by_ip'] },
+  alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [] },
+  dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [] },
+} as const;
+export type RetentionTable = keyof typeof RETENTION_TABLES;
+
+const OTHER_COLUMNS = [
+  'id',
+  'checksum',
+  'applied_at',
+  'server_version',
+  'layout',
+  'statements',
+  'description',
+  'topic',
+  'partition',
+  'offset',
+  'last_offset',
+  'chain_head',
+  'created_at',
+  'prev_checkpoint_hash',
+  'key_id',
+  'signature',
+  'raw_sha256',
+  'decided_at',
+  'alert_id',
+  'rule_id',
+  'status',
+  'title',
+  'details',
+  'event_ids',
+  'fired_at',
+  'role',
+  'tenants',
+  'revoked_at',
+  'updated_at',
+  'released_at',
+  'hold_id',
+];
+
+/** Identifiers the SQL builder accepts (tables and columns). */
+export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
+  ...TABLES,
+  ...EVENT_COLUMNS.map((c) => c.name),
+  ...OTHER_COLUMNS,
+  ...Object.values(LOOKUPS).map((l) => l.view),
+]);
