@@ -1,0 +1,59 @@
+import type { KeyObject } from 'node:crypto';
+import { sha256Hex } from './chain.js';
+import { canonicalJson } from './jcs.js';
+import { type SigningKey, signBytes, verifyBytes } from './keys.js';
+
+/** What a checkpoint commits to: one partition's chain up to an offset, linked to the previous checkpoint. */
+export interface CheckpointPayload {
+  topic: string;
+  partition: number;
+  last_offset: string;
+  chain_seq: string;
+  chain_head: string;
+  /** Unix seconds (the checkpoints table keeps whole seconds). */
+  created_at_s: number;
+  prev_checkpoint_hash: string;
+  key_id: string;
+}
+
+export interface Checkpoint extends CheckpointPayload {
+  /** Base64 Ed25519 signature over the canonical payload. */
+  signature: string;
+}
+
+export const GENESIS_CHECKPOINT_HASH = '0'.repeat(64);
+
+export function checkpointSigningInput(p: CheckpointPayload): Buffer {
+  return Buffer.from(
+    canonicalJson({
+      v: 1,
+      topic: p.topic,
+      partition: p.partition,
+      last_offset: p.last_offset,
+      chain_seq: p.chain_seq,
+      chain_head: p.chain_head,
+      created_at_s: p.created_at_s,
+      prev_checkpoint_hash: p.prev_checkpoint_hash,
+      key_id: p.key_id,
+    }),
+    'utf8',
+  );
+}
+
+export function signCheckpoint(key: SigningKey, payload: Omit<CheckpointPayload, 'key_id'>): Checkpoint {
+  const full: CheckpointPayload = { ...payload, key_id: key.keyId };
+  return { ...full, signature: signBytes(key, checkpointSigningInput(full)) };
+}
+
+/** The hash the next checkpoint links to: over the signed payload and its signature. */
+export function checkpointHash(c: Checkpoint): string {
+  return sha256Hex(Buffer.concat([checkpointSigningInput(c), Buffer.from(`.${c.signature}`, 'utf8')]));
+}
+
+export type CheckpointCheck = { ok: true } | { ok: false; problem: 'unknown_key' | 'bad_signature' };
+
+export function verifyCheckpoint(c: Checkpoint, publicKeys: ReadonlyMap<string, KeyObject>): CheckpointCheck {
+  const key = publicKeys.get(c.key_id);
+  if (!key) return { ok: false, problem: 'unknown_key' };
+  return verifyBytes(key, checkpointSigningInput(c), c.signature) ? { ok: true } : { ok: false, problem: 'bad_signature' };
+}
