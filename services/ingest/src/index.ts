@@ -1,2 +1,10 @@
-// services/ingest public API: filled in by its issue.
-export {};
+// services/ingest public API.
+export { createIngest, type Ingest, type IngestDeps, type IngestStorage, type StopResult } from './app.js';
+export { type IngestSection, type IngestServiceConfig, ingestConfigSchema, loadIngestConfig } from './config.js';
+export { type RunIngestOptions, runIngest } from './main.js';
+export { createIngestMetrics, type IngestMetrics } from './metrics.js';
+export { createBatcher } from './pipeline/batcher.js';
+export { DLQ_HEADERS, headerSafe, toDlqMessage } from './pipeline/dlq.js';
+export { createOffsetTracker, type OffsetTracker } from './pipeline/offsets.js';
+export { clickhouseWriter, detectLayout, recordMeta } from './storage.js';
+export { type DeadLetter, ERROR_CLASSES, type ErrorClass, type IngestRecord } from './types.js';

@@ -1,0 +1,246 @@
+import { AuditstreamError, retry } from '@auditstream/core';
+import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
+import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
+import type { AuditEvent } from '@auditstream/schemas';
+import type { Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { IngestServiceConfig } from './config.js';
+import { createIngestMetrics, type IngestMetrics } from './metrics.js';
+import type { EventDecoder } from './pipeline/decode.js';
+import { createDlqPublisher } from './pipeline/dlq.js';
+import type { GeoLookup } from './pipeline/enrich/geo.js';
+import { createEnricher } from './pipeline/enrich/index.js';
+import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
+import { processMessage } from './pipeline/process.js';
+import { createSink, type StorageWriter } from './pipeline/sink.js';
+import { createSource, type Source } from './pipeline/source.js';
+import type { EventValidator } from './pipeline/validate.js';
+
+/** What ingest needs from storage besides writing: readiness, and waiting until it answers at start. */
+export interface IngestStorage {
+  /** Resolves once storage answers (the server layout is known); throws retriable errors until then. */
+  prepare(): Promise<StorageWriter<unknown>>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface IngestDeps {
+  config: Pick<IngestServiceConfig, 'ingest' | 'topics' | 'kafka'>;
+  logger: Logger;
+  registry: Registry;
+  storage: IngestStorage;
+  /** @auditstream/codec (single-object and Confluent framing). */
+  decoder: EventDecoder;
+  /** The SDK's validation rules. */
+  validate: EventValidator;
+  kafka?: Kafka;
+  /** Offline geo database; default geoip-lite's (loaded only when geo enrichment is on). */
+  geo?: GeoLookup;
+  /** Serve /metrics /healthz /readyz on ingest.metrics_host:metrics_port (default true). */
+  observability?: boolean;
+  /** Create the events and DLQ topics when missing (default true). */
+  ensureTopics?: boolean;
+}
+
+export interface StopResult {
+  /** Everything consumed was stored and committed in time. */
+  clean: boolean;
+  reason: string;
+}
+
+export interface Ingest {
+  start(): Promise<void>;
+  /** Stops fetching, flushes, commits, leaves the group; bounded by ingest.shutdown_timeout_ms. */
+  stop(reason?: string): Promise<StopResult>;
+  /** Settles when the service stopped, on request or on a fatal error (then `error` is set). */
+  readonly done: Promise<{ error?: unknown; result: StopResult }>;
+  readonly metrics: IngestMetrics;
+  /** Where /metrics is served, once started (undefined when observability is off). */
+  metricsUrl(): string | undefined;
+  /** Internals for tests and diagnostics. */
+  readonly internals: { pipeline: Pipeline; source: Source };
+}
+
+/**
+ * The ingest service: consumer group `ingest.group_id` on `topics.events` → decode →
+ * validate → enrich → batched INSERT into ClickHouse, poison messages to `topics.dlq`,
+ * offsets committed only once stored (see pipeline/pipeline.ts). Several instances share
+ * the group: Kafka spreads the partitions over them.
+ */
+export function createIngest(deps: IngestDeps): Ingest {
+  const { config, logger } = deps;
+  const cfg = config.ingest;
+  const log = logger.child({ component: 'ingest' });
+  const metrics = createIngestMetrics(deps.registry);
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, { component: 'ingest', logger: log.child({ component: 'ingest.kafka' }) });
+  const abort = new AbortController();
+  const retryCfg = { initial_delay_ms: cfg.retry_initial_delay_ms, max_delay_ms: cfg.retry_max_delay_ms };
+  let producer: Producer | undefined;
+  let server: ObservabilityServer | undefined;
+  let writer: StorageWriter<unknown> | undefined;
+  let fatalError: unknown;
+  let stopping: Promise<StopResult> | undefined;
+  let resolveDone!: (v: { error?: unknown; result: StopResult }) => void;
+  const done = new Promise<{ error?: unknown; result: StopResult }>((r) => {
+    resolveDone = r;
+  });
+
+  const enrich = createEnricher(cfg, metrics, deps.geo ? { geo: deps.geo } : {});
+  const write = createSink({
+    storage: {
+      toRow: (r) => (writer as StorageWriter<unknown>).toRow(r),
+      insert: (rows) => (writer as StorageWriter<unknown>).insert(rows),
+      classify: (err) => (writer as StorageWriter<unknown>).classify(err),
+    },
+    metrics,
+    retry: retryCfg,
+    signal: abort.signal,
+    onRetry: (err, attempt, delay) => {
+      const entry = { code: err.code, attempt: attempt + 1, retry_in_ms: delay };
+      if (attempt === 0 || attempt % 10 === 9) log.warn(entry, 'ClickHouse INSERT failed transiently; retrying (consumption is paused meanwhile)');
+    },
+  });
+  const deadLetter = createDlqPublisher({
+    send: async (topic, messages) => {
+      await (producer as Producer).send({ topic, acks: -1, messages });
+    },
+    topic: config.topics.dlq,
+    metrics,
+    retry: retryCfg,
+    signal: abort.signal,
+    onRetry: (err) => log.warn({ err: (err as Error)?.message }, 'publishing dead letters failed; retrying'),
+  });
+
+  const pipeline = createPipeline({
+    config: {
+      batchMaxRows: cfg.batch_max_rows,
+      batchMaxBytes: cfg.batch_max_bytes,
+      batchMaxAgeMs: cfg.batch_max_age_ms,
+      heartbeatIntervalMs: cfg.heartbeat_interval_ms,
+      retry: retryCfg,
+    },
+    process: (m) =>
+      processMessage(
+        {
+          decoder: deps.decoder,
+          validate: deps.validate,
+          enrich,
+          maxMessageBytes: cfg.max_message_bytes,
+          metrics,
+          retry: retryCfg,
+          signal: abort.signal,
+        },
+        m,
+      ),
+    write,
+    deadLetter,
+    metrics,
+    logger: log.child({ component: 'ingest.pipeline' }),
+    signal: abort.signal,
+    onFatal: (err) => fatal(err),
+  });
+
+  const source = createSource(
+    kafka,
+    {
+      topic: config.topics.events,
+      groupId: cfg.group_id,
+      sessionTimeoutMs: cfg.session_timeout_ms,
+      heartbeatIntervalMs: cfg.heartbeat_interval_ms,
+      rebalanceTimeoutMs: cfg.rebalance_timeout_ms,
+      fetchMinBytes: cfg.fetch_min_bytes,
+      fetchMaxBytes: cfg.fetch_max_bytes,
+      fetchMaxPartitionBytes: cfg.fetch_max_partition_bytes,
+      fetchMaxWaitMs: cfg.batch_max_age_ms,
+      partitionsConsumedConcurrently: cfg.partitions_consumed_concurrently,
+    },
+    {
+      onAssigned: (partitions) => pipeline.onAssigned(partitions),
+      onCrash: (err, restart) => {
+        if (restart) log.warn({ err: (err as Error)?.message }, 'the Kafka consumer crashed; kafkajs restarts it');
+        else fatal(new AuditstreamError('KAFKA_CONSUMER_CRASHED', `the Kafka consumer stopped: ${(err as Error)?.message}`, { cause: err }));
+      },
+    },
+    log.child({ component: 'ingest.source' }),
+  );
+
+  function fatal(err: unknown): void {
+    if (fatalError !== undefined) return;
+    fatalError = err;
+    const e = err as AuditstreamError;
+    log.fatal({ code: e?.code, err: e?.message }, `ingest stops: ${e?.message ?? String(err)}`);
+    void stop('fatal error');
+  }
+
+  async function stop(reason = 'stop requested'): Promise<StopResult> {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      log.info({ reason }, 'stopping: no more fetches; flushing and committing what is buffered');
+      const bound = setTimeout(() => {
+        log.error({ timeout_ms: cfg.shutdown_timeout_ms }, 'shutdown bound reached: giving up on the flush; uncommitted messages will be redelivered');
+        abort.abort();
+      }, cfg.shutdown_timeout_ms);
+      bound.unref();
+      try {
+        pipeline.flushNow();
+        await source.stop().catch((err) => log.warn({ err: (err as Error)?.message }, 'stopping the consumer failed'));
+        await pipeline.batcher.drain().catch(() => {});
+      } finally {
+        clearTimeout(bound);
+      }
+      const pending = pipeline.batcher.size().rows;
+      abort.abort();
+      await producer?.disconnect().catch(() => {});
+      await deps.storage.close().catch(() => {});
+      await server?.close().catch(() => {});
+      const clean = fatalError === undefined && pending === 0 && pipeline.batcher.failed() === undefined;
+      const result = { clean, reason };
+      log.info({ clean, reason }, 'ingest stopped');
+      resolveDone(fatalError === undefined ? { result } : { error: fatalError, result });
+      return result;
+    })();
+    return stopping;
+  }
+
+  return {
+    metrics,
+    done,
+    internals: { pipeline, source },
+    metricsUrl: () => server?.url,
+    stop,
+    async start() {
+      if (deps.observability !== false) {
+        server = await startObservabilityServer({
+          host: cfg.metrics_host,
+          port: cfg.metrics_port,
+          registry: deps.registry,
+          logger: log,
+          readiness: [
+            { name: 'kafka', check: () => source.joined() },
+            { name: 'clickhouse', check: () => deps.storage.ping() },
+          ],
+        });
+        log.info({ url: server.url }, 'serving /metrics, /healthz and /readyz');
+      }
+      if (deps.ensureTopics !== false) {
+        const wanted = new Set([config.topics.events, config.topics.dlq]);
+        await ensureTopics(kafka, { topics: defaultTopicSpecs(config.topics).filter((t) => wanted.has(t.name)), logger: log });
+      }
+      writer = await retry(() => deps.storage.prepare(), {
+        ...retryCfg,
+        max_attempts: Number.POSITIVE_INFINITY,
+        shouldRetry: (err) => (err as AuditstreamError).retriable === true && !abort.signal.aborted,
+        onRetry: (err, attempt) => {
+          if (attempt % 10 === 0) log.warn({ err: (err as Error)?.message }, 'ClickHouse does not answer yet; waiting before consuming');
+        },
+        signal: abort.signal,
+      });
+      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await producer.connect();
+      await source.start((batch) => pipeline.handleBatch(batch));
+      log.info({ topic: config.topics.events, group: cfg.group_id, dlq: config.topics.dlq }, 'ingest started');
+    },
+  };
+}
+
+export type { AuditEvent };

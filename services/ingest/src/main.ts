@@ -1,0 +1,63 @@
+import { createClickHouse } from '@auditstream/clickhouse';
+import { createCodec } from '@auditstream/codec';
+import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
+import { createIngest, type IngestStorage } from './app.js';
+import { loadIngestConfig } from './config.js';
+import type { EventValidator } from './pipeline/validate.js';
+import { clickhouseWriter, detectLayout } from './storage.js';
+
+export interface RunIngestOptions {
+  /** YAML config file (else AUDITSTREAM_CONFIG, then defaults); the environment overrides it. */
+  configFile?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Handle SIGTERM/SIGINT (default true). */
+  signals?: boolean;
+}
+
+/**
+ * The ingest process: config, logger, metrics, signals, start. Resolves with the exit code:
+ * 0 after a clean stop (SIGTERM/SIGINT: everything consumed stored and committed within
+ * ingest.shutdown_timeout_ms), 1 after a fatal error or an unclean stop.
+ */
+export async function runIngest(options: RunIngestOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const config = loadIngestConfig({ file: options.configFile ?? env.AUDITSTREAM_CONFIG, env });
+  const logger = createLogger({ level: config.log.level, service: 'ingest' });
+  const registry = createMetricsRegistry({ service: 'ingest' });
+  const ch = createClickHouse(config.clickhouse, { logger, metrics: registry, component: 'ingest.clickhouse' });
+  const storage: IngestStorage = {
+    prepare: async () => clickhouseWriter(ch, await detectLayout(ch)),
+    ping: () => ch.ping(),
+    close: () => ch.close(),
+  };
+  const normalize = createEventNormalizer();
+  const validate: EventValidator = (event, receivedAtMs) => {
+    normalize(event as unknown as PublishInput, receivedAtMs);
+  };
+  const app = createIngest({ config, logger, registry, storage, decoder: createCodec(), validate });
+
+  if (options.signals !== false) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'signal received');
+      void app.stop(signal);
+      // Last resort if stopping itself hangs (a broker that never answers the leave).
+      setTimeout(() => {
+        logger.error('stop did not finish in time; exiting');
+        process.exit(1);
+      }, config.ingest.shutdown_timeout_ms + 10_000).unref();
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  }
+
+  try {
+    await app.start();
+  } catch (err) {
+    logger.fatal({ err: (err as Error)?.message }, 'ingest could not start');
+    await app.stop('start failed');
+    return 1;
+  }
+  const { error, result } = await app.done;
+  return error === undefined && result.clean ? 0 : 1;
+}

@@ -1,0 +1,89 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Every ingest metric, registered on the process registry it is given (never the global one). */
+export function createIngestMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    received: new Counter({
+      name: 'auditstream_ingest_received_events_total',
+      help: 'Messages consumed from the events topic.',
+      registers,
+    }),
+    inserted: new Counter({
+      name: 'auditstream_ingest_inserted_events_total',
+      help: 'Rows inserted into ClickHouse (a redelivered message counts again).',
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'auditstream_ingest_dead_lettered_events_total',
+      help: 'Messages published to the dead-letter topic, by error class.',
+      labelNames: ['error_type'] as const,
+      registers,
+    }),
+    redactedFields: new Counter({
+      name: 'auditstream_ingest_redacted_fields_total',
+      help: 'Fields changed by redaction, by rule (email, bearer, card, drop, mask or a custom pattern name).',
+      labelNames: ['rule'] as const,
+      registers,
+    }),
+    enrichmentFailures: new Counter({
+      name: 'auditstream_ingest_enrichment_failures_total',
+      help: 'Enrichment lookups that failed or found nothing; the column is left empty.',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
+    errors: new Counter({
+      name: 'auditstream_ingest_errors_total',
+      help: 'Errors by pipeline stage and error code (retried, dead-lettered or fatal).',
+      labelNames: ['stage', 'error_type'] as const,
+      registers,
+    }),
+    insertRetries: new Counter({
+      name: 'auditstream_ingest_insert_retries_total',
+      help: 'INSERT attempts retried after a transient ClickHouse failure.',
+      registers,
+    }),
+    batchRows: new Histogram({
+      name: 'auditstream_ingest_batch_rows',
+      help: 'Rows per flush (one INSERT).',
+      buckets: [1, 10, 100, 500, 1000, 5000, 10_000, 25_000, 50_000, 100_000],
+      registers,
+    }),
+    batchBytes: new Histogram({
+      name: 'auditstream_ingest_batch_bytes',
+      help: 'Kafka message bytes per flush.',
+      buckets: [1024, 16_384, 131_072, 1_048_576, 4_194_304, 8_388_608, 16_777_216, 33_554_432],
+      registers,
+    }),
+    insertDuration: new Histogram({
+      name: 'auditstream_ingest_insert_duration_seconds',
+      help: 'Duration of one flush INSERT into ClickHouse, retries included.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    endToEndDelay: new Histogram({
+      name: 'auditstream_ingest_end_to_end_delay_seconds',
+      help: 'Time from occurred_at to the row being inserted.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'auditstream_ingest_consumer_lag',
+      help: 'Messages behind the high watermark, by partition this instance owns (as of its last fetch).',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    bufferEvents: new Gauge({
+      name: 'auditstream_ingest_buffer_events',
+      help: 'Messages held in memory, waiting for or inside a flush.',
+      registers,
+    }),
+    bufferBytes: new Gauge({
+      name: 'auditstream_ingest_buffer_bytes',
+      help: 'Kafka message bytes held in memory, waiting for or inside a flush.',
+      registers,
+    }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof createIngestMetrics>;

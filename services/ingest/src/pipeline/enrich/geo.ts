@@ -1,0 +1,42 @@
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+
+/** Country (ISO 3166-1 alpha-2) and city of an IP address; empty strings when unknown. */
+export interface GeoResult {
+  country: string;
+  city: string;
+}
+
+/** Looks up an address; undefined when the database has no entry for it. */
+export type GeoLookup = (ip: string) => GeoResult | undefined;
+
+/**
+ * The offline GeoLite2 database shipped inside the geoip-lite npm package (data/*.dat,
+ * loaded into memory once, about 150 MB): no network at run time, no install script.
+ * Loaded on first use so a service with geo enrichment off never pays for it.
+ */
+export function geoipLiteLookup(): GeoLookup {
+  const require = createRequire(import.meta.url);
+  const geoip = require('geoip-lite') as { lookup: (ip: string) => { country?: string; city?: string } | null };
+  return (ip) => {
+    const r = geoip.lookup(ip);
+    if (!r) return undefined;
+    return { country: r.country ?? '', city: r.city ?? '' };
+  };
+}
+
+export type GeoOutcome = { ok: true; geo: GeoResult } | { ok: false; why: 'not_an_ip' | 'not_found' | 'error' };
+
+/** One geo step: never throws. IPv4-mapped IPv6 (::ffff:a.b.c.d) is looked up as IPv4. */
+export function lookupGeo(lookup: GeoLookup, raw: string): GeoOutcome {
+  try {
+    let ip = raw.trim();
+    if (ip.toLowerCase().startsWith('::ffff:') && isIP(ip.slice(7)) === 4) ip = ip.slice(7);
+    if (isIP(ip) === 0) return { ok: false, why: 'not_an_ip' };
+    const geo = lookup(ip);
+    if (!geo || !geo.country) return { ok: false, why: 'not_found' };
+    return { ok: true, geo };
+  } catch {
+    return { ok: false, why: 'error' };
+  }
+}

@@ -1,0 +1,23 @@
+import { AuditstreamError } from '@auditstream/core';
+import type { AuditEvent } from '@auditstream/schemas';
+
+/**
+ * The SDK's validation (the same rules producers are held to), passed in: it throws an
+ * AuditstreamError naming the field at fault, or returns normally. Time rules (how far
+ * occurred_at may be from "now") are judged against `receivedAtMs`, the Kafka message
+ * timestamp, never the wall clock: a redelivered message gets the same verdict.
+ */
+export type EventValidator = (event: AuditEvent, receivedAtMs: number) => void;
+
+export type ValidateResult = { ok: true } | { ok: false; reason: string };
+
+/** Runs the validator; the reason names the field and rule, never the value. */
+export function validateEvent(validator: EventValidator, event: AuditEvent, receivedAtMs: number): ValidateResult {
+  try {
+    validator(event, receivedAtMs);
+    return { ok: true };
+  } catch (err) {
+    if (err instanceof AuditstreamError) return { ok: false, reason: `${err.code}${err.field ? ` (${err.field})` : ''}: ${err.message}` };
+    return { ok: false, reason: 'event failed validation' };
+  }
+}

@@ -1,0 +1,40 @@
+import { type ClickHouse, classifyClickHouseError, type EventRow, insertRows, type Layout, layoutFor, toRow } from '@auditstream/clickhouse';
+import type { StorageWriter } from './pipeline/sink.js';
+import type { IngestRecord } from './types.js';
+
+/**
+ * Ingest's view of the storage module: its row mapping (toRow for the server's layout) and
+ * one JSONEachRow INSERT, with its error classification.
+ *
+ * Every column is a function of the Kafka message (and the ingest configuration): received_at
+ * is the Kafka message timestamp and so is ingested_at (the ReplacingMergeTree version), so a
+ * redelivered message produces a byte-identical row, which the tamper-evident chain needs.
+ * The wall-clock insert time is observed, not stored: auditstream_ingest_end_to_end_delay_seconds.
+ */
+export function recordMeta(r: IngestRecord) {
+  return {
+    received_at: r.receivedAtMs,
+    ingested_at: r.receivedAtMs,
+    kafka_topic: r.source.topic,
+    kafka_partition: r.source.partition,
+    kafka_offset: r.source.offset,
+    geo_country: r.enrichment.geo_country,
+    geo_city: r.enrichment.geo_city,
+    ua_browser: r.enrichment.ua_browser,
+    ua_os: r.enrichment.ua_os,
+    ua_device: r.enrichment.ua_device,
+  };
+}
+
+export function clickhouseWriter(ch: ClickHouse, layout: Layout, options: { signal?: AbortSignal } = {}): StorageWriter<EventRow> {
+  return {
+    toRow: (r) => toRow(r.event, recordMeta(r), layout),
+    insert: (rows) => insertRows(ch, rows, { operation: 'ingest_insert', ...(options.signal ? { abortSignal: options.signal } : {}) }),
+    classify: (err) => classifyClickHouseError(err, { operation: 'insert into events' }),
+  };
+}
+
+/** The layout of the connected server (detected once, cached by the client). */
+export async function detectLayout(ch: ClickHouse): Promise<Layout> {
+  return layoutFor(await ch.capabilities());
+}
