@@ -52,6 +52,6 @@ test('TTL expressions: per-tenant days, holds never expire', () => {
   assert.match(ttl, /multiIf\(tenant_id IN \('held'\), -1, tenant_id = 'forever', -1, tenant_id = 'long', 400, tenant_id = 'short', 30, 90\)/);
   assert.match(ttl, /addDays\(toDateTime\(occurred_at\)/);
   assert.equal(renderTtl(parseRetentionPolicy({}), 'alerts', [], caps), 'fired_at + toIntervalDay(365)');
-  assert.equal(renderTtl(policy, 'events', ['*'], caps), "toDateTime('2105-12-31 00:00:00', 'UTC')");
+  assert.equal(renderTtl(policy, 'events', ['*'], caps), "greatest(toDateTime(occurred_at), toDateTime('2105-12-31 00:00:00', 'UTC'))");
   assert.match(renderTtl(policy, 'events', ["x' OR 1"], caps), /IN \('x\\' OR 1'\)/, 'tenant ids are quoted');
 });

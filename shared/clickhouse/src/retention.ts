@@ -218,7 +218,9 @@ export function renderTtl(policy: RetentionPolicy, tbl: RetentionTable, holds: r
   const timeCol = spec.timeColumn;
   const base = tbl === 'events' && layoutFor(caps) === 'modern' ? `toDateTime(${timeCol})` : timeCol;
   const lit = (s: string) => literal(new Param(s, 'String'));
-  if (holds.includes('*') || (spec.tenantColumn === null && holds.length > 0)) return FOREVER;
+  // A TTL must depend on a column, so "forever" is greatest(<time>, 2105-12-31).
+  const forever = `greatest(${base}, ${FOREVER})`;
+  if (holds.includes('*') || (spec.tenantColumn === null && holds.length > 0)) return forever;
   const def = retentionDays(policy, tbl);
   const branches: string[] = [];
   if (spec.tenantColumn) {
@@ -231,9 +233,11 @@ export function renderTtl(policy: RetentionPolicy, tbl: RetentionTable, holds: r
     }
   }
   const defDays = def === null ? -1 : def;
-  if (branches.length === 0) return defDays === -1 ? FOREVER : `${base} + toIntervalDay(${defDays})`;
-  const daysExpr = `multiIf(${branches.join(', ')}, ${defDays})`;
-  return `if(${daysExpr} < 0, ${FOREVER}, addDays(${base}, toUInt32(greatest(${daysExpr}, 0))))`;
+  if (branches.length === 0 && defDays >= 0 && defDays <= 20_000) return `${base} + toIntervalDay(${defDays})`;
+  if (branches.length === 0 && defDays < 0) return forever;
+  const daysExpr = branches.length === 0 ? String(defDays) : `multiIf(${branches.join(', ')}, ${defDays})`;
+  // DateTime ends in 2106: a retention reaching past 2106-01-01 (or negative = forever/held) is forever.
+  return `if(${daysExpr} < 0 OR toUInt64(toUnixTimestamp(${base})) + toUInt64(greatest(${daysExpr}, 0)) * 86400 >= 4291747200, ${forever}, addDays(${base}, toUInt32(greatest(${daysExpr}, 0))))`;
 }
 
 export interface RetentionResult {

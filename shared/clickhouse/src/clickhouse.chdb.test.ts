@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { configSchema, loadConfig } from '@auditstream/config';
+import { uniqueName, uuidv7 } from '@auditstream/core';
+import { createLogger } from '@auditstream/observability';
+import { createChdbConnection } from 'chdb/connection';
+import { layoutFor } from './capabilities.js';
+import { type ClickHouse, createClickHouse } from './client.js';
+import { migrate, migrationStatus } from './migrate.js';
+import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCount } from './queries.js';
+import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold } from './retention.js';
+import { type AuditEventInput, insertEvents } from './rows.js';
+import { quoteString, sql } from './sql.js';
+
+/**
+ * The modern path (ClickHouse 26.x in-process via chDB, plugged into @clickhouse/client as its
+ * connection): the modern DDL and every query this module issues, with server-side parameters.
+ * No server needed, so this runs with the unit tests.
+ */
+const cfg = loadConfig(configSchema, { env: {} }).clickhouse;
+const DB = uniqueName('audit_chdb');
+let ch: ClickHouse;
+
+before(() => {
+  ch = createClickHouse(
+    { ...cfg, database: DB },
+    { logger: createLogger({ service: 'chdb-test', level: 'warn' }), connection: createChdbConnection({ path: ':memory:' }) },
+  );
+});
+after(async () => {
+  await ch.command(`DROP DATABASE IF EXISTS ${DB}`);
+  await ch.close();
+});
+
+const ev = (i: number, over: Partial<AuditEventInput> = {}, atMs = Date.now() - i * 1000): AuditEventInput => ({
+  event_id: uuidv7(atMs),
+  tenant_id: 'tenant-m',
+  occurred_at: atMs * 1000 + 7,
+  actor: { id: `user-${i % 3}`, type: 'service', ip: `192.0.2.${i % 4}` },
+  action: i % 2 ? 'auth.login' : 'document.read',
+  category: 'authentication',
+  outcome: 'success',
+  service: 'chdb',
+  resource: { type: 'document', id: `doc-${i % 5}` },
+  attributes: { i: String(i), quote: "it's" },
+  ...over,
+});
+const meta = (o: number) => ({ received_at: Date.now(), kafka_topic: 'audit.events', kafka_partition: 1, kafka_offset: o });
+
+test('capabilities: every switch on, modern layout', async () => {
+  const caps = await ch.capabilities();
+  assert.ok(caps.major >= 26, caps.version);
+  assert.equal(layoutFor(caps), 'modern');
+  assert.ok(caps.map && caps.datetime64 && caps.queryParams && caps.ttl && caps.skipIndexes && caps.codecs);
+});
+
+test('modern DDL applies; second run is a no-op', async () => {
+  const first = await migrate(ch);
+  assert.equal(first.applied.length, 4);
+  assert.equal((await migrate(ch)).noop, true);
+  assert.deepEqual((await migrationStatus(ch)).pending, []);
+  const ddl = await ch.queryRows<{ q: string }>(sql`SELECT create_table_query AS q FROM system.tables WHERE database = ${DB} AND name = 'events'`);
+  assert.match(ddl[0]?.q ?? '', /Map\(String, String\)/);
+  assert.match(ddl[0]?.q ?? '', /DateTime64\(6, 'UTC'\)/);
+  assert.match(ddl[0]?.q ?? '', /bloom_filter/);
+});
+
+test('every query helper dedups duplicate deliveries, with server-side parameters', async () => {
+  const N = 40;
+  const events = Array.from({ length: N }, (_, i) => ev(i));
+  await insertEvents(
+    ch,
+    events.map((e, i) => ({ event: e, meta: meta(i) })),
+  );
+  await insertEvents(
+    ch,
+    events.map((e, i) => ({ event: e, meta: meta(100 + i) })),
+  );
+  assert.equal(await rawEventRowCount(ch, 'tenant-m'), 2 * N);
+  const range = { tenant_id: 'tenant-m', from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 1000) };
+  assert.equal(await countEvents(ch, range), N);
+  assert.equal((await findEvents(ch, range, { limit: 1000 })).length, N);
+  assert.equal(
+    (await hourlyCountsByAction(ch, range)).reduce((s, h) => s + h.count, 0),
+    N,
+  );
+  assert.equal(await countEvents(ch, { ...range, actor_id: 'user-1' }), events.filter((e) => e.actor.id === 'user-1').length);
+  assert.equal(await countEvents(ch, { ...range, resource_id: 'doc-2', resource_type: 'document' }), N / 5);
+  assert.equal(await countEvents(ch, { ...range, actor_ip: '192.0.2.3' }), N / 4);
+  assert.equal(await countEvents(ch, { ...range, action: 'auth.login', category: 'authentication', outcome: 'success' }), N / 2);
+  const one = await getEvent(ch, 'tenant-m', events[3]?.event_id as string);
+  assert.equal(one?.event.occurred_at, events[3]?.occurred_at);
+  assert.deepEqual(one?.event.attributes, { i: '3', quote: "it's" });
+  const injected = await countEvents(ch, { ...range, actor_id: "x' OR 1=1 --" });
+  assert.equal(injected, 0);
+});
+
+test('quoteString literals also round-trip on the modern engine', async () => {
+  for (const s of ["O'Brien", '\\', '\0nul', 'tab\tnl\n', '🙂 中文', "'; DROP TABLE x; --"]) {
+    const rows = await ch.queryRows<{ v: string }>(`SELECT ${quoteString(s)} AS v`);
+    assert.equal(rows[0]?.v, s);
+  }
+});
+
+test('retention on the modern path: TTL per tenant, held tenants never expire', async () => {
+  const old = Date.UTC(2020, 0, 15);
+  await insertEvents(ch, [
+    { event: ev(1, { tenant_id: 'ttl-a', occurred_at: old * 1000 }), meta: meta(1) },
+    { event: ev(2, { tenant_id: 'ttl-held', occurred_at: old * 1000 }), meta: meta(2) },
+    { event: ev(3, { tenant_id: 'ttl-long', occurred_at: old * 1000 }), meta: meta(3) },
+  ]);
+  await placeLegalHold(ch, { tenant_id: 'ttl-held', reason: 'case 7' });
+  assert.equal((await activeLegalHolds(ch)).length, 1);
+  const recorded: AuditEventInput[] = [];
+  const policy = parseRetentionPolicy({ default_days: { events: 30 }, tenant_overrides: { 'ttl-long': { events: 36500 } } });
+  const res = await applyRetention(ch, { policy, recordEvent: async (e) => void recorded.push(e) });
+  assert.equal(res.mode, 'ttl');
+  assert.equal(recorded[0]?.action, 'retention.apply');
+  await ch.command(`OPTIMIZE TABLE ${DB}.events FINAL`);
+  const all = (t: string) => countEvents(ch, { tenant_id: t, from: new Date(Date.UTC(2019, 0, 1)), to: new Date(Date.now() + 60_000) });
+  assert.equal(await all('ttl-a'), 0, 'expired under the default');
+  assert.equal(await all('ttl-held'), 1, 'held');
+  assert.equal(await all('ttl-long'), 1, 'longer override');
+  assert.equal(await all('tenant-m'), 40, 'recent rows untouched');
+});
