@@ -169,6 +169,7 @@ describe('ClickHouse storage against the real server', () => {
       "'; DROP TABLE audit.events; --",
       "' OR '1'='1",
       "x' UNION SELECT name FROM system.tables --",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal placeholder is the payload
       '${p0}{p0:String}',
       "\\x27'",
       '?',
