@@ -2,7 +2,7 @@ import { AuditstreamError, retry } from '@auditstream/core';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { AuditEvent } from '@auditstream/schemas';
-import type { Kafka, Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { IngestServiceConfig } from './config.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
@@ -72,7 +72,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const cfg = config.ingest;
   const log = logger.child({ component: 'ingest' });
   const metrics = createIngestMetrics(deps.registry);
-  const kafka = deps.kafka ?? createKafkaClient(config.kafka, { component: 'ingest', logger: log.child({ component: 'ingest.kafka' }) });
+  const kafka = deps.kafka ?? createKafkaClient(config.kafka, { component: 'ingest', logger: logger.child({ component: 'ingest.kafka' }) });
   const abort = new AbortController();
   const retryCfg = { initial_delay_ms: cfg.retry_initial_delay_ms, max_delay_ms: cfg.retry_max_delay_ms };
   let producer: Producer | undefined;
@@ -135,7 +135,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     write,
     deadLetter,
     metrics,
-    logger: log.child({ component: 'ingest.pipeline' }),
+    logger: logger.child({ component: 'ingest.pipeline' }),
     signal: abort.signal,
     onFatal: (err) => fatal(err),
   });
@@ -161,7 +161,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         else fatal(new AuditstreamError('KAFKA_CONSUMER_CRASHED', `the Kafka consumer stopped: ${(err as Error)?.message}`, { cause: err }));
       },
     },
-    log.child({ component: 'ingest.source' }),
+    logger.child({ component: 'ingest.source' }),
   );
 
   function fatal(err: unknown): void {
@@ -235,7 +235,12 @@ export function createIngest(deps: IngestDeps): Ingest {
         },
         signal: abort.signal,
       });
-      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      producer = kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
       await producer.connect();
       await source.start((batch) => pipeline.handleBatch(batch));
       log.info({ topic: config.topics.events, group: cfg.group_id, dlq: config.topics.dlq }, 'ingest started');

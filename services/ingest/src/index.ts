@@ -7,4 +7,5 @@ export { createBatcher } from './pipeline/batcher.js';
 export { DLQ_HEADERS, headerSafe, toDlqMessage } from './pipeline/dlq.js';
 export { createOffsetTracker, type OffsetTracker } from './pipeline/offsets.js';
 export { clickhouseWriter, detectLayout, recordMeta } from './storage.js';
+export { countByClass, type DlqEntry, formatDlqReport, parseOffsetList, type ReplayOptions, replayDlq, type ScanOptions, scanDlq } from './tools/dlq.js';
 export { type DeadLetter, ERROR_CLASSES, type ErrorClass, type IngestRecord } from './types.js';

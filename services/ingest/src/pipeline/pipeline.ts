@@ -59,6 +59,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   const tracker = createOffsetTracker();
   let commitFn: PartitionBatch['commit'] | undefined;
   let active = 0;
+  let idleCheck: NodeJS.Immediate | undefined;
   let owned = new Set<number>();
 
   async function flush(items: Outcome[], stats: { rows: number; bytes: number }): Promise<void> {
@@ -184,9 +185,14 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       }
       active--;
       const done = batcher.add(entries);
-      // Every handler of this fetch round has buffered its batch: nothing more can arrive
-      // before they return, so waiting for the age limit would only add latency.
-      if (active === 0) batcher.flushNow();
+      // kafkajs starts the handlers of one fetch round one after the other in the same tick;
+      // once none is still processing, every batch of the round is buffered and nothing more
+      // can arrive before they return, so waiting for the age limit would only add latency.
+      if (!idleCheck)
+        idleCheck = setImmediate(() => {
+          idleCheck = undefined;
+          if (active === 0) batcher.flushNow();
+        });
       try {
         await waitStored(done, batch.heartbeat);
       } catch (err) {

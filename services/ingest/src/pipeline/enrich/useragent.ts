@@ -27,7 +27,24 @@ function load(): UAParserFn {
 /** Longest user agent parsed; longer ones are cut (parsing cost is linear, and real ones are far shorter). */
 const MAX_UA = 1024;
 
+/** Parsed user agents, most recently used last: real traffic repeats a few thousand agents, and parsing is regex-heavy. */
+const cache = new Map<string, UserAgentResult | undefined>();
+const CACHE_SIZE = 10_000;
+
 export function parseUserAgent(ua: string): UserAgentResult | undefined {
+  if (cache.has(ua)) {
+    const hit = cache.get(ua);
+    cache.delete(ua);
+    cache.set(ua, hit);
+    return hit;
+  }
+  const r = parseUncached(ua);
+  cache.set(ua, r);
+  if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return r;
+}
+
+function parseUncached(ua: string): UserAgentResult | undefined {
   try {
     const r = load()(ua.slice(0, MAX_UA));
     const browser = [r.browser.name, r.browser.major].filter(Boolean).join(' ');
