@@ -1,0 +1,190 @@
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import type { ClickHouse } from '@auditstream/clickhouse';
+import { uuidv7 } from '@auditstream/core';
+import type { Logger } from '@auditstream/observability';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify';
+import type { Registry } from 'prom-client';
+import { type ApiKeyVerifier, createApiKeyVerifier } from './api-keys.js';
+import type { ApiConfig } from './config.js';
+import { createCursorCodec } from './cursor.js';
+import type { IntegrityVerifier } from './integrity.js';
+import { createJwtVerifier, type JwtVerifier } from './jwt.js';
+import { buildOpenApi } from './openapi.js';
+import { createSelfAuditor, type RecordEvent } from './plugins/audit-self.js';
+import { registerAuth } from './plugins/auth.js';
+import { apiMetrics, registerMetrics } from './plugins/metrics.js';
+import { registerProblems } from './plugins/problem.js';
+import { createRateLimitGate } from './plugins/rate-limit.js';
+import { alertRoutes } from './routes/alerts.js';
+import type { RouteContext } from './routes/context.js';
+import { eventRoutes } from './routes/events.js';
+import { exportRoutes } from './routes/export.js';
+import { healthRoutes } from './routes/health.js';
+import { integrityRoutes } from './routes/integrity.js';
+import { statsRoutes } from './routes/stats.js';
+
+export interface ApiDeps {
+  /** The api config section (defaults filled: apiDefaults() in tests). */
+  config: ApiConfig;
+  /** The storage module's handle (createClickHouse), on the reader account. */
+  clickhouse: ClickHouse;
+  logger: Logger;
+  /** The process's registry (createMetricsRegistry); /metrics serves it. */
+  metrics: Registry;
+  /** Publishes a self-audit event and resolves once Kafka acknowledged it (the SDK's publish). */
+  recordEvent: RecordEvent;
+  /** Integrity verifier; absent → POST /v1/integrity/verify answers 501. */
+  verify?: IntegrityVerifier;
+  /** Overrides for tests: a key verifier, a JWT verifier, the rate limiter's clock. */
+  apiKeys?: ApiKeyVerifier;
+  jwt?: JwtVerifier;
+  now?: () => number;
+  /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
+  cursorSecret?: string;
+}
+
+export const API_VERSION = '1.0.0';
+
+/** The fastify instance with every route, hook and plugin; not listening (tests use inject()). */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const { config } = deps;
+  const logger = deps.logger.child({ component: 'api' });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => uuidv7(),
+    requestIdHeader: false,
+    bodyLimit: config.body_limit_bytes,
+    trustProxy: config.trust_proxy,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 128, ignoreTrailingSlash: false },
+    ajv: {
+      // Unknown parameters are errors (never silently dropped), every error is reported, and
+      // query strings are coerced to the declared scalar types (a repeated scalar stays an error).
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: true, useDefaults: false },
+    },
+  });
+
+  const metrics = apiMetrics(deps.metrics);
+  const routes: Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>[] = [];
+  app.addHook('onRoute', (r) => {
+    routes.push({ method: r.method, url: r.url, schema: r.schema, config: r.config });
+  });
+
+  const audit = createSelfAuditor({
+    recordEvent: deps.recordEvent,
+    service: config.self_audit_service,
+    defaultTenant: config.self_audit_tenant,
+    logger,
+    metrics,
+    host: hostname(),
+  });
+  const limits = createRateLimitGate(
+    {
+      ratePerS: config.rate_limit_per_s,
+      burst: config.rate_limit_burst,
+      maxKeys: config.rate_limit_max_keys,
+      unauthenticatedPerS: config.unauthenticated_rate_limit_per_s,
+      ...(deps.now ? { now: deps.now } : {}),
+    },
+    metrics,
+  );
+  const apiKeys = deps.apiKeys ?? createApiKeyVerifier(deps.clickhouse, { ttlMs: config.api_key_cache_ttl_ms });
+  const jwt =
+    deps.jwt ??
+    (config.oidc_jwks_url && config.oidc_issuer && config.oidc_audience
+      ? createJwtVerifier({
+          jwksUrl: config.oidc_jwks_url,
+          issuer: config.oidc_issuer,
+          audience: config.oidc_audience,
+          roleClaim: config.oidc_role_claim,
+          tenantsClaim: config.oidc_tenants_claim,
+          clockToleranceS: config.oidc_clock_tolerance_s,
+        })
+      : undefined);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 500)
+      logger.warn({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request failed');
+    else logger.debug({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  registerProblems(app, logger, (request, err) => {
+    // Refusals of an authenticated caller are on record too (best effort: nothing was served).
+    if (request.principal && request.routeOptions.url?.startsWith('/v1/'))
+      audit.recordBestEffort(request, {
+        kind: request.routeOptions.url === '/v1/export' ? 'export' : 'query',
+        outcome: 'denied',
+        reason: err.errors?.some((e) => e.parameter === 'tenant') ? 'tenant_out_of_scope' : 'role_not_allowed',
+        filter: (request.query ?? {}) as Record<string, unknown>,
+      });
+  });
+  registerMetrics(app, deps.metrics, metrics);
+  registerAuth(app, { apiKeys, jwt, limits });
+
+  const ctx: RouteContext = {
+    config,
+    ch: deps.clickhouse,
+    logger,
+    metrics,
+    cursors: createCursorCodec(deps.cursorSecret ?? config.cursor_secret),
+    audit,
+    verify: deps.verify,
+    querySettings: { max_execution_time: config.query_timeout_s },
+  };
+  healthRoutes(app, deps.clickhouse);
+  eventRoutes(app, ctx);
+  statsRoutes(app, ctx);
+  exportRoutes(app, ctx);
+  alertRoutes(app, ctx);
+  integrityRoutes(app, ctx);
+
+  let spec: string | undefined;
+  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+    spec ??= JSON.stringify(
+      buildOpenApi(routes, {
+        title: 'auditstream query API',
+        version: API_VERSION,
+        description:
+          'Search, aggregate, export and verify the audit log. Every read is itself audited (audit.query / audit.export). ' +
+          'Errors are RFC 9457 problem documents (application/problem+json). See docs/api.md.',
+      }),
+    );
+    return reply.type('application/json').send(spec);
+  });
+  return app;
+}
+
+export interface Api {
+  app: FastifyInstance;
+  /** Listens on api.host:api.port; resolves with the bound address. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, lets in-flight requests finish (up to api.shutdown_timeout_ms), closes the server. */
+  stop(): Promise<void>;
+}
+
+export function createApi(deps: ApiDeps): Api {
+  const app = buildApi(deps);
+  return {
+    app,
+    async start() {
+      await app.listen({ host: deps.config.host, port: deps.config.port });
+      const addr = app.server.address() as AddressInfo;
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      return { url: `http://${host}:${addr.port}`, port: addr.port };
+    },
+    async stop() {
+      const timer = setTimeout(() => app.server.closeAllConnections?.(), deps.config.shutdown_timeout_ms);
+      timer.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

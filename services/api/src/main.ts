@@ -1,0 +1,85 @@
+import { createClickHouse } from '@auditstream/clickhouse';
+import { resolveSecret } from '@auditstream/config';
+import { createKafkaClient } from '@auditstream/kafka';
+import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import { createAuditProducer } from '@auditstream/producer';
+import { createApi } from './app.js';
+import { type ApiServiceConfig, loadApiConfig } from './config.js';
+import type { IntegrityVerifier } from './integrity.js';
+
+/**
+ * Wiring only: config → logger, metrics, ClickHouse, the SDK producer for self-audit → the API.
+ * `auditstream api` runs this until SIGINT/SIGTERM.
+ */
+export interface RunApiOptions {
+  configFile?: string | undefined;
+  /** Dotted config keys that win over the file and environment (CLI flags). */
+  overrides?: Record<string, unknown>;
+  /** Stops the API when aborted (default: SIGINT/SIGTERM). */
+  signal?: AbortSignal;
+  /** Called once listening. */
+  onListening?: (url: string) => void;
+  verify?: IntegrityVerifier;
+}
+
+export interface RunningApi {
+  url: string;
+  config: ApiServiceConfig;
+  /** Resolves once stopped. */
+  done: Promise<void>;
+}
+
+export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
+  const cfg = loadApiConfig(options.configFile, options.overrides);
+  const logger = createLogger({ level: cfg.log.level, service: 'api' });
+  const metrics = createMetricsRegistry({ service: 'api' });
+  const clickhouse = createClickHouse(cfg.clickhouse, { logger, metrics, component: 'clickhouse' });
+  const kafka = createKafkaClient(
+    { ...cfg.kafka, sasl_password: resolveSecret(cfg.kafka.sasl_password, cfg.kafka.sasl_password_file, 'kafka.sasl_password') },
+    { component: 'api', logger: logger.child({ component: 'kafka' }) },
+  );
+  // Self-audit events gate reads (fail closed): give up on Kafka sooner than the SDK default.
+  const producer = createAuditProducer({
+    kafka,
+    topic: cfg.topics.events,
+    logger: logger.child({ component: 'producer' }),
+    metrics,
+    delivery_timeout_ms: 10_000,
+  });
+  const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
+  if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
+  const api = createApi({
+    config: cfg.api,
+    clickhouse,
+    logger,
+    metrics,
+    recordEvent: (event) => producer.publish(event),
+    ...(options.verify ? { verify: options.verify } : {}),
+    ...(cursorSecret ? { cursorSecret } : {}),
+  });
+  const { url } = await api.start();
+  logger.info({ url, openapi: `${url}/openapi.json` }, 'query API listening');
+  options.onListening?.(url);
+
+  const done = new Promise<void>((resolve) => {
+    const stop = async () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      logger.info('stopping the query API');
+      try {
+        await api.stop();
+        await producer.close({ timeout_ms: cfg.api.shutdown_timeout_ms });
+        await clickhouse.close();
+      } catch (err) {
+        logger.error({ err_code: (err as { code?: string }).code ?? 'unknown' }, 'error while stopping');
+      }
+      resolve();
+    };
+    if (options.signal) options.signal.addEventListener('abort', stop, { once: true });
+    else {
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    }
+  });
+  return { url, config: cfg, done };
+}

@@ -1,0 +1,77 @@
+import { type ClickHouse, parseClickHouseTime, sql, table } from '@auditstream/clickhouse';
+import type { Role } from '../scope.js';
+
+/**
+ * audit.api_keys rows. A key is never updated in place: revocation inserts a new row for the
+ * same id with revoked_at set. Rows of one id share hash, role and tenants; readers fold them
+ * with GROUP BY id (revoked if any row says so), which does not depend on merges or on
+ * updated_at ties the way FINAL would for a create and revoke within one second.
+ */
+export interface StoredApiKey {
+  id: string;
+  hash: string;
+  role: Role;
+  tenants: string[];
+  /** µs since the epoch. */
+  created_at: bigint;
+  revoked_at: bigint | null;
+}
+
+interface KeyRow {
+  id: string;
+  key_hash: string;
+  key_role: string;
+  key_tenants: string[];
+  created: string;
+  revoked: string | null;
+}
+
+function toKey(r: KeyRow): StoredApiKey {
+  return {
+    id: r.id,
+    hash: r.key_hash,
+    role: r.key_role as Role,
+    tenants: r.key_tenants,
+    created_at: parseClickHouseTime(r.created),
+    revoked_at: r.revoked === null || r.revoked === undefined ? null : parseClickHouseTime(r.revoked),
+  };
+}
+
+// Aliases differ from the column names: 18.16 resolves an alias that shadows a column inside aggregates.
+const FOLD = sql`id, any(hash) AS key_hash, any(role) AS key_role, any(tenants) AS key_tenants, toString(min(created_at)) AS created,
+  if(count(revoked_at) > 0, toString(max(assumeNotNull(revoked_at))), NULL) AS revoked`;
+
+export async function findApiKey(ch: ClickHouse, id: string): Promise<StoredApiKey | undefined> {
+  const rows = await ch.queryRows<KeyRow>(sql`SELECT ${FOLD} FROM ${table(ch.database, 'api_keys')} WHERE id = ${id} GROUP BY id`, {
+    operation: 'api_key_lookup',
+  });
+  return rows[0] ? toKey(rows[0]) : undefined;
+}
+
+export async function listApiKeys(ch: ClickHouse): Promise<StoredApiKey[]> {
+  const rows = await ch.queryRows<KeyRow>(sql`SELECT ${FOLD} FROM ${table(ch.database, 'api_keys')} GROUP BY id ORDER BY created, id`, {
+    operation: 'api_key_list',
+  });
+  return rows.map(toKey);
+}
+
+export async function insertApiKeyRow(
+  ch: ClickHouse,
+  row: { id: string; hash: string; role: Role; tenants: readonly string[]; created_at_s: number; revoked_at_s: number | null; updated_at_s: number },
+): Promise<void> {
+  await ch.insertJson(
+    'api_keys',
+    [
+      {
+        id: row.id,
+        hash: row.hash,
+        role: row.role,
+        tenants: [...row.tenants],
+        created_at: row.created_at_s,
+        revoked_at: row.revoked_at_s,
+        updated_at: row.updated_at_s,
+      },
+    ],
+    { operation: 'api_key_write' },
+  );
+}

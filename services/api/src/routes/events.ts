@@ -1,0 +1,90 @@
+import type { FastifyInstance } from 'fastify';
+import { queryDigest } from '../cursor.js';
+import { toApiEvent, toApiEventWithIntegrity } from '../present.js';
+import { ProblemError } from '../problem.js';
+import { getEventById, searchEvents } from '../queries/events.js';
+import { READ_PROBLEMS } from '../schemas/common.js';
+import { eventIdParamsSchema, eventWithIntegritySchema, getEventQuerySchema, searchQuerySchema, searchResponseSchema } from '../schemas/events.js';
+import { resolveScope, scopeLabel } from '../scope.js';
+import { principalOf, type RouteContext } from './context.js';
+import { type EventFilterInput, eventQueryFrom, filterOf } from './filters.js';
+
+interface SearchQuery extends EventFilterInput {
+  sort?: 'asc' | 'desc';
+  limit?: number;
+  cursor?: string;
+}
+
+export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get<{ Querystring: SearchQuery }>(
+    '/v1/events',
+    {
+      config: { permission: 'events:read', problems: READ_PROBLEMS },
+      schema: {
+        operationId: 'searchEvents',
+        summary: 'Search events',
+        description:
+          'Events in [from, to) matching every filter given, sorted by occurred_at then event_id, one page at a time. ' +
+          'Follow next_cursor for the next page: pagination is keyset-based, so a page never repeats or skips an event that existed ' +
+          'when the search started, however many events arrive meanwhile. Each event appears once even when it was delivered twice. ' +
+          'Recorded as an audit.query event.',
+        tags: ['events'],
+        querystring: searchQuerySchema,
+        response: { 200: searchResponseSchema },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const input = request.query;
+      const { query, scope } = eventQueryFrom(input, principal, ctx.config.max_range_s);
+      const order = input.sort ?? 'desc';
+      const limit = input.limit ?? ctx.config.default_limit;
+      const digest = queryDigest({ ...filterOf(input, ['cursor', 'limit', 'sort']), scope: scopeLabel(scope) });
+      const after = input.cursor !== undefined ? ctx.cursors.decode(input.cursor, 'events', order, digest) : undefined;
+      const { events, more } = await ctx.metrics.timeQuery('search', () => searchEvents(ctx.ch, query, { order, limit, after, settings: ctx.querySettings }));
+      const last = events.at(-1);
+      const next_cursor = more && last ? ctx.cursors.encode('events', order, digest, { t: BigInt(last.event.occurred_at), id: last.event.event_id }) : null;
+      await ctx.audit.record(request, {
+        kind: 'query',
+        scope,
+        filter: filterOf(input, ['limit']),
+        resource: { type: 'audit_events', id: 'search' },
+        extra: { result_count: events.length, has_more: String(more) },
+      });
+      return { data: events.map(toApiEvent), next_cursor };
+    },
+  );
+
+  app.get<{ Params: { event_id: string }; Querystring: { tenant?: string } }>(
+    '/v1/events/:event_id',
+    {
+      config: { permission: 'events:read', problems: [...READ_PROBLEMS, 404] },
+      schema: {
+        operationId: 'getEvent',
+        summary: 'Get one event with its integrity fields',
+        description:
+          'The event with this id among the tenants of the credential (or the given tenant), with its place in the hash chain. ' +
+          '404 when it does not exist or is not visible to the credential (the two are indistinguishable). Recorded as an audit.query event.',
+        tags: ['events'],
+        params: eventIdParamsSchema,
+        querystring: getEventQuerySchema,
+        response: { 200: eventWithIntegritySchema },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const scope = resolveScope(principal, request.query.tenant);
+      const id = request.params.event_id.toLowerCase();
+      const event = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
+      await ctx.audit.record(request, {
+        kind: 'query',
+        scope: event ? { all: false, tenants: [event.event.tenant_id] } : scope,
+        filter: { event_id: id, tenant: request.query.tenant },
+        resource: { type: 'audit_event', id },
+        extra: { result_count: event ? 1 : 0 },
+      });
+      if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
+      return toApiEventWithIntegrity(event);
+    },
+  );
+}

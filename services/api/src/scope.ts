@@ -1,0 +1,87 @@
+import { ProblemError } from './problem.js';
+
+/**
+ * Who is calling and what they may see. Roles:
+ * - auditor: reads events (search, single event, stats) and exports, for its tenants only;
+ * - admin:   everything, all tenants: events, exports, alerts, integrity;
+ * - service: authenticates (keys for producers and tooling) but may not read anything here.
+ *
+ * Tenant scoping is decided here, once per request, and the result (a TenantScope) is what the
+ * query layer takes: every query function requires one and turns it into a tenant_id condition,
+ * so no route can forget it.
+ */
+export const ROLES = ['auditor', 'admin', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Permission = 'events:read' | 'events:export' | 'alerts:read' | 'integrity:verify';
+
+const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  auditor: new Set(['events:read', 'events:export']),
+  admin: new Set(['events:read', 'events:export', 'alerts:read', 'integrity:verify']),
+  service: new Set(),
+};
+
+export interface Principal {
+  /** api_key: an API key (id = the key id); jwt: an OIDC bearer token (id = its subject). */
+  kind: 'api_key' | 'jwt';
+  id: string;
+  role: Role;
+  /** Tenants the principal may act on; '*' = all. */
+  tenants: '*' | readonly string[];
+}
+
+/** The tenants a query may read: all of them, or a non-empty list. */
+export type TenantScope = { all: true } | { all: false; tenants: readonly string[] };
+
+export function isRole(v: unknown): v is Role {
+  return typeof v === 'string' && (ROLES as readonly string[]).includes(v);
+}
+
+export function can(principal: Principal, permission: Permission): boolean {
+  return PERMISSIONS[principal.role].has(permission);
+}
+
+export function requirePermission(principal: Principal, permission: Permission): void {
+  if (!can(principal, permission)) throw new ProblemError('forbidden', `role ${principal.role} may not ${describe(permission)}`);
+}
+
+function describe(p: Permission): string {
+  switch (p) {
+    case 'events:read':
+      return 'read events';
+    case 'events:export':
+      return 'export events';
+    case 'alerts:read':
+      return 'read alerts';
+    case 'integrity:verify':
+      return 'run integrity verification';
+  }
+}
+
+/**
+ * The scope of one request: the `tenant` parameter narrowed to what the principal may see.
+ * - tenant given and inside the principal's tenants → that tenant only;
+ * - tenant given and outside → 403 (the same answer whether or not the tenant exists);
+ * - tenant absent → every tenant of the principal ('*' for admin keys).
+ * Admins always have every tenant, whatever their tenant list says.
+ */
+export function resolveScope(principal: Principal, tenant: string | undefined): TenantScope {
+  const all = principal.role === 'admin' || principal.tenants === '*';
+  if (tenant !== undefined) {
+    if (!all && !(principal.tenants as readonly string[]).includes(tenant))
+      throw new ProblemError('forbidden', 'parameter tenant names a tenant this credential may not read', {
+        errors: [{ parameter: 'tenant', in: 'query', message: 'outside the tenants of this credential' }],
+      });
+    return { all: false, tenants: [tenant] };
+  }
+  if (all) return { all: true };
+  const tenants = principal.tenants as readonly string[];
+  // A principal with an empty tenant list may read nothing; never treat it as "all".
+  if (tenants.length === 0) throw new ProblemError('forbidden', 'this credential is not scoped to any tenant');
+  return { all: false, tenants: [...tenants] };
+}
+
+/** The tenants of a scope, for logs and audit attributes: '*' or a comma-separated list. */
+export function scopeLabel(scope: TenantScope): string {
+  return scope.all ? '*' : scope.tenants.join(',');
+}

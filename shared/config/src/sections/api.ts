@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { listenHost, port, positiveInt } from './common.js';
+
+const DAY_S = 86_400;
+
+/**
+ * The query API (services/api, `auditstream api`): search, stats, export, alerts and integrity
+ * over ClickHouse, authenticated by API keys (audit.api_keys) or OIDC bearer tokens, every read
+ * recorded as an audit event through the SDK (topic from `topics.events`).
+ */
+export const apiSection = z
+  .strictObject({
+    host: listenHost().describe('Address the API listens on (loopback by default: put a TLS-terminating proxy in front).'),
+    port: port().default(8080).describe('Port the API listens on (0 picks a free one).'),
+    max_range_s: positiveInt()
+      .default(31 * DAY_S)
+      .describe('Longest time range (to - from) a search or stats request may span.'),
+    export_max_range_s: positiveInt()
+      .default(366 * DAY_S)
+      .describe('Longest time range (to - from) an export may span.'),
+    default_limit: positiveInt().max(1000).default(100).describe('Page size of GET /v1/events and /v1/alerts when the request gives no limit.'),
+    max_timeseries_buckets: positiveInt().default(10_000).describe('Most buckets (range / interval) a timeseries request may ask for.'),
+    query_timeout_s: positiveInt().default(30).describe('ClickHouse max_execution_time of each search, stats or lookup query; exceeding it answers 504.'),
+    export_timeout_s: positiveInt().default(3600).describe('ClickHouse max_execution_time of an export query.'),
+    export_sort_spill_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(256 * 1024 * 1024)
+      .describe('ClickHouse max_bytes_before_external_sort for exports: sorts larger than this spill to disk on the server (0 = never).'),
+    body_limit_bytes: positiveInt().default(16_384).describe('Largest request body accepted (POST /v1/integrity/verify); larger bodies answer 413.'),
+    rate_limit_per_s: z
+      .number()
+      .positive()
+      .default(10)
+      .describe('Requests per second each API key or token subject may make on average (token bucket refill rate).'),
+    rate_limit_burst: positiveInt().default(50).describe('Token bucket size: requests a key may make at once before it is limited.'),
+    rate_limit_export_cost: positiveInt().default(10).describe('Tokens one export takes from the bucket (an export costs more than a page).'),
+    rate_limit_max_keys: positiveInt().default(100_000).describe('Buckets kept in memory; the least recently used is dropped beyond this.'),
+    unauthenticated_rate_limit_per_s: z
+      .number()
+      .positive()
+      .default(5)
+      .describe('Requests per second per client IP that fail authentication (slows down key guessing).'),
+    api_key_cache_ttl_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(10_000)
+      .describe('How long a looked-up API key is cached; a revoked key stops working within this time.'),
+    cursor_secret: z
+      .string()
+      .min(32)
+      .optional()
+      .describe('HMAC key signing pagination cursors (secret: prefer cursor_secret_file); unset = random per process.'),
+    cursor_secret_file: z.string().optional().describe('File holding the cursor signing key (at least 32 characters).'),
+    oidc_jwks_url: z.string().url().optional().describe('JWKS URL of the OIDC issuer; unset disables bearer JWTs (API keys only).'),
+    oidc_issuer: z.string().min(1).optional().describe('Required `iss` of bearer JWTs.'),
+    oidc_audience: z.string().min(1).optional().describe('Required `aud` of bearer JWTs.'),
+    oidc_role_claim: z.string().min(1).default('auditstream_role').describe('JWT claim holding the role (auditor, admin or service).'),
+    oidc_tenants_claim: z.string().min(1).default('auditstream_tenants').describe('JWT claim holding the tenant ids (list, or "*" for all).'),
+    oidc_clock_tolerance_s: z.number().int().min(0).default(30).describe('Clock skew allowed when checking exp and nbf of bearer JWTs.'),
+    self_audit_tenant: z
+      .string()
+      .min(1)
+      .default('auditstream')
+      .describe('Tenant of the audit.query/audit.export events when a request spans several tenants (else the tenant read).'),
+    self_audit_service: z.string().min(1).default('auditstream-api').describe('`service` field of the self-audit events.'),
+    trust_proxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For (only behind a trusted proxy).'),
+    shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),
+  })
+  .prefault({});
+
+export type ApiSection = z.infer<typeof apiSection>;
