@@ -1,2 +1,21 @@
-// shared/producer public API: filled in by its issue.
-export {};
+export { AuditEventValidationError, ProducerErrorCode } from './errors.js';
+export {
+  type AuditHttpFields,
+  type AuditHttpOptions,
+  auditFastifyHook,
+  auditMiddleware,
+  type HttpRequestLike,
+  type HttpResponseLike,
+  outcomeFromStatus,
+} from './http.js';
+export {
+  type AuditProducer,
+  type AuditProducerOptions,
+  type CloseReport,
+  createAuditProducer,
+  type KafkaProducerLike,
+  type ProducerStats,
+  type PublishReceipt,
+  pinningPartitioner,
+} from './producer.js';
+export { ACTION_RE, createEventNormalizer, type NormalizedEvent, type PublishInput, type ValidationOptions } from './validate.js';

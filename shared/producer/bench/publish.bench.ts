@@ -1,0 +1,162 @@
+// SDK publish throughput vs raw kafkajs sendBatch of the same encoded bytes, plus publish latency.
+//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000]
+// Needs a broker (127.0.0.1:9092 or AUDITSTREAM_KAFKA__BROKERS); creates and deletes its own topics.
+import { parseArgs } from 'node:util';
+import { createCodec } from '@auditstream/codec';
+import { uniqueName } from '@auditstream/core';
+import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import type { Message } from 'kafkajs';
+import { createAuditProducer, createEventNormalizer, type PublishInput, pinningPartitioner } from '../src/index.js';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    rounds: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '5000' },
+    batch: { type: 'string', default: '1000' },
+    partitions: { type: 'string', default: '6' },
+  },
+});
+const N = Number(values.events);
+const ROUNDS = Number(values.rounds);
+const RATE = Number(values.rate);
+const BATCH = Number(values.batch);
+const PARTITIONS = Number(values.partitions);
+const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
+const kafka = createKafkaClient({ brokers, client_id: 'bench' }, { component: 'bench' });
+
+const ACTIONS = ['auth.login', 'document.read', 'user.role.grant', 'setting.update', 'report.export'];
+const CATEGORIES = ['authentication', 'resource_access', 'authorization', 'configuration', 'data_export'] as const;
+function input(i: number): PublishInput {
+  return {
+    tenant_id: `tenant-${i % 20}`,
+    actor: {
+      id: `user-${i % 5000}`,
+      type: 'user',
+      ip: `10.1.${(i >> 8) & 255}.${i & 255}`,
+      session_id: `sess-${i % 9000}`,
+      user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+    },
+    action: ACTIONS[i % 5] as string,
+    category: CATEGORIES[i % 5] as (typeof CATEGORIES)[number],
+    outcome: i % 11 === 0 ? 'failure' : 'success',
+    service: 'bench-app',
+    host: 'bench-host-1',
+    resource: i % 2 ? { type: 'document', id: `doc-${i % 100_000}` } : null,
+    request_id: `req-${i}`,
+    attributes: { http_method: 'GET', http_status: '200' },
+  };
+}
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function withTopic<T>(fn: (topic: string) => Promise<T>): Promise<T> {
+  const topic = uniqueName('bench');
+  await ensureTopics(kafka, { topics: [{ name: topic, partitions: PARTITIONS, replicationFactor: 1 }] });
+  try {
+    return await fn(topic);
+  } finally {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+}
+
+/** Raw kafkajs: the same encoded bytes and keys, same producer settings, sequential sendBatch of BATCH messages. */
+async function raw(encoded: Message[]): Promise<number> {
+  return withTopic(async (topic) => {
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: pinningPartitioner, allowAutoTopicCreation: false });
+    await producer.connect();
+    // fresh message objects (the partitioner pins partitions on them)
+    const messages = encoded.map((m) => ({ key: m.key, value: m.value }));
+    const t0 = performance.now();
+    for (let i = 0; i < messages.length; i += BATCH) {
+      await producer.sendBatch({ topicMessages: [{ topic, messages: messages.slice(i, i + BATCH) }], acks: -1 });
+    }
+    const s = (performance.now() - t0) / 1000;
+    await producer.disconnect();
+    return messages.length / s;
+  });
+}
+
+/** SDK: publish() every event (validation, encoding, hashing, batching, acks=all), await all receipts. */
+async function sdk(inputs: PublishInput[]): Promise<{ rate: number; p50: number; p99: number }> {
+  return withTopic(async (topic) => {
+    const producer = createAuditProducer({ kafka, topic, max_batch_events: BATCH, linger_ms: 5, max_block_ms: 60_000, delivery_timeout_ms: 120_000 });
+    await producer.connect();
+    const lat = new Float64Array(inputs.length);
+    const t0 = performance.now();
+    const all: Promise<unknown>[] = new Array(inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      const s = performance.now();
+      all[i] = producer.publish(inputs[i] as PublishInput).then(() => {
+        lat[i] = performance.now() - s;
+      });
+    }
+    await Promise.all(all);
+    const secs = (performance.now() - t0) / 1000;
+    await producer.close();
+    const sorted = Array.from(lat).sort((a, b) => a - b);
+    return { rate: inputs.length / secs, p50: pct(sorted, 50), p99: pct(sorted, 99) };
+  });
+}
+
+/** Latency at a steady, sub-saturation rate: what an application sees per publish. */
+async function paced(inputs: PublishInput[], rate: number, seconds: number): Promise<{ p50: number; p99: number; max: number; n: number }> {
+  return withTopic(async (topic) => {
+    const producer = createAuditProducer({ kafka, topic, linger_ms: 5 });
+    await producer.connect();
+    const lat: number[] = [];
+    const pending: Promise<unknown>[] = [];
+    const start = performance.now();
+    let sent = 0;
+    while (performance.now() - start < seconds * 1000) {
+      const due = Math.floor(((performance.now() - start) / 1000) * rate);
+      for (; sent < due; sent++) {
+        const s = performance.now();
+        pending.push(producer.publish(inputs[sent % inputs.length] as PublishInput).then(() => lat.push(performance.now() - s)));
+      }
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await Promise.all(pending);
+    await producer.close();
+    lat.sort((a, b) => a - b);
+    return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat[lat.length - 1] ?? Number.NaN, n: lat.length };
+  });
+}
+
+const inputs = Array.from({ length: N }, (_, i) => input(i));
+const codec = createCodec();
+const normalize = createEventNormalizer();
+const now = Date.now();
+const encoded: Message[] = inputs.map((e) => {
+  const ev = normalize(e, now);
+  return { key: `${ev.tenant_id}:${ev.actor.id}`, value: codec.encodeSync(ev) };
+});
+const avgBytes = encoded.reduce((s, m) => s + (m.value as Buffer).length, 0) / encoded.length;
+console.log(`events=${N} batch=${BATCH} partitions=${PARTITIONS} avg_value_bytes=${avgBytes.toFixed(0)} node=${process.version}`);
+
+// Warm-up (JIT, connections, topic metadata paths), not reported.
+await raw(encoded.slice(0, 20_000));
+await sdk(inputs.slice(0, 20_000));
+
+const raws: number[] = [];
+const sdks: Array<{ rate: number; p50: number; p99: number }> = [];
+for (let r = 0; r < ROUNDS; r++) {
+  raws.push(await raw(encoded));
+  sdks.push(await sdk(inputs));
+  console.log(
+    `round ${r + 1}: raw ${raws[r]?.toFixed(0)} ev/s, sdk ${sdks[r]?.rate.toFixed(0)} ev/s (saturated latency p50 ${sdks[r]?.p50.toFixed(1)} ms, p99 ${sdks[r]?.p99.toFixed(1)} ms)`,
+  );
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const rawMed = median(raws);
+const sdkMed = median(sdks.map((s) => s.rate));
+const lat = await paced(inputs, RATE, 5);
+console.log(`\nmedian of ${ROUNDS}: raw kafkajs ${rawMed.toFixed(0)} ev/s, SDK ${sdkMed.toFixed(0)} ev/s, ratio ${(sdkMed / rawMed).toFixed(2)}x`);
+console.log(
+  `publish latency at ${RATE} ev/s for 5 s (${lat.n} events): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms`,
+);

@@ -1,0 +1,29 @@
+import { AuditstreamError } from '@auditstream/core';
+
+/**
+ * Error codes the producer rejects with. Validation errors are never retriable (the event
+ * must change); buffer, send and timeout errors are (the same event may be published again:
+ * downstream de-duplicates on event_id).
+ */
+export const ProducerErrorCode = {
+  /** The event breaks the contract; `field` names the dotted path. */
+  EVENT_INVALID: 'EVENT_INVALID',
+  /** The encoded event exceeds max_event_bytes. */
+  EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
+  /** No room in the buffer within max_block_ms (retriable). */
+  BUFFER_FULL: 'PRODUCER_BUFFER_FULL',
+  /** Kafka refused the batch with a non-retriable error, or the codec/registry failed. */
+  SEND_FAILED: 'PRODUCER_SEND_FAILED',
+  /** Not acknowledged within delivery_timeout_ms (retriable; details.maybe_delivered). */
+  DELIVERY_TIMEOUT: 'PRODUCER_DELIVERY_TIMEOUT',
+  /** The producer was closed before the event was acknowledged. */
+  CLOSED: 'PRODUCER_CLOSED',
+} as const;
+
+/** An event that cannot be published as is. `field` is the dotted path, e.g. `actor.type`. */
+export class AuditEventValidationError extends AuditstreamError {
+  constructor(field: string, message: string, code: 'EVENT_INVALID' | 'EVENT_TOO_LARGE' = 'EVENT_INVALID') {
+    super(code, message, { field });
+    this.name = 'AuditEventValidationError';
+  }
+}
