@@ -94,7 +94,9 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
     // `migrate` can create the database it is about to use.
     request_timeout: config.request_timeout_ms,
     max_open_connections: config.max_open_connections,
-    compression: { request: config.compression, response: config.compression },
+    // gzip level 1 for request bodies: on a 500k-row insert over loopback the default level halved
+    // throughput (34k vs 60k rows/s uncompressed); level 1 keeps most of the size win for a fraction of the CPU.
+    compression: { request: config.compression ? { codec: 'gzip', level: 1 } : false, response: config.compression },
     // Below the server's keep_alive_timeout (3 s default before 23.11; 10 s in the local stack).
     keep_alive: { enabled: true, idle_socket_ttl: 2500 },
     clickhouse_settings: baseSettings(config),

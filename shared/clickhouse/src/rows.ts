@@ -220,7 +220,9 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   const keys = Object.keys(attrs).sort();
   for (const k of keys) {
     str(k, 'attributes', false);
-    str(attrs[k], `attributes.${k.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}`, true);
+    const v = attrs[k];
+    if (typeof v !== 'string' || !(v as string & { isWellFormed(): boolean }).isWellFormed())
+      bad(`attributes.${k.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}`, 'must be a well-formed string');
   }
   const hash = str(meta.hash, 'hash');
   const prevHash = str(meta.prev_hash, 'prev_hash');
