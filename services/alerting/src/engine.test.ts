@@ -116,3 +116,12 @@ test('state is evicted behind the watermark', () => {
   engine.process(ev({ outcome: 'success' }, T0 + 70_000));
   assert.equal(engine.stateEntries(), 0);
 });
+
+test('a duplicate event (same event_id) is counted once', () => {
+  let dups = 0;
+  const { engine, fired } = testEngine(bruteForce, { metrics: { duplicate: () => dups++ } });
+  const e = ev({}, T0);
+  for (let i = 0; i < 6; i++) engine.process(e);
+  assert.equal(fired().length, 0);
+  assert.equal(dups, 5);
+});

@@ -8,6 +8,7 @@ export interface EngineMetrics {
   fired?(ruleId: string, eventToAlertSeconds: number | undefined): void;
   late?(): void;
   invalid?(): void;
+  duplicate?(): void;
   futureClamped?(): void;
   suppressed?(reason: 'delivered' | 'replay_update'): void;
 }
@@ -25,6 +26,8 @@ export interface EngineOptions {
   metrics?: EngineMetrics;
   /** Delivered alert ids remembered for dedupe (read back at start + fired since). */
   max_delivered_ids?: number;
+  /** Recent event ids remembered to skip duplicates (producer retries, redelivery); 0 disables. */
+  dedupe_event_ids?: number;
 }
 
 interface Incident {
@@ -64,6 +67,7 @@ export class Engine {
   private timerClock = Number.NEGATIVE_INFINITY;
   private replayLatenessMs: number | undefined;
   private readonly delivered = new Map<string, true>();
+  private readonly recentIds = new Set<string>();
   private readonly now: () => number;
 
   constructor(private readonly opts: EngineOptions) {
@@ -158,6 +162,15 @@ export class Engine {
     if (t < this.watermark) {
       this.opts.metrics?.late?.();
       return;
+    }
+    const dedupe = this.opts.dedupe_event_ids ?? 100_000;
+    if (dedupe > 0) {
+      if (this.recentIds.has(id)) {
+        this.opts.metrics?.duplicate?.();
+        return;
+      }
+      this.recentIds.add(id);
+      if (this.recentIds.size > dedupe) this.recentIds.delete(this.recentIds.values().next().value as string);
     }
     for (const slot of this.slots.values()) {
       const { rule } = slot;

@@ -1,2 +1,14 @@
-// services/alerting public API: filled in by its issue.
-export {};
+export { type Alert, type AlertDelivery, alertId, type DeliveryKind, SEVERITIES, type Severity } from './alert.js';
+export { type AlertingDeps, type AlertingService, createAlerting, resolveRulesPath } from './app.js';
+export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertingConfig } from './config.js';
+export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
+export { type AlertEvent, eventTimeMs, getField } from './event.js';
+export { runAlerting } from './main.js';
+export { compileFilter, type Filter } from './rules/filters.js';
+export { loadRulesFile, type ParseOptions, parseRules } from './rules/parse.js';
+export { createRulesReloader, type RulesReloader } from './rules/reload.js';
+export type { Rule, RuleSet, RuleType } from './rules/types.js';
+export { ALERT_SCHEMA, decodeAlert, encodeAlert } from './sinks/alert_codec.js';
+export { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
+export type { Sink } from './sinks/types.js';
+export { SIGNATURE_HEADER, signBody } from './sinks/webhook.js';

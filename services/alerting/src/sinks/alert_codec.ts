@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { schemaFingerprint } from '@auditstream/codec';
 import { AuditstreamError } from '@auditstream/core';
 import avro from 'avsc';
 import type { Alert, AlertDelivery } from '../alert.js';
@@ -6,12 +7,13 @@ import type { Alert, AlertDelivery } from '../alert.js';
 /**
  * Avro encoding of alerts for the alerts topic, as Avro "single object encoding"
  * (0xC3 0x01, the schema's CRC-64-AVRO fingerprint little-endian, then the binary record):
- * self-describing without a registry. The Kafka sink takes `encode` as a dependency, so the
- * shared codec's framing can replace this once @auditstream/codec is available.
+ * self-describing without a registry, fingerprinted with @auditstream/codec's schemaFingerprint.
+ * The Kafka sink takes `encode` as a dependency. (@auditstream/codec's createCodec cannot take
+ * this schema yet: it always adds the audit-event history as writer schemas.)
  */
 export const ALERT_SCHEMA = JSON.parse(readFileSync(new URL('../alert.avsc', import.meta.url), 'utf8')) as avro.Schema;
 export const alertType = avro.Type.forSchema(ALERT_SCHEMA);
-const fingerprint = crc64Avro(JSON.stringify(alertType.schema()));
+const fingerprint = schemaFingerprint(ALERT_SCHEMA as never);
 const MAGIC = Buffer.from([0xc3, 0x01]);
 
 export type AlertEncoder = (delivery: AlertDelivery) => Buffer;
@@ -35,20 +37,4 @@ export const decodeAlert: AlertDecoder = (buf) => {
 
 function ms(v: number): number {
   return Math.floor(v);
-}
-
-/** CRC-64-AVRO (the Avro spec's Rabin fingerprint) of the parsing canonical form, little-endian. */
-function crc64Avro(canonical: string): Buffer {
-  const EMPTY = 0xc15d213aa4d7a795n;
-  const table: bigint[] = [];
-  for (let i = 0; i < 256; i++) {
-    let fp = BigInt(i);
-    for (let j = 0; j < 8; j++) fp = (fp >> 1n) ^ (EMPTY & -(fp & 1n));
-    table.push(fp);
-  }
-  let fp = EMPTY;
-  for (const b of Buffer.from(canonical, 'utf8')) fp = (fp >> 8n) ^ (table[Number((fp ^ BigInt(b)) & 0xffn)] as bigint);
-  const out = Buffer.alloc(8);
-  out.writeBigUInt64LE(BigInt.asUintN(64, fp));
-  return out;
 }

@@ -1,0 +1,457 @@
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { resolveSecret } from '@auditstream/config';
+import { AuditstreamError, repoRoot } from '@auditstream/core';
+import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import type { AlertDelivery } from './alert.js';
+import type { AlertingConfig } from './config.js';
+import { Engine } from './engine.js';
+import type { AlertEvent } from './event.js';
+import { createAlertingMetrics } from './metrics.js';
+import { highWatermarks, offsetsAt, readRanges } from './replay.js';
+import { createRulesReloader, type RulesReloader } from './rules/reload.js';
+import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert_codec.js';
+import { createAlertmanagerSink } from './sinks/alertmanager.js';
+import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
+import { createKafkaSink } from './sinks/kafka.js';
+import { createSlackSink } from './sinks/slack.js';
+import type { Sink, SinkQueueOptions } from './sinks/types.js';
+import { createWebhookSink } from './sinks/webhook.js';
+
+export interface AlertingDeps {
+  config: AlertingConfig;
+  kafka: Kafka;
+  topics: { readonly events: string; readonly alerts: string };
+  registry: Registry;
+  logger: Logger;
+  /** Decodes one record of the events topic (main.ts: @auditstream/codec). */
+  decodeEvent: (value: Buffer) => AlertEvent | Promise<AlertEvent>;
+  encodeAlert?: AlertEncoder;
+  decodeAlert?: AlertDecoder;
+  /** Additional sinks (tests); they get the same queueing and retries. */
+  extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
+  /** Where /metrics, /healthz, /readyz listen; false to not serve them. Default: config metrics_host/port. */
+  observability?: false | { host: string; port: number };
+}
+
+export interface AlertingService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly engine: Engine;
+  /** Base URL of the observability server once started. */
+  readonly metricsUrl: string | undefined;
+  ready(): boolean;
+}
+
+/**
+ * The alerting service: consumes the events topic in a consumer group, evaluates the rules
+ * (engine.ts) and fans alerts out to the sinks.
+ *
+ * Restarts and rebalances. The alerts topic is the durable record of what was delivered.
+ * On every group join, before any live batch is evaluated:
+ *  1. the alerts topic is read back (the last `alerts_lookback_ms`, then incrementally):
+ *     those alert ids count as delivered and their incidents stay open;
+ *  2. for each assigned partition, events from (now - longest rule window - lateness -
+ *     margin) up to the group's committed offset are replayed in replay mode (windows are
+ *     rebuilt, updates are not sent, an alert fires only if it was never delivered, i.e.
+ *     it was missed by a crash between evaluation and delivery);
+ *  3. live consumption resumes at the committed offset.
+ * Offsets already evaluated by this process are tracked per partition and never evaluated
+ * twice, whether they come from a replay or from the group re-delivering uncommitted records.
+ * So a restart neither re-fires an alert already delivered nor misses an incident straddling it.
+ */
+export function createAlerting(deps: AlertingDeps): AlertingService {
+  const { config, kafka, topics, logger } = deps;
+  const log = logger.child({ component: 'alerting' });
+  const encodeAlert = deps.encodeAlert ?? defaultEncodeAlert;
+  const decodeAlert = deps.decodeAlert ?? defaultDecodeAlert;
+  let engine: Engine | undefined;
+  const metrics = createAlertingMetrics(deps.registry, () => engine?.stateEntries() ?? 0);
+
+  let reloader: RulesReloader | undefined;
+  let admin: Admin | undefined;
+  let producer: Producer | undefined;
+  let consumer: Consumer | undefined;
+  let dispatcher: Dispatcher | undefined;
+  let server: ObservabilityServer | undefined;
+  let ticker: NodeJS.Timeout | undefined;
+  let isReady = false;
+  let stopping = false;
+
+  /** Per events partition: the next offset this process has not evaluated yet. */
+  const seenUpTo = new Map<number, bigint>();
+  /** Per alerts partition: how far the alerts topic was read back. */
+  const alertsReadUpTo = new Map<number, string>();
+  let assigned: number[] = [];
+  let rebuilding: Promise<void> = Promise.resolve();
+  let lagByPartition = new Map<number, number>();
+  let lagCheckedAt = 0;
+
+  const rulesPath = resolveRulesPath(config.rules_file);
+
+  function requireEngine(): Engine {
+    if (!engine) throw new AuditstreamError('NOT_STARTED', 'alerting service is not started');
+    return engine;
+  }
+
+  function buildSinks(): Array<{ sink: Sink; queue: SinkQueueOptions }> {
+    const out: Array<{ sink: Sink; queue: SinkQueueOptions }> = [];
+    const s = config.sinks;
+    const q = (c: SinkQueueOptions) => ({
+      queue_size: c.queue_size,
+      max_attempts: c.max_attempts,
+      initial_delay_ms: c.initial_delay_ms,
+      max_delay_ms: c.max_delay_ms,
+    });
+    if (s.kafka.enabled && producer) {
+      out.push({ sink: createKafkaSink({ producer, topic: topics.alerts, encode: encodeAlert, send_updates: s.kafka.send_updates }), queue: q(s.kafka) });
+    }
+    if (s.webhook.enabled) {
+      const secret = resolveSecret(s.webhook.secret, s.webhook.secret_file, 'alerting.sinks.webhook.secret');
+      if (!s.webhook.url) throw missing('alerting.sinks.webhook.url');
+      if (!secret) throw missing('alerting.sinks.webhook.secret');
+      out.push({
+        sink: createWebhookSink({ url: s.webhook.url, secret, timeout_ms: s.webhook.timeout_ms, send_updates: s.webhook.send_updates }),
+        queue: q(s.webhook),
+      });
+    }
+    if (s.slack.enabled) {
+      const url = resolveSecret(s.slack.url, s.slack.url_file, 'alerting.sinks.slack.url');
+      if (!url) throw missing('alerting.sinks.slack.url');
+      out.push({ sink: createSlackSink({ url, timeout_ms: s.slack.timeout_ms, send_updates: s.slack.send_updates }), queue: q(s.slack) });
+    }
+    if (s.alertmanager.enabled) {
+      if (!s.alertmanager.url) throw missing('alerting.sinks.alertmanager.url');
+      out.push({
+        sink: createAlertmanagerSink({
+          url: s.alertmanager.url,
+          timeout_ms: s.alertmanager.timeout_ms,
+          send_updates: s.alertmanager.send_updates,
+          resolve_after_s: s.alertmanager.resolve_after_s,
+        }),
+        queue: q(s.alertmanager),
+      });
+    }
+    return [...out, ...(deps.extraSinks ?? [])];
+  }
+
+  async function ensureTopics(a: Admin): Promise<void> {
+    const existing = new Set(await a.listTopics());
+    for (const t of [topics.events, topics.alerts]) {
+      if (!existing.has(t)) {
+        throw new AuditstreamError('TOPIC_MISSING', `Kafka topic ${t} does not exist (topic auto-creation is off): create it before starting alerting`, {
+          field: t === topics.events ? 'topics.events' : 'topics.alerts',
+        });
+      }
+    }
+  }
+
+  /** A group that never committed starts where start_from says, pinned before joining so no record falls in between. */
+  async function ensureCommittedOffsets(a: Admin): Promise<void> {
+    const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topics.events] });
+    const missingParts = (committed?.partitions ?? []).filter((p) => p.offset === '-1');
+    if (missingParts.length === 0) return;
+    const marks = await highWatermarks(a, topics.events);
+    const partitions = missingParts.map((p) => {
+      const m = marks.get(p.partition);
+      return { partition: p.partition, offset: (config.start_from === 'earliest' ? m?.low : m?.high) ?? '0' };
+    });
+    try {
+      await a.setOffsets({ groupId: config.consumer_group, topic: topics.events, partitions });
+    } catch (err) {
+      // Another member is active: it owns the group's offsets.
+      log.warn({ err }, 'could not pin the starting offsets of the consumer group (another instance is running?)');
+    }
+  }
+
+  async function readBackAlerts(a: Admin, e: Engine): Promise<void> {
+    const marks = await highWatermarks(a, topics.alerts);
+    const needStart = [...marks.keys()].some((p) => !alertsReadUpTo.has(p));
+    const start = needStart ? await offsetsAt(a, topics.alerts, Date.now() - config.alerts_lookback_ms) : new Map<number, string>();
+    const ranges = [...marks.entries()].map(([partition, m]) => ({
+      partition,
+      from: alertsReadUpTo.get(partition) ?? start.get(partition) ?? m.low,
+      to: m.high,
+    }));
+    let seeded = 0;
+    const n = await readRanges({
+      kafka,
+      admin: a,
+      topic: topics.alerts,
+      ranges,
+      groupPrefix: config.consumer_group,
+      timeoutMs: config.replay_timeout_ms,
+      onMessage: (m) => {
+        if (!m.value) return;
+        try {
+          e.seedDelivered(decodeAlert(m.value).alert);
+          seeded++;
+        } catch (err) {
+          log.warn({ err, offset: m.offset }, 'skipping an alerts-topic record that does not decode');
+        }
+      },
+    });
+    for (const r of ranges) alertsReadUpTo.set(r.partition, r.to);
+    metrics.replayed.inc({ topic: 'alerts' }, n);
+    if (n > 0) log.info({ records: n, seeded }, 'read back delivered alerts');
+  }
+
+  async function rebuild(partitions: number[]): Promise<void> {
+    const a = admin as Admin;
+    const e = requireEngine();
+    const started = Date.now();
+    await readBackAlerts(a, e);
+    const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topics.events] });
+    const committedBy = new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
+    const lookback = e.maxLookbackMs + config.allowed_lateness_ms + config.replay_margin_ms;
+    const startAt = await offsetsAt(a, topics.events, Date.now() - lookback);
+    const ranges = [];
+    for (const p of partitions) {
+      const to = committedBy.get(p);
+      if (to === undefined || to === '-1') continue;
+      const seen = seenUpTo.get(p);
+      let from = BigInt(startAt.get(p) ?? to);
+      if (seen !== undefined && seen > from) from = seen;
+      if (from < BigInt(to)) ranges.push({ partition: p, from: from.toString(), to });
+    }
+    if (ranges.length === 0) return;
+    e.beginReplay(lookback);
+    let n = 0;
+    try {
+      n = await readRanges({
+        kafka,
+        admin: a,
+        topic: topics.events,
+        ranges,
+        groupPrefix: config.consumer_group,
+        timeoutMs: config.replay_timeout_ms,
+        onMessage: async (m, partition) => {
+          const off = BigInt(m.offset);
+          const seen = seenUpTo.get(partition);
+          if (seen !== undefined && off < seen) return;
+          await evaluate(m.value);
+          seenUpTo.set(partition, off + 1n);
+        },
+      });
+    } finally {
+      e.endReplay();
+    }
+    metrics.replayed.inc({ topic: 'events' }, n);
+    log.info({ partitions: ranges.map((r) => r.partition), records: n, ms: Date.now() - started }, 'rebuilt rule windows from the events topic');
+  }
+
+  async function evaluate(value: Buffer | null): Promise<void> {
+    if (!value) return;
+    let event: AlertEvent;
+    try {
+      event = await deps.decodeEvent(value);
+    } catch {
+      metrics.undecodable.inc();
+      return;
+    }
+    requireEngine().process(event);
+  }
+
+  async function updateLag(): Promise<void> {
+    if (!admin || assigned.length === 0) return;
+    const marks = await highWatermarks(admin, topics.events);
+    const next = new Map<number, number>();
+    for (const p of assigned) {
+      const high = BigInt(marks.get(p)?.high ?? '0');
+      const seen = seenUpTo.get(p);
+      // Nothing evaluated yet on the partition: lag unknown until its first batch, unless it is empty.
+      next.set(p, seen === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - seen));
+    }
+    lagByPartition = next;
+  }
+
+  function caughtUp(): boolean {
+    for (const lag of lagByPartition.values()) if (lag > config.caught_up_lag_events) return false;
+    return true;
+  }
+
+  async function waitRebuilt(heartbeat: () => Promise<void>): Promise<void> {
+    let done = false;
+    const p = rebuilding.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    while (!done) {
+      await Promise.race([p, new Promise((r) => setTimeout(r, 2000))]);
+      if (!done) await heartbeat().catch(() => undefined);
+    }
+  }
+
+  const service: AlertingService = {
+    get engine() {
+      return requireEngine();
+    },
+    get metricsUrl() {
+      return server?.url;
+    },
+    ready: () => isReady,
+
+    async start() {
+      reloader = createRulesReloader({
+        path: rulesPath,
+        parse: { timezone: config.timezone, newValueMaxEntries: config.new_value_max_entries },
+        debounce_ms: config.reload_debounce_ms,
+        onChange: (set) => {
+          engine?.setRules(set);
+          metrics.reloads.inc({ result: 'ok' });
+          metrics.rulesLoaded.set(set.rules.length);
+          log.info({ rules: set.rules.length, fingerprint: set.fingerprint }, 'rules reloaded');
+        },
+        onError: (err) => {
+          metrics.reloads.inc({ result: 'rejected' });
+          log.error({ err: { code: err.code, message: err.message } }, 'rules file rejected; the last good rules stay active');
+        },
+      });
+      if (!config.watch_rules) reloader.close();
+      const rules = reloader.current();
+      metrics.rulesLoaded.set(rules.rules.length);
+      engine = new Engine({
+        rules,
+        allowed_lateness_ms: config.allowed_lateness_ms,
+        max_future_skew_ms: config.max_future_skew_ms,
+        limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
+        metrics: metrics.engine,
+        onAlert: (d: AlertDelivery) => {
+          log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
+          dispatcher?.dispatch(d);
+        },
+      });
+      log.info({ rules: rules.rules.length, file: rulesPath }, 'rules loaded');
+
+      const obs = deps.observability ?? { host: config.metrics_host, port: config.metrics_port };
+      if (obs) {
+        server = await startObservabilityServer({
+          host: obs.host,
+          port: obs.port,
+          registry: deps.registry,
+          readiness: [{ name: 'consuming', check: () => isReady }],
+          logger: log,
+        });
+      }
+
+      admin = kafka.admin();
+      await admin.connect();
+      await ensureTopics(admin);
+      if (config.sinks.kafka.enabled) {
+        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+        await producer.connect();
+      }
+      dispatcher = createDispatcher({ sinks: buildSinks(), metrics: metrics.dispatcher, logger: log });
+      await ensureCommittedOffsets(admin);
+
+      consumer = kafka.consumer({ groupId: config.consumer_group, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+      let firstJoin: (err?: unknown) => void = () => {};
+      const joined = new Promise<void>((res, rej) => {
+        firstJoin = (err) => (err ? rej(err) : res());
+      });
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        const mine = (event.payload.memberAssignment[topics.events] ?? []).slice().sort((x, y) => x - y);
+        assigned = mine;
+        log.info({ partitions: mine }, 'joined the consumer group');
+        rebuilding = config.replay_on_start ? rebuild(mine) : Promise.resolve();
+        rebuilding.then(
+          () => firstJoin(),
+          (err) => {
+            log.error({ err }, 'rebuilding state from Kafka failed; continuing with what was rebuilt');
+            firstJoin(err);
+          },
+        );
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        log.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+        if (!event.payload.restart) isReady = false;
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topics.events], fromBeginning: config.start_from === 'earliest' });
+      await consumer.run({
+        eachBatchAutoResolve: false,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          await waitRebuilt(heartbeat);
+          const p = batch.partition;
+          let last = Date.now();
+          for (const m of batch.messages) {
+            if (!isRunning() || isStale()) break;
+            const off = BigInt(m.offset);
+            const seen = seenUpTo.get(p);
+            if (seen === undefined || off >= seen) {
+              await evaluate(m.value);
+              seenUpTo.set(p, off + 1n);
+            }
+            resolveOffset(m.offset);
+            if (Date.now() - last > 2000) {
+              await heartbeat();
+              last = Date.now();
+            }
+          }
+          lagByPartition.set(p, Number(batch.offsetLag()));
+          await heartbeat();
+        },
+      });
+      let startTimer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          joined,
+          new Promise((_, rej) => {
+            startTimer = setTimeout(
+              () =>
+                rej(
+                  new AuditstreamError('START_TIMEOUT', 'did not join the consumer group and rebuild state in time', { field: 'alerting.replay_timeout_ms' }),
+                ),
+              config.replay_timeout_ms + 30_000,
+            );
+          }),
+        ]);
+      } finally {
+        clearTimeout(startTimer);
+      }
+      ticker = setInterval(() => {
+        if (stopping || !engine) return;
+        engine.tick(Date.now(), caughtUp());
+        if (Date.now() - lagCheckedAt > 5000) {
+          lagCheckedAt = Date.now();
+          updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
+        }
+      }, config.tick_interval_ms);
+      ticker.unref();
+      isReady = true;
+      log.info({ group: config.consumer_group, topic: topics.events }, 'alerting started');
+    },
+
+    async stop() {
+      stopping = true;
+      isReady = false;
+      if (ticker) clearInterval(ticker);
+      reloader?.close();
+      await consumer?.disconnect().catch((err) => log.warn({ err }, 'consumer disconnect failed'));
+      await dispatcher?.close(5000);
+      await producer?.disconnect().catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
+      await server?.close();
+      log.info('alerting stopped');
+    },
+  };
+  return service;
+}
+
+function missing(key: string): AuditstreamError {
+  return new AuditstreamError('CONFIG_INVALID', `${key} is required when the sink is enabled`, { field: key });
+}
+
+/** A relative rules path is taken from the working directory, else from the repository root. */
+export function resolveRulesPath(file: string): string {
+  if (isAbsolute(file)) return file;
+  const fromCwd = resolve(file);
+  if (existsSync(fromCwd)) return fromCwd;
+  return resolve(repoRoot(), file);
+}

@@ -1,0 +1,104 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { EngineMetrics } from './engine.js';
+import { createDispatcherMetrics, type DispatcherMetrics } from './sinks/dispatcher.js';
+
+export interface AlertingMetrics {
+  engine: EngineMetrics;
+  dispatcher: DispatcherMetrics;
+  stateEntries: Gauge;
+  undecodable: Counter;
+  replayed: Counter<'topic'>;
+  reloads: Counter<'result'>;
+  rulesLoaded: Gauge;
+}
+
+/** Every alerting metric, registered on the registry passed in. Labels are bounded: rule ids come from the rules file. */
+export function createAlertingMetrics(registry: Registry, stateEntries: () => number): AlertingMetrics {
+  const r = [registry];
+  const evaluated = new Counter({ name: 'auditstream_alerting_evaluated_events_total', help: 'Events evaluated against the rules.', registers: r });
+  const duration = new Histogram({
+    name: 'auditstream_alerting_evaluation_duration_seconds',
+    help: 'Time to evaluate one event against every rule.',
+    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+    registers: r,
+  });
+  const fired = new Counter({
+    name: 'auditstream_alerting_alerts_fired_total',
+    help: 'Alerts fired (first delivery of an incident), per rule.',
+    labelNames: ['rule_id'],
+    registers: r,
+  });
+  const delay = new Histogram({
+    name: 'auditstream_alerting_event_to_alert_delay_seconds',
+    help: 'From the occurred_at of the event that completed a rule to the alert firing (wall clock).',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+    registers: r,
+  });
+  const late = new Counter({ name: 'auditstream_alerting_late_events_total', help: 'Events dropped as later than the allowed lateness.', registers: r });
+  const invalid = new Counter({
+    name: 'auditstream_alerting_invalid_events_total',
+    help: 'Events without a usable occurred_at, event_id or tenant_id.',
+    registers: r,
+  });
+  const duplicates = new Counter({
+    name: 'auditstream_alerting_duplicate_events_total',
+    help: 'Events skipped because their event_id was evaluated recently (producer retries, redelivery).',
+    registers: r,
+  });
+  const clamped = new Counter({
+    name: 'auditstream_alerting_future_events_total',
+    help: 'Events whose occurred_at was too far ahead of the wall clock and was clamped to it.',
+    registers: r,
+  });
+  const suppressed = new Counter({
+    name: 'auditstream_alerting_alerts_suppressed_total',
+    help: 'Alert deliveries held back: already delivered (restart, replay) or updates during replay.',
+    labelNames: ['reason'],
+    registers: r,
+  });
+  const gauge = new Gauge({
+    name: 'auditstream_alerting_state_entries',
+    help: 'Entries held by the rules engine (window entries, known values, open incidents).',
+    registers: r,
+    collect() {
+      this.set(stateEntries());
+    },
+  });
+  return {
+    engine: {
+      evaluated: (s) => {
+        evaluated.inc();
+        duration.observe(s);
+      },
+      fired: (rule, s) => {
+        fired.inc({ rule_id: rule });
+        if (s !== undefined) delay.observe(s);
+      },
+      late: () => late.inc(),
+      invalid: () => invalid.inc(),
+      duplicate: () => duplicates.inc(),
+      futureClamped: () => clamped.inc(),
+      suppressed: (reason) => suppressed.inc({ reason }),
+    },
+    dispatcher: createDispatcherMetrics(registry),
+    stateEntries: gauge,
+    undecodable: new Counter({
+      name: 'auditstream_alerting_undecodable_events_total',
+      help: 'Kafka records that did not decode as audit events (skipped).',
+      registers: r,
+    }),
+    replayed: new Counter({
+      name: 'auditstream_alerting_replayed_records_total',
+      help: 'Records re-read on start or rebalance to rebuild state, per topic role (events, alerts).',
+      labelNames: ['topic'],
+      registers: r,
+    }),
+    reloads: new Counter({
+      name: 'auditstream_alerting_rules_reloads_total',
+      help: 'Rules file reloads by result (ok, rejected).',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    rulesLoaded: new Gauge({ name: 'auditstream_alerting_rules_loaded', help: 'Rules active in the engine.', registers: r }),
+  };
+}
