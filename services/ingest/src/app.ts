@@ -2,7 +2,7 @@ import { AuditstreamError, retry } from '@auditstream/core';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { AuditEvent } from '@auditstream/schemas';
-import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { IngestServiceConfig } from './config.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
@@ -79,6 +79,8 @@ export function createIngest(deps: IngestDeps): Ingest {
   let server: ObservabilityServer | undefined;
   let writer: StorageWriter<unknown> | undefined;
   let fatalError: unknown;
+  let lagTimer: NodeJS.Timeout | undefined;
+  let admin: Admin | undefined;
   let stopping: Promise<StopResult> | undefined;
   let resolveDone!: (v: { error?: unknown; result: StopResult }) => void;
   const done = new Promise<{ error?: unknown; result: StopResult }>((r) => {
@@ -190,6 +192,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       }
       const pending = pipeline.batcher.size().rows;
       abort.abort();
+      if (lagTimer) clearInterval(lagTimer);
+      await admin?.disconnect().catch(() => {});
       await producer?.disconnect().catch(() => {});
       await deps.storage.close().catch(() => {});
       await server?.close().catch(() => {});
@@ -200,6 +204,30 @@ export function createIngest(deps: IngestDeps): Ingest {
       return result;
     })();
     return stopping;
+  }
+
+  /**
+   * Consumer lag = high watermark − committed offset, per owned partition, from the broker: it
+   * keeps growing while consumption is paused (ClickHouse down), unlike a value seen at fetch time.
+   */
+  async function refreshLag(): Promise<void> {
+    const owned = pipeline.owned();
+    if (owned.length === 0) return;
+    if (!admin) {
+      admin = kafka.admin();
+      await admin.connect();
+    }
+    const [highs, committed] = await Promise.all([
+      admin.fetchTopicOffsets(config.topics.events),
+      admin.fetchOffsets({ groupId: cfg.group_id, topics: [config.topics.events] }),
+    ]);
+    const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    for (const h of highs) {
+      if (!owned.includes(h.partition)) continue;
+      const c = committedBy.get(h.partition) ?? -1n;
+      const base = c < 0n ? BigInt(h.low) : c;
+      metrics.consumerLag.set({ partition: String(h.partition) }, Number(BigInt(h.high) > base ? BigInt(h.high) - base : 0n));
+    }
   }
 
   return {
@@ -243,6 +271,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       });
       await producer.connect();
       await source.start((batch) => pipeline.handleBatch(batch));
+      lagTimer = setInterval(() => {
+        refreshLag().catch((err) => log.debug({ err: (err as Error)?.message }, 'refreshing consumer lag failed'));
+      }, cfg.lag_refresh_ms);
+      lagTimer.unref();
       log.info({ topic: config.topics.events, group: cfg.group_id, dlq: config.topics.dlq }, 'ingest started');
     },
   };

@@ -69,7 +69,7 @@ export function createIngestMetrics(registry: Registry) {
     }),
     consumerLag: new Gauge({
       name: 'auditstream_ingest_consumer_lag',
-      help: 'Messages behind the high watermark, by partition this instance owns (as of its last fetch).',
+      help: 'Messages not yet committed (high watermark minus committed offset), by partition this instance owns.',
       labelNames: ['partition'] as const,
       registers,
     }),

@@ -36,6 +36,8 @@ export interface Pipeline {
   onAssigned(partitions: number[]): void;
   /** Flush what is buffered now (shutdown, rebalance). */
   flushNow(): void;
+  /** Partitions owned since the last (re)join. */
+  owned(): number[];
   tracker: OffsetTracker;
   batcher: Batcher<Outcome>;
 }
@@ -151,6 +153,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     tracker,
     batcher,
     flushNow: () => batcher.flushNow(),
+    owned: () => [...owned].sort((a, b) => a - b),
     onAssigned(partitions) {
       // A new generation: kafkajs resumes every partition from its committed offset, and no
       // handler is running (kafkajs rejoins only after they all returned).
@@ -173,7 +176,6 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         }
         tracker.seal(batch.partition, batch.lastOffset);
         metrics.received.inc(batch.messages.length);
-        metrics.consumerLag.set({ partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(batch.lastOffset) - 1n)));
       } catch (err) {
         active--;
         const fatal =

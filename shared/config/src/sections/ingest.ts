@@ -82,6 +82,9 @@ export const ingestSection = z
     shutdown_timeout_ms: positiveInt()
       .default(30_000)
       .describe('On SIGTERM/SIGINT: how long to flush and commit before exiting anyway (uncommitted messages are redelivered).'),
+    lag_refresh_ms: positiveInt()
+      .default(5000)
+      .describe('How often auditstream_ingest_consumer_lag is refreshed from the broker (high watermark minus committed offset).'),
     metrics_host: listenHost().describe('Address of the /metrics, /healthz and /readyz server.'),
     metrics_port: port().default(9464).describe('Port of the /metrics, /healthz and /readyz server (0 picks a free one).'),
     geo_enabled: z.boolean().default(true).describe('Add country and city from the offline GeoLite2 database shipped with geoip-lite (no network).'),
