@@ -23,6 +23,7 @@ import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
 import { statsRoutes } from './routes/stats.js';
+import { parseQueryString } from './text.js';
 
 export interface ApiDeps {
   /** The api config section (defaults filled: apiDefaults() in tests). */
@@ -58,7 +59,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: config.body_limit_bytes,
     trustProxy: config.trust_proxy,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 128, ignoreTrailingSlash: false },
+    routerOptions: { maxParamLength: 128, ignoreTrailingSlash: false, querystringParser: parseQueryString },
     ajv: {
       // Unknown parameters are errors (never silently dropped), every error is reported, and
       // query strings are coerced to the declared scalar types (a repeated scalar stays an error).

@@ -53,6 +53,10 @@ export function integrityRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Body: VerifyBody | undefined }>(
     '/v1/integrity/verify',
     {
+      // No body at all means {} (the latest result).
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
+      },
       config: { permission: 'integrity:verify', rateCost: ctx.config.rate_limit_export_cost, problems: [400, 401, 403, 404, 413, 415, 429, 501, 503, 504] },
       schema: {
         operationId: 'verifyIntegrity',

@@ -1,0 +1,467 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { type ClickHouse, capabilitiesFor, render, type SqlFragment } from '@auditstream/clickhouse';
+import { AuditstreamError } from '@auditstream/core';
+import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import type { FastifyInstance } from 'fastify';
+import type { ApiKeyVerifier } from './api-keys.js';
+import { type ApiDeps, buildApi } from './app.js';
+import { apiDefaults } from './config.js';
+import type { IntegrityVerifier } from './integrity.js';
+import type { SelfAuditEvent } from './plugins/audit-self.js';
+import type { Principal } from './scope.js';
+
+// Unit tests of the HTTP layer with fakes: a ClickHouse that records the SQL it is given (rendered
+// for 18.16, i.e. with escaped literals) and answers canned rows, and a fixed set of credentials.
+// The real-server behaviour is in api.int.test.ts.
+
+const caps = capabilitiesFor('18.16.1');
+const KEYS: Record<string, Principal> = {
+  ask_auditor: { kind: 'api_key', id: 'aud1', role: 'auditor', tenants: ['acme', 'beta'] },
+  ask_admin: { kind: 'api_key', id: 'adm1', role: 'admin', tenants: '*' },
+  ask_service: { kind: 'api_key', id: 'svc1', role: 'service', tenants: ['acme'] },
+};
+
+function fakeClickHouse(answer: (sql: string) => unknown[] | Promise<unknown[]> = () => []) {
+  const queries: string[] = [];
+  const ch = {
+    database: 'audit',
+    // Exports read @clickhouse/client's streaming result set directly.
+    client: {
+      async query(params: { query: string }) {
+        queries.push(params.query);
+        const rows = (await answer(params.query)) as Record<string, unknown>[];
+        return { stream: () => Readable.from([rows.map((r) => ({ text: JSON.stringify(r) }))]) };
+      },
+    },
+    capabilities: async () => caps,
+    async queryRows(q: SqlFragment | string) {
+      const text = typeof q === 'string' ? q : render(q, caps).query;
+      queries.push(text);
+      return (await answer(text)) as never[];
+    },
+    command: async () => {},
+    insertJson: async () => {},
+    ping: async () => true,
+    close: async () => {},
+  } as unknown as ClickHouse;
+  return { ch, queries };
+}
+
+function makeApp(over: Partial<ApiDeps> & { answer?: (sql: string) => unknown[] | Promise<unknown[]> } = {}) {
+  const { ch, queries } = fakeClickHouse(over.answer);
+  const events: SelfAuditEvent[] = [];
+  const apiKeys: ApiKeyVerifier = { verify: async (t) => KEYS[t] };
+  const metrics = createMetricsRegistry({ service: 'api-test', defaultMetrics: false });
+  const app = buildApi({
+    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000, unauthenticated_rate_limit_per_s: 1000 }),
+    clickhouse: ch,
+    logger: createLogger({ service: 'api-test', level: 'silent' }),
+    metrics,
+    recordEvent: async (e) => {
+      events.push(e);
+    },
+    apiKeys,
+    ...over,
+  });
+  return { app, queries, events, metrics };
+}
+
+const FROM = '2024-05-01T00:00:00Z';
+const TO = '2024-05-02T00:00:00Z';
+const range = `from=${FROM}&to=${TO}`;
+const as = (key: string) => ({ authorization: `Bearer ${key}` });
+
+async function get(app: FastifyInstance, url: string, key = 'ask_admin') {
+  const r = await app.inject({ method: 'GET', url, headers: as(key) });
+  return { status: r.statusCode, headers: r.headers, body: r.body, json: () => JSON.parse(r.body) as Record<string, unknown> };
+}
+
+function assertProblem(r: { status: number; headers: Record<string, unknown>; json: () => Record<string, unknown> }, status: number, parameter?: string) {
+  assert.equal(r.status, status);
+  assert.match(String(r.headers['content-type']), /^application\/problem\+json/);
+  const p = r.json();
+  assert.equal(p.status, status);
+  assert.equal(typeof p.type, 'string');
+  assert.equal(typeof p.title, 'string');
+  assert.equal(typeof p.detail, 'string');
+  if (parameter !== undefined) {
+    const errors = p.errors as { parameter: string; in: string; message: string }[];
+    assert.ok(Array.isArray(errors), 'errors[] present');
+    assert.ok(
+      errors.some((e) => e.parameter === parameter),
+      `errors name ${parameter}: ${JSON.stringify(errors)}`,
+    );
+  }
+  return p;
+}
+
+/** SQL with every quoted string literal removed: what is left is code. */
+function codeOf(sqlText: string): string {
+  return sqlText.replace(/'(?:[^'\\]|\\.)*'/g, "''");
+}
+
+describe('authentication and roles', () => {
+  test('missing, malformed and unknown credentials are 401 with WWW-Authenticate', async () => {
+    const { app, queries } = makeApp();
+    for (const headers of [{}, { authorization: 'ask_admin' }, { authorization: 'Basic YTpi' }, as('ask_nope'), as('a.b.c'), { authorization: 'Bearer' }]) {
+      const r = await app.inject({ url: `/v1/events?${range}`, headers });
+      assertProblem({ status: r.statusCode, headers: r.headers, json: () => JSON.parse(r.body) }, 401);
+      assert.match(String(r.headers['www-authenticate']), /^Bearer/);
+    }
+    // Parameters are not even looked at: an unauthenticated caller learns nothing.
+    const r = await app.inject({ url: '/v1/events?bogus=1' });
+    assert.equal(r.statusCode, 401);
+    assert.equal(queries.length, 0);
+  });
+
+  test('roles: service reads nothing, auditors no alerts or integrity, admins everything; refusals are audited', async () => {
+    const { app, events } = makeApp();
+    assertProblem(await get(app, `/v1/events?${range}`, 'ask_service'), 403);
+    assertProblem(await get(app, `/v1/export?${range}`, 'ask_service'), 403);
+    assertProblem(await get(app, `/v1/alerts?${range}`, 'ask_auditor'), 403);
+    const r = await app.inject({ method: 'POST', url: '/v1/integrity/verify', headers: as('ask_auditor'), payload: {} });
+    assert.equal(r.statusCode, 403);
+    assert.equal((await get(app, `/v1/alerts?${range}`, 'ask_admin')).status, 200);
+    assert.equal((await get(app, `/v1/events?${range}`, 'ask_auditor')).status, 200);
+    await new Promise((resolve) => setImmediate(resolve));
+    const denied = events.filter((e) => e.outcome === 'denied');
+    assert.equal(denied.length, 4);
+    assert.deepEqual(
+      denied.map((e) => [e.actor.id, e.action, e.reason]),
+      [
+        ['svc1', 'audit.query', 'role_not_allowed'],
+        ['svc1', 'audit.export', 'role_not_allowed'],
+        ['aud1', 'audit.query', 'role_not_allowed'],
+        ['aud1', 'audit.query', 'role_not_allowed'],
+      ],
+    );
+  });
+
+  test('public endpoints need no credentials', async () => {
+    const { app } = makeApp();
+    for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) assert.equal((await app.inject({ url })).statusCode, 200, url);
+  });
+});
+
+describe('tenant scoping', () => {
+  test('a tenant outside the credential is 403 and never queried; no tenant means exactly its tenants', async () => {
+    const { app, queries } = makeApp();
+    for (const url of [
+      `/v1/events?${range}&tenant=gamma`,
+      `/v1/stats/timeseries?${range}&tenant=gamma`,
+      `/v1/stats/top?${range}&tenant=gamma&dimension=actor`,
+      `/v1/export?${range}&tenant=gamma`,
+      `/v1/events/01900000-0000-7000-8000-000000000001?tenant=gamma`,
+    ]) {
+      const p = assertProblem(await get(app, url, 'ask_auditor'), 403, 'tenant');
+      assert.doesNotMatch(String(p.detail), /gamma/, 'the detail does not echo the tenant');
+    }
+    assert.equal(queries.length, 0);
+    await get(app, `/v1/events?${range}`, 'ask_auditor');
+    await get(app, `/v1/events?${range}&tenant=beta`, 'ask_auditor');
+    await get(app, `/v1/stats/top?${range}&dimension=ip`, 'ask_auditor');
+    await get(app, '/v1/events/01900000-0000-7000-8000-000000000001', 'ask_auditor');
+    assert.match(queries[0] as string, /`tenant_id` IN \['acme', 'beta'\]/);
+    assert.match(queries[1] as string, /`tenant_id` = 'beta'/);
+    assert.doesNotMatch(queries[1] as string, /acme/);
+    assert.match(queries[2] as string, /`tenant_id` IN \['acme', 'beta'\]/);
+    assert.match(queries[3] as string, /`tenant_id` IN \['acme', 'beta'\]/);
+    // Every lookup-table subquery (18.16) is scoped as well.
+    await get(app, `/v1/events?${range}&actor_id=u1`, 'ask_auditor');
+    assert.equal(((queries[4] as string).match(/`tenant_id` IN \['acme', 'beta'\]/g) ?? []).length, 2);
+  });
+});
+
+describe('validation', () => {
+  const bad: [string, string][] = [
+    ['', 'from'],
+    [`from=${FROM}`, 'to'],
+    [`to=${TO}`, 'from'],
+    ['from=yesterday&to=today', 'from'],
+    [`from=2024-02-30T00:00:00Z&to=${TO}`, 'from'],
+    [`from=${FROM}&to=2024-04-01T00:00:00Z`, 'to'],
+    [`from=${FROM}&to=2024-09-01T00:00:00Z`, 'to'],
+    [`${range}&bogus=1`, 'bogus'],
+    [`${range}&limit=0`, 'limit'],
+    [`${range}&limit=1001`, 'limit'],
+    [`${range}&limit=ten`, 'limit'],
+    [`${range}&limit=1&limit=2`, 'limit'],
+    [`${range}&sort=sideways`, 'sort'],
+    [`${range}&category=nope`, 'category'],
+    [`${range}&outcome=nope`, 'outcome'],
+    [`${range}&severity=nope`, 'severity'],
+    [`${range}&actor_type=robot`, 'actor_type'],
+    [`${range}&action=Auth.Login`, 'action'],
+    [`${range}&action=auth`, 'action'],
+    [`${range}&action_prefix=AUTH`, 'action_prefix'],
+    [`${range}&action=auth.login&action_prefix=auth.`, 'action_prefix'],
+    [`${range}&source_ip=999.1.1.1`, 'source_ip'],
+    [`${range}&source_ip=localhost`, 'source_ip'],
+    [`${range}&tenant=`, 'tenant'],
+    [`${range}&tenant=a&tenant=b`, 'tenant'],
+    [`${range}&actor_id=${'x'.repeat(513)}`, 'actor_id'],
+    [`${range}&actor_id=a%00b`, 'actor_id'],
+    [`${range}&q=a%0Ab`, 'q'],
+    [`${range}&q=%FF%FE`, 'q'],
+    [`${range}&q=%ED%A0%80`, 'q'],
+    [`${range}&cursor=abc`, 'cursor'],
+    [`${range}&cursor=a%20b`, 'cursor'],
+  ];
+  for (const [qs, parameter] of bad) {
+    test(`GET /v1/events?${qs.slice(0, 80)} → 400 naming ${parameter}`, async () => {
+      const { app, queries } = makeApp();
+      assertProblem(await get(app, `/v1/events?${qs}`), 400, parameter);
+      assert.equal(queries.length, 0, 'nothing reached ClickHouse');
+    });
+  }
+
+  test('every endpoint rejects unknown parameters and checks its own', async () => {
+    const { app } = makeApp();
+    const cases: [string, string][] = [
+      [`/v1/stats/timeseries?${range}&interval=2h`, 'interval'],
+      [`/v1/stats/timeseries?${range}&group_by=actor_id`, 'group_by'],
+      [`/v1/stats/timeseries?${range}&groups=51`, 'groups'],
+      [`/v1/stats/timeseries?from=${FROM}&to=2024-05-31T00:00:00Z&interval=1m`, 'interval'],
+      [`/v1/stats/top?${range}`, 'dimension'],
+      [`/v1/stats/top?${range}&dimension=tenant`, 'dimension'],
+      [`/v1/stats/top?${range}&dimension=actor&limit=101`, 'limit'],
+      [`/v1/export?${range}&format=xml`, 'format'],
+      [`/v1/export?${range}&limit=10`, 'limit'],
+      [`/v1/export?${range}&cursor=x`, 'cursor'],
+      [`/v1/alerts?${range}&status=open`, 'status'],
+      [`/v1/alerts?${range}&q=x`, 'q'],
+      ['/v1/events/not-a-uuid', 'event_id'],
+      ['/v1/events/01900000-0000-7000-8000-000000000001?from=x', 'from'],
+      ['/v1/events/01900000-0000-7000-8000-000000000001?tenant=', 'tenant'],
+    ];
+    for (const [url, parameter] of cases) assertProblem(await get(app, url), 400, parameter);
+  });
+
+  test('request bodies: unknown fields, bad JSON, wrong type, too large', async () => {
+    const { app } = makeApp({ verify: fakeVerifier() });
+    const post = (payload: string, type = 'application/json') =>
+      app.inject({ method: 'POST', url: '/v1/integrity/verify', headers: { ...as('ask_admin'), 'content-type': type }, payload });
+    const wrap = (r: Awaited<ReturnType<typeof post>>) => ({ status: r.statusCode, headers: r.headers, json: () => JSON.parse(r.body) });
+    assertProblem(wrap(await post('{"from":"2024-05-01T00:00:00Z","to":"2024-05-02T00:00:00Z","extra":1}')), 400, 'extra');
+    assertProblem(wrap(await post('{"from":')), 400, 'body');
+    assertProblem(wrap(await post('{"from":"2024-05-01T00:00:00Z"}')), 400, 'to');
+    assertProblem(wrap(await post('{"latest":true,"from":"2024-05-01T00:00:00Z","to":"2024-05-02T00:00:00Z"}')), 400, 'latest');
+    assertProblem(wrap(await post('{"__proto__":{"x":1}}')), 400);
+    assertProblem(wrap(await post('from=1', 'application/x-www-form-urlencoded')), 415);
+    assertProblem(wrap(await post(JSON.stringify({ from: 'x'.repeat(20_000) }))), 413);
+  });
+});
+
+describe('injection payloads never reach SQL as code', () => {
+  const payloads = [
+    "x' OR '1'='1",
+    "x'; DROP TABLE audit.events; --",
+    "x\\' OR 1=1 --",
+    'x` OR 1=1 --',
+    "x') UNION ALL SELECT * FROM system.users --",
+    'x" OR ""="',
+    "x'||(SELECT version())||'",
+    '{{7*7}} $(id)',
+    'x\\',
+  ];
+  const params = ['actor_id', 'resource_id', 'resource_type', 'service', 'q', 'tenant'];
+  test('string filters are escaped literals, on every endpoint', async () => {
+    const { app, queries } = makeApp();
+    for (const payload of payloads) {
+      for (const param of params) {
+        for (const path of ['/v1/events', '/v1/stats/timeseries', '/v1/stats/top', '/v1/export']) {
+          const extra = path === '/v1/stats/top' ? '&dimension=resource' : '';
+          const before = queries.length;
+          const r = await get(app, `${path}?${range}&${param}=${encodeURIComponent(payload)}${extra}`);
+          assert.ok(r.status === 200 || r.status === 400, `${path} ${param}=${payload}: ${r.status} ${r.body.slice(0, 300)}`);
+          for (const q of queries.slice(before)) {
+            const code = codeOf(q);
+            assert.doesNotMatch(code, /OR '1'|DROP|UNION|system\.users|version\(\)|--|""=|`x/, `${param}=${payload} leaked into code: ${code.slice(0, 300)}`);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('answers', () => {
+  test('ClickHouse timeouts are 504, outages 503, surprises 500 without details', async () => {
+    for (const [err, status] of [
+      [new AuditstreamError('CLICKHOUSE_TIMEOUT', 'ClickHouse timed out during api_search (code 159)', { retriable: true }), 504],
+      [new AuditstreamError('CLICKHOUSE_UNAVAILABLE', 'down', { retriable: true }), 503],
+      [new TypeError('secret internal detail'), 500],
+    ] as const) {
+      const { app } = makeApp({
+        answer: () => {
+          throw err;
+        },
+      });
+      const r = await get(app, `/v1/events?${range}`);
+      const p = assertProblem(r, status);
+      assert.doesNotMatch(r.body, /secret internal detail|code 159|stack/);
+      if (status === 504) assert.match(String(p.detail), /time limit/);
+      if (status === 503) assert.equal(r.headers['retry-after'], '5');
+    }
+  });
+
+  test('reads fail closed: no audit record, no data (503)', async () => {
+    const { app, queries } = makeApp({
+      recordEvent: async () => {
+        throw new AuditstreamError('PRODUCER_DELIVERY_TIMEOUT', 'kafka down', { retriable: true });
+      },
+      answer: () => [],
+    });
+    const r = await get(app, `/v1/events?${range}`);
+    assertProblem(r, 503);
+    assert.ok(queries.length > 0);
+    assert.doesNotMatch(r.body, /"data"/);
+    assertProblem(await get(app, `/v1/export?${range}`), 503);
+  });
+
+  test('every read is recorded with the actor, the endpoint and the filter', async () => {
+    const { app, events } = makeApp();
+    const r = await get(app, `/v1/events?${range}&tenant=acme&actor_id=u1&q=needle&limit=5`, 'ask_auditor');
+    assert.equal(r.status, 200);
+    const e = events.at(-1) as SelfAuditEvent;
+    assert.equal(e.action, 'audit.query');
+    assert.equal(e.category, 'resource_access');
+    assert.equal(e.tenant_id, 'acme');
+    assert.equal(e.actor.id, 'aud1');
+    assert.equal(e.actor.type, 'service');
+    assert.equal(e.request_id, r.headers['x-request-id']);
+    assert.equal(e.attributes.endpoint, 'GET /v1/events');
+    assert.equal(e.attributes['filter.actor_id'], 'u1');
+    assert.equal(e.attributes['filter.q'], 'needle');
+    assert.equal(e.attributes['filter.from'], FROM);
+    assert.equal(e.attributes.result_count, '0');
+    await get(app, `/v1/export?${range}&format=csv`, 'ask_auditor');
+    assert.equal(events.at(-1)?.action, 'audit.export');
+    assert.equal(events.at(-1)?.category, 'data_export');
+    assert.equal(events.at(-1)?.tenant_id, 'auditstream', 'several tenants: the configured self-audit tenant');
+    assert.equal(events.at(-1)?.attributes.scope, 'acme,beta');
+  });
+
+  test('rate limit per credential: 429 with Retry-After, other credentials unaffected', async () => {
+    const { app } = makeApp({ config: apiDefaults({ rate_limit_burst: 3, rate_limit_per_s: 0.5, rate_limit_export_cost: 3 }) });
+    for (let i = 0; i < 3; i++) assert.equal((await get(app, `/v1/events?${range}`, 'ask_auditor')).status, 200);
+    const r = await get(app, `/v1/events?${range}`, 'ask_auditor');
+    assertProblem(r, 429);
+    assert.equal(r.headers['retry-after'], '2');
+    // Another credential has its own bucket; an export takes rate_limit_export_cost tokens.
+    assert.equal((await get(app, `/v1/export?${range}`, 'ask_admin')).status, 200);
+    assertProblem(await get(app, `/v1/events?${range}`, 'ask_admin'), 429);
+  });
+
+  test('failed authentication is rate limited per client IP', async () => {
+    const { app } = makeApp({ config: apiDefaults({ unauthenticated_rate_limit_per_s: 1 }) });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await get(app, `/v1/events?${range}`, 'ask_guess')).status);
+    assert.deepEqual(statuses, [401, 401, 429, 429]);
+  });
+
+  test('integrity: 501 without a verifier, the report with one', async () => {
+    const none = makeApp();
+    const r = await none.app.inject({ method: 'POST', url: '/v1/integrity/verify', headers: as('ask_admin') });
+    const p = assertProblem({ status: r.statusCode, headers: r.headers, json: () => JSON.parse(r.body) }, 501);
+    assert.match(String(p.detail), /not configured/);
+    const { app, events } = makeApp({ verify: fakeVerifier() });
+    const ok = await app.inject({ method: 'POST', url: '/v1/integrity/verify', headers: as('ask_admin'), payload: { from: FROM, to: TO } });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(JSON.parse(ok.body).status, 'ok');
+    assert.equal(JSON.parse(ok.body).from, FROM);
+    assert.equal(events.at(-1)?.attributes.result_status, 'ok');
+    const latest = await app.inject({ method: 'POST', url: '/v1/integrity/verify', headers: as('ask_admin'), payload: {} });
+    assert.equal(latest.statusCode, 404);
+  });
+
+  test('metrics label routes by pattern, never by raw URL', async () => {
+    const { app, metrics } = makeApp({ answer: () => [] });
+    await get(app, '/v1/events/01900000-0000-7000-8000-000000000001');
+    await get(app, '/v1/events/01900000-0000-7000-8000-000000000002');
+    await get(app, '/nowhere/at/all');
+    const text = await metrics.metrics();
+    assert.match(text, /auditstream_api_requests_total\{[^}]*route="\/v1\/events\/:event_id",method="GET",status_class="4xx"[^}]*\} 2/);
+    assert.match(text, /auditstream_api_requests_total\{[^}]*route="unmatched"/);
+    assert.doesNotMatch(text, /01900000-0000-7000-8000/);
+    assert.match(text, /auditstream_api_clickhouse_query_duration_seconds_count\{[^}]*query="get_event"[^}]*\} 2/);
+    assert.match(text, /auditstream_api_request_duration_seconds_bucket/);
+  });
+});
+
+describe('OpenAPI', () => {
+  test('the document covers every endpoint with the validation schemas, and every $ref resolves', async () => {
+    const { app } = makeApp();
+    const r = await app.inject({ url: '/openapi.json' });
+    const doc = JSON.parse(r.body) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<
+          string,
+          { operationId: string; parameters?: { name: string; in: string; schema: unknown }[]; responses: Record<string, unknown>; security: unknown[] }
+        >
+      >;
+      components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+    };
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/healthz',
+      '/readyz',
+      '/v1/alerts',
+      '/v1/events',
+      '/v1/events/{event_id}',
+      '/v1/export',
+      '/v1/integrity/verify',
+      '/v1/stats/timeseries',
+      '/v1/stats/top',
+    ]);
+    const search = doc.paths['/v1/events']?.get;
+    assert.ok(search);
+    assert.deepEqual(
+      search.parameters?.map((p) => p.name),
+      [
+        'from',
+        'to',
+        'tenant',
+        'actor_id',
+        'actor_type',
+        'action',
+        'action_prefix',
+        'category',
+        'outcome',
+        'severity',
+        'resource_type',
+        'resource_id',
+        'service',
+        'source_ip',
+        'q',
+        'sort',
+        'limit',
+        'cursor',
+      ],
+    );
+    for (const status of ['200', '400', '401', '403', '429', '503', '504']) assert.ok(search.responses[status], `search documents ${status}`);
+    assert.ok(doc.paths['/v1/export']?.get?.responses['200']);
+    assert.ok(doc.paths['/v1/integrity/verify']?.post?.responses['501']);
+    const text = JSON.stringify(doc);
+    for (const [, name] of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) assert.ok(doc.components.schemas[name as string], `${name} resolves`);
+    for (const name of ['Event', 'EventWithIntegrity', 'EventPage', 'Problem', 'Alert', 'IntegrityReport']) assert.ok(doc.components.schemas[name], name);
+    const ops = Object.values(doc.paths).flatMap((p) => Object.values(p));
+    assert.equal(new Set(ops.map((o) => o.operationId)).size, ops.length, 'unique operation ids');
+    for (const o of ops) if (o.operationId !== 'healthz' && o.operationId !== 'readyz') assert.ok(o.security.length > 0, `${o.operationId} is secured`);
+  });
+});
+
+function fakeVerifier(): IntegrityVerifier {
+  return {
+    async verifyRange({ from, to }) {
+      const iso = (us: bigint) => new Date(Number(us / 1000n)).toISOString().replace('.000Z', 'Z');
+      return { status: 'ok', checked_at: new Date().toISOString(), from: iso(from), to: iso(to), events_checked: 10, checkpoints_checked: 2, failures: [] };
+    },
+    async latest() {
+      return undefined;
+    },
+  };
+}
