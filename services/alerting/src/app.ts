@@ -350,7 +350,12 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       dispatcher = createDispatcher({ sinks: buildSinks(), metrics: metrics.dispatcher, logger: log });
       await ensureCommittedOffsets(admin);
 
-      consumer = kafka.consumer({ groupId: config.consumer_group, allowAutoTopicCreation: false, sessionTimeout: 30_000, heartbeatInterval: 3000 });
+      consumer = kafka.consumer({
+        groupId: config.consumer_group,
+        allowAutoTopicCreation: false,
+        sessionTimeout: config.session_timeout_ms,
+        heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
+      });
       let firstJoin: (err?: unknown) => void = () => {};
       const joined = new Promise<void>((res, rej) => {
         firstJoin = (err) => (err ? rej(err) : res());

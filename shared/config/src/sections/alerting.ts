@@ -55,6 +55,12 @@ export const alertingSection = z
     reload_debounce_ms: positiveInt().default(500).describe('Quiet time after a change of the rules file before it is re-read.'),
     timezone: z.string().min(1).default('UTC').describe('IANA zone of time_of_day filters when the rules file sets none (business hours).'),
     consumer_group: z.string().min(1).default('auditstream-alerting').describe('Kafka consumer group reading topics.events.'),
+    session_timeout_ms: z
+      .number()
+      .int()
+      .min(6000)
+      .default(30_000)
+      .describe('Consumer group session timeout: how long a dead instance holds its partitions before a rebalance.'),
     start_from: z.enum(['latest', 'earliest']).default('latest').describe('Where a consumer group with no committed offsets starts on topics.events.'),
     allowed_lateness_ms: z
       .number()
