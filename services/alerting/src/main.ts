@@ -12,7 +12,7 @@ import type { AlertEvent } from './event.js';
  * Config file: AUDITSTREAM_CONFIG (or `auditstream alerting --config f`); the environment
  * (AUDITSTREAM_<SECTION>__<KEY>) overrides it.
  */
-export async function runAlerting(options: { configFile?: string | undefined; overrides?: Record<string, unknown> } = {}): Promise<void> {
+export async function runAlerting(options: { configFile?: string | undefined; overrides?: Record<string, unknown> } = {}): Promise<number> {
   const cfg: AlertingServiceConfig = loadAlertingConfig(options.configFile ?? process.env.AUDITSTREAM_CONFIG, options.overrides);
   const logger = createLogger({ level: cfg.log.level, service: 'alerting' });
   const registry = createMetricsRegistry({ service: 'alerting' });
@@ -33,21 +33,10 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
       }
     },
   });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   try {
     await app.start();
   } catch (err) {
@@ -56,11 +45,21 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
     throw err;
   }
   if (app.metricsUrl) logger.info({ url: app.metricsUrl }, 'metrics served');
+  const signal = await signalled;
+  logger.info({ signal }, 'shutting down');
+  try {
+    await app.stop();
+    return 0;
+  } catch (err) {
+    logger.error({ err }, 'shutdown failed');
+    return 1;
+  }
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
-  runAlerting().catch(() => {
-    process.exitCode = 1;
-  });
+  runAlerting().then(
+    (code) => process.exit(code),
+    () => process.exit(1),
+  );
 }
