@@ -1,11 +1,14 @@
 // SDK publish throughput vs raw kafkajs sendBatch of the same encoded bytes, plus publish latency.
-//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000]
+//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000] [--ids]
+// --ids: events carry their own event_id, which isolates the cost of generating UUIDv7s.
+// Wall-clock throughput on a shared machine is noisy: client CPU per event is reported too.
 // Needs a broker (127.0.0.1:9092 or AUDITSTREAM_KAFKA__BROKERS); creates and deletes its own topics.
 import { parseArgs } from 'node:util';
 import { createCodec } from '@auditstream/codec';
-import { uniqueName } from '@auditstream/core';
+import { uniqueName, uuidv7 } from '@auditstream/core';
 import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
 import type { Message } from 'kafkajs';
+import { Registry } from 'prom-client';
 import { createAuditProducer, createEventNormalizer, type PublishInput, pinningPartitioner } from '../src/index.js';
 
 const { values } = parseArgs({
@@ -15,6 +18,8 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '5000' },
     batch: { type: 'string', default: '1000' },
     partitions: { type: 'string', default: '6' },
+    ids: { type: 'boolean', default: false },
+    window: { type: 'string', default: '10000' },
   },
 });
 const N = Number(values.events);
@@ -22,6 +27,7 @@ const ROUNDS = Number(values.rounds);
 const RATE = Number(values.rate);
 const BATCH = Number(values.batch);
 const PARTITIONS = Number(values.partitions);
+const WINDOW = Number(values.window);
 const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = createKafkaClient({ brokers, client_id: 'bench' }, { component: 'bench' });
 
@@ -29,6 +35,7 @@ const ACTIONS = ['auth.login', 'document.read', 'user.role.grant', 'setting.upda
 const CATEGORIES = ['authentication', 'resource_access', 'authorization', 'configuration', 'data_export'] as const;
 function input(i: number): PublishInput {
   return {
+    ...(values.ids ? { event_id: uuidv7() } : {}),
     tenant_id: `tenant-${i % 20}`,
     actor: {
       id: `user-${i % 5000}`,
@@ -66,31 +73,43 @@ async function withTopic<T>(fn: (topic: string) => Promise<T>): Promise<T> {
 }
 
 /** Raw kafkajs: the same encoded bytes and keys, same producer settings, sequential sendBatch of BATCH messages. */
-async function raw(encoded: Message[]): Promise<number> {
+interface Run {
+  rate: number;
+  /** Client process CPU (user + system) per event, microseconds. */
+  cpu_us: number;
+}
+
+async function raw(encoded: Message[]): Promise<Run> {
   return withTopic(async (topic) => {
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: pinningPartitioner, allowAutoTopicCreation: false });
     await producer.connect();
     // fresh message objects (the partitioner pins partitions on them)
     const messages = encoded.map((m) => ({ key: m.key, value: m.value }));
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     for (let i = 0; i < messages.length; i += BATCH) {
       await producer.sendBatch({ topicMessages: [{ topic, messages: messages.slice(i, i + BATCH) }], acks: -1 });
     }
     const s = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
     await producer.disconnect();
-    return messages.length / s;
+    return { rate: messages.length / s, cpu_us: (c.user + c.system) / messages.length };
   });
 }
 
 /** SDK: publish() every event (validation, encoding, hashing, batching, acks=all), await all receipts. */
-async function sdk(inputs: PublishInput[]): Promise<{ rate: number; p50: number; p99: number }> {
+async function sdk(inputs: PublishInput[]): Promise<Run & { p50: number; p99: number; batches: number }> {
   return withTopic(async (topic) => {
-    const producer = createAuditProducer({ kafka, topic, max_batch_events: BATCH, linger_ms: 5, max_block_ms: 60_000, delivery_timeout_ms: 120_000 });
+    const metrics = new Registry();
+    const producer = createAuditProducer({ kafka, topic, metrics, max_batch_events: BATCH, linger_ms: 5, max_block_ms: 60_000, delivery_timeout_ms: 120_000 });
     await producer.connect();
     const lat = new Float64Array(inputs.length);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const all: Promise<unknown>[] = new Array(inputs.length);
+    // Like an application with bounded concurrency: at most WINDOW publishes outstanding.
     for (let i = 0; i < inputs.length; i++) {
+      if (i >= WINDOW) await all[i - WINDOW];
       const s = performance.now();
       all[i] = producer.publish(inputs[i] as PublishInput).then(() => {
         lat[i] = performance.now() - s;
@@ -98,9 +117,17 @@ async function sdk(inputs: PublishInput[]): Promise<{ rate: number; p50: number;
     }
     await Promise.all(all);
     const secs = (performance.now() - t0) / 1000;
+    const c = process.cpuUsage(c0);
+    const batches = (await metrics.getSingleMetricAsString('auditstream_producer_batches_total')).split('\n').pop();
     await producer.close();
     const sorted = Array.from(lat).sort((a, b) => a - b);
-    return { rate: inputs.length / secs, p50: pct(sorted, 50), p99: pct(sorted, 99) };
+    return {
+      batches: Number(batches?.split(' ')[1]),
+      rate: inputs.length / secs,
+      cpu_us: (c.user + c.system) / inputs.length,
+      p50: pct(sorted, 50),
+      p99: pct(sorted, 99),
+    };
   });
 }
 
@@ -143,20 +170,26 @@ console.log(`events=${N} batch=${BATCH} partitions=${PARTITIONS} avg_value_bytes
 await raw(encoded.slice(0, 20_000));
 await sdk(inputs.slice(0, 20_000));
 
-const raws: number[] = [];
-const sdks: Array<{ rate: number; p50: number; p99: number }> = [];
+const raws: Run[] = [];
+const sdks: Array<Run & { p50: number; p99: number; batches: number }> = [];
 for (let r = 0; r < ROUNDS; r++) {
-  raws.push(await raw(encoded));
-  sdks.push(await sdk(inputs));
+  const a = await raw(encoded);
+  const b = await sdk(inputs);
+  raws.push(a);
+  sdks.push(b);
   console.log(
-    `round ${r + 1}: raw ${raws[r]?.toFixed(0)} ev/s, sdk ${sdks[r]?.rate.toFixed(0)} ev/s (saturated latency p50 ${sdks[r]?.p50.toFixed(1)} ms, p99 ${sdks[r]?.p99.toFixed(1)} ms)`,
+    `round ${r + 1}: raw ${a.rate.toFixed(0)} ev/s (${a.cpu_us.toFixed(1)} µs CPU/event), sdk ${b.rate.toFixed(0)} ev/s (${b.cpu_us.toFixed(1)} µs CPU/event; ` +
+      `latency when saturated p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; ${(inputs.length / b.batches).toFixed(0)} events/request)`,
   );
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const rawMed = median(raws);
+const rawMed = median(raws.map((r) => r.rate));
 const sdkMed = median(sdks.map((s) => s.rate));
+const rawCpu = median(raws.map((r) => r.cpu_us));
+const sdkCpu = median(sdks.map((s) => s.cpu_us));
 const lat = await paced(inputs, RATE, 5);
 console.log(`\nmedian of ${ROUNDS}: raw kafkajs ${rawMed.toFixed(0)} ev/s, SDK ${sdkMed.toFixed(0)} ev/s, ratio ${(sdkMed / rawMed).toFixed(2)}x`);
+console.log(`client CPU per event: raw ${rawCpu.toFixed(1)} µs, SDK ${sdkCpu.toFixed(1)} µs (CPU-bound ratio ${(rawCpu / sdkCpu).toFixed(2)}x)`);
 console.log(
   `publish latency at ${RATE} ev/s for 5 s (${lat.n} events): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms`,
 );

@@ -171,3 +171,24 @@ test('invalid events are rejected naming the field, and nothing reaches the topi
   await producer.flush();
   assert.equal(await endOffsets(admin, topic), before, 'end offsets unchanged');
 });
+
+test('an unreachable broker: publish rejects within delivery_timeout_ms and close() returns at once', async () => {
+  // Not the "broker goes down mid-stream" test (that one needs `auditstream stack` to stop
+  // and restart the broker): a real kafkajs client pointed at a port nobody listens on.
+  const kafka = createKafkaClient({ brokers: ['127.0.0.1:1'], client_id: 'test', connection_timeout_ms: 300 }, { component: 'producer-int-down' });
+  const producer = createAuditProducer({ kafka, topic: uniqueName('nowhere'), delivery_timeout_ms: 1500 });
+  const t0 = Date.now();
+  const results = await Promise.allSettled([producer.publish(event(0, Date.now() * 1000)), producer.publish(event(1, Date.now() * 1000))]);
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed >= 1400 && elapsed < 5000, `settled after ${elapsed} ms`);
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    const e = (r as PromiseRejectedResult).reason as AuditstreamError;
+    assert.equal(e.code, 'PRODUCER_DELIVERY_TIMEOUT');
+    assert.equal(e.retriable, true);
+    assert.equal(e.details?.maybe_delivered, false);
+  }
+  const t1 = Date.now();
+  assert.deepEqual(await producer.close({ timeout_ms: 1000 }), { undelivered: 0, undelivered_event_ids: [] });
+  assert.ok(Date.now() - t1 < 2000);
+});

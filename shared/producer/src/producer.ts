@@ -106,7 +106,8 @@ class Pending {
   enqueuedAt = 0;
   deadline = 0;
   settled = false;
-  inFlight = false;
+  /** A produce request carrying it was handed to kafkajs: it may have been written. */
+  sent = false;
   accounted = false;
   resolve: (r: PublishReceipt) => void = noop;
   reject: (e: unknown) => void = noop;
@@ -233,6 +234,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   const hardStop = new AbortController();
   let closePromise: Promise<CloseReport> | undefined;
   let lastError: unknown;
+  let connectingNow = false;
   let publishedTotal = 0;
   let failedTotal = 0;
 
@@ -262,6 +264,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
           producer = undefined;
           connecting = undefined;
         }
+        p.disconnect().catch(() => {}); // release whatever the failed attempt opened
         throw err;
       },
     );
@@ -544,7 +547,6 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
       queue[qHead++] = undefined;
       bytes += p.bytes;
       queuedBytes -= p.bytes;
-      p.inFlight = true;
       batch.push(p);
     }
     if (qHead > 4096 && qHead * 2 > queue.length) {
@@ -595,10 +597,16 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
       }
       let md: RecordMetadata[];
       try {
+        connectingNow = true;
         const kp = await getProducer();
-        attempted = true;
+        connectingNow = false;
+        if (!attempted) {
+          attempted = true;
+          for (const p of batch) p.sent = true;
+        }
         md = await kp.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: ackTimeoutMs, compression });
       } catch (err) {
+        connectingNow = false;
         lastError = err;
         const kind = classify(err);
         if (kind === 'fatal' || closingHard) {
@@ -668,7 +676,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   function timeoutError(sent: boolean): AuditstreamError {
-    const last = lastError ? `; last error: ${kafkaReason(lastError)}` : '';
+    const last = lastError ? `; last error: ${kafkaReason(lastError)}` : connectingNow ? '; still connecting to the Kafka brokers' : '';
     return new AuditstreamError(
       ProducerErrorCode.DELIVERY_TIMEOUT,
       `event not acknowledged by Kafka within delivery_timeout_ms=${deliveryTimeoutMs} (${sent ? 'sent, it may still have been written' : 'never sent'})${last}`,
@@ -683,7 +691,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     if (inflight) {
       for (const p of inflight) {
         if (!p.settled && p.deadline <= now) {
-          settleErr(p, timeoutError(true));
+          settleErr(p, timeoutError(p.sent));
           any = true;
         }
       }
@@ -717,8 +725,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   function closeError(p: Pending): AuditstreamError {
     return new AuditstreamError(
       ProducerErrorCode.CLOSED,
-      `producer closed before Kafka acknowledged the event${p.inFlight ? ' (it was sent and may still have been written)' : ' (never sent)'}`,
-      { details: { maybe_delivered: p.inFlight } },
+      `producer closed before Kafka acknowledged the event${p.sent ? ' (it was sent and may still have been written)' : ' (never sent)'}`,
+      { details: { maybe_delivered: p.sent } },
     );
   }
 

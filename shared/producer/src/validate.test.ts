@@ -57,7 +57,7 @@ test('normalize fills SDK-owned fields, defaults and never mutates the input', (
   assert.equal(e.occurred_at, now * 1000);
   assert.equal(e.severity, 'info');
   assert.deepEqual(e.attributes, {});
-  assert.deepEqual(e.actor, { id: 'u', type: 'user', name: null, session_id: null, ip: null, user_agent: null });
+  assert.deepEqual(e.actor, { id: 'u', type: 'user' });
   assert.equal(e.resource, null);
   // an explicit undefined is not an unknown field
   assert.doesNotThrow(() => normalize({ ...input, reason: undefined, resource: undefined }, now));

@@ -155,8 +155,9 @@ function def(v: unknown): number {
 /**
  * Validates an event against the contract and fills what the SDK owns (event_id,
  * occurred_at, defaults). Throws AuditEventValidationError (code EVENT_INVALID) naming the
- * dotted field; messages never include the offending value. Returns a new object: the
- * caller's is never mutated.
+ * dotted field; messages never include the offending value. Returns a new top-level object
+ * (the caller's is never mutated) that shares the validated actor, resource and attributes
+ * objects: encode it before the caller can change them (publish() does, synchronously).
  */
 export function createEventNormalizer(options: ValidationOptions = {}): (input: PublishInput, nowMs: number) => NormalizedEvent {
   const futureMs = options.max_future_skew_ms ?? 5 * 60_000;
@@ -172,14 +173,13 @@ export function createEventNormalizer(options: ValidationOptions = {}): (input: 
     checkKeys(a, def(a.id) + def(a.type) + def(a.name) + def(a.session_id) + def(a.ip) + def(a.user_agent), ACTOR_FIELDS, 'actor.');
     const ip = optionalString(a.ip, 'actor.ip');
     if (ip !== null && !isIpAddress(ip)) fail('actor.ip', 'must be an IPv4 or IPv6 address');
-    const actor = {
-      id: requiredString(a.id, 'actor.id'),
-      type: symbol(a.type, 'actor.type', ACTOR_TYPES, ACTOR_TYPE_SYMBOLS) as NormalizedEvent['actor']['type'],
-      name: optionalString(a.name, 'actor.name'),
-      session_id: optionalString(a.session_id, 'actor.session_id'),
-      ip,
-      user_agent: optionalString(a.user_agent, 'actor.user_agent'),
-    };
+    requiredString(a.id, 'actor.id');
+    symbol(a.type, 'actor.type', ACTOR_TYPES, ACTOR_TYPE_SYMBOLS);
+    optionalString(a.name, 'actor.name');
+    optionalString(a.session_id, 'actor.session_id');
+    optionalString(a.user_agent, 'actor.user_agent');
+    // Validated, with no unknown keys: the encoder reads it as is (absent optionals → null).
+    const actor = a as unknown as NormalizedEvent['actor'];
 
     const action = requiredString(e.action, 'action');
     if (!isValidAction(action)) {
@@ -191,7 +191,10 @@ export function createEventNormalizer(options: ValidationOptions = {}): (input: 
     if (r !== undefined && r !== null) {
       if (!isPlainObject(r)) fail('resource', 'must be an object or null');
       checkKeys(r, def(r.type) + def(r.id) + def(r.name), RESOURCE_FIELDS, 'resource.');
-      resource = { type: requiredString(r.type, 'resource.type'), id: requiredString(r.id, 'resource.id'), name: optionalString(r.name, 'resource.name') };
+      requiredString(r.type, 'resource.type');
+      requiredString(r.id, 'resource.id');
+      optionalString(r.name, 'resource.name');
+      resource = r as unknown as NormalizedEvent['resource'];
     }
 
     let attributes = EMPTY_ATTRIBUTES;
