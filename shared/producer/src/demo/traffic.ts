@@ -174,7 +174,11 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
         base(t, u, 'report.export', 'data_export', rnd() < 0.95 ? 'success' : 'error', 'reports', {
           resource: { type: 'report', id: `rpt-${Math.floor(rnd() * 40)}` },
           severity: 'medium',
-          attributes: { format: rnd() < 0.5 ? 'csv' : 'xlsx', rows: String(Math.floor(rnd() * 50_000)) },
+          // mostly small; now and then a bulk export (the mass_data_export rule looks at record_count ≥ 10000)
+          attributes: {
+            format: rnd() < 0.5 ? 'csv' : 'xlsx',
+            record_count: String(rnd() < 0.98 ? 10 + Math.floor(rnd() * 5000) : 10_000 + Math.floor(rnd() * 190_000)),
+          },
         }),
     },
     {
