@@ -23,12 +23,21 @@ interface Cursor {
 type Checker = (c: Cursor) => void;
 
 const MAX_ZERO_SIZE_ITEMS = 1_000_000;
+const EMPTY = new Uint8Array(0);
 
 function truncated(what: string): StructureError {
   return new StructureError('truncated', `payload ends inside ${what}`);
 }
 
 function readVarint(c: Cursor, what: string): number {
+  // Fast path: one byte (small lengths, indexes, counts).
+  if (c.pos < c.buf.length) {
+    const b0 = c.buf[c.pos] as number;
+    if (b0 < 0x80) {
+      c.pos++;
+      return b0 & 1 ? -((b0 + 1) >> 1) : b0 >> 1;
+    }
+  }
   let n = 0;
   let mult = 1;
   for (let i = 0; i < 10; i++) {
@@ -145,8 +154,9 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
       case 'record':
       case 'error': {
         const fields = (any.fields ?? []).map((f) => build(f.type, path ? `${path}.${f.name}` : f.name));
+        const n = fields.length;
         impl = (c) => {
-          for (const f of fields) f(c);
+          for (let i = 0; i < n; i++) (fields[i] as Checker)(c);
         };
         break;
       }
@@ -187,10 +197,17 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
   }
 
   const check = build(root, '');
+  // One cursor per compiled checker: checks are synchronous, so it is never shared mid-walk.
+  const c: Cursor = { buf: new Uint8Array(0), pos: 0 };
   return (buf, pos) => {
-    const c: Cursor = { buf, pos };
-    check(c);
-    return c.pos;
+    c.buf = buf;
+    c.pos = pos;
+    try {
+      check(c);
+      return c.pos;
+    } finally {
+      c.buf = EMPTY;
+    }
   };
 }
 
