@@ -1,8 +1,7 @@
-import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
-import { z } from 'zod';
 // Bridge: @auditstream/config does not export this section (nor include it in the root
 // schema) yet. Once it does, import { alertingSection } from '@auditstream/config' instead.
-import { type AlertingSection, alertingSection } from '../../../shared/config/src/sections/alerting.js';
+import { type AlertingSection, type AuditstreamConfig, alertingSection, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
+import { z } from 'zod';
 
 export { alertingSection };
 export type AlertingConfig = DeepReadonly<AlertingSection>;

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import { alertingSection } from './sections/alerting.js';
+import { apiSection } from './sections/api.js';
 import { clickhouseSection, kafkaSection, logSection, stackSection, topicsSection } from './sections/common.js';
+import { ingestSection } from './sections/ingest.js';
 
 /**
  * The whole configuration, one section per component. A service parses it once at
@@ -13,6 +16,9 @@ export const configSchema = z
     topics: topicsSection,
     clickhouse: clickhouseSection,
     stack: stackSection,
+    ingest: ingestSection,
+    alerting: alertingSection,
+    api: apiSection,
   })
   .strict();
 
