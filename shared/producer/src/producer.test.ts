@@ -262,3 +262,27 @@ test('publishMany validates everything first, then resolves receipts in order', 
   );
   await producer.close();
 });
+
+test('with a registry-backed codec, the schema is registered once and events are Confluent-framed', async () => {
+  const schemas = new Map<number, unknown>();
+  let registrations = 0;
+  const registry = {
+    register: async (_subject: string, schema: unknown) => {
+      registrations++;
+      schemas.set(7, schema);
+      return 7;
+    },
+    getSchema: async (id: number) => schemas.get(id) as never,
+  };
+  const fake = fakeKafka(2);
+  const producer = producerWith(fake, { codec: createCodec({ registry }) });
+  const [a, b] = await Promise.all([producer.publish(ev(1)), producer.publish(ev(2))]);
+  assert.equal(registrations, 1);
+  const stored = fake.logs.get(a.partition)?.[Number(a.offset)]?.value as Buffer;
+  assert.deepEqual([...stored.subarray(0, 5)], [0, 0, 0, 0, 7]);
+  assert.equal(a.content_hash, createHash('sha256').update(stored.subarray(5)).digest('hex'));
+  const reader = createCodec({ registry });
+  assert.equal((await reader.decode(stored)).actor.id, 'u-1');
+  assert.ok(b.event_id);
+  await producer.close();
+});
