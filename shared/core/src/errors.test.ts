@@ -72,4 +72,7 @@ test('uuidv7 has the v7 layout and sorts by time', () => {
   assert.match(a, UUID_V7_RE);
   assert.ok(a < b);
   assert.equal(a.slice(0, 13).replace('-', ''), (1_700_000_000_000).toString(16).padStart(12, '0'));
+  const many = new Set(Array.from({ length: 2000 }, () => uuidv7(1_700_000_000_000)));
+  assert.equal(many.size, 2000, 'ids drawn from the random pool never repeat');
+  for (const id of many) assert.match(id, UUID_V7_RE);
 });

@@ -1,8 +1,24 @@
 import { randomBytes } from 'node:crypto';
 
+// randomBytes per id was the largest cost on the SDK's publish path; one 4 KiB draw serves 256 ids.
+const POOL_SIZE = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = POOL_SIZE;
+
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    pool = randomBytes(POOL_SIZE);
+    poolOffset = 0;
+  }
+  const out = Buffer.allocUnsafe(16);
+  pool.copy(out, 0, poolOffset, poolOffset + 16);
+  poolOffset += 16;
+  return out;
+}
+
 /** RFC 9562 UUIDv7: 48-bit Unix ms timestamp, then random bits; sorts by creation time. */
 export function uuidv7(now: number = Date.now()): string {
-  const b = randomBytes(16);
+  const b = random16();
   b[0] = Math.floor(now / 2 ** 40) & 0xff;
   b[1] = Math.floor(now / 2 ** 32) & 0xff;
   b[2] = (now >>> 24) & 0xff;

@@ -36,6 +36,9 @@ export function createKafkaClient(config: KafkaClientConfig, options: { componen
       const log = options.logger;
       if (!log) return;
       const { message, ...rest } = entry.log;
+      // The SDK bounds kafkajs's idempotent retries on purpose and re-sends itself with a
+      // fresh producer id, so this per-connect warning is noise.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return;
       // kafkajs log extras are metadata (broker, group, error text) and never payloads.
       const obj = { kafkajs: entry.namespace, ...rest };
       if (entry.level === logLevel.ERROR) log.error(obj, message);
