@@ -1,3 +1,4 @@
+import { formatDlqReport, replayDlq, scanDlq } from '@auditstream/ingest';
 import { createKafkaClient } from '@auditstream/kafka';
 import { type Command, intOption, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
@@ -22,19 +23,6 @@ Options:
   --error-class C    replay every dead letter of that class
   --config <file>    config file (YAML); the environment overrides it`;
 
-interface DlqTools {
-  scanDlq: (kafka: unknown, topic: string, o: { limit?: number; fromOffset?: string }) => Promise<unknown[]>;
-  formatDlqReport: (entries: unknown[], topic: string) => string;
-  replayDlq: (
-    kafka: unknown,
-    topics: { dlq: string; events: string },
-    o: { offsets?: string[]; errorClass?: string; limit?: number },
-  ) => Promise<{ replayed: { partition: number; offset: string; errorClass: string }[]; missing: string[] }>;
-}
-
-// Loaded by name at run time: @auditstream/cli does not list @auditstream/ingest as a dependency yet.
-const INGEST_MODULE = '@auditstream/ingest';
-
 export const command: Command = {
   name: 'dlq',
   summary: 'inspect or replay the dead-letter topic',
@@ -53,15 +41,14 @@ export const command: Command = {
       return 2;
     }
     const cfg = cliConfig(values.config);
-    const tools = (await import(INGEST_MODULE)) as DlqTools;
     const kafka = createKafkaClient(cfg.kafka, { component: 'cli-dlq' });
     if (sub === 'inspect') {
       const fromOffset = values['from-offset'] === undefined ? undefined : String(intOption(values['from-offset'], 'from-offset', 0));
-      const entries = await tools.scanDlq(kafka, cfg.topics.dlq, { limit: intOption(values.limit, 'limit', 100), ...(fromOffset ? { fromOffset } : {}) });
-      console.log(tools.formatDlqReport(entries, cfg.topics.dlq));
+      const entries = await scanDlq(kafka, cfg.topics.dlq, { limit: intOption(values.limit, 'limit', 100), ...(fromOffset ? { fromOffset } : {}) });
+      console.log(formatDlqReport(entries, cfg.topics.dlq));
       return 0;
     }
-    const res = await tools.replayDlq(
+    const res = await replayDlq(
       kafka,
       { dlq: cfg.topics.dlq, events: cfg.topics.events },
       {

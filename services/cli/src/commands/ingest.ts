@@ -1,3 +1,4 @@
+import { runIngest } from '@auditstream/ingest';
 import { type Command, parseOptions } from '../command.js';
 import { configOption } from '../config.js';
 
@@ -15,16 +16,12 @@ Exits 1 on a fatal error (e.g. ClickHouse rejects the credentials).
 Options:
   --config <file>   config file (YAML); AUDITSTREAM_CONFIG otherwise; the environment overrides it`;
 
-// Loaded by name at run time: @auditstream/cli does not list @auditstream/ingest as a dependency yet.
-const INGEST_MODULE = '@auditstream/ingest';
-
 export const command: Command = {
   name: 'ingest',
   summary: 'run the ingest service (Kafka → ClickHouse, with a dead-letter topic)',
   help,
   async run(argv) {
     const { values } = parseOptions(argv, configOption, false);
-    const { runIngest } = (await import(INGEST_MODULE)) as { runIngest: (o: { configFile?: string | undefined }) => Promise<number> };
     return runIngest({ configFile: values.config });
   },
 };
