@@ -6,6 +6,8 @@ import { DLQ_HEADERS } from '../pipeline/dlq.js';
 export interface DlqEntry {
   partition: number;
   offset: string;
+  /** The message timestamp: the original one (a dead letter keeps it). */
+  timestamp: string;
   key: Buffer | null;
   value: Buffer | null;
   headers: IHeaders;
@@ -93,6 +95,7 @@ export async function scanDlq(kafka: Kafka, topic: string, options: ScanOptions 
               const e: DlqEntry = {
                 partition: batch.partition,
                 offset: m.offset,
+                timestamp: m.timestamp,
                 key: m.key ?? null,
                 value: m.value ?? null,
                 headers,
@@ -169,8 +172,8 @@ export function parseOffsetList(values: readonly string[]): Set<string> {
 
 /**
  * Re-publishes chosen dead letters to the events topic: original key and value, original
- * headers without ingest's error and source headers (first-seen is kept, so a message that
- * fails again keeps its history), plus x-auditstream-replayed-from. Acknowledged by all
+ * timestamp, original headers without ingest's error and source headers (first-seen is kept,
+ * so a message that fails again keeps its history), plus x-auditstream-replayed-from. Acknowledged by all
  * in-sync replicas before it returns; the dead letters stay in the DLQ (it is a log).
  */
 export async function replayDlq(
@@ -204,7 +207,8 @@ export async function replayDlq(
         const headers: IHeaders = {};
         for (const [k, v] of Object.entries(e.headers)) if (!strip.has(k) && v !== undefined) headers[k] = v;
         headers['x-auditstream-replayed-from'] = `${topics.dlq}:${e.partition}:${e.offset}`;
-        return { key: e.key, value: e.value, headers };
+        // The original timestamp too: validation judges occurred_at against it, as it did the first time.
+        return { key: e.key, value: e.value, headers, timestamp: e.timestamp };
       }),
     });
   } finally {

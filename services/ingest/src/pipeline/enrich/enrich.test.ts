@@ -139,3 +139,22 @@ test('enricher: the same event and config always give the same output (determini
   assert.deepEqual(enrich(a), enrich(b));
   assert.deepEqual(a, b);
 });
+
+test('enricher: a redaction that throws fails closed (the text is not stored) and is counted', () => {
+  const metrics = createIngestMetrics(new Registry());
+  const enrich = createEnricher({ ...baseCfg, geo_enabled: false, redact_patterns: [{ name: 'boom', regex: 'x' }] }, metrics);
+  const ev = sampleEvent({ reason: 'x', attributes: { a: 'b' } });
+  // A getter that throws while the redactor reads the attribute values.
+  Object.defineProperty(ev.attributes, 'a', {
+    get() {
+      throw new Error('boom');
+    },
+    set() {},
+    enumerable: true,
+    configurable: true,
+  });
+  enrich(ev);
+  assert.equal(ev.reason, '[redacted]');
+  const failures = (metrics.enrichmentFailures as unknown as { hashMap: Record<string, { value: number; labels: { stage: string } }> }).hashMap;
+  assert.equal(Object.values(failures).find((v) => v.labels.stage === 'redact')?.value, 1);
+});

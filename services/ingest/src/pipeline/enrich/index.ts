@@ -23,6 +23,13 @@ export interface EnrichConfig {
 
 export type Enricher = (event: AuditEvent) => Enrichment;
 
+function failClosed(event: AuditEvent): void {
+  if (event.reason) event.reason = '[redacted]';
+  if (event.actor?.name) event.actor.name = '[redacted]';
+  if (event.resource?.name) event.resource.name = '[redacted]';
+  for (const k of Object.keys(event.attributes ?? {})) event.attributes[k] = '[redacted]';
+}
+
 /**
  * All enrichment steps, each switchable: geo (country, city), user agent (browser, OS,
  * device), severity rules, then redaction (last, so nothing later sees the raw text).
@@ -80,7 +87,9 @@ export function createEnricher(
       try {
         for (const [rule, n] of redact(event)) metrics.redactedFields.inc({ rule }, n);
       } catch {
+        // Fail closed: text that could not be scrubbed is not stored.
         failed('redact');
+        failClosed(event);
       }
     }
     return out;
