@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { positiveInt } from './common.js';
+
+/**
+ * Tamper evidence (docs/integrity.md): ingest hash-chains every stored event per Kafka partition
+ * and signs checkpoints of the chains with an Ed25519 key; `auditstream verify` checks them with
+ * the public keys. The checkpoints topic is `topics.checkpoints`.
+ */
+export const integritySection = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Hash-chain every stored event per Kafka partition and sign checkpoints; off leaves the chain columns empty (verify reports the rows as unchained).',
+      ),
+    signing_key_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM file with the Ed25519 private key (PKCS#8) that signs checkpoints, from `auditstream keys generate`; ingest needs it when enabled.'),
+    signing_key: z.string().min(1).optional().describe('The signing key PEM itself (secret: prefer signing_key_file or the environment).'),
+    checkpoint_every_events: positiveInt()
+      .default(10_000)
+      .describe('Sign a checkpoint of a partition once this many events were stored since its last checkpoint.'),
+    checkpoint_interval_ms: positiveInt()
+      .default(60_000)
+      .describe(
+        'Sign a checkpoint of a partition this long after its last one if events were stored since (whichever of this and checkpoint_every_events comes first); bounds how long new rows go unsigned.',
+      ),
+    public_key_files: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Public keys (PEM files, or directories of *.pem) that `auditstream verify` trusts; several after key rotation (env: comma-separated).'),
+    verify_margin_ms: positiveInt()
+      .default(900_000)
+      .describe('verify --from/--to: slack around the range when picking the checkpoints that anchor the verified span (producer clock skew, ingest delay).'),
+    verify_allow_offset_gaps: z
+      .boolean()
+      .default(false)
+      .describe('verify: Kafka offsets neither stored nor dead-lettered are warnings, not errors (events topics written by transactional producers).'),
+  })
+  .prefault({});
+
+export type IntegritySection = z.infer<typeof integritySection>;
