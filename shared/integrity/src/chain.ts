@@ -49,6 +49,9 @@ export interface ChainEntryFields {
   prev_hash: string;
 }
 
+/** What ingest knows about a row before it is chained: every chain field except the chain's own two. */
+export type ChainContent = Omit<ChainEntryFields, 'chain_seq' | 'prev_hash'>;
+
 export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [
   'tenant_id',
   'event_id',
@@ -86,17 +89,44 @@ export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [
   'prev_hash',
 ];
 
+// The keys of a canonical entry in RFC 8785 order (UTF-16 code units; all ASCII here), `v` included.
+const SORTED_KEYS: readonly string[] = [...CHAIN_FIELDS, 'v'].sort();
+const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(SORTED_KEYS.map((k, i) => [k, `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`]));
+
+/**
+ * The canonical text of one chain entry: RFC 8785 JSON of the fields plus `"v":1`. Equal to
+ * `canonicalJson({ v: 1, ...fields })` (a unit test holds them equal), written out directly
+ * because it runs once per stored event in ingest and once per row in `auditstream verify`.
+ */
+export function canonicalEntryText(fields: ChainEntryFields): string {
+  let out = '';
+  for (const k of SORTED_KEYS) {
+    out += KEY_PREFIX[k];
+    if (k === 'v') {
+      out += String(CANONICAL_VERSION);
+      continue;
+    }
+    const v = fields[k as keyof ChainEntryFields];
+    if (typeof v === 'string') out += JSON.stringify(v);
+    else if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new TypeError(`canonicalEntry: ${k} must be a safe integer`);
+      out += String(v);
+    } else if (v !== null && typeof v === 'object') {
+      out += canonicalJson(v as Record<string, string>);
+    } else throw new TypeError(`canonicalEntry: ${k} is missing`);
+  }
+  return `${out}}`;
+}
+
 /** The canonical bytes of one chain entry (RFC 8785 JSON of the fields plus a version). */
 export function canonicalEntry(fields: ChainEntryFields): Buffer {
-  const obj: Record<string, string | number | Record<string, string>> = { v: CANONICAL_VERSION };
-  for (const k of CHAIN_FIELDS) obj[k] = fields[k] as string | number | Record<string, string>;
-  return Buffer.from(canonicalJson(obj), 'utf8');
+  return Buffer.from(canonicalEntryText(fields), 'utf8');
 }
 
 /** hash = SHA-256(prev_hash bytes || canonical(entry)), hex. */
 export function entryHash(fields: ChainEntryFields): string {
   if (!/^[0-9a-f]{64}$/.test(fields.prev_hash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
-  return createHash('sha256').update(Buffer.from(fields.prev_hash, 'hex')).update(canonicalEntry(fields)).digest('hex');
+  return createHash('sha256').update(Buffer.from(fields.prev_hash, 'hex')).update(canonicalEntryText(fields), 'utf8').digest('hex');
 }
 
 export function sha256Hex(data: Buffer | string): string {

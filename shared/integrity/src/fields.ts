@@ -1,5 +1,5 @@
-import type { StoredEvent } from '@auditstream/clickhouse';
-import type { ChainEntryFields } from './chain.js';
+import { type EventRow, parseClickHouseTime, type StoredEvent } from '@auditstream/clickhouse';
+import type { ChainContent, ChainEntryFields } from './chain.js';
 
 /**
  * The chain's view of a stored row, from the storage module's layout-independent StoredEvent
@@ -7,10 +7,13 @@ import type { ChainEntryFields } from './chain.js';
  * precision of the legacy DateTime column.
  */
 export function chainFieldsFromStored(s: StoredEvent, prevHash: string, chainSeq: string): ChainEntryFields {
+  return { ...chainContentFromStored(s), chain_seq: chainSeq, prev_hash: prevHash };
+}
+
+/** Like chainFieldsFromStored, without the chain's own fields (what the chainer takes). */
+export function chainContentFromStored(s: StoredEvent): ChainContent {
   const e = s.event;
   const m = s.meta;
-  const attrs: Record<string, string> = {};
-  for (const k of Object.keys(e.attributes).sort()) attrs[k] = e.attributes[k] as string;
   return {
     tenant_id: e.tenant_id,
     event_id: e.event_id.toLowerCase(),
@@ -34,7 +37,7 @@ export function chainFieldsFromStored(s: StoredEvent, prevHash: string, chainSeq
     request_id: e.request_id ?? '',
     trace_id: e.trace_id ?? '',
     severity: e.severity ?? 'info',
-    attributes: attrs,
+    attributes: sortedAttributes(e.attributes),
     received_at_s: Math.floor(m.received_at.getTime() / 1000),
     kafka_topic: m.kafka_topic,
     kafka_partition: m.kafka_partition,
@@ -44,7 +47,69 @@ export function chainFieldsFromStored(s: StoredEvent, prevHash: string, chainSeq
     ua_browser: m.ua_browser,
     ua_os: m.ua_os,
     ua_device: m.ua_device,
-    chain_seq: chainSeq,
-    prev_hash: prevHash,
   };
+}
+
+/**
+ * The chain content of a row about to be inserted (built by the storage module's `toRow`, either
+ * layout). Equal, field for field, to what `chainContentFromStored(fromRow(<the row read back>))`
+ * gives, which is what `auditstream verify` recomputes: ingest hashes exactly what is stored.
+ */
+export function chainContentFromRow(row: EventRow): ChainContent {
+  let occurredUs: bigint;
+  let receivedS: number;
+  let attributes: Record<string, string>;
+  if ('attributes' in row) {
+    occurredUs = parseClickHouseTime(row.occurred_at);
+    receivedS = Number(parseClickHouseTime(row.received_at) / 1_000_000n);
+    attributes = sortedAttributes(row.attributes);
+  } else {
+    occurredUs = BigInt(row.occurred_at) * 1_000_000n + BigInt(row.occurred_at_us);
+    receivedS = row.received_at;
+    attributes = {};
+    const order = row.attr_keys.map((k, i) => [k, row.attr_values[i] ?? ''] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [k, v] of order) attributes[k] = v;
+  }
+  return {
+    tenant_id: row.tenant_id,
+    event_id: row.event_id.toLowerCase(),
+    occurred_at_us: occurredUs.toString(),
+    action: row.action,
+    category: row.category,
+    outcome: row.outcome,
+    reason: row.reason,
+    actor_id: row.actor_id,
+    actor_type: row.actor_type,
+    actor_name: row.actor_name,
+    actor_session_id: row.actor_session_id,
+    actor_ip: row.actor_ip,
+    actor_user_agent: row.actor_user_agent,
+    service: row.service,
+    host: row.host,
+    region: row.region,
+    // fromRow reads a row without resource_id as "no resource": the type is '' then too.
+    resource_type: row.resource_id === '' ? '' : row.resource_type,
+    resource_id: row.resource_id,
+    resource_name: row.resource_id === '' ? '' : row.resource_name,
+    request_id: row.request_id,
+    trace_id: row.trace_id,
+    severity: row.severity,
+    attributes,
+    received_at_s: receivedS,
+    kafka_topic: row.kafka_topic,
+    kafka_partition: row.kafka_partition,
+    kafka_offset: BigInt(row.kafka_offset).toString(),
+    geo_country: row.geo_country,
+    geo_city: row.geo_city,
+    ua_browser: row.ua_browser,
+    ua_os: row.ua_os,
+    ua_device: row.ua_device,
+  };
+}
+
+/** Attributes with keys in canonical (UTF-16 code unit) order; canonicalJson sorts again, this keeps objects stable. */
+function sortedAttributes(attrs: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(attrs).sort()) out[k] = attrs[k] as string;
+  return out;
 }

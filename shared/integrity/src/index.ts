@@ -1,4 +1,16 @@
-export { CANONICAL_VERSION, CHAIN_FIELDS, type ChainEntryFields, canonicalEntry, entryHash, GENESIS_HASH, sha256Hex } from './chain.js';
+export {
+  CANONICAL_VERSION,
+  CHAIN_FIELDS,
+  type ChainContent,
+  type ChainEntryFields,
+  canonicalEntry,
+  canonicalEntryText,
+  entryHash,
+  GENESIS_HASH,
+  sha256Hex,
+} from './chain.js';
+export { type ChainedInsertDeps, createChainedInsert } from './chained-insert.js';
+export { type Chainer, type ChainerDeps, type ChainHead, type ChainLink, createChainer, type LinkStatus } from './chainer.js';
 export {
   type Checkpoint,
   type CheckpointCheck,
@@ -9,7 +21,47 @@ export {
   signCheckpoint,
   verifyCheckpoint,
 } from './checkpoint.js';
-export { chainFieldsFromStored } from './fields.js';
+export {
+  type Checkpointer,
+  type CheckpointerDeps,
+  type CheckpointPublisher,
+  checkpointMessageKey,
+  checkpointMessageValue,
+  createCheckpointer,
+  type InsertedHead,
+  kafkaCheckpointPublisher,
+  parseCheckpointMessage,
+} from './checkpointer.js';
+export { formatReport, generateKeyFiles, type KeysGenerateResult, runVerifyCommand, VERIFY_EXIT, type VerifyCommandInput } from './cli.js';
+export { type IntegrityConfig, signingKeyFromConfig } from './config.js';
+export { type DlqDecision, rawSha256, recordDlqDecisions } from './dlq.js';
+export { chainContentFromRow, chainContentFromStored, chainFieldsFromStored } from './fields.js';
 export { canonicalJson, type JcsValue } from './jcs.js';
-export { generateSigningKey, keyIdOf, loadPublicKeys, loadSigningKey, loadSigningKeyFile, type SigningKey, signBytes, verifyBytes } from './keys.js';
-export { type Finding, type FindingKind, type PartitionReport, PartitionVerifier, type StoredChainRow } from './verifier.js';
+export { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
+export {
+  generateSigningKey,
+  keyIdOf,
+  keyIdOfPem,
+  loadPublicKeyFiles,
+  loadPublicKeys,
+  loadSigningKey,
+  loadSigningKeyFile,
+  type SigningKey,
+  signBytes,
+  verifyBytes,
+} from './keys.js';
+export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
+export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
+export {
+  type ChainAnchor,
+  type CheckpointCheckResult,
+  checkCheckpoints,
+  type Finding,
+  type FindingKind,
+  type PartitionReport,
+  PartitionVerifier,
+  type PartitionVerifierOptions,
+  type Severity,
+  type StoredChainRow,
+} from './verifier.js';
+export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify.js';

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { AuditstreamError } from '@auditstream/core';
 
 export interface SigningKey {
@@ -73,5 +74,51 @@ export function verifyBytes(publicKey: KeyObject, data: Buffer, signatureB64: st
     return verify(null, data, publicKey, Buffer.from(signatureB64, 'base64'));
   } catch {
     return false;
+  }
+}
+
+/**
+ * Public keys from files and directories (every `*.pem` in a directory; private keys there are
+ * skipped, their public half is NOT trusted implicitly). Several keys after rotation: the
+ * checkpoint's key_id picks one.
+ */
+export function loadPublicKeyFiles(paths: readonly string[]): Map<string, KeyObject> {
+  const pems: string[] = [];
+  for (const p of paths) {
+    let isDir = false;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (cause) {
+      throw new AuditstreamError('INTEGRITY_KEY_UNREADABLE', `cannot read public key ${p}`, { cause, field: 'public_key' });
+    }
+    const files = isDir
+      ? readdirSync(p)
+          .filter((f) => f.endsWith('.pem'))
+          .sort()
+          .map((f) => join(p, f))
+      : [p];
+    for (const f of files) {
+      let text: string;
+      try {
+        text = readFileSync(f, 'utf8');
+      } catch (cause) {
+        throw new AuditstreamError('INTEGRITY_KEY_UNREADABLE', `cannot read public key ${f}`, { cause, field: 'public_key' });
+      }
+      if (/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(text)) {
+        if (isDir) continue;
+        throw new AuditstreamError('INTEGRITY_KEY_INVALID', `${f} is a private key: pass the public key`, { field: 'public_key' });
+      }
+      pems.push(text);
+    }
+  }
+  return loadPublicKeys(pems);
+}
+
+/** The key id of a PEM public or private key. */
+export function keyIdOfPem(pem: string): string {
+  try {
+    return keyIdOf(createPublicKey(pem));
+  } catch (cause) {
+    throw new AuditstreamError('INTEGRITY_KEY_INVALID', 'not a PEM key', { cause, field: 'key' });
   }
 }

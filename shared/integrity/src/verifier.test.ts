@@ -4,7 +4,7 @@ import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
-import { PartitionVerifier, type StoredChainRow } from './verifier.js';
+import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './verifier.js';
 
 function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredChainRow[] {
   const rows: StoredChainRow[] = [];
@@ -80,10 +80,29 @@ function checkpointsFor(rows: StoredChainRow[], every: number): Checkpoint[] {
   return out;
 }
 
-function verify(rows: StoredChainRow[], cps: Checkpoint[] = [], opts: { dlq?: Set<string>; topic?: Checkpoint[] } = {}) {
-  const v = new PartitionVerifier({ partition: 0, dlqOffsets: opts.dlq ?? new Set(), checkpointOffsets: new Set(cps.map((c) => c.last_offset)) });
-  for (const r of rows) v.push(r);
-  return v.finish({ table: cps, ...(opts.topic ? { topic: opts.topic } : {}) }, keys);
+function verify(
+  rows: StoredChainRow[],
+  cps: Checkpoint[] = [],
+  opts: { dlq?: Set<string>; topic?: Checkpoint[]; committed?: bigint; highWatermark?: bigint } = {},
+) {
+  const checked = checkCheckpoints(cps, opts.topic, keys, { partition: 0 });
+  const v = new PartitionVerifier({
+    partition: 0,
+    checkpoints: checked.valid,
+    ...(opts.committed !== undefined ? { committedOffset: opts.committed } : {}),
+    ...(opts.highWatermark !== undefined ? { highWatermark: opts.highWatermark } : {}),
+  });
+  // Rows and dead-lettered offsets interleaved by offset, as verifyStore merges the two streams.
+  const dlq = [...(opts.dlq ?? [])].map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let d = 0;
+  for (const r of rows) {
+    const o = BigInt(r.fields.kafka_offset);
+    while (d < dlq.length && (dlq[d] as bigint) < o) v.pushDlq(dlq[d++] as bigint);
+    v.push(r);
+  }
+  while (d < dlq.length) v.pushDlq(dlq[d++] as bigint);
+  const rep = v.finish();
+  return { ...rep, findings: [...checked.findings, ...rep.findings] };
 }
 
 const clone = (rows: StoredChainRow[]) => rows.map((r) => ({ fields: { ...r.fields }, hash: r.hash }));
@@ -100,7 +119,8 @@ test('a clean chain verifies, and re-delivered duplicates count once', () => {
   const cps = checkpointsFor(rows, 10);
   const rep = verify(withDupes, cps, { topic: cps });
   assert.deepEqual(rep.findings, []);
-  assert.equal(rep.rows, 50);
+  assert.equal(rep.rows, 55);
+  assert.equal(rep.entries, 50);
   assert.equal(rep.duplicates, 5);
   assert.equal(rep.checkpoints, 5);
   assert.equal(rep.chain_head, rows[49]?.hash);
@@ -167,10 +187,10 @@ test('a forged checkpoint (other key) and an altered one are rejected', () => {
   const forged = signCheckpoint(other, { ...(cps[1] as Checkpoint) });
   let rep = verify(rows, [cps[0] as Checkpoint, forged, cps[2] as Checkpoint]);
   assert.equal(rep.findings[0]?.kind, 'checkpoint_forged');
-  assert.match(rep.findings[0]?.detail ?? '', /unknown key/);
+  assert.match(rep.findings[0]?.detail ?? '', /not a trusted key/);
   const altered = { ...(cps[1] as Checkpoint), chain_head: 'f'.repeat(64) };
   rep = verify(rows, [cps[0] as Checkpoint, altered, cps[2] as Checkpoint]);
-  assert.equal(rep.findings[0]?.kind, 'checkpoint_forged');
+  assert.equal(rep.findings[0]?.kind, 'checkpoint_altered');
   assert.match(rep.findings[0]?.detail ?? '', /signature/);
 });
 
@@ -183,4 +203,124 @@ test('rows missing after the last checkpoint are found, also when only the Kafka
   rep = verify(rows.slice(0, 25), cps.slice(0, 2), { topic: cps });
   assert.ok(rep.findings.some((f) => f.kind === 'missing_after_checkpoint' && f.offset === '29'));
   assert.ok(rep.findings.some((f) => f.kind === 'checkpoint_altered'));
+});
+
+/** Re-hashes rows from `from` on, as an attacker who knows the (public) algorithm would. */
+function rehash(rows: StoredChainRow[], from: number): StoredChainRow[] {
+  const out = rows.map((r) => ({ fields: { ...r.fields }, hash: r.hash }));
+  for (let i = from; i < out.length; i++) {
+    const r = out[i] as StoredChainRow;
+    if (i > from) r.fields.prev_hash = (out[i - 1] as StoredChainRow).hash;
+    r.hash = entryHash(r.fields);
+  }
+  return out;
+}
+
+test('a row rewritten with a recomputed hash is named: the next entry commits to a different hash', () => {
+  const rows = clone(makeChain(20));
+  (rows[7] as StoredChainRow).fields.outcome = 'denied';
+  (rows[7] as StoredChainRow).hash = entryHash((rows[7] as StoredChainRow).fields);
+  const rep = verify(rows);
+  assert.equal(rep.findings.length, 1);
+  assert.equal(rep.findings[0]?.kind, 'modified');
+  assert.equal(rep.findings[0]?.offset, '7');
+  assert.match(rep.findings[0]?.detail ?? '', /recomputed hash/);
+});
+
+test('rows swapped in Kafka order with recomputed hashes are reported as reordered', () => {
+  const rows = clone(makeChain(20));
+  const a = rows[4] as StoredChainRow;
+  const b = rows[5] as StoredChainRow;
+  [a.fields.kafka_offset, b.fields.kafka_offset] = [b.fields.kafka_offset, a.fields.kafka_offset];
+  a.hash = entryHash(a.fields);
+  b.hash = entryHash(b.fields);
+  rows.sort((x, y) => Number(x.fields.kafka_offset) - Number(y.fields.kafka_offset));
+  const rep = verify(rows);
+  assert.equal(rep.findings[0]?.kind, 'reordered');
+  assert.equal(rep.findings[0]?.offset, '4');
+});
+
+test('a forged copy at an existing offset with a valid, linking hash loses to the row the chain commits to', () => {
+  const rows = makeChain(20);
+  const real = rows[9] as StoredChainRow;
+  const forgedFields = { ...real.fields, actor_id: 'mallory', event_id: '0190a000-0000-7000-8000-999999999999' };
+  const forged = { fields: forgedFields, hash: entryHash(forgedFields) };
+  const rep = verify([...rows.slice(0, 9), forged, real, ...rows.slice(10)]);
+  assert.equal(rep.findings.length, 1);
+  assert.equal(rep.findings[0]?.kind, 'inserted');
+  assert.equal(rep.findings[0]?.event_id, forgedFields.event_id);
+  assert.equal(rep.entries, 20);
+});
+
+test('a forged row at an offset Kafka never assigned is found by the high watermark', () => {
+  const rows = makeChain(10);
+  const last = rows[9] as StoredChainRow;
+  const f = { ...last.fields, kafka_offset: '10', chain_seq: '11', prev_hash: last.hash, event_id: '0190a000-0000-7000-8000-999999999999' };
+  const rep = verify([...rows, { fields: f, hash: entryHash(f) }], [], { highWatermark: 10n });
+  assert.equal(rep.findings[0]?.kind, 'inserted');
+  assert.match(rep.findings[0]?.detail ?? '', /never assigned offset 10/);
+  assert.equal(verify([...rows, { fields: f, hash: entryHash(f) }], [], { highWatermark: 11n }).findings.length, 0);
+});
+
+test('a deleted row with the rest of the chain rebuilt is caught by the next signed checkpoint', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const tampered = rows.filter((_, i) => i !== 15).map((r) => ({ fields: { ...r.fields }, hash: r.hash }));
+  for (let i = 15; i < tampered.length; i++) (tampered[i] as StoredChainRow).fields.chain_seq = String(i + 1);
+  (tampered[15] as StoredChainRow).fields.prev_hash = (tampered[14] as StoredChainRow).hash;
+  const rebuilt = rehash(tampered, 15);
+  const rep = verify(rebuilt, cps, { dlq: new Set(['15']) });
+  assert.ok(rep.findings.length >= 1);
+  assert.equal(rep.findings[0]?.kind, 'checkpoint_mismatch');
+  assert.equal(rep.findings[0]?.offset, '19');
+});
+
+test('rows deleted at the end, after the last checkpoint, are proven missing by ingest’s committed offset', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10); // last checkpoint at offset 29
+  let rep = verify(rows.slice(0, 25), cps.slice(0, 2), { committed: 30n });
+  assert.equal(rep.findings[0]?.kind, 'missing_before_commit');
+  assert.equal(rep.findings[0]?.offset, '25');
+  rep = verify(rows.slice(0, 25), cps.slice(0, 2), { committed: 30n, dlq: new Set(['25', '26', '27', '28', '29']) });
+  assert.deepEqual(rep.findings, []);
+});
+
+test('a chain whose oldest rows are gone (retention) is a warning that names how many entries are missing', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const rep = verify(rows.slice(10), cps);
+  assert.equal(rep.findings.length, 1);
+  assert.equal(rep.findings[0]?.kind, 'truncated');
+  assert.equal(rep.findings[0]?.severity, 'warning');
+  assert.match(rep.findings[0]?.detail ?? '', /10 earlier entries are not stored \(it links to the signed checkpoint at offset 9\)/);
+});
+
+test('a partial verification anchored on a checkpoint checks only the span after it', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const anchor = cps[0] as Checkpoint;
+  const v = new PartitionVerifier({
+    partition: 0,
+    checkpoints: cps.slice(1),
+    start: { offset: BigInt(anchor.last_offset), chain_seq: BigInt(anchor.chain_seq), hash: anchor.chain_head },
+  });
+  for (const r of rows.slice(10)) v.push(r);
+  const rep = v.finish();
+  assert.deepEqual(rep.findings, []);
+  assert.equal(rep.checkpoints_matched, 2);
+  const v2 = new PartitionVerifier({ partition: 0, start: { offset: 9n, chain_seq: 10n, hash: 'f'.repeat(64) } });
+  for (const r of rows.slice(10)) v2.push(r);
+  assert.equal(v2.finish().findings[0]?.offset, '10');
+});
+
+test('rows stored without chain values are reported once, with their count', () => {
+  const rows = makeChain(5);
+  const bare = (o: number): StoredChainRow => ({
+    fields: { ...(rows[0] as StoredChainRow).fields, kafka_offset: String(o), chain_seq: '0', prev_hash: '' },
+    hash: '',
+  });
+  const rep = verify([...rows, bare(5), bare(6)]);
+  assert.equal(rep.findings.length, 1);
+  assert.equal(rep.findings[0]?.kind, 'unchained');
+  assert.match(rep.findings[0]?.detail ?? '', /^2 rows have no chain values/);
 });
