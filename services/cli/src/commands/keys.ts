@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs';
+import { AuditstreamError } from '@auditstream/core';
+import { type Command, parseOptions } from '../command.js';
+
+const help = `Usage: auditstream keys generate [--out-dir <dir>] [--force]
+       auditstream keys id <pem file>
+
+  generate   creates an Ed25519 key pair for signing integrity checkpoints:
+             <dir>/private.pem (PKCS#8, mode 0600: give it to ingest as integrity.signing_key_file)
+             <dir>/public.pem  (SPKI: give it to auditors for \`auditstream verify --public-key\`)
+             and prints the key id checkpoints will carry. Never overwrites a key unless --force.
+  id         prints the key id of a public or private key file.
+
+Rotation: generate a new pair, point ingest at the new private key, and keep every old public key
+for verification (checkpoints name their key id; verify takes several --public-key or a directory).
+
+Options:
+  --out-dir <dir>   where to write the pair (default: the current directory)
+  --force           replace existing private.pem / public.pem in --out-dir`;
+
+// Loaded by name at run time: @auditstream/cli does not list @auditstream/integrity as a dependency yet.
+const INTEGRITY_MODULE = '@auditstream/integrity';
+type IntegrityModule = typeof import('@auditstream/integrity');
+
+export const command: Command = {
+  name: 'keys',
+  summary: 'create checkpoint signing keys (generate) or show a key id (id)',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, { 'out-dir': { type: 'string' }, force: { type: 'boolean' } });
+    const [sub, file] = positionals;
+    const mod = (await import(INTEGRITY_MODULE)) as IntegrityModule;
+    if (sub === 'generate') {
+      if (file !== undefined) throw new AuditstreamError('USAGE', `unexpected argument "${file}"`, { field: 'argument' });
+      const res = mod.generateKeyFiles(values['out-dir'] ?? '.', { force: values.force ?? false });
+      console.error(`private key: ${res.privateKeyFile} (mode 0600; keep it secret, give it to ingest only)`);
+      console.error(`public key:  ${res.publicKeyFile} (give it to auditors)`);
+      console.log(res.keyId);
+      return 0;
+    }
+    if (sub === 'id') {
+      if (file === undefined) throw new AuditstreamError('USAGE', 'keys id needs a PEM file', { field: 'file' });
+      let pem: string;
+      try {
+        pem = readFileSync(file, 'utf8');
+      } catch (cause) {
+        throw new AuditstreamError('KEYS_UNREADABLE', `cannot read ${file}`, { cause, field: 'file' });
+      }
+      console.log(mod.keyIdOfPem(pem));
+      return 0;
+    }
+    throw new AuditstreamError('USAGE', sub === undefined ? 'missing subcommand: generate or id' : `unknown subcommand "${sub}"`, { field: 'subcommand' });
+  },
+};
