@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { resolveSecret } from '@auditstream/config';
-import { AuditstreamError, repoRoot } from '@auditstream/core';
+import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
@@ -348,7 +348,15 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         await producer.connect();
       }
       dispatcher = createDispatcher({ sinks: buildSinks(), metrics: metrics.dispatcher, logger: log });
-      await ensureCommittedOffsets(admin);
+      // A fresh broker answers group requests with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
+      // until __consumer_offsets is ready: retriable, so retried here like every other transient error.
+      const a = admin;
+      await retry(() => ensureCommittedOffsets(a), {
+        max_attempts: 20,
+        initial_delay_ms: 200,
+        max_delay_ms: 3000,
+        onRetry: (err, attempt) => log.warn({ err: (err as Error).message, attempt }, 'fetching committed offsets failed; retrying'),
+      });
 
       consumer = kafka.consumer({
         groupId: config.consumer_group,
