@@ -150,7 +150,8 @@ export function createIngest(deps: IngestDeps): Ingest {
       sessionTimeoutMs: cfg.session_timeout_ms,
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       rebalanceTimeoutMs: cfg.rebalance_timeout_ms,
-      fetchMinBytes: cfg.fetch_min_bytes,
+      // A fetch can never hold more than fetch_max_bytes: a larger minimum would make every fetch wait the full age.
+      fetchMinBytes: Math.min(cfg.fetch_min_bytes, cfg.fetch_max_bytes),
       fetchMaxBytes: cfg.fetch_max_bytes,
       fetchMaxPartitionBytes: cfg.fetch_max_partition_bytes,
       fetchMaxWaitMs: cfg.batch_max_age_ms,
