@@ -26,7 +26,11 @@ export function tenantCondition(scope: TenantScope, column = 'tenant_id'): SqlFr
   if (scope.all) return sql`1`;
   if (scope.tenants.length === 0) return sql`0`; // never reached (resolveScope refuses), but never "all"
   if (scope.tenants.length === 1) return sql`${ident(column)} = ${scope.tenants[0] as string}`;
-  return sql`${ident(column)} IN ${p.strings(scope.tenants)}`;
+  // A tuple of strings, not an array: 18.16 refuses `x IN [...]`, and the tuple keeps the primary key usable.
+  return sql`${ident(column)} IN (${joinSql(
+    scope.tenants.map((t) => sql`${t}`),
+    ', ',
+  )})`;
 }
 
 /**
