@@ -1,3 +1,4 @@
+import { runApi } from '@auditstream/api';
 import { type Command, intOption, parseOptions } from '../command.js';
 import { configOption } from '../config.js';
 
@@ -23,13 +24,6 @@ Options:
   --host <addr>     listen address (overrides api.host)
   --port <n>        listen port (overrides api.port; 0 picks a free one)`;
 
-// Loaded by name at run time: @auditstream/cli does not list @auditstream/api as a dependency yet.
-const API_MODULE = '@auditstream/api';
-
-interface ApiModule {
-  runApi(o: { configFile?: string | undefined; overrides?: Record<string, unknown>; onListening?: (url: string) => void }): Promise<{ done: Promise<void> }>;
-}
-
 export const command: Command = {
   name: 'api',
   summary: 'run the query API (search, stats, export, alerts, integrity) on 127.0.0.1:8080',
@@ -39,7 +33,6 @@ export const command: Command = {
     const overrides: Record<string, unknown> = {};
     if (values.host !== undefined) overrides['api.host'] = values.host;
     if (values.port !== undefined) overrides['api.port'] = intOption(values.port, 'port', 8080);
-    const { runApi } = (await import(API_MODULE)) as ApiModule;
     const running = await runApi({
       configFile: values.config,
       overrides,

@@ -1,4 +1,5 @@
-import { createClickHouse } from '@auditstream/clickhouse';
+import { createApiKey, listApiKeys, revokeApiKey } from '@auditstream/api';
+import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
 import { type Command, parseOptions } from '../command.js';
@@ -27,23 +28,6 @@ Options:
   --tenant <id>     tenant the key may read (repeat for several)
   --config <file>   config file; run as a ClickHouse account that may insert into api_keys`;
 
-// Loaded by name at run time: @auditstream/cli does not list @auditstream/api as a dependency yet.
-const API_MODULE = '@auditstream/api';
-
-interface KeyInfo {
-  id: string;
-  role: string;
-  tenants: string[];
-  created_at: Date;
-  revoked_at: Date | null;
-}
-
-interface ApiModule {
-  createApiKey(ch: unknown, spec: { role: string; tenants: readonly string[] }): Promise<KeyInfo & { key: string }>;
-  listApiKeys(ch: unknown): Promise<KeyInfo[]>;
-  revokeApiKey(ch: unknown, id: string): Promise<{ id: string; alreadyRevoked: boolean }>;
-}
-
 export const command: Command = {
   name: 'apikey',
   summary: 'create, list or revoke query API keys',
@@ -53,8 +37,7 @@ export const command: Command = {
     const [sub, ...rest] = positionals;
     const cfg = cliConfig(values.config);
     const logger = createLogger({ service: 'cli', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
-    const api = (await import(API_MODULE)) as ApiModule;
-    const run = async <T>(fn: (ch: unknown) => Promise<T>): Promise<T> => {
+    const run = async <T>(fn: (ch: ClickHouse) => Promise<T>): Promise<T> => {
       const ch = createClickHouse(cfg.clickhouse, { logger, component: 'apikey' });
       try {
         return await fn(ch);
@@ -66,7 +49,7 @@ export const command: Command = {
       case 'create': {
         if (rest.length) throw new AuditstreamError('USAGE', 'create takes no positional arguments', { field: 'create' });
         if (!values.role) throw new AuditstreamError('USAGE', '--role is required (auditor, admin or service)', { field: 'role' });
-        const k = await run((ch) => api.createApiKey(ch, { role: values.role as string, tenants: values.tenant ?? [] }));
+        const k = await run((ch) => createApiKey(ch, { role: values.role as string, tenants: values.tenant ?? [] }));
         console.log(`id:      ${k.id}`);
         console.log(`role:    ${k.role}`);
         console.log(`tenants: ${k.tenants.join(', ')}`);
@@ -76,7 +59,7 @@ export const command: Command = {
       }
       case 'list': {
         if (values.role || values.tenant) throw new AuditstreamError('USAGE', 'list takes no --role or --tenant', { field: 'list' });
-        const keys = await run((ch) => api.listApiKeys(ch));
+        const keys = await run((ch) => listApiKeys(ch));
         if (keys.length === 0) {
           console.log('No API keys. Create one with `auditstream apikey create --role <role>`.');
           return 0;
@@ -90,7 +73,7 @@ export const command: Command = {
       }
       case 'revoke': {
         if (rest.length !== 1) throw new AuditstreamError('USAGE', 'revoke takes exactly one key id', { field: 'id' });
-        const r = await run((ch) => api.revokeApiKey(ch, rest[0] as string));
+        const r = await run((ch) => revokeApiKey(ch, rest[0] as string));
         console.log(r.alreadyRevoked ? `Key ${r.id} was already revoked; nothing to do.` : `Revoked key ${r.id}.`);
         return 0;
       }
