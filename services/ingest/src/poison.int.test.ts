@@ -104,6 +104,7 @@ test(`${POISON} poison messages interleaved with ${GOOD} good ones: every poison
     assert.equal(d.sourceTopic, env.topic);
     assert.match(d.sourcePartition, /^[01]$/);
     assert.match(d.sourceOffset, /^\d+$/);
+    assert.match(d.sourceTimestamp, /^\d{13}$/, 'the original timestamp is kept in a header');
     assert.ok(!Number.isNaN(Date.parse(d.firstSeen)), 'first-seen is a timestamp');
     assert.ok(d.errorMessage.length > 0);
     assert.ok(!d.errorMessage.includes(secretAction), 'the error message names the field, never the value');

@@ -9,6 +9,8 @@ export const DLQ_HEADERS = {
   sourceTopic: 'x-auditstream-source-topic',
   sourcePartition: 'x-auditstream-source-partition',
   sourceOffset: 'x-auditstream-source-offset',
+  /** The original message timestamp (ms): replay restores it. */
+  sourceTimestamp: 'x-auditstream-source-timestamp',
   firstSeen: 'x-auditstream-first-seen',
 } as const;
 
@@ -20,7 +22,6 @@ export interface DlqMessage {
   key: Buffer | null;
   value: Buffer | null;
   headers: KafkaHeaders;
-  timestamp?: string;
 }
 
 /** kafkajs producer.send, narrowed: resolves once the broker acknowledged (acks=all). */
@@ -40,9 +41,10 @@ function existingFirstSeen(headers: KafkaHeaders): string | undefined {
 }
 
 /**
- * The dead letter as published: the original key, value, timestamp and headers, plus ours
- * (why, from where, since when). Earlier x-auditstream-* headers (a replayed message) are
- * replaced, except first-seen, which is kept.
+ * The dead letter as published: the original key, value and headers, plus ours (why, from
+ * where, since when). Earlier x-auditstream-* headers (a replayed message) are replaced, except
+ * first-seen, which is kept. The dead letter gets a fresh timestamp, so the DLQ's time-based
+ * retention counts from when it was dead-lettered; the original one is in a header.
  */
 export function toDlqMessage(d: DeadLetter, now: Date): DlqMessage {
   const headers: KafkaHeaders = {};
@@ -52,8 +54,9 @@ export function toDlqMessage(d: DeadLetter, now: Date): DlqMessage {
   headers[DLQ_HEADERS.sourceTopic] = d.source.topic;
   headers[DLQ_HEADERS.sourcePartition] = String(d.source.partition);
   headers[DLQ_HEADERS.sourceOffset] = d.source.offset;
+  headers[DLQ_HEADERS.sourceTimestamp] = d.source.timestamp;
   headers[DLQ_HEADERS.firstSeen] = existingFirstSeen(d.source.headers) ?? now.toISOString();
-  return { key: d.source.key, value: d.source.value, headers, timestamp: d.source.timestamp };
+  return { key: d.source.key, value: d.source.value, headers };
 }
 
 export interface DlqPublisherDeps {

@@ -6,8 +6,8 @@ import { DLQ_HEADERS } from '../pipeline/dlq.js';
 export interface DlqEntry {
   partition: number;
   offset: string;
-  /** The message timestamp: the original one (a dead letter keeps it). */
-  timestamp: string;
+  /** The original message's timestamp (ms), from x-auditstream-source-timestamp. */
+  sourceTimestamp: string;
   key: Buffer | null;
   value: Buffer | null;
   headers: IHeaders;
@@ -95,7 +95,7 @@ export async function scanDlq(kafka: Kafka, topic: string, options: ScanOptions 
               const e: DlqEntry = {
                 partition: batch.partition,
                 offset: m.offset,
-                timestamp: m.timestamp,
+                sourceTimestamp: header(headers, DLQ_HEADERS.sourceTimestamp) || m.timestamp,
                 key: m.key ?? null,
                 value: m.value ?? null,
                 headers,
@@ -199,6 +199,7 @@ export async function replayDlq(
       DLQ_HEADERS.sourceTopic,
       DLQ_HEADERS.sourcePartition,
       DLQ_HEADERS.sourceOffset,
+      DLQ_HEADERS.sourceTimestamp,
     ]);
     await producer.send({
       topic: topics.events,
@@ -208,7 +209,7 @@ export async function replayDlq(
         for (const [k, v] of Object.entries(e.headers)) if (!strip.has(k) && v !== undefined) headers[k] = v;
         headers['x-auditstream-replayed-from'] = `${topics.dlq}:${e.partition}:${e.offset}`;
         // The original timestamp too: validation judges occurred_at against it, as it did the first time.
-        return { key: e.key, value: e.value, headers, timestamp: e.timestamp };
+        return { key: e.key, value: e.value, headers, timestamp: e.sourceTimestamp };
       }),
     });
   } finally {
