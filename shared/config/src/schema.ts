@@ -3,6 +3,7 @@ import { alertingSection } from './sections/alerting.js';
 import { apiSection } from './sections/api.js';
 import { clickhouseSection, kafkaSection, logSection, stackSection, topicsSection } from './sections/common.js';
 import { ingestSection } from './sections/ingest.js';
+import { integritySection } from './sections/integrity.js';
 
 /**
  * The whole configuration, one section per component. A service parses it once at
@@ -19,6 +20,7 @@ export const configSchema = z
     ingest: ingestSection,
     alerting: alertingSection,
     api: apiSection,
+    integrity: integritySection,
   })
   .strict();
 
