@@ -36,41 +36,42 @@ export interface CheckpointStore {
 }
 
 interface LinkRow {
-  offset: string;
-  chain_seq: string;
+  o: string;
+  cs: string;
   prev_hash: string;
   hash: string;
-  event_id: string;
+  eid: string;
 }
 
 interface CheckpointRow {
   topic: string;
   partition: number | string;
-  last_offset: string;
-  chain_seq: string;
+  lo: string;
+  cs: string;
   chain_head: string;
-  created_at_s: number | string;
+  cat: number | string;
   prev_checkpoint_hash: string;
   key_id: string;
   signature: string;
 }
 
-const LINK_COLUMNS = sql`toString(kafka_offset) AS offset, toString(chain_seq) AS chain_seq, prev_hash, hash, toString(event_id) AS event_id`;
-const CHECKPOINT_COLUMNS = sql`topic, \`partition\`, toString(last_offset) AS last_offset, toString(chain_seq) AS chain_seq, chain_head,
-  toUnixTimestamp(created_at) AS created_at_s, prev_checkpoint_hash, key_id, signature`;
+// Aliases never reuse a column name: ClickHouse resolves aliases in WHERE and ORDER BY too.
+const LINK_COLUMNS = sql`toString(kafka_offset) AS o, toString(chain_seq) AS cs, prev_hash, hash, toString(event_id) AS eid`;
+const CHECKPOINT_COLUMNS = sql`topic, \`partition\`, toString(last_offset) AS lo, toString(chain_seq) AS cs, chain_head,
+  toUnixTimestamp(created_at) AS cat, prev_checkpoint_hash, key_id, signature`;
 
 function toLink(r: LinkRow): StoredLink {
-  return { offset: BigInt(r.offset), chain_seq: BigInt(r.chain_seq || '0'), prev_hash: r.prev_hash, hash: r.hash, event_id: r.event_id.toLowerCase() };
+  return { offset: BigInt(r.o), chain_seq: BigInt(r.cs || '0'), prev_hash: r.prev_hash, hash: r.hash, event_id: r.eid.toLowerCase() };
 }
 
 export function checkpointFromRow(r: CheckpointRow): Checkpoint {
   return {
     topic: r.topic,
     partition: Number(r.partition),
-    last_offset: BigInt(r.last_offset).toString(),
-    chain_seq: BigInt(r.chain_seq).toString(),
+    last_offset: BigInt(r.lo).toString(),
+    chain_seq: BigInt(r.cs).toString(),
     chain_head: r.chain_head,
-    created_at_s: Number(r.created_at_s),
+    created_at_s: Number(r.cat),
     prev_checkpoint_hash: r.prev_checkpoint_hash,
     key_id: r.key_id,
     signature: r.signature,
@@ -104,7 +105,7 @@ export function clickhouseIntegrityStore(ch: ClickHouse): ChainStore & Checkpoin
       sql`SELECT ${LINK_COLUMNS} FROM ${events()}
 WHERE ${where(topic, partition)}${bound}
   AND kafka_offset = (SELECT max(kafka_offset) FROM ${events()} WHERE ${where(topic, partition)}${bound})
-LIMIT 1 BY prev_hash, hash, event_id`,
+LIMIT 1 BY prev_hash, hash, eid`,
       { operation: op },
     );
     return rows.map(toLink);
@@ -117,7 +118,7 @@ LIMIT 1 BY prev_hash, hash, event_id`,
         sql`SELECT ${LINK_COLUMNS} FROM ${events()}
 WHERE ${where(topic, partition)} AND kafka_offset >= ${from} AND kafka_offset <= ${to}
 ORDER BY kafka_offset
-LIMIT 1 BY kafka_offset, prev_hash, hash, event_id`,
+LIMIT 1 BY kafka_offset, prev_hash, hash, eid`,
         { operation: 'integrity_chain_range' },
       );
       return rows.map(toLink);
@@ -158,11 +159,11 @@ export interface PartitionKey {
 /** Every (topic, partition) that has rows or checkpoints: a partition whose rows were all deleted still has its checkpoints. */
 export async function listChainPartitions(ch: ClickHouse): Promise<PartitionKey[]> {
   const fromEvents = await ch.queryRows<{ topic: string; partition: number }>(
-    sql`SELECT DISTINCT kafka_topic AS topic, kafka_partition AS partition FROM ${table(ch.database, 'events')}`,
+    sql`SELECT DISTINCT kafka_topic AS topic, kafka_partition AS \`partition\` FROM ${table(ch.database, 'events')}`,
     { operation: 'integrity_partitions', settings: { max_execution_time: 0 } },
   );
   const fromCheckpoints = await ch.queryRows<{ topic: string; partition: number }>(
-    sql`SELECT DISTINCT topic, \`partition\` AS partition FROM ${table(ch.database, 'checkpoints')}`,
+    sql`SELECT DISTINCT topic, \`partition\` FROM ${table(ch.database, 'checkpoints')}`,
     { operation: 'integrity_partitions' },
   );
   return uniquePartitions([...fromEvents, ...fromCheckpoints].map((r) => ({ topic: r.topic, partition: Number(r.partition) })));
