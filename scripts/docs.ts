@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configSchema, renderConfigTable } from '@auditstream/config';
 import { repoRoot } from '@auditstream/core';
+import { renderMetricCatalogue, scanMetrics } from './metric-catalogue.js';
 
 export function replaceBetween(text: string, marker: string, body: string): string {
   const start = `<!-- ${marker}:start -->`;
@@ -15,7 +16,8 @@ export function replaceBetween(text: string, marker: string, body: string): stri
 }
 
 export function renderReadme(current: string): string {
-  return replaceBetween(current, 'config-table', renderConfigTable(configSchema));
+  const withConfig = replaceBetween(current, 'config-table', renderConfigTable(configSchema));
+  return replaceBetween(withConfig, 'metric-catalogue', renderMetricCatalogue(scanMetrics(repoRoot())));
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop() as string)) {
