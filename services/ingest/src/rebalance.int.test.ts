@@ -39,7 +39,7 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
         if (!slowFirst) return w;
         return {
           ...w,
-          async insert(rows) {
+          async insert(rows: Parameters<typeof w.insert>[0]) {
             insertsA++;
             if (insertsA === 1) {
               slowInsertStarted = true;
