@@ -255,15 +255,24 @@ export function createIngest(deps: IngestDeps): Ingest {
         const wanted = new Set([config.topics.events, config.topics.dlq]);
         await ensureTopics(kafka, { topics: defaultTopicSpecs(config.topics).filter((t) => wanted.has(t.name)), logger: log });
       }
-      writer = await retry(() => deps.storage.prepare(), {
-        ...retryCfg,
-        max_attempts: Number.POSITIVE_INFINITY,
-        shouldRetry: (err) => (err as AuditstreamError).retriable === true && !abort.signal.aborted,
-        onRetry: (err, attempt) => {
-          if (attempt % 10 === 0) log.warn({ err: (err as Error)?.message }, 'ClickHouse does not answer yet; waiting before consuming');
-        },
-        signal: abort.signal,
-      });
+      try {
+        writer = await retry(
+          () => (stopping ? Promise.reject(new AuditstreamError('INGEST_STOPPED', 'stopped before ClickHouse answered')) : deps.storage.prepare()),
+          {
+            ...retryCfg,
+            max_attempts: Number.POSITIVE_INFINITY,
+            shouldRetry: (err) => (err as AuditstreamError).retriable === true && !abort.signal.aborted && !stopping,
+            onRetry: (err, attempt) => {
+              if (attempt % 10 === 0) log.warn({ err: (err as Error)?.message }, 'ClickHouse does not answer yet; waiting before consuming');
+            },
+            signal: abort.signal,
+          },
+        );
+      } catch (err) {
+        if (stopping) return; // stopped while waiting for ClickHouse: not a failure
+        throw err;
+      }
+      if (stopping) return;
       producer = kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
@@ -271,6 +280,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         createPartitioner: Partitioners.DefaultPartitioner,
       });
       await producer.connect();
+      if (stopping) return;
       await source.start((batch) => pipeline.handleBatch(batch));
       lagTimer = setInterval(() => {
         refreshLag().catch((err) => log.debug({ err: (err as Error)?.message }, 'refreshing consumer lag failed'));
