@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { createIngestMetrics } from '../metrics.js';
 import type { DeadLetter } from '../types.js';
-import { createDlqPublisher, DLQ_HEADERS, type DlqMessage, headerSafe, toDlqMessage } from './dlq.js';
+import { createDlqPublisher, DLQ_HEADERS, DLQ_REQUEST_BYTES, type DlqMessage, headerSafe, isTooLarge, toDlqMessage } from './dlq.js';
 
 const dead = (over: Partial<DeadLetter['source']> = {}, errorClass: DeadLetter['errorClass'] = 'invalid'): DeadLetter => ({
   source: {
@@ -68,4 +68,34 @@ test('publishing retries until acknowledged, then counts by error class', async 
   assert.equal(sent[0]?.length, 3);
   const values = (await metrics.deadLettered.get()).values.map((v) => [v.labels.error_type, v.value]);
   assert.deepEqual(Object.fromEntries(values), { invalid: 1, not_avro: 2 });
+});
+
+test('dead letters go in requests under the size limit; one the broker refuses as too large goes without its value, never blocking', async () => {
+  const metrics = createIngestMetrics(new Registry());
+  const sent: DlqMessage[][] = [];
+  const tooLarge = Object.assign(new Error('The request included a message larger than the max message size the server will accept'), {
+    type: 'MESSAGE_TOO_LARGE',
+    retriable: false,
+  });
+  const publish = createDlqPublisher({
+    send: async (_topic, messages) => {
+      if (messages.some((m) => (m.value?.length ?? 0) > 600_000)) throw tooLarge;
+      sent.push(messages);
+    },
+    topic: 'dlq',
+    metrics,
+    retry: { initial_delay_ms: 1, max_delay_ms: 2 },
+    signal: new AbortController().signal,
+  });
+  const big = (n: number) => dead({ value: Buffer.alloc(n, 1) });
+  await publish([big(200_000), big(200_000), big(200_000), big(700_000), big(10)]);
+  assert.ok(sent.every((req) => req.reduce((s, m) => s + (m.value?.length ?? 0), 0) <= DLQ_REQUEST_BYTES));
+  const all = sent.flat();
+  assert.equal(all.length, 5, 'every dead letter published once');
+  const omitted = all.filter((m) => m.value === null);
+  assert.equal(omitted.length, 1);
+  assert.equal(omitted[0]?.headers['x-auditstream-value-omitted'], '700000');
+  assert.equal(omitted[0]?.headers[DLQ_HEADERS.sourceOffset], '1234');
+  assert.equal(isTooLarge(new Error('x')), false);
+  assert.equal(isTooLarge({ cause: tooLarge }), true);
 });

@@ -69,28 +69,89 @@ export interface DlqPublisherDeps {
   onRetry?: (err: unknown) => void;
 }
 
+/** Most bytes of dead letters sent in one produce request (under the broker's 1 MiB default). */
+export const DLQ_REQUEST_BYTES = 512 * 1024;
+
+function messageBytes(m: DlqMessage): number {
+  let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  for (const [k, v] of Object.entries(m.headers)) {
+    n += k.length;
+    for (const x of Array.isArray(v) ? v : v === undefined ? [] : [v]) n += x.length;
+  }
+  return n;
+}
+
+/** The broker refuses the record (batch) as too large: retrying the same bytes cannot help. */
+export function isTooLarge(err: unknown): boolean {
+  for (let e = err as { type?: unknown; cause?: unknown; message?: unknown } | undefined, i = 0; e && i < 5; e = e.cause as typeof e, i++) {
+    if (e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE') return true;
+    if (typeof e.message === 'string' && /message (size )?is (too large|larger than)/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+/**
+ * A dead letter the broker refuses as too large (its value exceeds the DLQ topic's
+ * max.message.bytes) is published without its value: the headers still say what, why and
+ * where, and the original stays at x-auditstream-source-offset of the source topic.
+ */
+export function withoutValue(m: DlqMessage): DlqMessage {
+  return { key: m.key, value: null, headers: { ...m.headers, 'x-auditstream-value-omitted': String(m.value?.length ?? 0) } };
+}
+
 /**
  * Publishes dead letters and resolves only once the broker acknowledged all of them: only
- * then do their offsets count as done. Failures are retried for as long as the service runs
- * (a dead letter is never dropped); when it stops first, the error is thrown and nothing
- * of the batch is committed, so the messages come back after a restart.
+ * then do their offsets count as done. They go in requests of at most DLQ_REQUEST_BYTES;
+ * failures are retried for as long as the service runs (a dead letter is never dropped),
+ * except "too large", which no retry can fix: such a dead letter goes without its value.
+ * When the service stops first, the error is thrown and nothing of the batch is committed,
+ * so the messages come back after a restart.
  */
 export function createDlqPublisher(deps: DlqPublisherDeps): (deads: readonly DeadLetter[]) => Promise<void> {
   const now = deps.now ?? (() => new Date());
-  return async (deads) => {
-    if (deads.length === 0) return;
-    const at = now();
-    const messages = deads.map((d) => toDlqMessage(d, at));
+
+  async function sendWithRetry(messages: DlqMessage[]): Promise<void> {
     await retry(() => deps.send(deps.topic, messages), {
       ...deps.retry,
       max_attempts: Number.POSITIVE_INFINITY,
-      shouldRetry: () => !deps.signal.aborted,
+      shouldRetry: (err) => !deps.signal.aborted && !isTooLarge(err),
       onRetry: (err) => {
         deps.metrics.errors.inc({ stage: 'dlq', error_type: errorCode(err) });
         deps.onRetry?.(err);
       },
       signal: deps.signal,
     });
+  }
+
+  async function sendChunk(messages: DlqMessage[]): Promise<void> {
+    try {
+      await sendWithRetry(messages);
+    } catch (err) {
+      if (!isTooLarge(err)) throw err;
+      deps.metrics.errors.inc({ stage: 'dlq', error_type: 'MESSAGE_TOO_LARGE' });
+      if (messages.length > 1) for (const m of messages) await sendChunk([m]);
+      else if ((messages[0] as DlqMessage).value !== null) await sendWithRetry([withoutValue(messages[0] as DlqMessage)]);
+      else throw err;
+    }
+  }
+
+  return async (deads) => {
+    if (deads.length === 0) return;
+    const at = now();
+    const messages = deads.map((d) => toDlqMessage(d, at));
+    let chunk: DlqMessage[] = [];
+    let bytes = 0;
+    for (const m of messages) {
+      const b = messageBytes(m);
+      if (chunk.length > 0 && bytes + b > DLQ_REQUEST_BYTES) {
+        await sendChunk(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(m);
+      bytes += b;
+    }
+    if (chunk.length > 0) await sendChunk(chunk);
     const byClass = new Map<ErrorClass, number>();
     for (const d of deads) byClass.set(d.errorClass, (byClass.get(d.errorClass) ?? 0) + 1);
     for (const [c, n] of byClass) deps.metrics.deadLettered.inc({ error_type: c }, n);
