@@ -59,6 +59,10 @@ export const command: Command = {
     );
     for (const e of res.replayed) console.log(`replayed ${e.partition}:${e.offset} (${e.errorClass}) to ${cfg.topics.events}`);
     for (const m of res.missing) console.error(`not found in ${cfg.topics.dlq}: ${m}`);
+    for (const e of res.skipped)
+      console.error(
+        `skipped ${e.partition}:${e.offset}: its value was too large for the DLQ; the original is at ${e.sourceTopic}/${e.sourcePartition}@${e.sourceOffset}`,
+      );
     console.log(`${res.replayed.length} dead letter(s) replayed.`);
     return res.missing.length > 0 ? 1 : 0;
   },

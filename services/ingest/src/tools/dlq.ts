@@ -180,16 +180,19 @@ export async function replayDlq(
   kafka: Kafka,
   topics: { dlq: string; events: string },
   options: ReplayOptions,
-): Promise<{ replayed: DlqEntry[]; missing: string[] }> {
+): Promise<{ replayed: DlqEntry[]; missing: string[]; skipped: DlqEntry[] }> {
   const wanted = options.offsets ? parseOffsetList(options.offsets) : undefined;
   if (!wanted && !options.errorClass)
     throw new AuditstreamError('USAGE', 'say what to replay: --offsets p:o[,p:o...] or --error-class <class>', { field: 'offsets' });
-  const entries = await scanDlq(kafka, topics.dlq, {
+  const found = await scanDlq(kafka, topics.dlq, {
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     filter: (e) => (!wanted || wanted.has(`${e.partition}:${e.offset}`)) && (!options.errorClass || e.errorClass === options.errorClass),
   });
-  const missing = wanted ? [...wanted].filter((k) => !entries.some((e) => `${e.partition}:${e.offset}` === k)) : [];
-  if (entries.length === 0) return { replayed: [], missing };
+  const missing = wanted ? [...wanted].filter((k) => !found.some((e) => `${e.partition}:${e.offset}` === k)) : [];
+  // A dead letter published without its value (too large for the DLQ) cannot be replayed from here.
+  const skipped = found.filter((e) => e.value === null);
+  const entries = found.filter((e) => e.value !== null);
+  if (entries.length === 0) return { replayed: [], missing, skipped };
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   try {
@@ -215,5 +218,5 @@ export async function replayDlq(
   } finally {
     await producer.disconnect();
   }
-  return { replayed: entries, missing };
+  return { replayed: entries, missing, skipped };
 }
