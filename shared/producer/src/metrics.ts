@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /** What the producer records; a no-op implementation when no registry is passed. */
 export interface ProducerMetrics {
@@ -16,10 +16,71 @@ export interface BufferSource {
   buffered_bytes(): number;
 }
 
+/**
+ * A label-less histogram for the per-event publish latency. prom-client's Histogram#observe
+ * allocates a closure and a label object on every call, which showed up on the SDK's hot path;
+ * this one adds to a Float64Array, and renders exactly like prom-client's at scrape time (it is
+ * registered with registry.registerMetric, the same duck-typed interface the registry reads
+ * its own metrics through).
+ */
+/** One line of a histogram, shaped like prom-client's own (exemplar included). */
+interface HistogramValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+  exemplar: null | undefined;
+}
+
+export class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly upperBounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(upperBounds.length + 1);
+  }
+
+  observe(value: number): void {
+    const b = this.upperBounds;
+    let i = 0;
+    while (i < b.length && value > (b[i] as number)) i++;
+    this.counts[i] = (this.counts[i] as number) + 1;
+    this.sum += value;
+    this.count++;
+  }
+
+  async get(): Promise<{ name: string; help: string; type: string; values: HistogramValue[]; aggregator: string }> {
+    const values: HistogramValue[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.upperBounds.length; i++) {
+      cumulative += this.counts[i] as number;
+      values.push({ labels: { le: this.upperBounds[i] as number }, value: cumulative, metricName: `${this.name}_bucket`, exemplar: null });
+    }
+    values.push({ labels: { le: '+Inf' }, value: this.count, metricName: `${this.name}_bucket`, exemplar: null });
+    values.push({ labels: {}, value: this.sum, metricName: `${this.name}_sum`, exemplar: undefined });
+    values.push({ labels: {}, value: this.count, metricName: `${this.name}_count`, exemplar: undefined });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 interface Shared {
   published: Counter;
   failed: Counter<'error_type'>;
-  duration: Histogram;
+  duration: LatencyHistogram;
   batches: Counter;
   retries: Counter;
   sources: Set<BufferSource>;
@@ -43,12 +104,7 @@ function shared(registry: Registry): Shared {
       labelNames: ['error_type'],
       registers,
     }),
-    duration: new Histogram({
-      name: 'auditstream_producer_publish_duration_seconds',
-      help: 'From publish() to the Kafka acknowledgement, per event.',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
+    duration: new LatencyHistogram('auditstream_producer_publish_duration_seconds', 'From publish() to the Kafka acknowledgement, per event.', LATENCY_BUCKETS),
     batches: new Counter({ name: 'auditstream_producer_batches_total', help: 'Produce requests sent (one per batch, retries excluded).', registers }),
     retries: new Counter({ name: 'auditstream_producer_retries_total', help: 'Batch send attempts that failed and were retried.', registers }),
   };
@@ -72,6 +128,7 @@ function shared(registry: Registry): Shared {
       this.set(n);
     },
   });
+  registry.registerMetric(s.duration as unknown as Parameters<Registry['registerMetric']>[0]);
   perRegistry.set(registry, s);
   return s;
 }
