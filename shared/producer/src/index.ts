@@ -8,6 +8,7 @@ export {
   type HttpResponseLike,
   outcomeFromStatus,
 } from './http.js';
+export { murmur2, pinningPartitioner } from './partitioner.js';
 export {
   type AuditProducer,
   type AuditProducerOptions,
@@ -16,6 +17,5 @@ export {
   type KafkaProducerLike,
   type ProducerStats,
   type PublishReceipt,
-  pinningPartitioner,
 } from './producer.js';
 export { ACTION_RE, createEventNormalizer, type NormalizedEvent, type PublishInput, type ValidationOptions } from './validate.js';

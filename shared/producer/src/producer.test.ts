@@ -286,3 +286,106 @@ test('with a registry-backed codec, the schema is registered once and events are
   assert.ok(b.event_id);
   await producer.close();
 });
+
+test('publishMany: one call, partial failure — receipts and errors per event, buffer accounting back to zero', async () => {
+  const fake = fakeKafka();
+  fake.behaviour = (call) => (call === 1 ? 'hang' : undefined);
+  const metrics = new Registry();
+  const producer = producerWith(fake, { max_buffer_events: 3, max_block_ms: 50, linger_ms: 0, max_batch_events: 3, metrics });
+  const many = producer.publishMany([ev(1), ev(2), ev(3), ev(4), ev(5)]);
+  const outcome = many.then(
+    () => assert.fail('expected a rejection'),
+    (e: unknown) => e as AuditstreamError,
+  );
+  await new Promise((r) => setTimeout(r, 120)); // events 4 and 5 wait for space past max_block_ms
+  fake.release();
+  const err = await outcome;
+  assert.equal(err.code, 'PRODUCER_SEND_FAILED');
+  assert.equal(err.retriable, true, 'every failure was retriable');
+  const results = err.details?.results as Array<{ receipt?: { offset: string }; error?: AuditstreamError }>;
+  assert.equal(results.length, 5);
+  assert.ok(results.slice(0, 3).every((r) => r.receipt && !r.error));
+  assert.ok(results.slice(3).every((r) => r.error?.code === 'PRODUCER_BUFFER_FULL'));
+  assert.match(err.message, /^2 of 5 events were not delivered/);
+  const s = producer.stats();
+  assert.deepEqual([s.buffered_events, s.buffered_bytes, s.published_total, s.failed_total], [0, 0, 3, 2]);
+  assert.match(await metrics.metrics(), /auditstream_producer_failed_events_total\{error_type="PRODUCER_BUFFER_FULL"\} 2/);
+  assert.deepEqual(await producer.publishMany([]), []);
+  await producer.close();
+});
+
+test('events blocked for buffer space when close() runs are rejected PRODUCER_CLOSED and release nothing twice', async () => {
+  const fake = fakeKafka();
+  fake.behaviour = (call) => (call === 1 ? 'hang' : undefined);
+  const producer = producerWith(fake, { max_buffer_events: 1, max_block_ms: 5000, linger_ms: 0 });
+  const first = producer.publish(ev(1));
+  const blocked = producer.publish(ev(2));
+  const blockedMany = producer.publishMany([ev(3), ev(4)]);
+  const closing = producer.close({ timeout_ms: 50 });
+  await assert.rejects(blocked, isCode('PRODUCER_CLOSED'));
+  await assert.rejects(blockedMany, (e: unknown) => isCode('PRODUCER_SEND_FAILED')(e) && /2 of 2/.test((e as Error).message));
+  await assert.rejects(first, isCode('PRODUCER_CLOSED'));
+  assert.equal((await closing).undelivered, 1);
+  const s = producer.stats();
+  assert.deepEqual([s.buffered_events, s.buffered_bytes, s.failed_total], [0, 0, 4]);
+  fake.release();
+});
+
+test('content_hash: false leaves the hash out of receipts', async () => {
+  const fake = fakeKafka();
+  const producer = producerWith(fake, { content_hash: false });
+  const r = await producer.publish(ev());
+  assert.equal(r.content_hash, undefined);
+  assert.equal('content_hash' in r, false);
+  await producer.close();
+});
+
+test('delivery_timeout_ms bounds publish() from the call: time blocked for buffer space counts', async () => {
+  const fake = fakeKafka();
+  fake.behaviour = (call) => (call === 1 ? 'hang' : undefined);
+  const producer = producerWith(fake, { max_buffer_events: 1, max_block_ms: 5000, delivery_timeout_ms: 300, linger_ms: 0 });
+  const t0 = Date.now();
+  const inFlight = producer.publish(ev(1));
+  const blocked = producer.publish(ev(2));
+  await Promise.all([
+    assert.rejects(blocked, (e: unknown) => isCode('PRODUCER_BUFFER_FULL')(e) && (e as AuditstreamError).retriable),
+    assert.rejects(inFlight, (e: unknown) => isCode('PRODUCER_DELIVERY_TIMEOUT')(e) && (e as AuditstreamError).details?.maybe_delivered === true),
+  ]);
+  const elapsed = Date.now() - t0;
+  assert.ok(elapsed >= 290 && elapsed < 1500, `both settled after ${elapsed} ms, not max_block_ms`);
+  fake.release();
+  await producer.close();
+});
+
+test('a registry that never answers: publish and publishMany reject by delivery_timeout_ms, never sent', async () => {
+  const registry = { register: () => new Promise<number>(() => {}), getSchema: () => new Promise<never>(() => {}) };
+  const fake = fakeKafka();
+  const producer = producerWith(fake, { codec: createCodec({ registry }), delivery_timeout_ms: 200 });
+  const t0 = Date.now();
+  const isNeverSent = (e: unknown) => isCode('PRODUCER_DELIVERY_TIMEOUT')(e) && (e as AuditstreamError).details?.maybe_delivered === false;
+  await Promise.all([assert.rejects(producer.publish(ev(1)), isNeverSent), assert.rejects(producer.publishMany([ev(2), ev(3)]), isNeverSent)]);
+  assert.ok(Date.now() - t0 < 1500);
+  assert.equal(fake.calls, 0);
+  assert.equal(producer.stats().failed_total, 3);
+  await producer.close();
+});
+
+test('a registry that refuses: publish rejects with the codec error (unreachable stays retriable)', async () => {
+  const unreachable = new AuditstreamError(
+    'CODEC_REGISTRY_UNREACHABLE',
+    'schema registry http://127.0.0.1:1 is unreachable (registering subject x): ECONNREFUSED',
+    {
+      retriable: true,
+    },
+  );
+  const registry = { register: () => Promise.reject(unreachable), getSchema: () => Promise.reject(unreachable) };
+  const producer = producerWith(fakeKafka(), { codec: createCodec({ registry }) });
+  await assert.rejects(producer.publish(ev(1)), (e: unknown) => e === unreachable);
+  const refused = new AuditstreamError('CODEC_REGISTRY_INCOMPATIBLE', 'rejected as incompatible');
+  const p2 = producerWith(fakeKafka(), {
+    codec: createCodec({ registry: { register: () => Promise.reject(refused), getSchema: () => Promise.reject(refused) } }),
+  });
+  await assert.rejects(p2.publish(ev(1)), (e: unknown) => isCode('PRODUCER_SEND_FAILED')(e) && (e as Error).cause === refused);
+  await producer.close();
+  await p2.close();
+});

@@ -1,10 +1,11 @@
 import { hash as oneShotHash } from 'node:crypto';
 import { type AuditCodec, createCodec } from '@auditstream/codec';
 import { AuditstreamError, backoffDelay, errorType, isRetriable, sleep } from '@auditstream/core';
-import { CompressionTypes, type ICustomPartitioner, type Kafka, type Message, Partitioners, type Producer, type RecordMetadata } from 'kafkajs';
+import { CompressionTypes, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { AuditEventValidationError, ProducerErrorCode } from './errors.js';
 import { createProducerMetrics } from './metrics.js';
+import { pinningPartitioner } from './partitioner.js';
 import { createEventNormalizer, type PublishInput, type ValidationOptions } from './validate.js';
 
 /** Where an acknowledged event landed. */
@@ -39,8 +40,15 @@ export interface AuditProducerOptions extends ValidationOptions {
   kafka: { producer: Kafka['producer'] } | { producer: (config: Parameters<Kafka['producer']>[0]) => KafkaProducerLike };
   /** Topic events are published to (config topics.events). */
   topic: string;
-  /** Default: createCodec() (single-object encoding). */
+  /** Default: createCodec() (single-object encoding), or a registry-backed codec when registry_url is set. */
   codec?: AuditCodec;
+  /**
+   * Confluent-compatible schema registry (Apicurio: .../apis/ccompat/v7): events are written
+   * with Confluent framing under subject `<topic>-value`. Unset: Avro single-object encoding.
+   */
+  registry_url?: string | undefined;
+  /** Timeout of one registry request. Default 5000. */
+  registry_timeout_ms?: number;
   logger?: MinimalLogger;
   /** prom-client registry for auditstream_producer_* metrics. */
   metrics?: Registry;
@@ -100,7 +108,14 @@ export interface ProducerStats {
   failed_total: number;
 }
 
-/** One event from publish() to its outcome. Created once per event: the hot path's only object besides the message. */
+/** The kafkajs message of an event: key, value, and the partition the pinning partitioner writes back. */
+interface OutMessage {
+  key: string;
+  value: Buffer;
+  partition?: number;
+}
+
+/** One event from publish() to its outcome. Created once per event, with its kafkajs message. */
 class Pending {
   seq = 0;
   enqueuedAt = 0;
@@ -111,13 +126,28 @@ class Pending {
   accounted = false;
   resolve: (r: PublishReceipt) => void = noop;
   reject: (e: unknown) => void = noop;
+  /** publishMany(): the call this event belongs to, and its index there (one promise per call). */
+  group: Group | undefined = undefined;
+  index = 0;
   constructor(
     readonly eventId: string,
-    readonly message: Message,
+    readonly message: OutMessage,
     readonly bytes: number,
-    readonly hash: string | undefined,
     readonly started: number,
   ) {}
+}
+
+/** The outcome of one publishMany() call, settled when its last event is. */
+class Group {
+  failures = 0;
+  readonly results: Array<PublishReceipt | AuditstreamError | undefined>;
+  constructor(
+    public remaining: number,
+    readonly resolve: (r: PublishReceipt[]) => void,
+    readonly reject: (e: unknown) => void,
+  ) {
+    this.results = new Array(remaining);
+  }
 }
 
 function noop(): void {}
@@ -167,27 +197,21 @@ function kafkaReason(err: unknown): string {
   return inner?.type ? `${inner.type} (${inner.message ?? ''})` : (inner?.message ?? String(err));
 }
 
-/**
- * Pins each message's partition the first time kafkajs asks, using kafkajs's default
- * (murmur2 of the key, Java-compatible) partitioner. The SDK reads the pinned partition back
- * to build receipts, and a retried batch keeps its partitions, so the idempotent
- * producer's sequence numbers stay valid.
- */
-export const pinningPartitioner: ICustomPartitioner = () => {
-  const inner = Partitioners.DefaultPartitioner();
-  return (args) => {
-    const m = args.message;
-    if (m.partition !== undefined && m.partition !== null) return m.partition;
-    const p = inner(args);
-    m.partition = p;
-    return p;
-  };
-};
-
 export function createAuditProducer(options: AuditProducerOptions): AuditProducer {
   const topic = options.topic;
   if (!topic) throw new AuditstreamError('CONFIG_INVALID', 'producer topic is required', { field: 'topic' });
-  const codec = options.codec ?? createCodec();
+  if (options.codec && options.registry_url) {
+    throw new AuditstreamError('CONFIG_INVALID', 'producer options codec and registry_url are exclusive: build the codec with registryUrl instead', {
+      field: 'registry_url',
+    });
+  }
+  const codec =
+    options.codec ??
+    createCodec(
+      options.registry_url
+        ? { registryUrl: options.registry_url, ...(options.registry_timeout_ms === undefined ? {} : { registryTimeoutMs: options.registry_timeout_ms }) }
+        : {},
+    );
   const log = options.logger;
   const lingerMs = options.linger_ms ?? 5;
   const maxBatchEvents = options.max_batch_events ?? 1000;
@@ -235,6 +259,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   let closePromise: Promise<CloseReport> | undefined;
   let lastError: unknown;
   let connectingNow = false;
+  /** When the produce request now awaited was handed to kafkajs (0: none is). */
+  let sendingSince = 0;
   let publishedTotal = 0;
   let failedTotal = 0;
 
@@ -294,7 +320,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     if (p.settled) return;
     p.settled = true;
     metrics.latency((now - p.started) / 1000);
-    p.resolve(receipt);
+    if (p.group) settleInGroup(p.group, p.index, receipt, false);
+    else p.resolve(receipt);
   }
 
   function settleErr(p: Pending, err: AuditstreamError): void {
@@ -302,7 +329,44 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     p.settled = true;
     failedTotal++;
     metrics.failed(err.code, 1);
-    p.reject(err);
+    if (p.group) settleInGroup(p.group, p.index, err, true);
+    else p.reject(err);
+  }
+
+  /** A grouped event that never reached the queue (no buffer space, or closed meanwhile). */
+  function failBeforeQueue(p: Pending, err: unknown): void {
+    p.settled = true;
+    failedTotal++;
+    metrics.failed(errorType(err), 1);
+    settleInGroup(p.group as Group, p.index, err as AuditstreamError, true);
+  }
+
+  function settleInGroup(g: Group, index: number, outcome: PublishReceipt | AuditstreamError, failed: boolean): void {
+    g.results[index] = outcome;
+    if (failed) g.failures++;
+    if (--g.remaining > 0) return;
+    if (g.failures === 0) {
+      g.resolve(g.results as PublishReceipt[]);
+      return;
+    }
+    let first: AuditstreamError | undefined;
+    let retriable = true;
+    const results = g.results.map((r) => {
+      if (r instanceof Error) {
+        first ??= r;
+        retriable &&= isRetriable(r);
+        return { error: r };
+      }
+      return { receipt: r as PublishReceipt };
+    });
+    const e = first as AuditstreamError;
+    g.reject(
+      new AuditstreamError(ProducerErrorCode.SEND_FAILED, `${g.failures} of ${results.length} events were not delivered: ${e.message}`, {
+        retriable,
+        cause: e,
+        details: { results },
+      }),
+    );
   }
 
   function afterSettlement(): void {
@@ -386,17 +450,18 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     armWaiterTimer();
   }
 
-  function waitForSpace(bytes: number): Promise<void> {
+  /** Waits up to max_block_ms, and never past the event's own delivery deadline. */
+  function waitForSpace(bytes: number, deliveryDeadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      waiters.push({ bytes, deadline: Date.now() + maxBlockMs, resolve, reject });
+      waiters.push({ bytes, deadline: Math.min(Date.now() + maxBlockMs, deliveryDeadline), resolve, reject });
       armWaiterTimer();
     });
   }
 
   // --- publish ---------------------------------------------------------------------------
 
-  function prepare(input: PublishInput, started: number): Pending {
-    const now = Date.now();
+  /** Validates and encodes; `now` is the publish() call's wall clock (occurred_at default, deadline). */
+  function prepare(input: PublishInput, now: number, started: number): Pending {
     const ev = normalize(input, now);
     let value: Buffer;
     try {
@@ -411,29 +476,44 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
       throw new AuditEventValidationError('event', `event encodes to ${value.length} bytes, more than max_event_bytes=${maxEventBytes}`, 'EVENT_TOO_LARGE');
     }
     const key = `${ev.tenant_id}:${ev.actor.id}`;
-    const hash = withHash ? oneShotHash('sha256', value.subarray(headerBytes), 'hex') : undefined;
-    return new Pending(ev.event_id, { key, value }, value.length + key.length, hash, started);
+    // The content hash is computed when Kafka acknowledges the event (complete()), from these
+    // same immutable bytes: nothing more is held while the event waits.
+    const p = new Pending(ev.event_id, { key, value }, value.length + key.length, started);
+    // delivery_timeout_ms counts from the publish() call: time spent blocked for buffer space included.
+    p.deadline = now + deliveryTimeoutMs;
+    return p;
   }
 
-  function enqueue(p: Pending): Promise<PublishReceipt> {
+  function enqueue(p: Pending): void {
+    const now = Date.now();
+    p.seq = ++seq;
+    p.enqueuedAt = now;
+    p.accounted = true;
+    queue.push(p);
+    queuedBytes += p.bytes;
+    if (!deadlineTimer) armDeadline();
+    maybeSend();
+  }
+
+  /** Enqueues a single publish() and returns its promise. */
+  function track(p: Pending): Promise<PublishReceipt> {
     return new Promise<PublishReceipt>((resolve, reject) => {
-      const now = Date.now();
-      p.seq = ++seq;
-      p.enqueuedAt = now;
-      p.deadline = now + deliveryTimeoutMs;
-      p.accounted = true;
       p.resolve = resolve;
       p.reject = reject;
-      queue.push(p);
-      queuedBytes += p.bytes;
-      if (!deadlineTimer) armDeadline();
-      maybeSend();
+      enqueue(p);
     });
   }
 
-  function rejectEarly(err: unknown): Promise<never> {
-    failedTotal++;
-    metrics.failed(errorType(err), 1);
+  function unreserve(bytes: number): void {
+    bufferedEvents--;
+    bufferedBytes -= bytes;
+    wakeWaiters();
+  }
+
+  /** Rejects before anything was queued; `events` is how many events the call carried. */
+  function rejectEarly(err: unknown, events = 1): Promise<never> {
+    failedTotal += events;
+    metrics.failed(errorType(err), events);
     return Promise.reject(err);
   }
 
@@ -441,35 +521,72 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     return new AuditstreamError(ProducerErrorCode.CLOSED, 'producer is closed: publish() after close()');
   }
 
+  /** A codec that could not get ready (registry): retriable errors as they are, others as SEND_FAILED. */
+  function codecError(err: unknown): unknown {
+    return err instanceof AuditstreamError && err.retriable
+      ? err
+      : new AuditstreamError(ProducerErrorCode.SEND_FAILED, `codec not ready for topic ${topic}: ${(err as Error).message}`, { cause: err });
+  }
+
+  /**
+   * Resolves when the codec can encode for the topic (Confluent framing: the schema id is
+   * known), or rejects by `deadline` at the latest: a slow registry counts against the
+   * events' delivery_timeout_ms like a slow broker.
+   */
+  function codecReady(deadline: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new AuditstreamError(
+              ProducerErrorCode.DELIVERY_TIMEOUT,
+              `event not sent within delivery_timeout_ms=${deliveryTimeoutMs}: the codec was still getting the schema id for topic ${topic} from the registry (never sent)`,
+              { retriable: true, details: { maybe_delivered: false } },
+            ),
+          ),
+        Math.max(0, deadline - Date.now()),
+      );
+      codec.prepare(topic).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(codecError(err));
+        },
+      );
+    });
+  }
+
   function publish(input: PublishInput): Promise<PublishReceipt> {
     if (closed) return rejectEarly(closedError());
+    const now = Date.now();
     const started = performance.now();
     if (!codec.isReady(topic)) {
-      return codec.prepare(topic).then(
-        () => publish(input),
-        (err: unknown) =>
-          rejectEarly(
-            err instanceof AuditstreamError && err.retriable
-              ? err
-              : new AuditstreamError(ProducerErrorCode.SEND_FAILED, `codec not ready for topic ${topic}: ${(err as Error).message}`, { cause: err }),
-          ),
+      return codecReady(now + deliveryTimeoutMs).then(
+        () => (closed ? rejectEarly(closedError()) : publishNow(input, now, started)),
+        (err: unknown) => rejectEarly(err),
       );
     }
+    return publishNow(input, now, started);
+  }
+
+  function publishNow(input: PublishInput, now: number, started: number): Promise<PublishReceipt> {
     let pr: Pending;
     try {
-      pr = prepare(input, started);
+      pr = prepare(input, now, started);
     } catch (err) {
       return rejectEarly(err);
     }
     if (waitingCount() === 0 && fits(pr.bytes)) {
       reserve(pr.bytes);
-      return enqueue(pr);
+      return track(pr);
     }
-    return waitForSpace(pr.bytes).then(
+    return waitForSpace(pr.bytes, pr.deadline).then(
       () => {
-        if (!closed) return enqueue(pr);
-        bufferedEvents--;
-        bufferedBytes -= pr.bytes;
+        if (!closed) return track(pr);
+        unreserve(pr.bytes);
         return rejectEarly(closedError());
       },
       (err: unknown) => rejectEarly(err),
@@ -477,13 +594,22 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   async function publishMany(events: readonly PublishInput[]): Promise<PublishReceipt[]> {
-    if (closed) return rejectEarly(closedError());
-    if (!codec.isReady(topic)) await codec.prepare(topic);
+    if (closed) return rejectEarly(closedError(), events.length);
+    const now = Date.now();
     const started = performance.now();
-    const prepared: Pending[] = [];
+    if (!codec.isReady(topic)) {
+      try {
+        await codecReady(now + deliveryTimeoutMs);
+      } catch (err) {
+        return rejectEarly(err, events.length);
+      }
+      if (closed) return rejectEarly(closedError(), events.length);
+    }
+    if (events.length === 0) return [];
+    const prepared: Pending[] = new Array(events.length);
     for (let i = 0; i < events.length; i++) {
       try {
-        prepared.push(prepare(events[i] as PublishInput, started));
+        prepared[i] = prepare(events[i] as PublishInput, now, started);
       } catch (err) {
         if (err instanceof AuditstreamError) {
           const wrapped = new AuditEventValidationError(
@@ -491,28 +617,32 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
             `events[${i}]: ${err.message}`,
             err.code === 'EVENT_TOO_LARGE' ? 'EVENT_TOO_LARGE' : 'EVENT_INVALID',
           );
-          return rejectEarly(Object.assign(wrapped, { details: { index: i } }));
+          return rejectEarly(Object.assign(wrapped, { details: { index: i } }), events.length);
         }
-        return rejectEarly(err);
+        return rejectEarly(err, events.length);
       }
     }
-    const promises: Promise<PublishReceipt>[] = [];
-    for (const pr of prepared) {
-      if (waitingCount() === 0 && fits(pr.bytes)) {
-        reserve(pr.bytes);
-        promises.push(enqueue(pr));
-      } else {
-        promises.push(waitForSpace(pr.bytes).then(() => (closed ? rejectEarly(closedError()) : enqueue(pr)), rejectEarly));
+    // One promise for the whole call: each event settles its slot in the group.
+    return new Promise<PublishReceipt[]>((resolve, reject) => {
+      const g = new Group(prepared.length, resolve, reject);
+      for (let i = 0; i < prepared.length; i++) {
+        const pr = prepared[i] as Pending;
+        pr.group = g;
+        pr.index = i;
+        if (waitingCount() === 0 && fits(pr.bytes)) {
+          reserve(pr.bytes);
+          enqueue(pr);
+        } else {
+          waitForSpace(pr.bytes, pr.deadline).then(
+            () => {
+              if (!closed) return enqueue(pr);
+              unreserve(pr.bytes);
+              failBeforeQueue(pr, closedError());
+            },
+            (err: unknown) => failBeforeQueue(pr, err),
+          );
+        }
       }
-    }
-    const results = await Promise.allSettled(promises);
-    const failures = results.filter((r) => r.status === 'rejected');
-    if (failures.length === 0) return results.map((r) => (r as PromiseFulfilledResult<PublishReceipt>).value);
-    const first = (failures[0] as PromiseRejectedResult).reason as AuditstreamError;
-    throw new AuditstreamError(ProducerErrorCode.SEND_FAILED, `${failures.length} of ${events.length} events were not delivered: ${first.message}`, {
-      retriable: failures.every((f) => isRetriable((f as PromiseRejectedResult).reason)),
-      cause: first,
-      details: { results: results.map((r) => (r.status === 'fulfilled' ? { receipt: r.value } : { error: r.reason })) },
     });
   }
 
@@ -581,7 +711,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   async function sendWithRetry(batch: Pending[]): Promise<void> {
-    const messages = batch.map((p) => p.message);
+    const messages: Message[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) messages[i] = (batch[i] as Pending).message;
     metrics.batch();
     let attempted = false;
     for (let attempt = 0; ; attempt++) {
@@ -604,9 +735,12 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
           attempted = true;
           for (const p of batch) p.sent = true;
         }
+        sendingSince = Date.now();
         md = await kp.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: ackTimeoutMs, compression });
+        sendingSince = 0;
       } catch (err) {
         connectingNow = false;
+        sendingSince = 0;
         lastError = err;
         const kind = classify(err);
         if (kind === 'fatal' || closingHard) {
@@ -625,22 +759,21 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
         continue;
       }
       lastError = undefined;
-      complete(batch, messages, md);
+      complete(batch, md);
       return;
     }
   }
 
-  function complete(batch: Pending[], messages: Message[], md: RecordMetadata[]): void {
+  function complete(batch: Pending[], md: RecordMetadata[]): void {
     // One record batch per partition per produce request: the message at position i of a
     // partition's list has offset baseOffset + i (kafkajs keeps our order within a partition).
     const base = new Map<number, number>();
     for (const r of md) if (r.topicName === topic && r.errorCode === 0) base.set(r.partition, Number(r.baseOffset));
-    const next = new Map<number, number>();
     const now = performance.now();
     let ok = 0;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i] as Pending;
-      const partition = (messages[i] as Message).partition;
+      const partition = p.message.partition;
       const b = partition === undefined ? undefined : base.get(partition);
       if (partition === undefined || b === undefined) {
         settleErr(
@@ -649,12 +782,11 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
         );
         continue;
       }
-      const k = next.get(partition) ?? 0;
-      next.set(partition, k + 1);
+      base.set(partition, b + 1);
       if (p.settled) continue; // timed out while in flight; it did land after all
       ok++;
-      const receipt: PublishReceipt = { event_id: p.eventId, topic, partition, offset: String(b + k) };
-      if (p.hash !== undefined) receipt.content_hash = p.hash;
+      const receipt: PublishReceipt = { event_id: p.eventId, topic, partition, offset: String(b) };
+      if (withHash) receipt.content_hash = oneShotHash('sha256', p.message.value.subarray(headerBytes), 'hex');
       release(p);
       settleOk(p, receipt, now);
     }
@@ -676,7 +808,15 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   function timeoutError(sent: boolean): AuditstreamError {
-    const last = lastError ? `; last error: ${kafkaReason(lastError)}` : connectingNow ? '; still connecting to the Kafka brokers' : '';
+    // A broker that died mid-request often leaves kafkajs retrying inside one sendBatch call
+    // (reconnects, metadata refreshes) with no error surfaced yet: say so rather than nothing.
+    const last = lastError
+      ? `; last error: ${kafkaReason(lastError)}`
+      : connectingNow
+        ? '; still connecting to the Kafka brokers'
+        : sendingSince
+          ? `; a produce request has been waiting ${Date.now() - sendingSince} ms for the broker (kafkajs is retrying)`
+          : '';
     return new AuditstreamError(
       ProducerErrorCode.DELIVERY_TIMEOUT,
       `event not acknowledged by Kafka within delivery_timeout_ms=${deliveryTimeoutMs} (${sent ? 'sent, it may still have been written' : 'never sent'})${last}`,
@@ -754,6 +894,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
           undelivered.push(p.eventId);
           settleErr(p, closeError(p));
         }
+        // The send may never return (a hung broker): the producer is done with these now.
+        release(p);
       }
       while (qHead < queue.length) {
         const p = queue[qHead] as Pending;
