@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createStack } from '@auditstream/stack';
 import { countStored, createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from './testing/harness.js';
@@ -13,22 +13,25 @@ const CH_HTTP = 28323;
 const BEFORE = 20_000;
 const DURING = 40_000;
 
+const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-ingest-outage-'));
+const KAFKA = 29392;
+const stack = createStack({
+  stateDir,
+  kafkaPort: KAFKA,
+  kafkaControllerPort: 29393,
+  clickhouseHttpPort: CH_HTTP,
+  clickhouseTcpPort: 29300,
+  stopGraceMs: 10_000,
+});
+before(() => stack.up(), { timeout: 300_000 });
+after(async () => {
+  await stack.down().catch(() => {});
+  rmSync(stateDir, { recursive: true, force: true });
+});
+const pidOf = async (name: 'kafka' | 'clickhouse') => (await stack.status()).find((c) => c.name === name)?.pid as number;
+
 test('ClickHouse hung, then down: consumption pauses with bounded memory, inserts are retried, nothing is lost', async (t) => {
-  const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-ingest-outage-'));
-  const stack = createStack({
-    stateDir,
-    kafkaPort: 29392,
-    kafkaControllerPort: 29393,
-    clickhouseHttpPort: CH_HTTP,
-    clickhouseTcpPort: 29300,
-    stopGraceMs: 10_000,
-  });
-  t.after(async () => {
-    await stack.down().catch(() => {});
-    rmSync(stateDir, { recursive: true, force: true });
-  });
-  await stack.up();
-  const chPid = async () => (await stack.status()).find((c) => c.name === 'clickhouse')?.pid as number;
+  const chPid = () => pidOf('clickhouse');
 
   const env = await createTestEnv({
     partitions: 4,
@@ -97,4 +100,44 @@ test('ClickHouse hung, then down: consumption pauses with bounded memory, insert
     `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB; buffer at most ${maxBufferEvents} events / ${(maxBufferBytes / 2 ** 20).toFixed(1)} MiB; lag during outage ${lagDuringOutage}`,
   );
   assert.ok(peak < 1.5 * 2 ** 30, `peak RSS ${peak} stays bounded`);
+});
+
+test('the Kafka broker killed and restarted mid-stream: the consumer rejoins and resumes from its commits, nothing is lost', async (t) => {
+  // The private stack's broker this time (the shared one must not be stopped), and its ClickHouse.
+  const N = 30_000;
+  const env = await createTestEnv({
+    partitions: 4,
+    clickhouseUrl: `http://127.0.0.1:${CH_HTTP}`,
+    extraEnv: { AUDITSTREAM_KAFKA__BROKERS: `127.0.0.1:${KAFKA}`, AUDITSTREAM_INGEST__RETRY_MAX_DELAY_MS: '2000' },
+  });
+  t.after(() => env.cleanup().catch(() => {}));
+  await publishEvents(env.kafka, env.topic, env.tenant, N / 2);
+  const child = spawnIngest(env.env);
+  t.after(() => child.proc.kill('SIGKILL'));
+  await child.metricsUrl();
+  await waitFor(
+    'the first half stored',
+    () => countStored(env.ch, env.tenant),
+    (n) => n >= N / 2,
+    120_000,
+    250,
+  );
+
+  process.kill(await pidOf('kafka'), 'SIGKILL');
+  await delay(3000);
+  assert.equal(child.proc.exitCode, null, 'ingest keeps running while the broker is down');
+  await stack.up();
+  await publishEvents(env.kafka, env.topic, env.tenant, N / 2, N / 2);
+  await waitFor(
+    `all ${N} stored`,
+    () => countStored(env.ch, env.tenant),
+    (n) => n >= N,
+    180_000,
+    500,
+  );
+  child.proc.kill('SIGTERM');
+  assert.equal(await child.exited, 0);
+  const counts = await rowCounts(env.ch, env.database, env.tenant);
+  assert.equal(counts.distinct, N, 'nothing lost');
+  assert.equal(counts.final, N, 'no duplicate visible');
 });
