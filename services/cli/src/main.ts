@@ -62,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A command is done when run() resolves: client libraries' idle timers (kafkajs reconnects,
+    // keep-alive sockets) must not hold the process open after it.
+    setTimeout(() => process.exit(code), 200).unref();
   },
   (err) => {
     console.error(err);
