@@ -324,3 +324,14 @@ test('rows stored without chain values are reported once, with their count', () 
   assert.equal(rep.findings[0]?.kind, 'unchained');
   assert.match(rep.findings[0]?.detail ?? '', /^2 rows have no chain values/);
 });
+
+test('a forged row that links correctly to the previous entry is found: the next row holds its place and links past it', () => {
+  const rows = makeChain(20, { skipOffsets: new Set([10]) });
+  const prev = rows[9] as StoredChainRow; // offset 9; the next genuine row is offset 11
+  const f = { ...prev.fields, kafka_offset: '10', event_id: '0190a000-0000-7000-8000-999999999999', chain_seq: '11', prev_hash: prev.hash };
+  const rep = verify([...rows.slice(0, 10), { fields: f, hash: entryHash(f) }, ...rows.slice(10)], [], { dlq: new Set(['10']) });
+  assert.deepEqual(
+    rep.findings.map((x) => [x.kind, x.offset]),
+    [['inserted', '10']],
+  );
+});

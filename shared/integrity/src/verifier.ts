@@ -305,6 +305,18 @@ export class PartitionVerifier {
       (linking.length > 1 ? linking.find((c) => c.valid && next?.rows.some((r) => r.row.fields.prev_hash === c.row.hash)) : undefined) ??
       linking.find((c) => c.valid) ??
       linking[0];
+    // A row that links, while the next row links past it to the same previous entry, is a forged
+    // claim on that chain position: the chain continues from the previous entry, not from it.
+    const rival = pick ? next?.rows.find((r) => r.row.fields.prev_hash === expPrev && r.seq === expSeq) : undefined;
+    if (pick && next && rival && !next.rows.some((r) => r.row.fields.prev_hash === pick.row.hash)) {
+      for (const c of g.rows)
+        this.find({
+          ...this.at(c),
+          kind: 'inserted',
+          detail: `this row claims chain_seq ${c.seq}, but the row at offset ${next.offset} holds that place and links past it (a forged insert)`,
+        });
+      return;
+    }
     if (pick) {
       this.extraCopies(g, pick);
       if (!pick.valid) this.find({ ...this.at(pick), kind: 'modified', detail: 'the row content does not match its stored hash (a field was changed)' });
