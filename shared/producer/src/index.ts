@@ -15,6 +15,7 @@ export {
   type CloseReport,
   createAuditProducer,
   type KafkaProducerLike,
+  PRODUCER_DEFAULTS,
   type ProducerStats,
   type PublishReceipt,
 } from './producer.js';

@@ -197,6 +197,28 @@ function kafkaReason(err: unknown): string {
   return inner?.type ? `${inner.type} (${inner.message ?? ''})` : (inner?.message ?? String(err));
 }
 
+/** The defaults of the tuning options (the config section `producer` documents the same values). */
+export const PRODUCER_DEFAULTS = Object.freeze({
+  linger_ms: 5,
+  max_batch_events: 1000,
+  max_batch_bytes: 512 * 1024,
+  max_buffer_events: 20_000,
+  max_buffer_bytes: 32 * 1024 * 1024,
+  max_block_ms: 5000,
+  delivery_timeout_ms: 30_000,
+  max_event_bytes: 64 * 1024,
+  max_future_skew_ms: 5 * 60_000,
+  max_past_age_ms: 7 * 24 * 3_600_000,
+  ack_timeout_ms: 30_000,
+  kafka_retries: 5,
+  retry_initial_delay_ms: 100,
+  retry_max_delay_ms: 5000,
+  compression: 'none' as 'none' | 'gzip',
+  content_hash: true,
+  close_timeout_ms: 10_000,
+  registry_timeout_ms: 5000,
+});
+
 export function createAuditProducer(options: AuditProducerOptions): AuditProducer {
   const topic = options.topic;
   if (!topic) throw new AuditstreamError('CONFIG_INVALID', 'producer topic is required', { field: 'topic' });
@@ -213,18 +235,22 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
         : {},
     );
   const log = options.logger;
-  const lingerMs = options.linger_ms ?? 5;
-  const maxBatchEvents = options.max_batch_events ?? 1000;
-  const maxBatchBytes = options.max_batch_bytes ?? 512 * 1024;
-  const maxBufferEvents = options.max_buffer_events ?? 20_000;
-  const maxBufferBytes = options.max_buffer_bytes ?? 32 * 1024 * 1024;
-  const maxBlockMs = options.max_block_ms ?? 5000;
-  const deliveryTimeoutMs = options.delivery_timeout_ms ?? 30_000;
-  const maxEventBytes = options.max_event_bytes ?? 64 * 1024;
-  const ackTimeoutMs = options.ack_timeout_ms ?? 30_000;
-  const backoff = { initial_delay_ms: options.retry_initial_delay_ms ?? 100, max_delay_ms: options.retry_max_delay_ms ?? 5000 };
+  const D = PRODUCER_DEFAULTS;
+  const lingerMs = options.linger_ms ?? D.linger_ms;
+  const maxBatchEvents = options.max_batch_events ?? D.max_batch_events;
+  const maxBatchBytes = options.max_batch_bytes ?? D.max_batch_bytes;
+  const maxBufferEvents = options.max_buffer_events ?? D.max_buffer_events;
+  const maxBufferBytes = options.max_buffer_bytes ?? D.max_buffer_bytes;
+  const maxBlockMs = options.max_block_ms ?? D.max_block_ms;
+  const deliveryTimeoutMs = options.delivery_timeout_ms ?? D.delivery_timeout_ms;
+  const maxEventBytes = options.max_event_bytes ?? D.max_event_bytes;
+  const ackTimeoutMs = options.ack_timeout_ms ?? D.ack_timeout_ms;
+  const backoff = {
+    initial_delay_ms: options.retry_initial_delay_ms ?? D.retry_initial_delay_ms,
+    max_delay_ms: options.retry_max_delay_ms ?? D.retry_max_delay_ms,
+  };
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-  const withHash = options.content_hash ?? true;
+  const withHash = options.content_hash ?? D.content_hash;
   const headerBytes = codec.format === 'single-object' ? 10 : 5;
   const normalize = createEventNormalizer(options);
   for (const [k, v] of Object.entries({
@@ -280,7 +306,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: pinningPartitioner,
-      retry: { retries: options.kafka_retries ?? 5, initialRetryTime: 100, maxRetryTime: 2000 },
+      retry: { retries: options.kafka_retries ?? D.kafka_retries, initialRetryTime: 100, maxRetryTime: 2000 },
     });
     producer = p;
     connecting = p.connect().then(
@@ -882,7 +908,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     if (waiterTimer) clearTimeout(waiterTimer);
     waiterTimer = undefined;
     closePromise = (async () => {
-      const timeoutMs = opts.timeout_ms ?? options.close_timeout_ms ?? 10_000;
+      const timeoutMs = opts.timeout_ms ?? options.close_timeout_ms ?? D.close_timeout_ms;
       const timer = new AbortController();
       await Promise.race([flush(), sleep(timeoutMs, timer.signal)]);
       timer.abort();

@@ -165,7 +165,7 @@ function def(v: unknown): number {
  * objects: encode it before the caller can change them (publish() does, synchronously).
  */
 export function createEventNormalizer(options: ValidationOptions = {}): (input: PublishInput, nowMs: number) => NormalizedEvent {
-  const futureMs = options.max_future_skew_ms ?? 5 * 60_000;
+  const futureMs = options.max_future_skew_ms ?? 5 * 60_000; // = PRODUCER_DEFAULTS
   const pastMs = options.max_past_age_ms ?? 7 * 24 * 3_600_000;
 
   return function normalize(input: PublishInput, nowMs: number): NormalizedEvent {
