@@ -1,15 +1,18 @@
 // SDK publish throughput vs raw kafkajs sendBatch of the same encoded bytes, plus publish latency.
-//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000] [--ids]
+//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000] [--ids] [--only sdk|raw]
 // --ids: events carry their own event_id, which isolates the cost of generating UUIDv7s.
+// --only sdk: skip the raw rounds and the paced run (for a CPU profile of the SDK alone:
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx shared/producer/bench/publish.bench.ts --only sdk
+//   node --import tsx shared/producer/bench/cpuprofile-top.ts /tmp/prof/*.cpuprofile).
 // Wall-clock throughput on a shared machine is noisy: client CPU per event is reported too.
 // Needs a broker (127.0.0.1:9092 or AUDITSTREAM_KAFKA__BROKERS); creates and deletes its own topics.
 import { parseArgs } from 'node:util';
 import { createCodec } from '@auditstream/codec';
 import { uniqueName, uuidv7 } from '@auditstream/core';
 import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
-import type { Message } from 'kafkajs';
+import { type Message, Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { createAuditProducer, createEventNormalizer, type PublishInput, pinningPartitioner } from '../src/index.js';
+import { createAuditProducer, createEventNormalizer, type PublishInput } from '../src/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     partitions: { type: 'string', default: '6' },
     ids: { type: 'boolean', default: false },
     window: { type: 'string', default: '10000' },
+    only: { type: 'string', default: '' },
   },
 });
 const N = Number(values.events);
@@ -28,6 +32,8 @@ const RATE = Number(values.rate);
 const BATCH = Number(values.batch);
 const PARTITIONS = Number(values.partitions);
 const WINDOW = Number(values.window);
+const RUN_RAW = values.only !== 'sdk';
+const RUN_SDK = values.only !== 'raw';
 const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = createKafkaClient({ brokers, client_id: 'bench' }, { component: 'bench' });
 
@@ -72,18 +78,25 @@ async function withTopic<T>(fn: (topic: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** Raw kafkajs: the same encoded bytes and keys, same producer settings, sequential sendBatch of BATCH messages. */
 interface Run {
   rate: number;
   /** Client process CPU (user + system) per event, microseconds. */
   cpu_us: number;
 }
 
+/**
+ * Raw kafkajs: the same encoded bytes and keys, the same producer settings (idempotent, one
+ * request in flight), kafkajs's own DefaultPartitioner, sequential sendBatch of BATCH messages.
+ */
 async function raw(encoded: Message[]): Promise<Run> {
   return withTopic(async (topic) => {
-    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: pinningPartitioner, allowAutoTopicCreation: false });
+    const producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
-    // fresh message objects (the partitioner pins partitions on them)
     const messages = encoded.map((m) => ({ key: m.key, value: m.value }));
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -167,29 +180,39 @@ const avgBytes = encoded.reduce((s, m) => s + (m.value as Buffer).length, 0) / e
 console.log(`events=${N} batch=${BATCH} partitions=${PARTITIONS} avg_value_bytes=${avgBytes.toFixed(0)} node=${process.version}`);
 
 // Warm-up (JIT, connections, topic metadata paths), not reported.
-await raw(encoded.slice(0, 20_000));
-await sdk(inputs.slice(0, 20_000));
+if (RUN_RAW) await raw(encoded.slice(0, 20_000));
+if (RUN_SDK) await sdk(inputs.slice(0, 20_000));
 
 const raws: Run[] = [];
 const sdks: Array<Run & { p50: number; p99: number; batches: number }> = [];
+const fmtRaw = (a: Run) => `raw ${a.rate.toFixed(0)} ev/s (${a.cpu_us.toFixed(1)} µs CPU/event)`;
+const fmtSdk = (b: (typeof sdks)[number]) =>
+  `sdk ${b.rate.toFixed(0)} ev/s (${b.cpu_us.toFixed(1)} µs CPU/event; ` +
+  `latency when saturated p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; ${(inputs.length / b.batches).toFixed(0)} events/request)`;
 for (let r = 0; r < ROUNDS; r++) {
-  const a = await raw(encoded);
-  const b = await sdk(inputs);
-  raws.push(a);
-  sdks.push(b);
-  console.log(
-    `round ${r + 1}: raw ${a.rate.toFixed(0)} ev/s (${a.cpu_us.toFixed(1)} µs CPU/event), sdk ${b.rate.toFixed(0)} ev/s (${b.cpu_us.toFixed(1)} µs CPU/event; ` +
-      `latency when saturated p50 ${b.p50.toFixed(0)} ms, p99 ${b.p99.toFixed(0)} ms; ${(inputs.length / b.batches).toFixed(0)} events/request)`,
-  );
+  const parts: string[] = [];
+  if (RUN_RAW) {
+    const a = await raw(encoded);
+    raws.push(a);
+    parts.push(fmtRaw(a));
+  }
+  if (RUN_SDK) {
+    const b = await sdk(inputs);
+    sdks.push(b);
+    parts.push(fmtSdk(b));
+  }
+  console.log(`round ${r + 1}: ${parts.join(', ')}`);
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const rawMed = median(raws.map((r) => r.rate));
-const sdkMed = median(sdks.map((s) => s.rate));
-const rawCpu = median(raws.map((r) => r.cpu_us));
-const sdkCpu = median(sdks.map((s) => s.cpu_us));
-const lat = await paced(inputs, RATE, 5);
-console.log(`\nmedian of ${ROUNDS}: raw kafkajs ${rawMed.toFixed(0)} ev/s, SDK ${sdkMed.toFixed(0)} ev/s, ratio ${(sdkMed / rawMed).toFixed(2)}x`);
-console.log(`client CPU per event: raw ${rawCpu.toFixed(1)} µs, SDK ${sdkCpu.toFixed(1)} µs (CPU-bound ratio ${(rawCpu / sdkCpu).toFixed(2)}x)`);
-console.log(
-  `publish latency at ${RATE} ev/s for 5 s (${lat.n} events): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms`,
-);
+if (RUN_RAW && RUN_SDK) {
+  const rawMed = median(raws.map((r) => r.rate));
+  const sdkMed = median(sdks.map((s) => s.rate));
+  const rawCpu = median(raws.map((r) => r.cpu_us));
+  const sdkCpu = median(sdks.map((s) => s.cpu_us));
+  const lat = await paced(inputs, RATE, 5);
+  console.log(`\nmedian of ${ROUNDS}: raw kafkajs ${rawMed.toFixed(0)} ev/s, SDK ${sdkMed.toFixed(0)} ev/s, ratio ${(sdkMed / rawMed).toFixed(2)}x`);
+  console.log(`client CPU per event: raw ${rawCpu.toFixed(1)} µs, SDK ${sdkCpu.toFixed(1)} µs (CPU-bound ratio ${(rawCpu / sdkCpu).toFixed(2)}x)`);
+  console.log(
+    `publish latency at ${RATE} ev/s for 5 s (${lat.n} events): p50 ${lat.p50.toFixed(2)} ms, p99 ${lat.p99.toFixed(2)} ms, max ${lat.max.toFixed(2)} ms`,
+  );
+}
