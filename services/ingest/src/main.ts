@@ -35,7 +35,14 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
   const validate: EventValidator = (event, receivedAtMs) => {
     normalize(event as unknown as PublishInput, receivedAtMs);
   };
-  const app = createIngest({ config, logger, registry, storage, decoder: createCodec(), validate });
+  // Confluent-framed events name a schema id the codec fetches from the registry the SDK
+  // registers with (producer.registry_url); single-object events need none. Read structurally
+  // so this works before and after the producer section is part of the root schema.
+  const sdk = (config as { producer?: { registry_url?: string; registry_timeout_ms?: number } }).producer;
+  const decoder = createCodec(
+    sdk?.registry_url ? { registryUrl: sdk.registry_url, ...(sdk.registry_timeout_ms ? { registryTimeoutMs: sdk.registry_timeout_ms } : {}) } : {},
+  );
+  const app = createIngest({ config, logger, registry, storage, decoder, validate });
 
   if (options.signals !== false) {
     const onSignal = (signal: NodeJS.Signals) => {
