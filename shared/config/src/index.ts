@@ -8,3 +8,4 @@ export { type ApiSection, apiSection } from './sections/api.js';
 export * as sections from './sections/common.js';
 export { DEFAULT_SEVERITY_RULES, type IngestSection, ingestSection, type RedactPattern, type SeverityRule } from './sections/ingest.js';
 export { type IntegritySection, integritySection } from './sections/integrity.js';
+export { type ProducerSection, producerSection } from './sections/producer.js';

@@ -4,6 +4,7 @@ import { apiSection } from './sections/api.js';
 import { clickhouseSection, kafkaSection, logSection, stackSection, topicsSection } from './sections/common.js';
 import { ingestSection } from './sections/ingest.js';
 import { integritySection } from './sections/integrity.js';
+import { producerSection } from './sections/producer.js';
 
 /**
  * The whole configuration, one section per component. A service parses it once at
@@ -15,6 +16,7 @@ export const configSchema = z
     log: logSection,
     kafka: kafkaSection,
     topics: topicsSection,
+    producer: producerSection,
     clickhouse: clickhouseSection,
     stack: stackSection,
     ingest: ingestSection,
