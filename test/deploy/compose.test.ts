@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { configSchema, describeFields } from '@auditstream/config';
 import { repoRoot } from '@auditstream/core';
 import { parse } from 'yaml';
 
@@ -16,6 +17,7 @@ interface Service {
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, unknown> | string[];
+  environment?: Record<string, unknown>;
   healthcheck?: unknown;
 }
 
@@ -65,4 +67,22 @@ test('references resolve: depends_on, named volumes, bind mounts, build files, C
         assert.ok(services[dep]?.healthcheck, `${name} waits for ${dep} to be healthy, but ${dep} has no healthcheck`);
     }
   }
+});
+
+test('every AUDITSTREAM_<SECTION>__<KEY> variable the services get names a real config key', () => {
+  const keys = new Set(describeFields(configSchema).map((f) => f.key));
+  let checked = 0;
+  for (const [name, svc] of Object.entries(services)) {
+    for (const env of Object.keys(svc.environment ?? {})) {
+      if (!env.startsWith('AUDITSTREAM_') || !env.includes('__')) continue;
+      const key = env
+        .slice('AUDITSTREAM_'.length)
+        .split('__')
+        .map((p) => p.toLowerCase())
+        .join('.');
+      assert.ok(keys.has(key), `${name}: ${env} names no config key (${key})`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 5);
 });
