@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './jcs.js';
 
@@ -89,9 +90,13 @@ export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [
   'prev_hash',
 ];
 
-// The keys of a canonical entry in RFC 8785 order (UTF-16 code units; all ASCII here), `v` included.
+// Characters JSON.stringify would escape (quote, backslash, controls) or reject as lone surrogates.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+// The keys of a canonical entry in RFC 8785 order (UTF-16 code units; all ASCII here), `v` included,
+// each with the text that precedes its value.
 const SORTED_KEYS: readonly string[] = [...CHAIN_FIELDS, 'v'].sort();
-const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(SORTED_KEYS.map((k, i) => [k, `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`]));
+const KEY_PREFIXES: readonly string[] = SORTED_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`);
 
 /**
  * The canonical text of one chain entry: RFC 8785 JSON of the fields plus `"v":1`. Equal to
@@ -99,15 +104,16 @@ const KEY_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(SORTED_K
  * because it runs once per stored event in ingest and once per row in `auditstream verify`.
  */
 export function canonicalEntryText(fields: ChainEntryFields): string {
+  return canonicalText(fields, fields.chain_seq, fields.prev_hash);
+}
+
+function canonicalText(content: ChainContent, chainSeq: string, prevHash: string): string {
   let out = '';
-  for (const k of SORTED_KEYS) {
-    out += KEY_PREFIX[k];
-    if (k === 'v') {
-      out += String(CANONICAL_VERSION);
-      continue;
-    }
-    const v = fields[k as keyof ChainEntryFields];
-    if (typeof v === 'string') out += JSON.stringify(v);
+  for (let i = 0; i < SORTED_KEYS.length; i++) {
+    const k = SORTED_KEYS[i] as string;
+    out += KEY_PREFIXES[i];
+    const v = k === 'chain_seq' ? chainSeq : k === 'prev_hash' ? prevHash : k === 'v' ? CANONICAL_VERSION : content[k as keyof ChainContent];
+    if (typeof v === 'string') out += NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
     else if (typeof v === 'number') {
       if (!Number.isSafeInteger(v)) throw new TypeError(`canonicalEntry: ${k} must be a safe integer`);
       out += String(v);
@@ -123,10 +129,27 @@ export function canonicalEntry(fields: ChainEntryFields): Buffer {
   return Buffer.from(canonicalEntryText(fields), 'utf8');
 }
 
+// One-shot crypto.hash (Node ≥ 20.12) over a reused buffer: ~40% less time per entry than createHash.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Buffer, enc: 'hex') => string }).hash;
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
 /** hash = SHA-256(prev_hash bytes || canonical(entry)), hex. */
 export function entryHash(fields: ChainEntryFields): string {
-  if (!/^[0-9a-f]{64}$/.test(fields.prev_hash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
-  return createHash('sha256').update(Buffer.from(fields.prev_hash, 'hex')).update(canonicalEntryText(fields), 'utf8').digest('hex');
+  return entryHashOf(fields, fields.chain_seq, fields.prev_hash);
+}
+
+/** entryHash of `content` placed at `chainSeq` after `prevHash`, without building the full entry. */
+export function entryHashOf(content: ChainContent, chainSeq: string, prevHash: string): string {
+  if (!HEX64.test(prevHash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
+  const text = canonicalText(content, chainSeq, prevHash);
+  if (!oneShot) return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(text, 'utf8').digest('hex');
+  const need = 32 + Buffer.byteLength(text, 'utf8');
+  if (need > scratch.length) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  scratch.write(prevHash, 0, 32, 'hex');
+  const n = scratch.write(text, 32, 'utf8');
+  return oneShot('sha256', scratch.subarray(0, 32 + n), 'hex');
 }
 
 export function sha256Hex(data: Buffer | string): string {

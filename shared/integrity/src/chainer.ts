@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { ClickHouse, EventRow } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import type { Registry } from 'prom-client';
-import { type ChainContent, entryHash, GENESIS_HASH } from './chain.js';
+import { type ChainContent, entryHashOf, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { chainContentFromRow } from './fields.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
@@ -249,7 +249,21 @@ export function createChainer(deps: ChainerDeps): Chainer {
       });
   }
 
+  /** The common case, without I/O: loaded, past the stored head, after the cursor. */
+  function fast(st: PartitionState, o: bigint, content: ChainContent): ChainLink | undefined {
+    if (!st.loaded || st.reposition || o <= st.storedHead || (st.cursor && o <= st.cursor.offset)) return undefined;
+    checkContent(st, o, content);
+    const prev = st.cursor;
+    const seq = (prev?.chain_seq ?? 0n) + 1n;
+    const prevHash = prev?.hash ?? GENESIS_HASH;
+    const hash = entryHashOf(content, seq.toString(), prevHash);
+    st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
+    return { chain_seq: seq, prev_hash: prevHash, hash, status: 'new' };
+  }
+
   async function step(st: PartitionState, o: bigint, content: ChainContent): Promise<ChainLink> {
+    const quick = fast(st, o, content);
+    if (quick) return quick;
     checkContent(st, o, content);
     if (!st.loaded) await load(st, o);
     else if (st.reposition || (st.cursor && o <= st.cursor.offset)) await load(st, o);
@@ -261,8 +275,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
       const rows = await storedAt(st, o);
       if (rows.length > 0) {
         const linking = rows.filter((r) => r.prev_hash === prevHash && r.chain_seq === seq);
-        const fields = { ...content, chain_seq: seq.toString(), prev_hash: prevHash };
-        const h = linking.length > 0 ? entryHash(fields) : '';
+        const h = linking.length > 0 ? entryHashOf(content, seq.toString(), prevHash) : '';
         const same = linking.find((r) => r.hash === h);
         const sameEvent = linking.find((r) => r.event_id === content.event_id.toLowerCase());
         const hit = same ?? sameEvent;
@@ -285,7 +298,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
         );
       }
     }
-    const hash = entryHash({ ...content, chain_seq: seq.toString(), prev_hash: prevHash });
+    const hash = entryHashOf(content, seq.toString(), prevHash);
     st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
     return { chain_seq: seq, prev_hash: prevHash, hash, status };
   }
@@ -316,10 +329,14 @@ export function createChainer(deps: ChainerDeps): Chainer {
       await Promise.all(
         [...groups.values()].map(({ st, idx }) =>
           serialized(st, async () => {
-            const sorted = idx.map((i) => ({ i, o: BigInt((rows[i] as EventRow).kafka_offset) })).sort((a, b) => (a.o < b.o ? -1 : a.o > b.o ? 1 : a.i - b.i));
-            for (const { i, o } of sorted) {
+            let order = idx.map((i) => ({ i, o: BigInt((rows[i] as EventRow).kafka_offset) }));
+            let ascending = true;
+            for (let k = 1; k < order.length && ascending; k++) ascending = (order[k - 1] as { o: bigint }).o < (order[k] as { o: bigint }).o;
+            if (!ascending) order = order.sort((a, b) => (a.o < b.o ? -1 : a.o > b.o ? 1 : a.i - b.i));
+            for (const { i, o } of order) {
               const row = rows[i] as EventRow;
-              const link = await step(st, o, chainContentFromRow(row));
+              const content = chainContentFromRow(row);
+              const link = fast(st, o, content) ?? (await step(st, o, content));
               row.chain_seq = link.chain_seq.toString();
               row.prev_hash = link.prev_hash;
               row.hash = link.hash;

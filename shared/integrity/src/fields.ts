@@ -67,8 +67,14 @@ export function chainContentFromRow(row: EventRow): ChainContent {
     occurredUs = BigInt(row.occurred_at) * 1_000_000n + BigInt(row.occurred_at_us);
     receivedS = row.received_at;
     attributes = {};
-    const order = row.attr_keys.map((k, i) => [k, row.attr_values[i] ?? ''] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    for (const [k, v] of order) attributes[k] = v;
+    const keys = row.attr_keys;
+    let sorted = true;
+    for (let i = 1; i < keys.length && sorted; i++) sorted = (keys[i - 1] as string) < (keys[i] as string);
+    if (sorted) for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = row.attr_values[i] ?? '';
+    else {
+      const order = keys.map((k, i) => [k, row.attr_values[i] ?? ''] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      for (const [k, v] of order) attributes[k] = v;
+    }
   }
   return {
     tenant_id: row.tenant_id,
@@ -87,10 +93,9 @@ export function chainContentFromRow(row: EventRow): ChainContent {
     service: row.service,
     host: row.host,
     region: row.region,
-    // fromRow reads a row without resource_id as "no resource": the type is '' then too.
-    resource_type: row.resource_id === '' ? '' : row.resource_type,
+    resource_type: row.resource_type,
     resource_id: row.resource_id,
-    resource_name: row.resource_id === '' ? '' : row.resource_name,
+    resource_name: row.resource_name,
     request_id: row.request_id,
     trace_id: row.trace_id,
     severity: row.severity,
@@ -98,7 +103,7 @@ export function chainContentFromRow(row: EventRow): ChainContent {
     received_at_s: receivedS,
     kafka_topic: row.kafka_topic,
     kafka_partition: row.kafka_partition,
-    kafka_offset: BigInt(row.kafka_offset).toString(),
+    kafka_offset: row.kafka_offset,
     geo_country: row.geo_country,
     geo_city: row.geo_city,
     ua_browser: row.ua_browser,

@@ -1,6 +1,8 @@
-import { type ClickHouse, eventColumns, ident, joinSql, layoutFor, render, type SqlFragment, sql, table } from '@auditstream/clickhouse';
+import { type ClickHouse, joinSql, layoutFor, render, type SqlFragment, sql, table, unsafeRaw } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
+import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
+import type { StoredChainRow } from './verifier.js';
 
 /**
  * Everything the integrity module reads from or writes to ClickHouse, in one place. Every
@@ -194,30 +196,132 @@ const STREAM_SETTINGS = {
   max_execution_time: 0,
   // ORDER BY kafka_offset sorts the partition on the server; spill to disk beyond this.
   max_bytes_before_external_sort: '536870912',
+  // Uncompressed: on loopback or a LAN gzip costs both ends more CPU than it saves.
+  enable_http_compression: 0,
 } as const;
 
 /**
- * Streams the rows of one partition in [from, to] ordered by kafka_offset, as ClickHouse returns
- * them (JSONEachRow objects of every event column). Constant memory on the client: the HTTP body
- * is consumed as it arrives, with back-pressure. `onStarted` runs once the server has begun
- * answering (so its snapshot of the table is taken).
+ * The canonical chain fields of every stored row, computed from the stored columns the same way
+ * on both layouts: occurred_at as µs (legacy: seconds * 10^6 + occurred_at_us), received_at as
+ * whole seconds, attributes as a map (legacy: the two aligned arrays). Short aliases never shadow
+ * a column (ClickHouse resolves aliases in ORDER BY too).
  */
-export async function* streamPartitionRows(
+function chainSelect(layout: 'legacy' | 'modern'): string {
+  const occurred =
+    layout === 'modern' ? 'toString(toUnixTimestamp64Micro(occurred_at))' : 'toString(toUInt64(toUnixTimestamp(occurred_at)) * 1000000 + occurred_at_us)';
+  const attrs = layout === 'modern' ? 'attributes AS c22' : 'attr_keys AS c22, attr_values AS c23';
+  return [
+    'tenant_id AS c0',
+    'lower(toString(event_id)) AS c1',
+    `${occurred} AS c2`,
+    'toString(action) AS c3',
+    'toString(category) AS c4',
+    'toString(outcome) AS c5',
+    'reason AS c6',
+    'actor_id AS c7',
+    'toString(actor_type) AS c8',
+    'actor_name AS c9',
+    'actor_session_id AS c10',
+    'actor_ip AS c11',
+    'actor_user_agent AS c12',
+    'toString(service) AS c13',
+    'host AS c14',
+    'toString(region) AS c15',
+    'toString(resource_type) AS c16',
+    'resource_id AS c17',
+    'resource_name AS c18',
+    'request_id AS c19',
+    'trace_id AS c20',
+    'toString(severity) AS c21',
+    attrs,
+    'toUnixTimestamp(received_at) AS c24',
+    'toString(kafka_topic) AS c25',
+    'kafka_partition AS c26',
+    'toString(kafka_offset) AS c27',
+    'toString(geo_country) AS c28',
+    'geo_city AS c29',
+    'toString(ua_browser) AS c30',
+    'toString(ua_os) AS c31',
+    'toString(ua_device) AS c32',
+    'toString(chain_seq) AS c33',
+    'prev_hash AS c34',
+    'hash AS c35',
+  ].join(', ');
+}
+
+type ChainRowJson = Record<string, unknown>;
+
+function chainRowFrom(r: ChainRowJson, legacy: boolean): StoredChainRow {
+  let attributes: Record<string, string>;
+  if (legacy) {
+    const keys = r.c22 as string[];
+    const values = r.c23 as string[];
+    const order = keys.map((k, i) => [k, values[i] ?? ''] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    attributes = {};
+    for (const [k, v] of order) attributes[k] = v;
+  } else attributes = (r.c22 as Record<string, string>) ?? {};
+  const fields: ChainEntryFields = {
+    tenant_id: r.c0 as string,
+    event_id: r.c1 as string,
+    occurred_at_us: r.c2 as string,
+    action: r.c3 as string,
+    category: r.c4 as string,
+    outcome: r.c5 as string,
+    reason: r.c6 as string,
+    actor_id: r.c7 as string,
+    actor_type: r.c8 as string,
+    actor_name: r.c9 as string,
+    actor_session_id: r.c10 as string,
+    actor_ip: r.c11 as string,
+    actor_user_agent: r.c12 as string,
+    service: r.c13 as string,
+    host: r.c14 as string,
+    region: r.c15 as string,
+    resource_type: r.c16 as string,
+    resource_id: r.c17 as string,
+    resource_name: r.c18 as string,
+    request_id: r.c19 as string,
+    trace_id: r.c20 as string,
+    severity: r.c21 as string,
+    attributes,
+    received_at_s: Number(r.c24),
+    kafka_topic: r.c25 as string,
+    kafka_partition: Number(r.c26),
+    kafka_offset: r.c27 as string,
+    geo_country: r.c28 as string,
+    geo_city: r.c29 as string,
+    ua_browser: r.c30 as string,
+    ua_os: r.c31 as string,
+    ua_device: r.c32 as string,
+    chain_seq: r.c33 as string,
+    prev_hash: r.c34 as string,
+  };
+  return { fields, hash: r.c35 as string };
+}
+
+/**
+ * Streams the chain rows of one partition in [from, to] ordered by kafka_offset (copies of an
+ * offset adjacent), in batches as they arrive. Constant memory on the client: the HTTP body is consumed as it arrives,
+ * uncompressed (loopback or LAN: gzip cost more CPU than it saved), with back-pressure.
+ * `onStarted` runs once the server has begun answering (its snapshot of the table is taken).
+ */
+export async function* streamChainRows(
   ch: ClickHouse,
   key: PartitionKey,
   bounds: { from?: bigint; to?: bigint },
   onStarted?: () => Promise<void>,
-): AsyncGenerator<Record<string, unknown>> {
+): AsyncGenerator<StoredChainRow[]> {
   const caps = await ch.capabilities();
-  const cols = joinSql(
-    eventColumns(layoutFor(caps)).map((c) => sql`${ident(c)}`),
-    ', ',
-  );
+  const layout = layoutFor(caps);
   const conds: SqlFragment[] = [sql`kafka_topic = ${key.topic}`, sql`kafka_partition = ${key.partition}`];
   if (bounds.from !== undefined) conds.push(sql`kafka_offset >= ${bounds.from}`);
   if (bounds.to !== undefined) conds.push(sql`kafka_offset <= ${bounds.to}`);
-  const q = render(sql`SELECT ${cols} FROM ${table(ch.database, 'events')} WHERE ${joinSql(conds, ' AND ')} ORDER BY kafka_offset, hash`, caps);
-  yield* streamQuery(ch, q, onStarted);
+  const q = render(
+    sql`SELECT ${unsafeRaw(chainSelect(layout))} FROM ${table(ch.database, 'events')} WHERE ${joinSql(conds, ' AND ')} ORDER BY kafka_offset, hash`,
+    caps,
+  );
+  const legacy = layout === 'legacy';
+  for await (const batch of streamQuery(ch, q, onStarted)) yield batch.map((r) => chainRowFrom(r, legacy));
 }
 
 /** Streams the dead-lettered offsets of one partition in [from, to], ascending, each once. */
@@ -230,10 +334,14 @@ export async function* streamDlqOffsets(ch: ClickHouse, key: PartitionKey, bound
     sql`SELECT toString(offset) AS o FROM ${table(ch.database, 'dlq_decisions')} WHERE ${joinSql(conds, ' AND ')} GROUP BY offset ORDER BY offset`,
     caps,
   );
-  for await (const r of streamQuery(ch, q)) yield BigInt(String(r.o));
+  for await (const batch of streamQuery(ch, q)) for (const r of batch) yield BigInt(String(r.o));
 }
 
-async function* streamQuery(ch: ClickHouse, q: { query: string; query_params?: Record<string, unknown> }, onStarted?: () => Promise<void>) {
+async function* streamQuery(
+  ch: ClickHouse,
+  q: { query: string; query_params?: Record<string, unknown> },
+  onStarted?: () => Promise<void>,
+): AsyncGenerator<Record<string, unknown>[]> {
   let rs: Awaited<ReturnType<ClickHouse['client']['query']>>;
   try {
     rs = await ch.client.query({
@@ -252,7 +360,7 @@ async function* streamQuery(ch: ClickHouse, q: { query: string; query_params?: R
   const stream = rs.stream<Record<string, unknown>>();
   try {
     for await (const batch of stream as AsyncIterable<{ json<T>(): T }[]>) {
-      for (const row of batch) yield row.json<Record<string, unknown>>();
+      yield batch.map((row) => row.json<Record<string, unknown>>());
     }
   } catch (cause) {
     // 18.16 appends an exception raised mid-stream to the body: the JSON parser fails on it.
