@@ -5,6 +5,7 @@ import { schemaFingerprint } from './fingerprint.js';
 import { asBuffer, CONFLUENT_HEADER_BYTES, CONFLUENT_MAGIC, detectFormat, SINGLE_OBJECT_HEADER_BYTES, type WireFormat } from './frame.js';
 import { compileStructureCheck, StructureError } from './guard.js';
 import { createRegistryClient, type SchemaRegistryClient } from './registry.js';
+import { type CompiledWriter, compileWriter } from './writer.js';
 
 export interface CodecOptions {
   /**
@@ -52,6 +53,9 @@ export interface AuditCodec {
   decodeSync(bytes: Uint8Array): AuditEvent;
 }
 
+const SLAB_BYTES = 64 * 1024;
+const MAX_HEADER_BYTES = SINGLE_OBJECT_HEADER_BYTES;
+
 export function createCodec(options: CodecOptions = {}): AuditCodec {
   const readerSchema = options.schema ?? auditEventSchema;
   const reader = options.schema ? typeForSchema(options.schema) : auditEventType;
@@ -94,32 +98,41 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
     return { type, resolver, check: compileStructureCheck(type), label };
   }
 
-  let scratch = Buffer.allocUnsafe(64 * 1024);
+  // Encoding writes straight into a slab and returns a view of it: no copy, no allocation
+  // beyond the view. A slab is released once none of its views is referenced any more (like
+  // Node's own 8 KiB Buffer pool, but larger). The compiled writer is used when the schema
+  // allows (it does for the contract), else avsc.
+  const write: CompiledWriter = compileWriter(reader) ?? ((value, buf, pos) => reader.encode(value, buf, pos));
+  let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  let slabPos = 0;
 
-  function encodeWith(event: AuditEventInput, header: (buf: Buffer) => number): Buffer {
-    for (;;) {
-      const start = header(scratch);
+  function encodeWith(event: AuditEventInput, header: (buf: Buffer, at: number) => number): Buffer {
+    for (let size = SLAB_BYTES; ; ) {
+      const start = slabPos;
       let end: number;
       try {
-        end = reader.encode(event, scratch, start);
+        end = slab.length - start >= MAX_HEADER_BYTES ? write(event, slab, header(slab, start)) : -1;
       } catch (cause) {
         throw invalidEvent(reader, event, cause);
       }
       if (end < 0) {
-        scratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end + 1024));
+        // Not enough room: a fresh slab, doubling for events larger than a slab.
+        if (start === 0) size = slab.length * 2;
+        slab = Buffer.allocUnsafeSlow(size);
+        slabPos = 0;
         continue;
       }
-      const out = Buffer.allocUnsafe(end);
-      scratch.copy(out, 0, 0, end);
-      return out;
+      slabPos = end;
+      return slab.subarray(start, end);
     }
   }
 
-  function writeSingleObjectHeader(buf: Buffer): number {
-    buf[0] = 0xc3;
-    buf[1] = 0x01;
-    fingerprint.copy(buf, 2);
-    return SINGLE_OBJECT_HEADER_BYTES;
+  function writeSingleObjectHeader(buf: Buffer, at: number): number {
+    buf[at] = 0xc3;
+    buf[at + 1] = 0x01;
+    // Byte by byte: Buffer#copy allocates a view of the source on every call.
+    for (let i = 0; i < 8; i++) buf[at + 2 + i] = fingerprint[i] as number;
+    return at + SINGLE_OBJECT_HEADER_BYTES;
   }
 
   function encodeSync(event: AuditEventInput, topic?: string): Buffer {
@@ -128,10 +141,10 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
     if (id === undefined) {
       throw new AuditstreamError('CODEC_NOT_READY', `no registry schema id for topic ${topic ?? '(none)'} yet: await codec.prepare(topic) or use encode()`);
     }
-    return encodeWith(event, (buf) => {
-      buf[0] = CONFLUENT_MAGIC;
-      buf.writeUInt32BE(id, 1);
-      return CONFLUENT_HEADER_BYTES;
+    return encodeWith(event, (buf, at) => {
+      buf[at] = CONFLUENT_MAGIC;
+      buf.writeUInt32BE(id, at + 1);
+      return at + CONFLUENT_HEADER_BYTES;
     });
   }
 
