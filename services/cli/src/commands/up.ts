@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClickHouse, migrate } from '@auditstream/clickhouse';
 import { repoRoot, stateDir } from '@auditstream/core';
+import { generateKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { createStack, createSupervisor, formatStatus, scrapeSums } from '@auditstream/stack';
@@ -77,9 +79,27 @@ export const command: Command = {
       const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
       const logs = join(stateDir(), 'logs');
       const configArgs = values.config ? ['--config', values.config] : [];
-      for (const name of SERVICES) sup.start({ name, command: process.execPath, args: [bin, name, ...configArgs], log: join(logs, `${name}.log`) });
+      // Tamper evidence needs a signing key: a local one is made once for this checkout.
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      let keyNote = 'off (integrity.enabled is false)';
+      if (cfg.integrity.enabled && !cfg.integrity.signing_key_file && !cfg.integrity.signing_key) {
+        const dir = join(stateDir(), 'keys');
+        if (!existsSync(join(dir, 'private.pem'))) generateKeyFiles(dir);
+        env.AUDITSTREAM_INTEGRITY__SIGNING_KEY_FILE = join(dir, 'private.pem');
+        env.AUDITSTREAM_INTEGRITY__PUBLIC_KEY_FILES = join(dir, 'public.pem');
+        keyNote = `checkpoints signed with the local key in ${dir}; check with: npx auditstream verify --public-key ${join(dir, 'public.pem')}`;
+      } else if (cfg.integrity.enabled) {
+        keyNote = 'checkpoints signed with the configured key';
+      }
+      for (const name of SERVICES) sup.start({ name, command: process.execPath, args: [bin, name, ...configArgs], log: join(logs, `${name}.log`), env });
       if (!values['no-demo']) {
-        sup.start({ name: 'demo', command: process.execPath, args: [bin, 'demo', '--rate', String(demoRate), ...configArgs], log: join(logs, 'demo.log') });
+        sup.start({
+          name: 'demo',
+          command: process.execPath,
+          args: [bin, 'demo', '--rate', String(demoRate), ...configArgs],
+          log: join(logs, 'demo.log'),
+          env,
+        });
       }
       sup.onUnexpectedExit((child, code, signal) => {
         console.error(`\n${child.name} exited unexpectedly (${signal ?? `code ${code}`}); see ${child.log}`);
@@ -94,6 +114,7 @@ auditstream is running.
   Try           curl -s -H "Authorization: Bearer ${key.key}" "${api}/v1/events?from=$(date -u -d '-10 min' +%FT%TZ)&to=$(date -u +%FT%TZ)&limit=5"
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
   Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
+  Integrity     ${keyNote}
   Kafka         ${cfg.kafka.brokers.join(',')} · ClickHouse ${cfg.clickhouse.url}
   Logs          ${logs}/{${[...SERVICES, 'demo'].join(',')}}.log
 Press Ctrl-C to stop.
