@@ -390,6 +390,15 @@ describe('answers', () => {
   });
 });
 
+describe('configuration', () => {
+  test('a partial OIDC configuration refuses to start, naming the missing key', () => {
+    assert.throws(
+      () => makeApp({ config: apiDefaults({ oidc_jwks_url: 'http://127.0.0.1:1/jwks.json', oidc_issuer: 'https://issuer.test' }) }),
+      (err: unknown) => err instanceof AuditstreamError && err.code === 'CONFIG_INVALID' && err.field === 'api.oidc_audience',
+    );
+  });
+});
+
 describe('OpenAPI', () => {
   test('the document covers every endpoint with the validation schemas, and every $ref resolves', async () => {
     const { app } = makeApp();

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ClickHouse } from '@auditstream/clickhouse';
-import { uuidv7 } from '@auditstream/core';
+import { AuditstreamError, uuidv7 } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -91,6 +91,19 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     },
     metrics,
   );
+  const oidc = { oidc_jwks_url: config.oidc_jwks_url, oidc_issuer: config.oidc_issuer, oidc_audience: config.oidc_audience };
+  const oidcSet = Object.entries(oidc).filter(([, v]) => v !== undefined);
+  if (oidcSet.length > 0 && oidcSet.length < 3) {
+    const missing = Object.entries(oidc).find(([, v]) => v === undefined)?.[0] as string;
+    // Half an OIDC setup would silently accept API keys only: refuse to start instead.
+    throw new AuditstreamError(
+      'CONFIG_INVALID',
+      `config key "api.${missing}" is required when any of api.oidc_jwks_url, api.oidc_issuer, api.oidc_audience is set`,
+      {
+        field: `api.${missing}`,
+      },
+    );
+  }
   const apiKeys = deps.apiKeys ?? createApiKeyVerifier(deps.clickhouse, { ttlMs: config.api_key_cache_ttl_ms });
   const jwt =
     deps.jwt ??

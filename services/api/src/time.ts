@@ -33,12 +33,22 @@ export function parseIsoMicros(value: string, parameter: string): bigint {
   return us;
 }
 
+// One-entry cache of the `YYYY-MM-DDThh:mm:ss` prefix: exports print millions of sorted times,
+// most sharing their second with the previous one.
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
 /** µs since the epoch → `2024-05-01T12:00:00.123456Z`. */
 export function microsToIso(us: bigint | number): string {
-  const v = BigInt(us);
-  const ms = v / 1000n - (v < 0n && v % 1000n !== 0n ? 1n : 0n);
-  const rest = v - ms * 1000n;
-  return `${new Date(Number(ms)).toISOString().slice(0, 23)}${rest.toString().padStart(3, '0')}Z`;
+  const v = typeof us === 'bigint' ? us : BigInt(us);
+  const sec = v / 1_000_000n - (v < 0n && v % 1_000_000n !== 0n ? 1n : 0n);
+  const frac = Number(v - sec * 1_000_000n);
+  const s = Number(sec);
+  if (s !== cachedSecond) {
+    cachedSecond = s;
+    cachedPrefix = new Date(s * 1000).toISOString().slice(0, 19);
+  }
+  return `${cachedPrefix}.${String(frac).padStart(6, '0')}Z`;
 }
 
 export interface TimeRange {

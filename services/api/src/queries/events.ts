@@ -67,26 +67,36 @@ LIMIT 1`;
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
+/** Columns an export leaves out: its rows carry no integrity fields (GET /v1/events/{id} has them). */
+const NOT_EXPORTED = new Set(['kafka_topic', 'kafka_partition', 'kafka_offset', 'chain_seq', 'prev_hash', 'hash']);
+
 /** The export query: every matching row (copies included), sorted so copies are adjacent. */
 export async function exportQuery(ch: ClickHouse, query: EventQuery, order: 'asc' | 'desc'): Promise<SqlFragment> {
   const caps = await ch.capabilities();
   const layout = layoutFor(caps);
-  return sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
+  const columns = joinSql(
+    eventColumns(layout)
+      .filter((c) => !NOT_EXPORTED.has(c))
+      .map((c) => sql`${ident(c)}`),
+    ', ',
+  );
+  return sql`SELECT ${columns} FROM ${table(ch.database, 'events')}
 WHERE ${eventsWhere(caps, ch.database, query)}
 ORDER BY ${eventOrder(layout, order)}`;
 }
 
 /**
- * Streams the rows of an export from ClickHouse's HTTP response, one event at a time, copies
- * of an event skipped. Memory is constant: the client parses the response as it arrives, and
- * the consumer's pace (the HTTP answer's backpressure) sets how fast ClickHouse is read.
- * The caller must consume or `return()` the iterator (which aborts the query).
+ * Streams the rows of an export from ClickHouse's HTTP response, in batches as they arrive
+ * (one per chunk the client parsed), copies of an event skipped. Memory is constant: the client
+ * parses the response as it arrives, and the consumer's pace (the HTTP answer's backpressure)
+ * sets how fast ClickHouse is read. The caller must consume or `return()` the iterator (which
+ * stops reading and closes the ClickHouse response).
  */
 export async function* streamEventRows(
   ch: ClickHouse,
   query: EventQuery,
   options: { order: 'asc' | 'desc'; settings: ClickHouseSettings; signal: AbortSignal },
-): AsyncGenerator<StoredEvent, void, void> {
+): AsyncGenerator<StoredEvent[], void, void> {
   const caps = await ch.capabilities();
   const rendered = render(await exportQuery(ch, query, options.order), caps);
   let rs: Awaited<ReturnType<ClickHouse['client']['query']>>;
@@ -107,6 +117,7 @@ export async function* streamEventRows(
   let prevKey = '';
   try {
     for await (const rows of stream) {
+      const batch: StoredEvent[] = [];
       for (const row of rows as { text: string }[]) {
         let obj: Record<string, unknown>;
         try {
@@ -118,8 +129,9 @@ export async function* streamEventRows(
         const key = `${obj.occurred_at}|${obj.occurred_at_us ?? ''}|${obj.event_id}`;
         if (key === prevKey) continue; // a re-delivered copy of the previous event
         prevKey = key;
-        yield fromRow(obj);
+        batch.push(fromRow(obj));
       }
+      if (batch.length > 0) yield batch;
     }
   } catch (err) {
     throw classifyClickHouseError(err, { operation: 'api_export' });

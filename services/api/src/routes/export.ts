@@ -83,9 +83,9 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
         signal: abort.signal,
         settings: { max_execution_time: ctx.config.export_timeout_s, max_bytes_before_external_sort: String(ctx.config.export_sort_spill_bytes) },
       });
-      // The first row (or the end) before the status line: a query that fails at once (timeout,
+      // The first rows (or the end) before the status line: a query that fails at once (timeout,
       // store unavailable) still gets a proper problem answer.
-      let first: IteratorResult<StoredEvent, void>;
+      let first: IteratorResult<StoredEvent[], void>;
       try {
         first = await rows.next();
       } catch (err) {
@@ -106,18 +106,16 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
         };
         const line = (e: StoredEvent) => (format === 'csv' ? csvRow(toApiEvent(e)) : `${JSON.stringify(toApiEvent(e))}\n`);
         try {
-          if (!first.done) {
-            buf += line(first.value);
-            pending++;
-          }
-          for (let r = first.done ? undefined : await rows.next(); r && !r.done; r = await rows.next()) {
-            buf += line(r.value);
-            pending++;
-            if (buf.length >= CHUNK_BYTES) {
-              flushCount();
-              const out = buf;
-              buf = '';
-              yield out;
+          for (let r = first; !r.done; r = await rows.next()) {
+            for (const e of r.value) {
+              buf += line(e);
+              pending++;
+              if (buf.length >= CHUNK_BYTES) {
+                flushCount();
+                const out = buf;
+                buf = '';
+                yield out;
+              }
             }
           }
           flushCount();
