@@ -569,6 +569,55 @@ describe('errors as documented', () => {
     }
   });
 
+  test('exports: a failure before the first row is a problem answer, after it an aborted connection', async () => {
+    // The real server raises the errors: the export query of this instance is wrapped so that
+    // ClickHouse throws once 2,000 rows (about 2 MB, past its first flush) have been sent, or,
+    // for the second instance, times out before the first row.
+    const wrapped = (wrap: (query: string) => string, settings: Record<string, unknown> = {}): ClickHouse =>
+      Object.create(db.ch, {
+        client: {
+          value: Object.create(db.ch.client, {
+            query: {
+              value: (params: { query: string; clickhouse_settings?: Record<string, unknown> }) =>
+                db.ch.client.query({ ...params, query: wrap(params.query), clickhouse_settings: { ...params.clickhouse_settings, ...settings } } as never),
+            },
+          }),
+        },
+      });
+    const midway = createApi({
+      config: config(),
+      // buffer_size: the server's HTTP send buffer, small so that the first rows leave before the error.
+      clickhouse: wrapped((q) => `SELECT * FROM (${q}) WHERE throwIf(rowNumberInAllBlocks() >= 2000) = 0`, { buffer_size: 4096, max_block_size: '500' }),
+      logger: testLogger,
+      metrics: createMetricsRegistry({ service: 'api-int-abort', defaultMetrics: false }),
+      recordEvent: audit.recordEvent,
+    });
+    const early = createApi({
+      config: config({ export_timeout_s: 1 }),
+      clickhouse: wrapped((q) => `SELECT * FROM (${q}) WHERE (SELECT count() FROM numbers(10) WHERE sleep(0.5) = 0) >= 0`, { max_block_size: '1' }),
+      logger: testLogger,
+      metrics: createMetricsRegistry({ service: 'api-int-early', defaultMetrics: false }),
+      recordEvent: audit.recordEvent,
+    });
+    const [m, e] = [(await midway.start()).url, (await early.start()).url];
+    try {
+      const res = await fetch(`${m}/v1/export?${qs(FULL)}`, { headers: { authorization: `Bearer ${keys.admin}` } });
+      assert.equal(res.status, 200, 'the first rows were streamed');
+      let received = '';
+      await assert.rejects(async () => {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) received += Buffer.from(chunk).toString();
+      }, 'reading the body fails: the connection was aborted, not ended');
+      const lines = received.split('\n').filter(Boolean);
+      assert.ok(lines.length > 0 && lines.length < 3000, `${lines.length} lines before the abort`);
+      const r = await call(`/v1/export?${qs(FULL)}`, keys.admin, {}, {}, e);
+      assert.equal(r.status, 504, r.text);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    } finally {
+      await midway.stop();
+      await early.stop();
+    }
+  });
+
   test('injection payloads: 400 or an empty answer, never an error, never a change', async () => {
     const payloads = [
       "' OR '1'='1",

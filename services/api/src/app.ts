@@ -59,6 +59,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     bodyLimit: config.body_limit_bytes,
     trustProxy: config.trust_proxy,
     return503OnClosing: true,
+    // HEAD would run a GET handler (and its query and audit record) for nothing.
+    exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 128, ignoreTrailingSlash: false, querystringParser: parseQueryString },
     ajv: {
       // Unknown parameters are errors (never silently dropped), every error is reported, and
@@ -120,6 +122,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    // Audit data must not linger in shared caches.
+    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
   });
   app.addHook('onResponse', async (request, reply) => {
     if (reply.statusCode >= 500)

@@ -44,6 +44,17 @@ test('memory is bounded: the least recently used bucket is dropped', () => {
   assert.equal(rl.take('b').allowed, true, 'b was dropped and comes back full');
 });
 
+test('peek says whether a request would pass, without taking a token', () => {
+  const now = 0;
+  const rl = new TokenBucketLimiter({ ratePerS: 1, burst: 2, maxKeys: 10, now: () => now });
+  assert.equal(rl.peek('x'), true, 'no bucket yet: full');
+  assert.equal(rl.size, 0, 'peek creates no bucket');
+  rl.take('x');
+  rl.take('x');
+  assert.equal(rl.peek('x'), false);
+  assert.equal(rl.take('x').allowed, false);
+});
+
 test('bad options are refused', () => {
   assert.throws(() => new TokenBucketLimiter({ ratePerS: 0, burst: 1, maxKeys: 1 }));
   assert.throws(() => new TokenBucketLimiter({ ratePerS: 1, burst: 0, maxKeys: 1 }));

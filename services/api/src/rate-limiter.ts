@@ -61,6 +61,14 @@ export class TokenBucketLimiter {
     return { allowed: false, remaining: Math.floor(b.tokens), retryAfterS: Math.max(1, Math.ceil((need - b.tokens) / ratePerS)) };
   }
 
+  /** Whether `cost` tokens are available now, without taking them (or creating a bucket). */
+  peek(key: string, cost = 1): boolean {
+    const b = this.buckets.get(key);
+    if (!b) return true;
+    const tokens = Math.min(this.options.burst, b.tokens + (Math.max(0, this.now() - b.at) / 1000) * this.options.ratePerS);
+    return tokens >= Math.min(cost, this.options.burst);
+  }
+
   get size(): number {
     return this.buckets.size;
   }

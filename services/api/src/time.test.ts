@@ -11,6 +11,7 @@ test('ISO timestamps parse to microseconds, with zones and fractions', () => {
   assert.equal(parseIsoMicros('2024-05-01T12:00:00.123456Z', 'from'), 1_714_564_800_123_456n);
   assert.equal(parseIsoMicros('2024-05-01T12:00:00.1234569Z', 'from'), 1_714_564_800_123_456n, 'beyond µs truncated');
   assert.equal(parseIsoMicros('2024-05-01T14:00:00+02:00', 'from'), 1_714_564_800_000_000n);
+  assert.equal(parseIsoMicros('2024-05-01T14:00:00 02:00', 'from'), 1_714_564_800_000_000n, 'an unencoded + arrives as a space');
   assert.equal(parseIsoMicros('2024-05-01T10:30:00-0130', 'from'), 1_714_564_800_000_000n);
   assert.equal(parseIsoMicros('2024-05-01T12:00:00,5z', 'from'), 1_714_564_800_500_000n);
 });

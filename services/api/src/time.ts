@@ -5,8 +5,9 @@ import { badParameter } from './problem.js';
  * 9 fraction digits (beyond microseconds truncated). Inside, time is integer microseconds since
  * the epoch (bigint), the storage precision.
  */
-export const ISO_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:[.,]\\d{1,9})?(?:Z|z|[+-]\\d{2}:?\\d{2})$';
-const ISO_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})$/;
+export const ISO_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:[.,]\\d{1,9})?(?:Z|z|[+ -]\\d{2}:?\\d{2})$';
+// A space stands for `+` in the zone: an unencoded `+` in a query string decodes to a space.
+const ISO_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|z|[+ -]\d{2}:?\d{2})$/;
 
 /** ClickHouse DateTime holds 1970-01-01 .. 2106-02-07. */
 export const MIN_US = 0n;
@@ -26,7 +27,7 @@ export function parseIsoMicros(value: string, parameter: string): bigint {
     const h = Number(z.slice(1, 3));
     const mm = Number(z.slice(3, 5));
     if (h > 23 || mm > 59) throw badParameter(parameter, 'has an invalid zone offset');
-    offsetMin = (z[0] === '-' ? -1 : 1) * (h * 60 + mm);
+    offsetMin = (z[0] === '-' ? -1 : 1) * (h * 60 + mm); // '+' or ' '
   }
   const us = (BigInt(base) - BigInt(offsetMin) * 60_000n) * 1000n + BigInt(frac.slice(0, 6).padEnd(6, '0'));
   if (us < MIN_US || us >= MAX_US) throw badParameter(parameter, 'must be between 1970-01-01 and 2106-02-07');

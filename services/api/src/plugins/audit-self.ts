@@ -79,8 +79,10 @@ export function createSelfAuditor(deps: {
       role: p?.role ?? 'none',
     };
     if (scope) attributes.scope = clip(scopeLabel(scope));
+    let n = 0;
     for (const [k, v] of Object.entries(rec.filter ?? {})) {
-      if (v === undefined || v === null) continue;
+      // Refusals happen before validation: keep only parameter-like names, and not too many.
+      if (v === undefined || v === null || !/^[a-z_]{1,32}$/.test(k) || ++n > 32) continue;
       // The cursor is an opaque position, not a filter: note that one was used.
       attributes[`filter.${k}`] = k === 'cursor' ? 'present' : clip(String(v));
     }

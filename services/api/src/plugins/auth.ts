@@ -42,7 +42,8 @@ declare module 'fastify' {
  * an unauthenticated caller learns nothing about parameters. Credentials travel as
  * `Authorization: Bearer <token>`: an API key (`ask_…`) or, when OIDC is configured, a JWT.
  * Failures answer 401 with the same detail whatever was wrong (unknown, revoked, bad signature,
- * expired), and count against a per-IP bucket so keys cannot be guessed at speed.
+ * expired), and count against a per-IP bucket so keys cannot be guessed at speed; once it is
+ * empty, the address gets 429 before any lookup (also for valid keys behind the same address).
  */
 export function registerAuth(app: FastifyInstance, deps: { apiKeys: ApiKeyVerifier; jwt: JwtVerifier | undefined; limits: RateLimitGate }): void {
   app.decorateRequest('principal', null);
@@ -50,6 +51,8 @@ export function registerAuth(app: FastifyInstance, deps: { apiKeys: ApiKeyVerifi
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     if (!request.routeOptions.url || config.public) return; // 404s and public routes
+    // An address that keeps failing is refused before its keys cost a lookup.
+    deps.limits.checkIp(request.ip);
     const principal = await authenticate(request, deps);
     if (!principal) {
       deps.limits.unauthenticated(request.ip);

@@ -12,6 +12,8 @@ export interface RateLimitGate {
   principal(principal: Principal, cost: number): void;
   /** Takes a token from the client IP's failed-authentication bucket or throws 429. */
   unauthenticated(ip: string): void;
+  /** Throws 429 when the client IP has used up its failed-authentication bucket (checked before any key lookup). */
+  checkIp(ip: string): void;
 }
 
 export function createRateLimitGate(
@@ -38,6 +40,9 @@ export function createRateLimitGate(
     unauthenticated(ip) {
       const r = byIp.take(ip, 1);
       if (!r.allowed) throw refuse('unauthenticated', r.retryAfterS);
+    },
+    checkIp(ip) {
+      if (!byIp.peek(ip, 1)) throw refuse('unauthenticated', Math.max(1, Math.ceil(1 / options.unauthenticatedPerS)));
     },
   };
 }
