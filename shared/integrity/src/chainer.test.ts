@@ -259,3 +259,20 @@ test('calls for one partition are serialized, partitions are independent, and ba
   assert.equal(chainer.head('audit.events', 1)?.offset, 5n);
   await assert.rejects(chainer.next('audit.events', 0, 99, chainContentFromRow(makeRow(100))), /another topic, partition or offset/);
 });
+
+test('after re-delivering part of the stored range, a jump past the rest links to the entry stored just before it', async () => {
+  const store = new FakeStore();
+  const a = createChainer({ store });
+  const first = rowsFor(0, 29);
+  await a.chainRows(first);
+  await store.insert(first);
+  const b = createChainer({ store });
+  const again = rowsFor(5, 9);
+  await b.chainRows(again); // re-delivered 5..9 (stored values) ...
+  const next = rowsFor(30, 31); // ... then the consumer moves on past 10..29
+  const links = await b.chainRows(next);
+  assert.equal(links[0]?.prev_hash, first[29]?.hash);
+  assert.equal(links[0]?.chain_seq, 31n);
+  await store.insert([...again, ...next]);
+  assert.deepEqual(verifyStored(store).findings, []);
+});

@@ -89,6 +89,9 @@ export interface Chainer {
   head(topic: string, partition: number): ChainHead | undefined;
 }
 
+/** Rows hashed between two turns of the event loop in chainRows (~50 ms of work). */
+const YIELD_EVERY = 2048;
+
 interface PartitionState {
   topic: string;
   partition: number;
@@ -251,7 +254,9 @@ export function createChainer(deps: ChainerDeps): Chainer {
 
   /** The common case, without I/O: loaded, past the stored head, after the cursor. */
   function fast(st: PartitionState, o: bigint, content: ChainContent): ChainLink | undefined {
-    if (!st.loaded || st.reposition || o <= st.storedHead || (st.cursor && o <= st.cursor.offset)) return undefined;
+    if (!st.loaded || st.reposition || o <= st.storedHead) return undefined;
+    // The cursor must be the entry right before `o`: past every stored row, and not behind `o`.
+    if (st.cursor ? o <= st.cursor.offset || st.cursor.offset < st.storedHead : st.storedHead >= 0n) return undefined;
     checkContent(st, o, content);
     const prev = st.cursor;
     const seq = (prev?.chain_seq ?? 0n) + 1n;
@@ -265,8 +270,11 @@ export function createChainer(deps: ChainerDeps): Chainer {
     const quick = fast(st, o, content);
     if (quick) return quick;
     checkContent(st, o, content);
+    const at = st.cursor?.offset ?? -1n;
     if (!st.loaded) await load(st, o);
-    else if (st.reposition || (st.cursor && o <= st.cursor.offset)) await load(st, o);
+    // A rewind, an offset at or before the cursor (re-delivery), or a jump past stored rows
+    // (e.g. the rest of a re-delivered range was skipped): re-read the entry stored before `o`.
+    else if (st.reposition || (st.cursor && o <= at) || (at < st.storedHead && o > at + 1n)) await load(st, o);
     const prev = st.cursor;
     const seq = (prev?.chain_seq ?? 0n) + 1n;
     const prevHash = prev?.hash ?? GENESIS_HASH;
@@ -333,7 +341,13 @@ export function createChainer(deps: ChainerDeps): Chainer {
             let ascending = true;
             for (let k = 1; k < order.length && ascending; k++) ascending = (order[k - 1] as { o: bigint }).o < (order[k] as { o: bigint }).o;
             if (!ascending) order = order.sort((a, b) => (a.o < b.o ? -1 : a.o > b.o ? 1 : a.i - b.i));
+            let sinceYield = 0;
             for (const { i, o } of order) {
+              // Hashing is synchronous: let timers and sockets (Kafka heartbeats) run between slices.
+              if (++sinceYield === YIELD_EVERY) {
+                sinceYield = 0;
+                await new Promise<void>((resolve) => setImmediate(resolve));
+              }
               const row = rows[i] as EventRow;
               const content = chainContentFromRow(row);
               const link = fast(st, o, content) ?? (await step(st, o, content));
