@@ -1,10 +1,13 @@
+import type { EventRow } from '@auditstream/clickhouse';
 import { AuditstreamError, retry } from '@auditstream/core';
+import { kafkaCheckpointPublisher } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { AuditEvent } from '@auditstream/schemas';
 import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { IngestServiceConfig } from './config.js';
+import { createIngestIntegrity, type IngestIntegrity, type IngestIntegrityDeps } from './integrity.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { EventDecoder } from './pipeline/decode.js';
 import { createDlqPublisher } from './pipeline/dlq.js';
@@ -19,13 +22,13 @@ import type { EventValidator } from './pipeline/validate.js';
 /** What ingest needs from storage besides writing: readiness, and waiting until it answers at start. */
 export interface IngestStorage {
   /** Resolves once storage answers (the server layout is known); throws retriable errors until then. */
-  prepare(): Promise<StorageWriter<unknown>>;
+  prepare(): Promise<StorageWriter<EventRow>>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
 export interface IngestDeps {
-  config: Pick<IngestServiceConfig, 'ingest' | 'topics' | 'kafka'>;
+  config: Pick<IngestServiceConfig, 'ingest' | 'topics' | 'kafka' | 'integrity'>;
   logger: Logger;
   registry: Registry;
   storage: IngestStorage;
@@ -38,8 +41,13 @@ export interface IngestDeps {
   geo?: GeoLookup;
   /** Serve /metrics /healthz /readyz on ingest.metrics_host:metrics_port (default true). */
   observability?: boolean;
-  /** Create the events and DLQ topics when missing (default true). */
+  /** Create the events and DLQ topics (and the checkpoints topic with integrity) when missing (default true). */
   ensureTopics?: boolean;
+  /**
+   * The hash chain and signed checkpoints (docs/integrity.md): required when
+   * `integrity.enabled` (main.ts reads the signing key with `integrityFromConfig`).
+   */
+  integrity?: IngestIntegrityDeps;
 }
 
 export interface StopResult {
@@ -58,7 +66,7 @@ export interface Ingest {
   /** Where /metrics is served, once started (undefined when observability is off). */
   metricsUrl(): string | undefined;
   /** Internals for tests and diagnostics. */
-  readonly internals: { pipeline: Pipeline; source: Source };
+  readonly internals: { pipeline: Pipeline; source: Source; integrity: IngestIntegrity | undefined };
 }
 
 /**
@@ -77,7 +85,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const retryCfg = { initial_delay_ms: cfg.retry_initial_delay_ms, max_delay_ms: cfg.retry_max_delay_ms };
   let producer: Producer | undefined;
   let server: ObservabilityServer | undefined;
-  let writer: StorageWriter<unknown> | undefined;
+  let writer: StorageWriter<EventRow> | undefined;
   let fatalError: unknown;
   let lagTimer: NodeJS.Timeout | undefined;
   let admin: Admin | undefined;
@@ -87,12 +95,39 @@ export function createIngest(deps: IngestDeps): Ingest {
     resolveDone = r;
   });
 
+  if (config.integrity.enabled && !deps.integrity)
+    throw new AuditstreamError(
+      'INTEGRITY_KEY_MISSING',
+      'integrity.enabled is true but ingest got no signing key: set integrity.signing_key_file (or integrity.signing_key), or integrity.enabled=false',
+      { field: 'integrity.signing_key_file' },
+    );
+  const integrity: IngestIntegrity | undefined =
+    config.integrity.enabled && deps.integrity
+      ? createIngestIntegrity({
+          ...deps.integrity,
+          config: config.integrity,
+          publisher: {
+            publish: (c) => {
+              if (!producer) return Promise.reject(new AuditstreamError('INGEST_NOT_STARTED', 'the Kafka producer is not connected yet'));
+              return kafkaCheckpointPublisher(producer, config.topics.checkpoints).publish(c);
+            },
+          },
+          registry: deps.registry,
+          logger: logger.child({ component: 'ingest.integrity' }),
+          retry: retryCfg,
+          signal: abort.signal,
+        })
+      : undefined;
+  // Chain values are set on the rows by the chainer right before the INSERT (and re-set on a retry or bisection).
+  const plainInsert = (rows: EventRow[]) => (writer as StorageWriter<EventRow>).insert(rows);
+  const insert = integrity ? integrity.wrapInsert(plainInsert) : plainInsert;
+
   const enrich = createEnricher(cfg, metrics, deps.geo ? { geo: deps.geo } : {});
   const write = createSink({
     storage: {
-      toRow: (r) => (writer as StorageWriter<unknown>).toRow(r),
-      insert: (rows) => (writer as StorageWriter<unknown>).insert(rows),
-      classify: (err) => (writer as StorageWriter<unknown>).classify(err),
+      toRow: (r) => (writer as StorageWriter<EventRow>).toRow(r),
+      insert,
+      classify: (err) => (writer as StorageWriter<EventRow>).classify(err),
     },
     metrics,
     retry: retryCfg,
@@ -102,7 +137,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (attempt === 0 || attempt % 10 === 9) log.warn(entry, 'ClickHouse INSERT failed transiently; retrying (consumption is paused meanwhile)');
     },
   });
-  const deadLetter = createDlqPublisher({
+  const publishDeadLetters = createDlqPublisher({
     send: async (topic, messages) => {
       await (producer as Producer).send({ topic, acks: -1, messages });
     },
@@ -112,6 +147,11 @@ export function createIngest(deps: IngestDeps): Ingest {
     signal: abort.signal,
     onRetry: (err) => log.warn({ err: (err as Error)?.message }, 'publishing dead letters failed; retrying'),
   });
+  // A committed offset is always explained: dead letters acknowledged by Kafka, then recorded in dlq_decisions.
+  const deadLetter = async (deads: Parameters<typeof publishDeadLetters>[0]) => {
+    await publishDeadLetters(deads);
+    await integrity?.recordDeadLetters(deads);
+  };
 
   const pipeline = createPipeline({
     config: {
@@ -140,6 +180,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     logger: logger.child({ component: 'ingest.pipeline' }),
     signal: abort.signal,
     onFatal: (err) => fatal(err),
+    ...(integrity ? { beforeRevoke: () => integrity.flush() } : {}),
   });
 
   const source = createSource(
@@ -158,7 +199,10 @@ export function createIngest(deps: IngestDeps): Ingest {
       partitionsConsumedConcurrently: cfg.partitions_consumed_concurrently,
     },
     {
-      onAssigned: (partitions) => pipeline.onAssigned(partitions),
+      onAssigned: (partitions) => {
+        pipeline.onAssigned(partitions);
+        integrity?.onAssigned(config.topics.events, partitions);
+      },
       onCrash: (err, restart) => {
         if (restart) log.warn({ err: (err as Error)?.message }, 'the Kafka consumer crashed; kafkajs restarts it');
         else fatal(new AuditstreamError('KAFKA_CONSUMER_CRASHED', `the Kafka consumer stopped: ${(err as Error)?.message}`, { cause: err }));
@@ -178,6 +222,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   async function stop(reason = 'stop requested'): Promise<StopResult> {
     if (stopping) return stopping;
     stopping = (async () => {
+      const stopStarted = Date.now();
       log.info({ reason }, 'stopping: no more fetches; flushing and committing what is buffered');
       const bound = setTimeout(() => {
         log.error({ timeout_ms: cfg.shutdown_timeout_ms }, 'shutdown bound reached: giving up on the flush; uncommitted messages will be redelivered');
@@ -192,6 +237,21 @@ export function createIngest(deps: IngestDeps): Ingest {
         clearTimeout(bound);
       }
       const pending = pipeline.batcher.size().rows;
+      // After the final flush and commit: sign what was stored since the last checkpoints (before the producer goes).
+      if (integrity) {
+        const left = Math.max(1000, cfg.shutdown_timeout_ms - (Date.now() - stopStarted));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          integrity.stop().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing the last checkpoints failed')),
+          new Promise<void>((r) => {
+            timer = setTimeout(() => {
+              log.error('signing the last checkpoints did not finish in time; the next owner of the partitions signs them');
+              r();
+            }, left);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       abort.abort();
       if (lagTimer) clearInterval(lagTimer);
       await admin?.disconnect().catch(() => {});
@@ -234,7 +294,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   return {
     metrics,
     done,
-    internals: { pipeline, source },
+    internals: { pipeline, source, integrity },
     metricsUrl: () => server?.url,
     stop,
     async start() {
@@ -252,7 +312,7 @@ export function createIngest(deps: IngestDeps): Ingest {
         log.info({ url: server.url }, 'serving /metrics, /healthz and /readyz');
       }
       if (deps.ensureTopics !== false) {
-        const wanted = new Set([config.topics.events, config.topics.dlq]);
+        const wanted = new Set([config.topics.events, config.topics.dlq, ...(integrity ? [config.topics.checkpoints] : [])]);
         await ensureTopics(kafka, { topics: defaultTopicSpecs(config.topics).filter((t) => wanted.has(t.name)), logger: log });
       }
       try {
@@ -281,12 +341,21 @@ export function createIngest(deps: IngestDeps): Ingest {
       });
       await producer.connect();
       if (stopping) return;
+      integrity?.start();
       await source.start((batch) => pipeline.handleBatch(batch));
       lagTimer = setInterval(() => {
         refreshLag().catch((err) => log.debug({ err: (err as Error)?.message }, 'refreshing consumer lag failed'));
       }, cfg.lag_refresh_ms);
       lagTimer.unref();
-      log.info({ topic: config.topics.events, group: cfg.group_id, dlq: config.topics.dlq }, 'ingest started');
+      log.info(
+        {
+          topic: config.topics.events,
+          group: cfg.group_id,
+          dlq: config.topics.dlq,
+          integrity: integrity ? { checkpoints: config.topics.checkpoints, key_id: deps.integrity?.signingKey.keyId } : false,
+        },
+        'ingest started',
+      );
     },
   };
 }

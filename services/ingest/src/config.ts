@@ -1,8 +1,11 @@
-import { type AuditstreamConfig, configSchema, type DeepReadonly, type IngestSection, loadConfig } from '@auditstream/config';
+import { type AuditstreamConfig, configSchema, type DeepReadonly, type IngestSection, type IntegritySection, loadConfig } from '@auditstream/config';
 
-export type { IngestSection };
+export type { IngestSection, IntegritySection };
 
-/** The one configuration schema (it carries the ingest section, shared/config/src/sections/ingest.ts). */
+/**
+ * The one configuration schema (it carries the ingest section, shared/config/src/sections/ingest.ts,
+ * and the integrity section ingest chains and signs with, shared/config/src/sections/integrity.ts).
+ */
 export const ingestConfigSchema = configSchema;
 
 export type IngestServiceConfig = DeepReadonly<AuditstreamConfig>;

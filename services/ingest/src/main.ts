@@ -4,6 +4,7 @@ import { createLogger, createMetricsRegistry } from '@auditstream/observability'
 import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { createIngest, type IngestStorage } from './app.js';
 import { loadIngestConfig } from './config.js';
+import { type IngestIntegrityDeps, integrityFromConfig } from './integrity.js';
 import type { EventValidator } from './pipeline/validate.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
 
@@ -42,7 +43,17 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
   const decoder = createCodec(
     sdk?.registry_url ? { registryUrl: sdk.registry_url, ...(sdk.registry_timeout_ms ? { registryTimeoutMs: sdk.registry_timeout_ms } : {}) } : {},
   );
-  const app = createIngest({ config, logger, registry, storage, decoder, validate });
+  // integrity.enabled (the default) needs the signing key: fail fast, before consuming anything.
+  let integrity: IngestIntegrityDeps | undefined;
+  try {
+    integrity = integrityFromConfig(config.integrity, ch);
+  } catch (err) {
+    logger.fatal({ code: (err as { code?: string }).code, err: (err as Error)?.message }, `ingest could not start: ${(err as Error)?.message}`);
+    await ch.close().catch(() => {});
+    return 1;
+  }
+  if (!integrity) logger.warn('integrity.enabled is false: rows are stored without a hash chain (auditstream verify reports them as unchained)');
+  const app = createIngest({ config, logger, registry, storage, decoder, validate, ...(integrity ? { integrity } : {}) });
 
   if (options.signals !== false) {
     const onSignal = (signal: NodeJS.Signals) => {

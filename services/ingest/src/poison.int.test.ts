@@ -14,7 +14,7 @@ import { Partitioners } from 'kafkajs';
 import { createIngest } from './app.js';
 import { DLQ_HEADERS } from './pipeline/dlq.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { countStored, createTestEnv, quietLogger, sampleInput, scrape, waitFor } from './testing/harness.js';
+import { countStored, createTestEnv, ingestIntegrity, quietLogger, sampleInput, scrape, waitFor } from './testing/harness.js';
 import { replayDlq, scanDlq } from './tools/dlq.js';
 
 const GOOD = 2000;
@@ -67,6 +67,7 @@ test(`${POISON} poison messages interleaved with ${GOOD} good ones: every poison
     logger: quietLogger(),
     registry,
     storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
+    integrity: ingestIntegrity(env, ch),
     decoder: codec,
     validate: (event, receivedAtMs) => {
       normalize(event as unknown as PublishInput, receivedAtMs);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createClickHouse } from '@auditstream/clickhouse';
+import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { createIngest, type IngestStorage } from './app.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { committedTotal, countStored, createTestEnv, publishEvents, quietLogger, rowCounts, waitFor } from './testing/harness.js';
+import { committedTotal, countStored, createTestEnv, ingestIntegrity, publishEvents, quietLogger, rowCounts, waitFor } from './testing/harness.js';
 
 const N = 20_000;
 
@@ -31,8 +31,7 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
 
   let slowInsertStarted = false;
   let insertsA = 0;
-  const storageFor = (slowFirst: boolean): IngestStorage => {
-    const ch = createClickHouse(env.config.clickhouse, { logger: quietLogger() });
+  const storageFor = (slowFirst: boolean, ch: ClickHouse): IngestStorage => {
     return {
       async prepare() {
         const w = clickhouseWriter(ch, await detectLayout(ch));
@@ -53,16 +52,19 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
       close: () => ch.close(),
     };
   };
-  const make = (slowFirst: boolean) =>
-    createIngest({
+  const make = (slowFirst: boolean) => {
+    const ch = createClickHouse(env.config.clickhouse, { logger: quietLogger() });
+    return createIngest({
       config: env.config,
       logger: quietLogger(),
       registry: createMetricsRegistry({ service: 'ingest-test' }),
-      storage: storageFor(slowFirst),
+      storage: storageFor(slowFirst, ch),
+      integrity: ingestIntegrity(env, ch),
       decoder: createCodec(),
       validate,
       observability: false,
     });
+  };
 
   const a = make(true);
   t.after(() => a.stop());

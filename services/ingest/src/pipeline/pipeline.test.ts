@@ -80,6 +80,29 @@ test('a rebalance seen while waiting on a slow flush: flush at once, commit, the
   assert.equal(h.fatals.length, 0);
 });
 
+test('a rebalance: beforeRevoke (sign pending checkpoints) runs after the final flush and commit, before the rethrow', async () => {
+  let log: string[] = [];
+  const h = harness(
+    {
+      beforeRevoke: async () => {
+        log.push('before revoke');
+      },
+    },
+    { writeMs: 80 },
+  );
+  log = h.log;
+  const rebalance = Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS' });
+  const b = h.batch(0, [1, 2], {
+    heartbeat: async () => {
+      throw rebalance;
+    },
+  });
+  await assert.rejects(h.p.handleBatch(b), (e) => e === rebalance);
+  assert.deepEqual(h.log, ['insert 0:1,0:2', 'commit 0@3', 'before revoke']);
+  await h.p.handleBatch(h.batch(1, [0]));
+  assert.deepEqual(h.log.slice(3), ['insert 1:0', 'commit 1@1'], 'no rebalance, no beforeRevoke');
+});
+
 test('a flush above the row limit is split; each commit only covers contiguous stored offsets', async () => {
   const h = harness({
     config: { batchMaxRows: 2, batchMaxBytes: 1_000_000, batchMaxAgeMs: 60_000, heartbeatIntervalMs: 10, retry: { initial_delay_ms: 1, max_delay_ms: 2 } },

@@ -26,6 +26,11 @@ export interface PipelineDeps {
   signal: AbortSignal;
   /** A fatal error: the service must stop (nothing of the failed batch was committed). */
   onFatal: (err: unknown) => void;
+  /**
+   * A rebalance is giving the partitions up: called after the handler's final flush and commit,
+   * before kafkajs rejoins (integrity: sign the pending checkpoints while they are still ours).
+   */
+  beforeRevoke?: () => Promise<void>;
   now?: () => number;
 }
 
@@ -199,6 +204,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         await waitStored(done, batch.heartbeat);
       } catch (err) {
         if (!isGroupError(err)) deps.onFatal(err);
+        else if (deps.beforeRevoke)
+          await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
         throw err;
       }
     },

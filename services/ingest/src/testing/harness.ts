@@ -4,21 +4,28 @@
  * storage module's queries to count, and the real `auditstream ingest` as a child process.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouse, countEvents, createClickHouse, migrate } from '@auditstream/clickhouse';
 import { repoRoot, sleep, uniqueName, uuidv7 } from '@auditstream/core';
+import { generateSigningKey } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
 import type { Kafka } from 'kafkajs';
 import { loadIngestConfig } from '../config.js';
+import { type IngestIntegrityDeps, integrityFromConfig } from '../integrity.js';
 
 export interface TestEnv {
   /** AUDITSTREAM_* variables that point a service at this test's topics, group and database. */
   env: Record<string, string>;
   topic: string;
   dlq: string;
+  /** The checkpoints topic (integrity), unique per test. */
+  checkpoints: string;
+  /** The signing key ingest gets (AUDITSTREAM_INTEGRITY__SIGNING_KEY_FILE), fresh per test; verify with publicPem. */
+  signingKey: { privateKeyFile: string; publicKeyFile: string; publicPem: string; keyId: string };
   group: string;
   database: string;
   tenant: string;
@@ -33,12 +40,20 @@ export const quietLogger = () => createLogger({ service: 'ingest-test', level: p
 export async function createTestEnv(options: { partitions?: number; clickhouseUrl?: string; extraEnv?: Record<string, string> } = {}): Promise<TestEnv> {
   const topic = uniqueName('ingest_events').replace(/_/g, '.');
   const dlq = `${topic}.dlq`;
+  const checkpoints = `${topic}.checkpoints`;
+  const keyDir = mkdtempSync(join(tmpdir(), 'ingest-key-'));
+  const pair = generateSigningKey();
+  const signingKey = { privateKeyFile: join(keyDir, 'private.pem'), publicKeyFile: join(keyDir, 'public.pem'), publicPem: pair.publicPem, keyId: pair.keyId };
+  writeFileSync(signingKey.privateKeyFile, pair.privatePem, { mode: 0o600 });
+  writeFileSync(signingKey.publicKeyFile, pair.publicPem);
   const group = uniqueName('ingest_group');
   const database = uniqueName('ingest_db');
   const tenant = uniqueName('tenant');
   const env: Record<string, string> = {
     AUDITSTREAM_TOPICS__EVENTS: topic,
     AUDITSTREAM_TOPICS__DLQ: dlq,
+    AUDITSTREAM_TOPICS__CHECKPOINTS: checkpoints,
+    AUDITSTREAM_INTEGRITY__SIGNING_KEY_FILE: signingKey.privateKeyFile,
     AUDITSTREAM_TOPICS__PARTITIONS: String(options.partitions ?? 4),
     AUDITSTREAM_INGEST__GROUP_ID: group,
     AUDITSTREAM_INGEST__METRICS_PORT: '0',
@@ -50,13 +65,15 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
   const logger = quietLogger();
   const kafka = createKafkaClient(config.kafka, { component: 'ingest-test' });
   const ch = createClickHouse(config.clickhouse, { logger });
-  const wanted = new Set([topic, dlq]);
+  const wanted = new Set([topic, dlq, checkpoints]);
   await ensureTopics(kafka, { topics: defaultTopicSpecs(config.topics).filter((t) => wanted.has(t.name)) });
   await migrate(ch, { database });
   return {
     env,
     topic,
     dlq,
+    checkpoints,
+    signingKey,
     group,
     database,
     tenant,
@@ -66,13 +83,21 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
     async cleanup() {
       const admin = kafka.admin();
       await admin.connect();
-      await admin.deleteTopics({ topics: [topic, dlq] }).catch(() => {});
+      await admin.deleteTopics({ topics: [topic, dlq, checkpoints] }).catch(() => {});
       await admin.deleteGroups([group]).catch(() => {});
       await admin.disconnect();
       await ch.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => {});
       await ch.close();
+      rmSync(keyDir, { recursive: true, force: true });
     },
   };
+}
+
+/** createIngest's integrity deps for an in-process ingest: the test's signing key, and a ClickHouse client. */
+export function ingestIntegrity(env: Pick<TestEnv, 'config'>, ch: ClickHouse): IngestIntegrityDeps {
+  const deps = integrityFromConfig(env.config.integrity, ch);
+  if (!deps) throw new Error('integrity is off in this test environment');
+  return deps;
 }
 
 const UAS = [
