@@ -7,11 +7,13 @@ import {
   joinSql,
   layoutFor,
   p,
+  parseClickHouseTime,
   render,
   type SqlFragment,
   type StoredEvent,
   sql,
   table,
+  timeRange,
 } from '@auditstream/clickhouse';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
@@ -20,7 +22,13 @@ import { afterPosition, type EventQuery, eventOrder, eventsWhere, limitCount, te
 /**
  * Event reads. audit.events is a ReplacingMergeTree that may hold re-delivered copies of an event
  * until parts merge; every answer here counts an event once:
- * - pages and single reads: ORDER BY … LIMIT 1 BY event_id (the storage module's row dedup);
+ * - pages: the page's keys first (occurred_at, event_id: a few narrow columns, ORDER BY … LIMIT n,
+ *   which ClickHouse answers with a partial sort), copies skipped as adjacent duplicates; then
+ *   the full rows of exactly those events, ORDER BY … LIMIT 1 BY event_id (the storage module's
+ *   row dedup). `LIMIT 1 BY` over the whole range would make ClickHouse fully sort every row of
+ *   the range (no partial sort with LIMIT BY): 1.2–3.7 s instead of 0.1–0.2 s for a page of a
+ *   1M-event range on 18.16;
+ * - single reads: LIMIT 1 BY event_id;
  * - exports: the rows stream sorted by (occurred_at, event_id), so copies of an event are
  *   adjacent and are skipped as they pass (streamEventRows); a server-side LIMIT 1 BY would keep
  *   a set of every id of the export in ClickHouse's memory.
@@ -36,35 +44,124 @@ function selectList(layout: ReturnType<typeof layoutFor>): SqlFragment {
 export interface SearchOptions {
   order: 'asc' | 'desc';
   limit: number;
-  after?: { t: bigint; id: string } | undefined;
+  after?: EventKey | undefined;
   settings?: ClickHouseSettings;
+}
+
+export interface EventKey {
+  /** occurred_at, µs since the epoch. */
+  t: bigint;
+  id: string;
+}
+
+/** Rows fetched beyond the distinct keys wanted, to absorb re-delivered copies without a second round. */
+const KEY_SLACK = 16;
+
+/**
+ * The keys of the next `want` distinct events after `after` in the listing's order. Copies of an
+ * event share its key and are adjacent in this order: all but the first are skipped. When copies
+ * use up the slack, the next batch starts after the last row read.
+ */
+export async function pageKeys(
+  ch: ClickHouse,
+  query: EventQuery,
+  options: { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings },
+): Promise<EventKey[]> {
+  const caps = await ch.capabilities();
+  const layout = layoutFor(caps);
+  const where = eventsWhere(caps, ch.database, query);
+  const select =
+    layout === 'modern'
+      ? sql`toString(occurred_at) AS t_text, toString(event_id) AS eid`
+      : sql`toString(occurred_at) AS t_text, occurred_at_us AS t_us, toString(event_id) AS eid`;
+  const keys: EventKey[] = [];
+  let pos = options.after;
+  let prev = '';
+  for (;;) {
+    const n = options.want - keys.length + KEY_SLACK;
+    const q = sql`SELECT ${select} FROM ${table(ch.database, 'events')}
+WHERE ${where}${pos ? sql` AND ${afterPosition(layout, options.order, pos.t, pos.id)}` : sql``}
+ORDER BY ${eventOrder(layout, options.order)}
+LIMIT ${limitCount(n)}`;
+    const rows = await ch.queryRows<{ t_text: string; t_us?: number | string; eid: string }>(q, {
+      operation: 'api_search_keys',
+      ...(options.settings ? { settings: options.settings } : {}),
+    });
+    for (const r of rows) {
+      const t = parseClickHouseTime(r.t_text) + BigInt(r.t_us ?? 0);
+      const k = `${t}|${r.eid}`;
+      if (k === prev) continue;
+      prev = k;
+      keys.push({ t, id: r.eid });
+      if (keys.length === options.want) return keys;
+    }
+    const last = rows.at(-1);
+    if (rows.length < n || !last) return keys;
+    pos = { t: parseClickHouseTime(last.t_text) + BigInt(last.t_us ?? 0), id: last.eid };
+  }
 }
 
 /** One page of events (at most `limit`), and whether more follow. */
 export async function searchEvents(ch: ClickHouse, query: EventQuery, options: SearchOptions): Promise<{ events: StoredEvent[]; more: boolean }> {
-  const caps = await ch.capabilities();
-  const layout = layoutFor(caps);
-  const where = [eventsWhere(caps, ch.database, query)];
-  if (options.after) where.push(afterPosition(layout, options.order, options.after.t, options.after.id));
+  const settings = options.settings ? { settings: options.settings } : {};
+  const keys = await pageKeys(ch, query, { order: options.order, want: options.limit + 1, after: options.after, ...settings });
+  const page = keys.slice(0, options.limit);
+  if (page.length === 0) return { events: [], more: false };
+  const layout = layoutFor(await ch.capabilities());
+  let lo = page[0]?.t as bigint;
+  let hi = lo;
+  for (const k of page) {
+    if (k.t < lo) lo = k.t;
+    if (k.t > hi) hi = k.t;
+  }
+  // Exactly these events: their tenant scope, their time span, their ids.
   const q = sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
-WHERE ${joinSql(where, ' AND ')}
+WHERE ${tenantCondition(query.scope)} AND ${timeRange(layout, lo, hi + 1n)} AND event_id IN (${joinSql(
+    page.map((k) => sql`${p.uuid(k.id)}`),
+    ', ',
+  )})
 ORDER BY ${eventOrder(layout, options.order)}
-LIMIT 1 BY event_id
-LIMIT ${limitCount(options.limit + 1)}`;
-  const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_search', ...(options.settings ? { settings: options.settings } : {}) });
-  const events = rows.slice(0, options.limit).map(fromRow);
-  return { events, more: rows.length > options.limit };
+LIMIT 1 BY event_id`;
+  const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_search', ...settings });
+  return { events: rows.map(fromRow), more: keys.length > options.limit };
 }
 
-/** One event by id, within the scope (any time), or undefined. */
+const HOUR_US = 3_600_000_000n;
+/** DateTime's end (2106): ids claiming a later time skip the window. */
+const MAX_US = 4_294_967_295n * 1_000_000n;
+const DAY_US = 24n * HOUR_US;
+
+/**
+ * One event by id, within the scope (any time), or undefined. event_id is not a prefix of the
+ * sorting key, so a lookup by id alone reads every event of the scope. A UUIDv7 carries the time
+ * the SDK made it, and the SDK accepts occurred_at from 7 days before that to 5 minutes after:
+ * that window (with margins) is tried first, through the primary key; the whole scope only when
+ * the event is not there (not found, another tenant's, or an event with an unusual occurred_at),
+ * so "not visible" and "does not exist" cost the same.
+ */
 export async function getEventById(ch: ClickHouse, scope: TenantScope, eventId: string, settings?: ClickHouseSettings): Promise<StoredEvent | undefined> {
   const layout = layoutFor(await ch.capabilities());
-  const q = sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
-WHERE ${tenantCondition(scope)} AND event_id = ${p.uuid(eventId)}
+  const read = async (window: SqlFragment) => {
+    const q = sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
+WHERE ${tenantCondition(scope)}${window} AND event_id = ${p.uuid(eventId)}
 LIMIT 1 BY event_id
 LIMIT 1`;
-  const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_get_event', ...(settings ? { settings } : {}) });
-  return rows[0] ? fromRow(rows[0]) : undefined;
+    const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_get_event', ...(settings ? { settings } : {}) });
+    return rows[0] ? fromRow(rows[0]) : undefined;
+  };
+  const madeUs = uuidv7Micros(eventId);
+  if (madeUs !== undefined && madeUs + HOUR_US < MAX_US) {
+    const from = madeUs - 8n * DAY_US;
+    const hit = await read(sql` AND ${timeRange(layout, from > 0n ? from : 0n, madeUs + HOUR_US)}`);
+    if (hit) return hit;
+  }
+  return read(sql``);
+}
+
+/** The creation time of a UUIDv7 (its first 48 bits, ms), in µs; undefined for other versions. */
+export function uuidv7Micros(id: string): bigint | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7/i.test(id)) return undefined;
+  return BigInt(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)) * 1000n;
 }
 
 /** Columns an export leaves out: its rows carry no integrity fields (GET /v1/events/{id} has them). */
