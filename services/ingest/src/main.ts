@@ -43,17 +43,18 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
   const decoder = createCodec(
     sdk?.registry_url ? { registryUrl: sdk.registry_url, ...(sdk.registry_timeout_ms ? { registryTimeoutMs: sdk.registry_timeout_ms } : {}) } : {},
   );
-  // integrity.enabled (the default) needs the signing key: fail fast, before consuming anything.
-  let integrity: IngestIntegrityDeps | undefined;
+  // integrity.enabled (the default) needs the signing key (and readable integrity.public_key_files):
+  // fail fast, before consuming anything.
+  let app: ReturnType<typeof createIngest>;
   try {
-    integrity = integrityFromConfig(config.integrity, ch);
+    const integrity: IngestIntegrityDeps | undefined = integrityFromConfig(config.integrity, ch);
+    if (!integrity) logger.warn('integrity.enabled is false: rows are stored without a hash chain (auditstream verify reports them as unchained)');
+    app = createIngest({ config, logger, registry, storage, decoder, validate, ...(integrity ? { integrity } : {}) });
   } catch (err) {
     logger.fatal({ code: (err as { code?: string }).code, err: (err as Error)?.message }, `ingest could not start: ${(err as Error)?.message}`);
     await ch.close().catch(() => {});
     return 1;
   }
-  if (!integrity) logger.warn('integrity.enabled is false: rows are stored without a hash chain (auditstream verify reports them as unchained)');
-  const app = createIngest({ config, logger, registry, storage, decoder, validate, ...(integrity ? { integrity } : {}) });
 
   if (options.signals !== false) {
     const onSignal = (signal: NodeJS.Signals) => {
