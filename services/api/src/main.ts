@@ -1,6 +1,6 @@
 import { createClickHouse } from '@auditstream/clickhouse';
 import { resolveSecret } from '@auditstream/config';
-import { createKafkaClient } from '@auditstream/kafka';
+import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { createAuditProducer } from '@auditstream/producer';
 import { createApi } from './app.js';
@@ -37,6 +37,12 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   const kafka = createKafkaClient(
     { ...cfg.kafka, sasl_password: resolveSecret(cfg.kafka.sasl_password, cfg.kafka.sasl_password_file, 'kafka.sasl_password') },
     { component: 'api', logger: logger.child({ component: 'kafka' }) },
+  );
+  // The events topic usually exists (ingest creates it); creating it here too lets the API start
+  // first. Best effort: an account without the right to create topics just reads on (and answers 503
+  // while the topic is missing, since reads fail closed).
+  await ensureTopics(kafka, { topics: defaultTopicSpecs(cfg.topics).filter((t) => t.name === cfg.topics.events), logger }).catch((err: unknown) =>
+    logger.warn({ err_code: (err as { code?: string }).code ?? 'unknown', topic: cfg.topics.events }, 'could not check or create the events topic'),
   );
   // Self-audit events gate reads (fail closed): give up on Kafka sooner than the SDK default.
   const producer = createAuditProducer({
