@@ -180,7 +180,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     logger: logger.child({ component: 'ingest.pipeline' }),
     signal: abort.signal,
     onFatal: (err) => fatal(err),
-    ...(integrity ? { beforeRevoke: () => integrity.flush() } : {}),
+    ...(integrity ? { beforeRevoke: () => integrity.flush(), leaving: () => stopping !== undefined } : {}),
   });
 
   const source = createSource(
@@ -211,6 +211,17 @@ export function createIngest(deps: IngestDeps): Ingest {
     logger.child({ component: 'ingest.source' }),
   );
 
+  async function boundedFlush(i: IngestIntegrity, ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      i.flush().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing checkpoints before leaving the group failed')),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
   function fatal(err: unknown): void {
     if (fatalError !== undefined) return;
     fatalError = err;
@@ -231,13 +242,17 @@ export function createIngest(deps: IngestDeps): Ingest {
       bound.unref();
       try {
         pipeline.flushNow();
+        // Checkpoints are signed while the partitions are still ours (before the group is left): what is
+        // stored now here, and by each running handler after its final commit (pipeline `leaving`).
+        if (integrity) await boundedFlush(integrity, Math.min(5000, cfg.shutdown_timeout_ms / 4));
         await source.stop().catch((err) => log.warn({ err: (err as Error)?.message }, 'stopping the consumer failed'));
+        integrity?.leftGroup();
         await pipeline.batcher.drain().catch(() => {});
       } finally {
         clearTimeout(bound);
       }
       const pending = pipeline.batcher.size().rows;
-      // After the final flush and commit: sign what was stored since the last checkpoints (before the producer goes).
+      // After the final flush and commit: flush what is still pending (dropped: the group was left) and stop the timer.
       if (integrity) {
         const left = Math.max(1000, cfg.shutdown_timeout_ms - (Date.now() - stopStarted));
         let timer: NodeJS.Timeout | undefined;

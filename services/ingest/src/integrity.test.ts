@@ -13,13 +13,17 @@ import type { DeadLetter, SourceMessage } from './types.js';
 const pair = generateSigningKey();
 const signingKey = loadSigningKey(pair.privatePem, 'test');
 
-function integrity(insertJson: ClickHouse['insertJson']) {
-  const ch = { insertJson } as unknown as ClickHouse;
+function integrity(insertJson: ClickHouse['insertJson'], published: { partition: number }[] = []) {
+  const ch = { database: 'db', insertJson, queryRows: async () => [] } as unknown as ClickHouse;
   return createIngestIntegrity({
     ch,
     signingKey,
     config: { checkpoint_every_events: 100, checkpoint_interval_ms: 60_000, public_key_files: [] },
-    publisher: { publish: async () => {} },
+    publisher: {
+      publish: async (c) => {
+        published.push(c);
+      },
+    },
     registry: new Registry(),
     logger: createLogger({ service: 'test', level: 'silent' }),
     retry: { initial_delay_ms: 1, max_delay_ms: 2 },
@@ -67,4 +71,29 @@ test('recording dead-letter decisions: transient failures are retried, a permane
     broken.recordDeadLetters([dead(0, '1', Buffer.from('x'))]),
     (err: unknown) => err instanceof FatalIngestError && err.code === 'CLICKHOUSE_SCHEMA' && /auditstream migrate/.test(err.message),
   );
+});
+
+test("checkpoints are signed only for owned partitions: a lost partition's pending checkpoint is dropped (the new owner signs), an owned one is stored then published", async () => {
+  const stored: number[] = [];
+  const published: { partition: number }[] = [];
+  const i = integrity(async (table, rows) => {
+    if (table === 'checkpoints') for (const r of rows) stored.push(r.partition as number);
+  }, published);
+  i.onAssigned('events', [0, 1]);
+  const head = { offset: 10, chain_seq: 11, hash: 'a'.repeat(64) };
+  i.checkpointer.inserted('events', 0, head, 5);
+  i.checkpointer.inserted('events', 1, head, 5);
+  i.onAssigned('events', [1]); // partition 0 went to another instance
+  await i.flush();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(stored, [1]);
+  assert.deepEqual(
+    published.map((c) => c.partition),
+    [1],
+  );
+
+  i.checkpointer.inserted('events', 1, { ...head, offset: 20, chain_seq: 21 }, 5);
+  i.leftGroup(); // shutdown: the group was left before this flush
+  await i.stop();
+  assert.deepEqual(stored, [1], 'nothing signed after leaving the group');
 });

@@ -5,6 +5,8 @@ import {
   type Chainer,
   type Checkpointer,
   type CheckpointPublisher,
+  type CheckpointStore,
+  clickhouseIntegrityStore,
   createChainedInsert,
   createChainer,
   createCheckpointer,
@@ -47,6 +49,8 @@ export interface IngestIntegrity {
   onAssigned(topic: string, partitions: readonly number[]): void;
   /** Before giving partitions up (after the final flush and commit): sign what is pending. */
   flush(): Promise<void>;
+  /** The group was left (shutdown): nothing is owned any more, later checkpoints are dropped. */
+  leftGroup(): void;
   start(): void;
   /** After the final flush and commit on shutdown: sign what is pending, stop the timer. */
   stop(): Promise<void>;
@@ -73,17 +77,40 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
   const trustedKeys = new Map<string, KeyObject>([[opts.signingKey.keyId, opts.signingKey.publicKey]]);
   if (opts.config.public_key_files.length > 0) for (const [id, k] of loadPublicKeyFiles(opts.config.public_key_files)) trustedKeys.set(id, k);
   const chainer = createChainer({ ch: opts.ch, logger: log, metrics: opts.registry, trustedKeys });
+  let owned = new Set<string>();
+  const key = (topic: string, p: number) => `${topic}\u0000${p}`;
+  // A checkpoint of a partition this instance no longer owns is dropped, never stored nor
+  // published: the new owner read the partition's last checkpoint when it got it, and a late one
+  // of ours would fork the checkpoint chain. The new owner's checkpoints cover those rows (its
+  // chain links to them). (@auditstream/integrity has no "forget without signing" yet.)
+  const base = clickhouseIntegrityStore(opts.ch);
+  const dropped = new Set<string>();
+  const store: CheckpointStore = {
+    lastCheckpoint: (topic, p) => base.lastCheckpoint(topic, p),
+    async insertCheckpoint(c) {
+      if (owned.has(key(c.topic, c.partition))) return base.insertCheckpoint(c);
+      dropped.add(c.signature);
+      log.warn(
+        { topic: c.topic, partition: c.partition, last_offset: c.last_offset },
+        'checkpoint of a partition this instance no longer owns dropped; the new owner signs these rows',
+      );
+    },
+  };
+  const publisher: CheckpointPublisher = {
+    async publish(c) {
+      if (dropped.delete(c.signature)) return;
+      await opts.publisher.publish(c);
+    },
+  };
   const checkpointer = createCheckpointer({
-    ch: opts.ch,
-    publisher: opts.publisher,
+    store,
+    publisher,
     signingKey: opts.signingKey,
     everyEvents: opts.config.checkpoint_every_events,
     intervalMs: opts.config.checkpoint_interval_ms,
     metrics: opts.registry,
     logger: log,
   });
-  let owned = new Set<string>();
-  const key = (topic: string, p: number) => `${topic}\u0000${p}`;
 
   return {
     chainer,
@@ -125,15 +152,15 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
     },
     onAssigned(topic, partitions) {
       const next = new Set(partitions.map((p) => key(topic, p)));
-      for (const k of owned) {
-        if (next.has(k)) continue;
-        const p = Number(k.split('\u0000')[1]);
+      const lost = [...owned].filter((k) => !next.has(k)).map((k) => Number(k.split('\u0000')[1]));
+      // Ownership changes first: what is still pending for a lost partition is dropped, not signed.
+      owned = next;
+      for (const p of lost) {
         chainer.release(topic, p);
         checkpointer
           .release(topic, p)
           .catch((err) => log.warn({ topic, partition: p, err: (err as Error)?.message }, 'releasing a partition from the checkpointer failed'));
       }
-      owned = next;
       for (const p of partitions) {
         // Another instance may have written this partition since we last owned it: start from what is stored.
         chainer.release(topic, p);
@@ -150,6 +177,9 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
       }
     },
     flush: () => checkpointer.flush(),
+    leftGroup() {
+      owned = new Set();
+    },
     start: () => checkpointer.start(),
     stop: () => checkpointer.stop(),
   };

@@ -31,6 +31,8 @@ export interface PipelineDeps {
    * before kafkajs rejoins (integrity: sign the pending checkpoints while they are still ours).
    */
   beforeRevoke?: () => Promise<void>;
+  /** The service is stopping: handlers also call beforeRevoke after their final commit (kafkajs leaves the group after they return). */
+  leaving?: () => boolean;
   now?: () => number;
 }
 
@@ -202,6 +204,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         });
       try {
         await waitStored(done, batch.heartbeat);
+        if (deps.leaving?.() && deps.beforeRevoke)
+          await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
       } catch (err) {
         if (!isGroupError(err)) deps.onFatal(err);
         else if (deps.beforeRevoke)
