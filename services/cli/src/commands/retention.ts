@@ -1,6 +1,16 @@
-import { activeLegalHolds, applyRetention, createClickHouse, loadRetentionPolicy, placeLegalHold, releaseLegalHold } from '@auditstream/clickhouse';
+import {
+  type AuditEventInput,
+  activeLegalHolds,
+  applyRetention,
+  createClickHouse,
+  loadRetentionPolicy,
+  placeLegalHold,
+  releaseLegalHold,
+} from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
+import { createKafkaClient } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
+import { createAuditProducer } from '@auditstream/producer';
 import { type Command, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
 
@@ -40,9 +50,17 @@ export const command: Command = {
     const logger = createLogger({ service: 'cli', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
     const ch = createClickHouse(cfg.clickhouse, { logger, component: 'retention' });
     const policy = loadRetentionPolicy(values.policy);
-    // The producer SDK is wired in by a later issue; until then the run's audit event goes to stderr.
-    const recordEvent = async (event: unknown) => {
-      console.error(`audit event (not yet published): ${JSON.stringify(event)}`);
+    // Every run is itself an audit event, published through the SDK and acknowledged by Kafka
+    // before the command reports success.
+    const producer = createAuditProducer({
+      ...cfg.producer,
+      kafka: createKafkaClient(cfg.kafka, { component: 'retention', logger }),
+      topic: cfg.topics.events,
+      logger,
+    });
+    const recordEvent = async (event: AuditEventInput) => {
+      const receipt = await producer.publish(event as unknown as Parameters<typeof producer.publish>[0]);
+      console.error(`recorded as audit event ${receipt.event_id} (${receipt.topic}/${receipt.partition}@${receipt.offset})`);
     };
     const apply = async (dryRun: boolean) => {
       const res = await applyRetention(ch, { policy, dryRun, recordEvent, actorId: process.env.USER ?? 'auditstream-cli' });
@@ -79,6 +97,8 @@ export const command: Command = {
         }
       }
     } finally {
+      const closed = await producer.close({ timeout_ms: 10_000 });
+      if (closed.undelivered > 0) console.error(`${closed.undelivered} audit event(s) of this run could not be delivered to Kafka`);
       await ch.close();
     }
   },
