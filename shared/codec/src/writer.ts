@@ -132,9 +132,17 @@ export function compileWriter(type: avro.Type): CompiledWriter | undefined {
       body += `{ const ${v} = r.${f.name};\n`;
       const def = f.defaultValue();
       if (def !== undefined) {
-        // Like avsc: an absent field is written as its default, pre-encoded.
-        const bytes = constant('d', f.type.toBuffer(def));
-        body += `if (${v} === undefined) { if (p + ${bytes}.length > b.length) return -1; ${bytes}.copy(b, p); p += ${bytes}.length; } else {\n`;
+        // Like avsc: an absent field is written as its default, pre-encoded. Short defaults
+        // (null, an enum symbol, {}: one byte each) are inlined as literal bytes.
+        const encoded = f.type.toBuffer(def);
+        let writeDefault: string;
+        if (encoded.length <= 16) {
+          writeDefault = `if (p + ${encoded.length} > b.length) return -1; ${[...encoded].map((x) => `b[p++] = ${x};`).join(' ')}`;
+        } else {
+          const bytes = constant('d', new Uint8Array(encoded));
+          writeDefault = `if (p + ${encoded.length} > b.length) return -1; b.set(${bytes}, p); p += ${encoded.length};`;
+        }
+        body += `if (${v} === undefined) { ${writeDefault} } else {\n`;
         body += emit(f.type, v, 0);
         body += '}\n';
       } else {
