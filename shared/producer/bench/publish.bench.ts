@@ -1,6 +1,7 @@
 // SDK publish throughput vs raw kafkajs sendBatch of the same encoded bytes, plus publish latency.
-//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000] [--ids] [--only sdk|raw]
+//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 3] [--rate 5000] [--ids] [--only sdk|raw] [--content-hash false]
 // --ids: events carry their own event_id, which isolates the cost of generating UUIDv7s.
+// --content-hash false: receipts without the SHA-256 (the SDK option content_hash: false).
 // --only sdk: skip the raw rounds and the paced run (for a CPU profile of the SDK alone:
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx shared/producer/bench/publish.bench.ts --only sdk
 //   node --import tsx shared/producer/bench/cpuprofile-top.ts /tmp/prof/*.cpuprofile).
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     ids: { type: 'boolean', default: false },
     window: { type: 'string', default: '10000' },
     only: { type: 'string', default: '' },
+    'content-hash': { type: 'string', default: 'true' },
   },
 });
 const N = Number(values.events);
@@ -34,6 +36,7 @@ const PARTITIONS = Number(values.partitions);
 const WINDOW = Number(values.window);
 const RUN_RAW = values.only !== 'sdk';
 const RUN_SDK = values.only !== 'raw';
+const CONTENT_HASH = values['content-hash'] !== 'false';
 const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
 const kafka = createKafkaClient({ brokers, client_id: 'bench' }, { component: 'bench' });
 
@@ -114,7 +117,16 @@ async function raw(encoded: Message[]): Promise<Run> {
 async function sdk(inputs: PublishInput[]): Promise<Run & { p50: number; p99: number; batches: number }> {
   return withTopic(async (topic) => {
     const metrics = new Registry();
-    const producer = createAuditProducer({ kafka, topic, metrics, max_batch_events: BATCH, linger_ms: 5, max_block_ms: 60_000, delivery_timeout_ms: 120_000 });
+    const producer = createAuditProducer({
+      kafka,
+      topic,
+      metrics,
+      max_batch_events: BATCH,
+      linger_ms: 5,
+      max_block_ms: 60_000,
+      delivery_timeout_ms: 120_000,
+      content_hash: CONTENT_HASH,
+    });
     await producer.connect();
     const lat = new Float64Array(inputs.length);
     const c0 = process.cpuUsage();
@@ -177,7 +189,9 @@ const encoded: Message[] = inputs.map((e) => {
   return { key: `${ev.tenant_id}:${ev.actor.id}`, value: codec.encodeSync(ev) };
 });
 const avgBytes = encoded.reduce((s, m) => s + (m.value as Buffer).length, 0) / encoded.length;
-console.log(`events=${N} batch=${BATCH} partitions=${PARTITIONS} avg_value_bytes=${avgBytes.toFixed(0)} node=${process.version}`);
+console.log(
+  `events=${N} batch=${BATCH} partitions=${PARTITIONS} avg_value_bytes=${avgBytes.toFixed(0)} content_hash=${CONTENT_HASH} window=${WINDOW} node=${process.version}`,
+);
 
 // Warm-up (JIT, connections, topic metadata paths), not reported.
 if (RUN_RAW) await raw(encoded.slice(0, 20_000));

@@ -511,9 +511,9 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   function enqueue(p: Pending): void {
-    const now = Date.now();
     p.seq = ++seq;
-    p.enqueuedAt = now;
+    // The publish() time (blocked publishes linger less, which is what they want).
+    p.enqueuedAt = p.deadline - deliveryTimeoutMs;
     p.accounted = true;
     queue.push(p);
     queuedBytes += p.bytes;
