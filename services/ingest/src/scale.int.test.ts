@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { loadPublicKeys, verifyStore } from '@auditstream/integrity';
 import { countStored, createTestEnv, type IngestChild, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from './testing/harness.js';
 
 const N = 50_000;
@@ -78,4 +79,21 @@ test('a second instance joins mid-stream (no message stored twice: partitions ar
   assert.equal(counts.final, N, 'no duplicate visible');
   assert.equal(await countStored(env.ch, env.tenant), N);
   t.diagnostic(`A inserted ${byA} before kill -9, B ${byB}; rows redelivered after the kill (collapsed): ${counts.raw - N}`);
+
+  // Two writers in turn on each partition (rebalance, then kill -9): still one clean chain and
+  // one checkpoint chain per partition.
+  const report = await verifyStore({
+    ch: env.ch,
+    publicKeys: loadPublicKeys([env.signingKey.publicPem]),
+    kafka: env.kafka,
+    checkpointsTopic: env.checkpoints,
+    ingestGroupId: env.group,
+    topic: env.topic,
+  });
+  assert.deepEqual(
+    report.findings.filter((f) => f.severity === 'error'),
+    [],
+    'verify finds no integrity error',
+  );
+  assert.equal(report.entries, N);
 });
