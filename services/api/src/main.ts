@@ -1,11 +1,13 @@
 import { createClickHouse } from '@auditstream/clickhouse';
 import { resolveSecret } from '@auditstream/config';
+import { loadPublicKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { createAuditProducer } from '@auditstream/producer';
 import { createApi } from './app.js';
 import { type ApiServiceConfig, loadApiConfig } from './config.js';
 import type { IntegrityVerifier } from './integrity.js';
+import { createStoreVerifier } from './store-verifier.js';
 
 /**
  * Wiring only: config → logger, metrics, ClickHouse, the SDK producer for self-audit → the API.
@@ -52,6 +54,19 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     metrics,
     delivery_timeout_ms: 10_000,
   });
+  // Verification needs the trusted public keys; without them the endpoint says it is not configured.
+  const verify =
+    options.verify ??
+    (cfg.integrity.public_key_files.length > 0
+      ? createStoreVerifier({
+          ch: clickhouse,
+          kafka,
+          publicKeys: loadPublicKeyFiles(cfg.integrity.public_key_files),
+          checkpointsTopic: cfg.topics.checkpoints,
+          eventsTopic: cfg.topics.events,
+          ingestGroupId: cfg.ingest.group_id,
+        })
+      : undefined);
   const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
   const api = createApi({
@@ -60,7 +75,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     logger,
     metrics,
     recordEvent: (event) => producer.publish(event),
-    ...(options.verify ? { verify: options.verify } : {}),
+    ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),
   });
   const { url } = await api.start();
