@@ -14,6 +14,7 @@ interface Service {
   image?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
+  entrypoint?: string[];
   ports?: string[];
   volumes?: string[];
   depends_on?: Record<string, unknown> | string[];
@@ -58,7 +59,8 @@ test('references resolve: depends_on, named volumes, bind mounts, build files, C
     for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:\d+:\d+$/, `${name} publishes ${p}: bind published ports to loopback`);
     if (svc.build) {
       assert.ok(existsSync(join(root, svc.build.context, svc.build.dockerfile)), `${name}: Dockerfile ${svc.build.dockerfile} missing`);
-      const cmd = svc.command?.[0];
+      // A shell entrypoint must still end in a real CLI command (`… auditstream.js <command> …`).
+      const cmd = svc.entrypoint ? /auditstream\.js (\S+)/.exec(svc.entrypoint.join(' '))?.[1] : svc.command?.[0];
       assert.ok(cmd && cliCommands.includes(cmd), `${name} runs \`auditstream ${cmd}\`, which is not a CLI command (${cliCommands.join(', ')})`);
     }
     const dependsOnHealthy = !Array.isArray(svc.depends_on) ? Object.entries(svc.depends_on ?? {}) : [];
