@@ -124,11 +124,14 @@ export function writeKafkaConfig(paths: KafkaPaths, opts: { host: string; port: 
 export function formatKafkaStorage(paths: KafkaPaths, java: string, classpath: string): void {
   if (existsSync(join(paths.data, 'meta.properties'))) return;
   mkdirSync(paths.data, { recursive: true });
-  const clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  // A base64url id may start with '-', which the tool's argument parser takes for an option.
+  let clusterId = '';
+  do clusterId = Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url');
+  while (!/^[A-Za-z0-9]/.test(clusterId));
   try {
     execFileSync(
       java,
-      ['-cp', classpath, `-Dlog4j2.configurationFile=${paths.log4j}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', paths.properties],
+      ['-cp', classpath, `-Dlog4j2.configurationFile=${paths.log4j}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', paths.properties],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
