@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { aptInstall, which } from './tools.js';
 
@@ -49,9 +51,38 @@ export function findClickHouse(log: (msg: string) => void): ClickHouseBinary {
   return { command: server, prefix: [], modern: probe.status === 0 };
 }
 
+/** The secure stack's ClickHouse: HTTPS only, a password on `default`, generated service-account passwords. */
+export interface ClickHouseSecureConfig {
+  certFile: string;
+  keyFile: string;
+  defaultPasswordSha256: string;
+  /** users.d fragment replacing deploy/clickhouse/users.d (whose passwords are development ones). */
+  usersFragment: string;
+}
+
+/**
+ * The listener part of config.xml. Plain: HTTP and native TCP. Secure: only https_port, with
+ * TLS 1.2+ (no plaintext HTTP, no native TCP port), the server certificate from the stack's CA.
+ */
+export function clickhouseListenerXml(opts: { httpPort: number; tcpPort: number; secure?: ClickHouseSecureConfig | undefined }): string {
+  if (!opts.secure) return `  <http_port>${opts.httpPort}</http_port>\n  <tcp_port>${opts.tcpPort}</tcp_port>`;
+  return `  <https_port>${opts.httpPort}</https_port>
+  <openSSL>
+    <server>
+      <certificateFile>${opts.secure.certFile}</certificateFile>
+      <privateKeyFile>${opts.secure.keyFile}</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+  </openSSL>`;
+}
+
 export function writeClickHouseConfig(
   paths: ClickHousePaths,
-  opts: { host: string; httpPort: number; tcpPort: number; modern: boolean; usersDir: string },
+  opts: { host: string; httpPort: number; tcpPort: number; modern: boolean; usersDir: string; secure?: ClickHouseSecureConfig | undefined },
 ): void {
   for (const d of [paths.data, paths.logs, paths.usersD, join(paths.data, 'tmp'), join(paths.data, 'user_files'), join(paths.data, 'format_schemas')]) {
     mkdirSync(d, { recursive: true });
@@ -68,8 +99,7 @@ export function writeClickHouseConfig(
     <count>3</count>
   </logger>
   <listen_host>${opts.host}</listen_host>
-  <http_port>${opts.httpPort}</http_port>
-  <tcp_port>${opts.tcpPort}</tcp_port>
+${clickhouseListenerXml(opts)}
   <path>${paths.data}/</path>
   <tmp_path>${paths.data}/tmp/</tmp_path>
   <user_files_path>${paths.data}/user_files/</user_files_path>
@@ -97,7 +127,7 @@ export function writeClickHouseConfig(
   </profiles>
   <users>
     <default>
-      <password></password>
+      ${opts.secure ? `<password_sha256_hex>${opts.secure.defaultPasswordSha256}</password_sha256_hex>` : '<password></password>'}
       <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
       <profile>default</profile>
       <quota>default</quota>${opts.modern ? '\n      <access_management>1</access_management>' : ''}
@@ -110,25 +140,60 @@ export function writeClickHouseConfig(
   </quotas>
 </yandex>
 `;
-  writeFileSync(paths.users, users);
+  writeFileSync(paths.users, users, { mode: 0o600 });
+  if (opts.secure) {
+    rmSync(paths.usersD, { recursive: true, force: true });
+    mkdirSync(paths.usersD, { recursive: true });
+    writeFileSync(join(paths.usersD, 'auditstream.xml'), opts.secure.usersFragment, { mode: 0o600 });
+    return;
+  }
   if (existsSync(opts.usersDir)) {
     for (const f of readdirSync(opts.usersDir).filter((n) => n.endsWith('.xml'))) copyFileSync(join(opts.usersDir, f), join(paths.usersD, f));
   }
 }
 
-export async function clickhouseHealthy(host: string, httpPort: number): Promise<boolean> {
+/** How the stack's own checks reach an HTTPS-only ClickHouse. */
+export interface ClickHouseClientSecurity {
+  ca: Buffer;
+  username: string;
+  password: string;
+}
+
+/** GET over http or https (with the stack's CA); node:https because fetch takes no CA. */
+export function httpGet(url: string, timeoutMs: number, security?: ClickHouseClientSecurity): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const headers: Record<string, string> = security
+      ? { authorization: `Basic ${Buffer.from(`${security.username}:${security.password}`).toString('base64')}` }
+      : {};
+    const opts = { method: 'GET', headers, timeout: timeoutMs, ...(security ? { ca: security.ca } : {}) };
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const base = (host: string, port: number, security?: ClickHouseClientSecurity) => `${security ? 'https' : 'http'}://${host}:${port}`;
+
+export async function clickhouseHealthy(host: string, httpPort: number, security?: ClickHouseClientSecurity): Promise<boolean> {
   try {
-    const res = await fetch(`http://${host}:${httpPort}/ping`, { signal: AbortSignal.timeout(2000) });
-    return res.ok && (await res.text()).trim() === 'Ok.';
+    const res = await httpGet(`${base(host, httpPort, security)}/ping`, 2000, security);
+    return res.status === 200 && res.body.trim() === 'Ok.';
   } catch {
     return false;
   }
 }
 
-export async function clickhouseVersion(host: string, httpPort: number): Promise<string | undefined> {
+export async function clickhouseVersion(host: string, httpPort: number, security?: ClickHouseClientSecurity): Promise<string | undefined> {
   try {
-    const res = await fetch(`http://${host}:${httpPort}/?query=${encodeURIComponent('SELECT version()')}`, { signal: AbortSignal.timeout(2000) });
-    return res.ok ? (await res.text()).trim() : undefined;
+    const res = await httpGet(`${base(host, httpPort, security)}/?query=${encodeURIComponent('SELECT version()')}`, 2000, security);
+    return res.status === 200 ? res.body.trim() : undefined;
   } catch {
     return undefined;
   }

@@ -1,3 +1,16 @@
 export { isAlive, portOpen, waitUntil } from './process.js';
-export { type ComponentStatus, createStack, formatStatus, type Stack, type StackOptions, stackStateExists, type UpResult } from './stack.js';
+export {
+  type ClientEnv,
+  type ComponentStatus,
+  createStack,
+  formatStatus,
+  modeFile,
+  SECURE_KAFKA_USERS,
+  type Stack,
+  type StackOptions,
+  secureClientEnv,
+  stackStateExists,
+  type UpResult,
+} from './stack.js';
 export { createSupervisor, type Supervised, type SupervisedSpec, type Supervisor, scrapeSums } from './supervisor.js';
+export { secretFile, tlsPaths } from './tls.js';
