@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { resolveSecret } from '@auditstream/config';
 import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
@@ -113,7 +113,13 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       if (!s.webhook.url) throw missing('alerting.sinks.webhook.url');
       if (!secret) throw missing('alerting.sinks.webhook.secret');
       out.push({
-        sink: createWebhookSink({ url: s.webhook.url, secret, timeout_ms: s.webhook.timeout_ms, send_updates: s.webhook.send_updates }),
+        sink: createWebhookSink({
+          url: s.webhook.url,
+          secret,
+          timeout_ms: s.webhook.timeout_ms,
+          send_updates: s.webhook.send_updates,
+          ca: readCaFile(s.webhook.ca_file, 'alerting.sinks.webhook.ca_file'),
+        }),
         queue: q(s.webhook),
       });
     }
@@ -130,6 +136,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
           timeout_ms: s.alertmanager.timeout_ms,
           send_updates: s.alertmanager.send_updates,
           resolve_after_s: s.alertmanager.resolve_after_s,
+          ca: readCaFile(s.alertmanager.ca_file, 'alerting.sinks.alertmanager.ca_file'),
         }),
         queue: q(s.alertmanager),
       });
@@ -467,4 +474,14 @@ export function resolveRulesPath(file: string): string {
   const fromCwd = resolve(file);
   if (existsSync(fromCwd)) return fromCwd;
   return resolve(repoRoot(), file);
+}
+
+/** A sink's PEM CA bundle, read once at start; unreadable is an error naming the key. */
+function readCaFile(file: string | undefined, key: string): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
+  }
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ClickHouse } from '@auditstream/clickhouse';
@@ -51,7 +52,9 @@ export const API_VERSION = '1.0.0';
 export function buildApi(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'api' });
+  const https = apiTlsOptions(config);
   const app = Fastify({
+    ...(https ? { https } : {}),
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => uuidv7(),
@@ -186,6 +189,30 @@ export interface Api {
   stop(): Promise<void>;
 }
 
+/**
+ * HTTPS when api.tls_cert_file and api.tls_key_file are both set (TLS 1.2+), else undefined (plain
+ * HTTP, for a TLS-terminating proxy in front). One without the other, or an unreadable file, is an
+ * error naming the key; the key file's content never appears in it.
+ */
+export function apiTlsOptions(config: Pick<ApiConfig, 'tls_cert_file' | 'tls_key_file'>): { cert: Buffer; key: Buffer; minVersion: 'TLSv1.2' } | undefined {
+  const { tls_cert_file: certFile, tls_key_file: keyFile } = config;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) {
+    const missing = certFile ? 'api.tls_key_file' : 'api.tls_cert_file';
+    throw new AuditstreamError('CONFIG_INVALID', `${missing} must be set together with ${certFile ? 'api.tls_cert_file' : 'api.tls_key_file'} (HTTPS)`, {
+      field: missing,
+    });
+  }
+  const read = (file: string, key: string) => {
+    try {
+      return readFileSync(file);
+    } catch (cause) {
+      throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
+    }
+  };
+  return { cert: read(certFile, 'api.tls_cert_file'), key: read(keyFile, 'api.tls_key_file'), minVersion: 'TLSv1.2' };
+}
+
 export function createApi(deps: ApiDeps): Api {
   const app = buildApi(deps);
   return {
@@ -194,7 +221,7 @@ export function createApi(deps: ApiDeps): Api {
       await app.listen({ host: deps.config.host, port: deps.config.port });
       const addr = app.server.address() as AddressInfo;
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-      return { url: `http://${host}:${addr.port}`, port: addr.port };
+      return { url: `${apiTlsOptions(deps.config) ? 'https' : 'http'}://${host}:${addr.port}`, port: addr.port };
     },
     async stop() {
       const timer = setTimeout(() => app.server.closeAllConnections?.(), deps.config.shutdown_timeout_ms);

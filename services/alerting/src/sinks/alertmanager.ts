@@ -8,7 +8,13 @@ import type { Sink } from './types.js';
  * `resolve_after_s`, so an alert no longer updated resolves by itself; an update re-posts
  * it with a later endsAt.
  */
-export function createAlertmanagerSink(options: { url: string; timeout_ms: number; send_updates: boolean; resolve_after_s: number }): Sink {
+export function createAlertmanagerSink(options: {
+  url: string;
+  timeout_ms: number;
+  send_updates: boolean;
+  resolve_after_s: number;
+  ca?: Buffer | undefined;
+}): Sink {
   const endpoint = `${options.url.replace(/\/+$/, '')}/api/v2/alerts`;
   return {
     name: 'alertmanager',
@@ -35,7 +41,7 @@ export function createAlertmanagerSink(options: { url: string; timeout_ms: numbe
           endsAt: new Date(endsAt).toISOString(),
         },
       ];
-      await post('alertmanager', endpoint, JSON.stringify(body), {}, options.timeout_ms, signal);
+      await post('alertmanager', endpoint, JSON.stringify(body), {}, options.timeout_ms, signal, options.ca);
     },
   };
 }

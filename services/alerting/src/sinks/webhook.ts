@@ -11,7 +11,7 @@ export const SIGNATURE_HEADER = 'x-auditstream-signature';
  *   X-Auditstream-Alert-Id, X-Auditstream-Delivery (fired|updated)
  * Receivers verify the signature over the exact bytes received and dedupe on alert_id.
  */
-export function createWebhookSink(options: { url: string; secret: string; timeout_ms: number; send_updates: boolean }): Sink {
+export function createWebhookSink(options: { url: string; secret: string; timeout_ms: number; send_updates: boolean; ca?: Buffer | undefined }): Sink {
   if (!options.secret) throw new AuditstreamError('CONFIG_INVALID', 'alerting.sinks.webhook.secret is required', { field: 'alerting.sinks.webhook.secret' });
   return {
     name: 'webhook',
@@ -29,6 +29,7 @@ export function createWebhookSink(options: { url: string; secret: string; timeou
         },
         options.timeout_ms,
         signal,
+        options.ca,
       );
     },
   };

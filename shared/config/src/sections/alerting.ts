@@ -23,6 +23,7 @@ const webhookSink = z
     url: z.string().url().optional().describe('Webhook endpoint (http or https).'),
     secret: z.string().optional().describe('HMAC-SHA256 signing key (secret: prefer secret_file or the environment).'),
     secret_file: z.string().optional().describe('File holding the webhook signing key.'),
+    ca_file: z.string().min(1).optional().describe('PEM CA bundle that verifies an https url (unset: the system CAs); the certificate is always verified.'),
     send_updates: z.boolean().default(false).describe('Also POST updates of an alert (receivers dedupe on alert_id).'),
     ...sinkRetry,
   })
@@ -42,6 +43,7 @@ const alertmanagerSink = z
   .strictObject({
     enabled: z.boolean().default(false).describe('POST alerts to a Prometheus Alertmanager (API v2, /api/v2/alerts).'),
     url: z.string().url().optional().describe('Alertmanager base URL, e.g. http://127.0.0.1:9093.'),
+    ca_file: z.string().min(1).optional().describe('PEM CA bundle that verifies an https url (unset: the system CAs); the certificate is always verified.'),
     send_updates: z.boolean().default(true).describe('Re-post updated alerts, which extends their endsAt.'),
     resolve_after_s: positiveInt().default(3600).describe('endsAt = last event of the alert + this; Alertmanager resolves the alert then.'),
     ...sinkRetry,

@@ -12,6 +12,12 @@ export const apiSection = z
   .strictObject({
     host: listenHost().describe('Address the API listens on (loopback by default: put a TLS-terminating proxy in front).'),
     port: port().default(8080).describe('Port the API listens on (0 picks a free one).'),
+    tls_cert_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM certificate (chain) for HTTPS; set with tls_key_file to serve HTTPS itself, unset = plain HTTP (put a TLS proxy in front).'),
+    tls_key_file: z.string().min(1).optional().describe('PEM private key of tls_cert_file (secret: keep the file 0600).'),
     max_range_s: positiveInt()
       .default(31 * DAY_S)
       .describe('Longest time range (to - from) a search or stats request may span.'),
