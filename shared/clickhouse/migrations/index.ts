@@ -3,6 +3,7 @@ import { migration as m001 } from './001_events.js';
 import { migration as m002 } from './002_lookups.js';
 import { migration as m003 } from './003_integrity.js';
 import { migration as m004 } from './004_operations.js';
+import { migration as m005 } from './005_subject_keys.js';
 
 /** Every migration, in order. A new migration is a new NNN_name.ts file added here; applied ones never change. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];

@@ -140,6 +140,9 @@ export function accountStatements(
   for (const t of ['events', 'checkpoints', 'dlq_decisions']) out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
   if (!caps.skipIndexes) for (const l of Object.values(LOOKUPS)) out.push(`GRANT INSERT ON ${db}.${l.table} TO ${role('ingest')}`);
   out.push(`GRANT SELECT ON ${db}.checkpoints TO ${role('ingest')}`);
+  // field encryption: create subject keys, read them and the erasure tombstones.
+  out.push(`GRANT INSERT, SELECT ON ${db}.subject_keys TO ${role('ingest')}`);
+  out.push(`GRANT SELECT ON ${db}.subject_erasures TO ${role('ingest')}`);
   out.push(`GRANT SELECT(kafka_topic, kafka_partition, kafka_offset, event_id, chain_seq, prev_hash, hash) ON ${db}.events TO ${role('ingest')}`);
   out.push(`GRANT SELECT ON ${db}.* TO ${role('reader')}`);
   out.push(`GRANT ALL ON ${db}.* TO ${role('admin')}`);

@@ -53,7 +53,7 @@ describe('ClickHouse storage against the real server', () => {
     const first = await migrate(ch);
     assert.deepEqual(
       first.applied,
-      ['001_events', '002_lookups', '003_integrity', '004_operations'].filter((id) => dry.pending.includes(id)),
+      ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys'].filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);
     assert.equal(second.noop, true);

@@ -7,7 +7,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
   assert.deepEqual(
     ms.map((m) => m.id),
-    ['001_events', '002_lookups', '003_integrity', '004_operations'],
+    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys'],
   );
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /CREATE TABLE IF NOT EXISTS `audit_x`\.events/);
@@ -22,12 +22,17 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const lookups = ms[1]?.statements ?? [];
   assert.equal(lookups.length, 6);
   assert.match(lookups[1] ?? '', /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_by_actor_mv TO `audit_x`\.events_by_actor/);
+  const keys = ms[4]?.statements.join('\n') ?? '';
+  assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_keys/);
+  assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_erasures/);
+  assert.doesNotMatch(keys, /INDEX|DateTime64/);
 });
 
 test('modern rendering: Map, DateTime64, codecs, bloom filter indexes instead of lookup tables', () => {
   const ms = renderMigrations('audit', capabilitiesFor('26.7.2.1'));
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /`occurred_at` DateTime64\(6, 'UTC'\)/);
+  assert.match(ms[4]?.statements[0] ?? '', /INDEX idx_key_id key_id TYPE bloom_filter/);
   assert.match(events, /`attributes` Map\(String, String\) COMMENT '[^']*' CODEC\(ZSTD\(3\)\)/);
   assert.match(events, /INDEX idx_actor_id actor_id TYPE bloom_filter/);
   assert.doesNotMatch(events, /`occurred_at_us`|`attr_keys`/);

@@ -124,6 +124,9 @@ export const TABLES = [
   'alerts',
   'api_keys',
   'legal_holds',
+  'subject_keys',
+  'subject_erasures',
+  'api_key_permissions',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -167,6 +170,14 @@ const OTHER_COLUMNS = [
   'updated_at',
   'released_at',
   'hold_id',
+  'subject_id',
+  'wrapped_key',
+  'master_key_id',
+  'created_at_ms',
+  'erasure_id',
+  'erased_at_ms',
+  'key_ids',
+  'permission',
 ];
 
 /** Identifiers the SQL builder accepts (tables and columns). */

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { alertingSection } from './sections/alerting.js';
 import { apiSection } from './sections/api.js';
 import { clickhouseSection, kafkaSection, logSection, stackSection, topicsSection } from './sections/common.js';
+import { encryptionSection } from './sections/encryption.js';
 import { ingestSection } from './sections/ingest.js';
 import { integritySection } from './sections/integrity.js';
 import { producerSection } from './sections/producer.js';
@@ -23,6 +24,7 @@ export const configSchema = z
     alerting: alertingSection,
     api: apiSection,
     integrity: integritySection,
+    encryption: encryptionSection,
   })
   .strict();
 

@@ -1,0 +1,42 @@
+export {
+  type DataKey,
+  dataKey,
+  decryptField,
+  ENVELOPE_PREFIX,
+  encryptField,
+  type FieldContext,
+  isEnvelope,
+  isValidKeyId,
+  type ParsedEnvelope,
+  parseEnvelope,
+} from './envelope.js';
+export {
+  checkFieldPath,
+  ENCRYPTABLE_FIELDS,
+  encryptEventFields,
+  envelopesOf,
+  type RevealOptions,
+  revealEventFields,
+  SUBJECT_FIELDS,
+  subjectOf,
+} from './fields.js';
+export {
+  createLocalKeyWrapper,
+  generateMasterKeyHex,
+  type KeyWrapper,
+  loadMasterKey,
+  masterKeyId,
+  parseMasterKey,
+  type WrapContext,
+} from './key-wrapper.js';
+export {
+  createSubjectKeyStore,
+  liveKey,
+  loadErasures,
+  type ResolvedKey,
+  type StoredSubjectKey,
+  type SubjectKeyStore,
+  type SubjectKeyStoreOptions,
+  type SubjectRef,
+  subjectKey,
+} from './store.js';
