@@ -1,0 +1,213 @@
+// `auditstream bench`: one run = every section on fresh topics and databases; the report holds
+// medians over runs. Services run as children through the CLI so their resources are their own.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { AuditstreamError } from '@auditstream/core';
+import { formatCpuProfileSummary, type Logger } from '@auditstream/observability';
+import type { ComponentStatus } from '@auditstream/stack';
+import { type AppConfig, createRunEnv } from './env.js';
+import { type ProcWatch, readProc, type ServiceChild, spawnService, watchProc } from './procs.js';
+import { summarizeIngestProfile } from './profile.js';
+import { type BenchReport, formatTable, type MachineInfo, medians, type RunFigures, withRatios } from './report.js';
+import { runAlerting } from './sections/alerting.js';
+import { runAnchor } from './sections/anchor.js';
+import { runIngestSection } from './sections/ingest.js';
+import { runLatency } from './sections/latency.js';
+import { clickhouseWriteLimit, exportRows, kafkaReadLimit } from './sections/limits.js';
+import { runProducer } from './sections/producer.js';
+import { runQueries } from './sections/query.js';
+
+export interface BenchOptions {
+  /** Events of the ingest, limits, anchor and query sections. */
+  events: number;
+  runs: number;
+  out?: string | undefined;
+  /** Directory for the ingest child's CPU profile (first run). */
+  profile?: string | undefined;
+  /** Keep the topics and databases of each run. */
+  keep: boolean;
+  /** Offered load of the latency and alerting sections, as a fraction of the measured ingest rate. */
+  load_fraction: number;
+  latency_seconds: number;
+  alert_seconds: number;
+  query_reps: number;
+  /** Events per side of the producer section (default min(events, 200000)). */
+  producer_events: number;
+  partitions: number;
+  /** The command line, recorded in the report. */
+  command: string;
+}
+
+export interface BenchDeps {
+  config: AppConfig;
+  logger: Logger;
+  /** The local stack's processes (pids and versions of ClickHouse and Kafka). */
+  stackStatus: () => Promise<ComponentStatus[]>;
+  /** Progress lines (stderr in the CLI). */
+  log: (line: string) => void;
+}
+
+export interface Bench {
+  run(options: BenchOptions): Promise<{ report: BenchReport; table: string }>;
+}
+
+function check(o: BenchOptions): void {
+  const int = (name: string, v: number, min: number) => {
+    if (!Number.isInteger(v) || v < min) throw new AuditstreamError('USAGE', `--${name} must be an integer ≥ ${min}, got ${v}`, { field: name });
+  };
+  int('events', o.events, 1000);
+  int('runs', o.runs, 1);
+  int('query-reps', o.query_reps, 1);
+  int('producer-events', o.producer_events, 1000);
+  int('partitions', o.partitions, 1);
+  if (!(o.load_fraction > 0 && o.load_fraction <= 1))
+    throw new AuditstreamError('USAGE', `--load must be in (0, 1], got ${o.load_fraction}`, { field: 'load' });
+  if (!(o.latency_seconds > 0)) throw new AuditstreamError('USAGE', `--latency-seconds must be > 0, got ${o.latency_seconds}`, { field: 'latency-seconds' });
+  if (!(o.alert_seconds > 0)) throw new AuditstreamError('USAGE', `--alert-seconds must be > 0, got ${o.alert_seconds}`, { field: 'alert-seconds' });
+}
+
+export function createBench(deps: BenchDeps): Bench {
+  const { config, log } = deps;
+
+  async function oneRun(o: BenchOptions, index: number, servers: ComponentStatus[]): Promise<{ figures: RunFigures; profile?: unknown }> {
+    const figures: RunFigures = {};
+    const serverWatch = new Map<string, ProcWatch>();
+    for (const s of servers) if (s.pid && (s.name === 'clickhouse' || s.name === 'kafka')) serverWatch.set(s.name, watchProc(s.pid, { lifetime: false }));
+    const cpu0 = process.cpuUsage();
+    const children: ServiceChild[] = [];
+    const env = await createRunEnv({ config, logger: deps.logger, partitions: o.partitions });
+    const timeout = Math.max(600_000, o.events * 2); // generous: 2 ms per event, at least 10 min
+    let profile: unknown;
+    try {
+      log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
+      Object.assign(
+        figures,
+        await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions }),
+      );
+
+      log(`run ${index + 1}/${o.runs}: ingest of ${o.events} pre-produced events`);
+      const profiling = o.profile !== undefined && index === 0;
+      if (profiling) mkdirSync(o.profile as string, { recursive: true });
+      const fromMs = Date.now();
+      const ing = await runIngestSection(env, {
+        events: o.events,
+        pollMs: 100,
+        timeoutMs: timeout,
+        childEnv: profiling ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.profile}`.trim() } : {},
+        log,
+      });
+      Object.assign(figures, ing.result);
+      let ingest = ing.child;
+      children.push(ingest);
+      if (profiling) {
+        // The profile is written when the child exits: stop it after the drain so the profile covers
+        // the throughput run only, and start a plain one for the latency and alerting sections.
+        await ingest.stop();
+        const p = summarizeIngestProfile(o.profile as string);
+        if (p) {
+          profile = { file: p.file, ...p.summary };
+          log(formatCpuProfileSummary(p.summary, `ingest CPU profile (${p.file})`));
+        } else log(`no .cpuprofile was written to ${o.profile}`);
+        ingest = spawnService('ingest', env.serviceEnv);
+        children.push(ingest);
+        await ingest.waitForLog(/serving \/metrics/, 120_000);
+      }
+
+      const rate = Math.max(10, Math.round(o.load_fraction * ing.result.ingest_events_per_s));
+      log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
+      Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
+
+      log(`run ${index + 1}/${o.runs}: publish → alert latency`);
+      const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log });
+      children.push(al.child);
+      Object.assign(figures, al.result);
+      await al.child.stop();
+      await ingest.stop();
+
+      log(`run ${index + 1}/${o.runs}: Kafka read limit`);
+      Object.assign(figures, await kafkaReadLimit(env, config, o.events, timeout));
+      log(`run ${index + 1}/${o.runs}: ClickHouse write limit`);
+      const rowsFile = await exportRows(env, config);
+      Object.assign(figures, await clickhouseWriteLimit(env, config, rowsFile, o.events));
+      log(`run ${index + 1}/${o.runs}: anchor (ClickHouse Kafka engine)`);
+      const anchor = await runAnchor(env, config, { rowsFile, events: o.events, partitions: o.partitions, pollMs: 100, timeoutMs: timeout });
+      figures.anchor_events_per_s = anchor.anchor_events_per_s;
+      figures.anchor_seconds = anchor.anchor_seconds;
+
+      log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
+      const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000 });
+      children.push(q.child);
+      Object.assign(figures, q.result);
+      await q.child.stop();
+    } finally {
+      for (const c of children) await c.stop(10_000);
+      await env.cleanup(o.keep);
+    }
+    // Resources: per service over the run (several children of one service add up: CPU sums, RSS max).
+    for (const name of ['ingest', 'alerting', 'api'] as const) {
+      const own = children.filter((c) => c.name === name).map((c) => c.usage());
+      figures[`${name}_peak_rss_bytes`] = Math.max(0, ...own.map((u) => u.peak_rss_bytes));
+      figures[`${name}_cpu_s`] = own.reduce((s, u) => s + u.cpu_s, 0);
+    }
+    for (const [name, w] of serverWatch) {
+      const u = w.read();
+      w.stop();
+      figures[`${name}_peak_rss_bytes`] = u.peak_rss_bytes;
+      figures[`${name}_cpu_s`] = u.cpu_s;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    figures.bench_cpu_s = (cpu.user + cpu.system) / 1e6;
+    figures.bench_peak_rss_bytes = readProc(process.pid)?.hwm ?? Number.NaN;
+    return { figures, profile };
+  }
+
+  return {
+    async run(o) {
+      check(o);
+      const t0 = Date.now();
+      const servers = await deps.stackStatus();
+      const ch = servers.find((s) => s.name === 'clickhouse');
+      const kafka = servers.find((s) => s.name === 'kafka');
+      if (!ch?.healthy || !kafka?.healthy) {
+        throw new AuditstreamError('BENCH_STACK', 'the local stack is not running and healthy: start it with `auditstream stack up`', { field: 'stack' });
+      }
+      const machine: MachineInfo = {
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model ?? 'unknown',
+        memory_bytes: totalmem(),
+        node: process.versions.node,
+        clickhouse_version: ch.version ?? 'unknown',
+        kafka_version: kafka.version ?? 'unknown',
+      };
+      const perRun: RunFigures[] = [];
+      let profile: unknown;
+      for (let i = 0; i < o.runs; i++) {
+        const r = await oneRun(o, i, servers);
+        perRun.push(r.figures);
+        profile ??= r.profile;
+      }
+      const report: BenchReport = {
+        at: new Date(t0).toISOString(),
+        command: o.command,
+        events: o.events,
+        runs: o.runs,
+        machine,
+        median: withRatios(medians(perRun)),
+        per_run: perRun,
+        notes: {
+          ingest_events_per_s: 'N / (ingest child spawned → uniqExact(event_id) = N); events pre-produced through the SDK',
+          kafka_read_events_per_s: 'raw kafkajs consumer, fresh group, ingest fetch settings, eachBatch discard; consumer created → N messages',
+          clickhouse_write_events_per_s: 'the rows ingest stored, JSONEachRow file → clickhouse-client INSERT into an identically migrated empty database',
+          anchor_events_per_s:
+            'ClickHouse Kafka engine (JSONEachRow, same rows, second topic, group offsets committed at 0) + MV into an identically migrated database; CREATE MATERIALIZED VIEW → uniqExact(event_id) = N',
+          ratios: 'ingest_over_min_limit and ingest_over_anchor are ratios of the medians',
+        },
+        ...(profile ? { profile } : {}),
+        wall_seconds: (Date.now() - t0) / 1000,
+      };
+      const table = formatTable(report);
+      if (o.out) writeFileSync(o.out, `${JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      return { report, table };
+    },
+  };
+}

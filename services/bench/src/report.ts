@@ -1,0 +1,99 @@
+// The bench report: medians over runs of every figure, one table, and the JSON document.
+import { median } from './stats.js';
+
+export type RunFigures = Record<string, number>;
+
+export interface MachineInfo {
+  cpus: number;
+  cpu_model: string;
+  memory_bytes: number;
+  node: string;
+  clickhouse_version: string;
+  kafka_version: string;
+}
+
+export interface BenchReport {
+  at: string;
+  command: string;
+  events: number;
+  runs: number;
+  machine: MachineInfo;
+  /** Median of each figure over the runs. */
+  median: RunFigures;
+  /** Every run's figures, for the spread. */
+  per_run: RunFigures[];
+  notes: Record<string, string>;
+  profile?: unknown;
+  wall_seconds: number;
+}
+
+export function medians(runs: readonly RunFigures[]): RunFigures {
+  const keys = new Set(runs.flatMap((r) => Object.keys(r)));
+  const out: RunFigures = {};
+  for (const k of keys) out[k] = median(runs.map((r) => r[k] ?? Number.NaN));
+  return out;
+}
+
+/** Adds the ratios computed from medians of their parts (ratios of medians, stated as such in the docs). */
+export function withRatios(m: RunFigures): RunFigures {
+  const limit = Math.min(m.kafka_read_events_per_s ?? Number.NaN, m.clickhouse_write_events_per_s ?? Number.NaN);
+  return {
+    ...m,
+    ingest_over_min_limit: (m.ingest_events_per_s ?? Number.NaN) / limit,
+    ingest_over_anchor: (m.ingest_events_per_s ?? Number.NaN) / (m.anchor_events_per_s ?? Number.NaN),
+  };
+}
+
+const SERVICES = ['ingest', 'alerting', 'api', 'clickhouse', 'kafka', 'bench'] as const;
+
+/** Table rows: [section, figure, value]. Every row is present; a figure not measured shows as "n/a". */
+export function tableRows(m: RunFigures): Array<[string, string, string]> {
+  const n = (v: number | undefined, digits = 0) =>
+    v === undefined || !Number.isFinite(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const rate = (k: string) => `${n(m[k])} events/s`;
+  const ms = (k: string) => `${n(m[k], 1)} ms`;
+  const x = (k: string) => `${n(m[k], 2)}×`;
+  const rows: Array<[string, string, string]> = [
+    ['producer', 'SDK publish()', rate('producer_sdk_events_per_s')],
+    ['producer', 'raw kafkajs sendBatch (same bytes)', rate('producer_raw_events_per_s')],
+    ['producer', 'SDK / raw', x('producer_ratio')],
+    ['producer', 'publish() latency p50 / p99', `${ms('producer_publish_p50_ms')} / ${ms('producer_publish_p99_ms')}`],
+    ['ingest', 'pipeline (ingest start → all N queryable)', rate('ingest_events_per_s')],
+    ['ingest', 'pipeline (first publish → all N queryable)', rate('ingest_from_first_publish_events_per_s')],
+    ['ingest', 'Kafka read limit (raw kafkajs, discard)', rate('kafka_read_events_per_s')],
+    ['ingest', 'ClickHouse write limit (clickhouse-client, same rows)', rate('clickhouse_write_events_per_s')],
+    ['ingest', 'pipeline / min(limits)', x('ingest_over_min_limit')],
+    ['anchor', 'ClickHouse Kafka engine + MV (JSONEachRow)', rate('anchor_events_per_s')],
+    ['anchor', 'ours / Kafka engine', x('ingest_over_anchor')],
+    [
+      'latency',
+      `publish → queryable p50 / p95 / p99 at ${n(m.latency_rate_per_s)} events/s`,
+      `${ms('latency_p50_ms')} / ${ms('latency_p95_ms')} / ${ms('latency_p99_ms')}`,
+    ],
+    ['alerting', `publish → alert p50 / p99 (background ${n(m.alert_background_per_s)} events/s)`, `${ms('alert_p50_ms')} / ${ms('alert_p99_ms')}`],
+    ['query', 'events by actor p50 / p99', `${ms('query_by_actor_p50_ms')} / ${ms('query_by_actor_p99_ms')}`],
+    ['query', 'events by resource p50 / p99', `${ms('query_by_resource_p50_ms')} / ${ms('query_by_resource_p99_ms')}`],
+    ['query', 'time range + action p50 / p99', `${ms('query_range_action_p50_ms')} / ${ms('query_range_action_p99_ms')}`],
+    ['query', 'top-10 actors p50 / p99', `${ms('query_top_actors_p50_ms')} / ${ms('query_top_actors_p99_ms')}`],
+    ['query', 'hourly time series p50 / p99', `${ms('query_timeseries_hourly_p50_ms')} / ${ms('query_timeseries_hourly_p99_ms')}`],
+  ];
+  for (const s of SERVICES) {
+    rows.push(['resources', `${s}: peak RSS / CPU`, `${n((m[`${s}_peak_rss_bytes`] ?? Number.NaN) / 2 ** 20)} MiB / ${n(m[`${s}_cpu_s`], 1)} s`]);
+  }
+  return rows;
+}
+
+export function formatTable(report: BenchReport): string {
+  const rows = tableRows(report.median);
+  const w0 = Math.max(...rows.map((r) => r[0].length), 7);
+  const w1 = Math.max(...rows.map((r) => r[1].length), 6);
+  const m = report.machine;
+  const head = [
+    `auditstream bench: N = ${report.events.toLocaleString('en-US')} events, medians over ${report.runs} run(s), ${report.wall_seconds.toFixed(0)} s wall`,
+    `machine: ${m.cpus} cores (${m.cpu_model}), ${(m.memory_bytes / 2 ** 30).toFixed(1)} GiB; Node ${m.node}; ClickHouse ${m.clickhouse_version}; Kafka ${m.kafka_version}`,
+    '',
+    `${'section'.padEnd(w0)}  ${'figure'.padEnd(w1)}  value`,
+    `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ${'-'.repeat(24)}`,
+  ];
+  return [...head, ...rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`)].join('\n');
+}

@@ -1,0 +1,92 @@
+import { createBench } from '@auditstream/bench';
+import { AuditstreamError } from '@auditstream/core';
+import { createLogger } from '@auditstream/observability';
+import { createStack } from '@auditstream/stack';
+import { type Command, intOption, parseOptions } from '../command.js';
+import { cliConfig, configOption } from '../config.js';
+
+const help = `Usage: auditstream bench [--events N] [--runs R] [--out file.json] [--profile <dir>] [--keep]
+
+Benchmarks the pipeline on the local stack (\`auditstream stack up\`) and prints one table (medians
+over the runs; every run on its own topics and ClickHouse databases, dropped afterwards):
+  producer   SDK publish() vs raw kafkajs sendBatch of the same bytes; publish() p50/p99
+  ingest     N pre-produced events through \`auditstream ingest\` until all are queryable, against
+             the Kafka read limit (raw consumer) and the ClickHouse write limit (clickhouse-client)
+  anchor     the same rows through ClickHouse's Kafka table engine + materialized view
+  latency    publish → queryable p50/p95/p99 at --load × the measured ingest rate
+  alerting   publish → alert p50/p99 (default rules, brute force) under that background load
+  query      the standard investigation queries through the Query API, p50/p99
+  resources  peak RSS and CPU seconds of ingest, alerting, api, ClickHouse, Kafka and the bench
+See docs/benchmarks.md for the method and the latest results.
+
+Options:
+  --events N            events of the ingest, limits, anchor and query sections (default 1000000)
+  --runs R              runs; figures are medians (default 3)
+  --out <file>          also write the report as JSON
+  --profile <dir>       CPU-profile the ingest child during the first run's drain (node --cpu-prof)
+                        and print its self time by pipeline stage, function and package
+  --keep                keep each run's topics and databases
+  --load F              offered load of latency/alerting, fraction of the ingest rate (default 0.2)
+  --latency-seconds S   duration of the latency section (default 20)
+  --alert-seconds S     duration of the alerting section (default 20)
+  --query-reps N        repetitions of each query (default 20)
+  --producer-events N   events per side of the producer section (default min(events, 200000))
+  --partitions N        partitions of the bench topics (default topics.partitions)
+  --config <file>       config file (brokers, ClickHouse URL and account, ports)`;
+
+function numberOption(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new AuditstreamError('USAGE', `--${name} must be a number, got "${value}"`, { field: name });
+  return n;
+}
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'benchmark throughput, latency and resources against the limits and the ClickHouse Kafka engine',
+  help,
+  async run(argv) {
+    const { values, positionals } = parseOptions(argv, {
+      ...configOption,
+      events: { type: 'string' },
+      runs: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'string' },
+      keep: { type: 'boolean' },
+      load: { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      'alert-seconds': { type: 'string' },
+      'query-reps': { type: 'string' },
+      'producer-events': { type: 'string' },
+      partitions: { type: 'string' },
+    });
+    if (positionals.length) throw new AuditstreamError('USAGE', `unexpected argument "${positionals[0]}"`, { field: 'argument' });
+    const cfg = cliConfig(values.config);
+    if (values.config) process.env.AUDITSTREAM_CONFIG = values.config; // the service children read the same file
+    const events = intOption(values.events, 'events', 1_000_000);
+    const logger = createLogger({ service: 'bench', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
+    const stack = createStack({
+      kafkaPort: Number((cfg.kafka.brokers[0] ?? '127.0.0.1:9092').split(':')[1]),
+      kafkaControllerPort: cfg.stack.kafka_controller_port,
+      clickhouseHttpPort: Number(new URL(cfg.clickhouse.url).port || 8123),
+      clickhouseTcpPort: cfg.stack.clickhouse_tcp_port,
+    });
+    const bench = createBench({ config: cfg, logger, stackStatus: () => stack.status(), log: (line) => console.error(line) });
+    const { table } = await bench.run({
+      events,
+      runs: intOption(values.runs, 'runs', 3),
+      out: values.out,
+      profile: values.profile,
+      keep: values.keep ?? false,
+      load_fraction: numberOption(values.load, 'load', 0.2),
+      latency_seconds: numberOption(values['latency-seconds'], 'latency-seconds', 20),
+      alert_seconds: numberOption(values['alert-seconds'], 'alert-seconds', 20),
+      query_reps: intOption(values['query-reps'], 'query-reps', 20),
+      producer_events: intOption(values['producer-events'], 'producer-events', Math.min(events, 200_000)),
+      partitions: intOption(values.partitions, 'partitions', cfg.topics.partitions),
+      command: `auditstream bench ${argv.join(' ')}`.trim(),
+    });
+    console.log(table);
+    return 0;
+  },
+};
