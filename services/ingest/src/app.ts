@@ -11,6 +11,7 @@ import { createIngestIntegrity, type IngestIntegrity, type IngestIntegrityDeps }
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { EventDecoder } from './pipeline/decode.js';
 import { createDlqPublisher } from './pipeline/dlq.js';
+import { createEncryptStage, type IngestEncryptionDeps } from './pipeline/encrypt.js';
 import type { GeoLookup } from './pipeline/enrich/geo.js';
 import { createEnricher } from './pipeline/enrich/index.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
@@ -28,7 +29,7 @@ export interface IngestStorage {
 }
 
 export interface IngestDeps {
-  config: Pick<IngestServiceConfig, 'ingest' | 'topics' | 'kafka' | 'integrity'>;
+  config: Pick<IngestServiceConfig, 'ingest' | 'topics' | 'kafka' | 'integrity'> & Partial<Pick<IngestServiceConfig, 'encryption'>>;
   logger: Logger;
   registry: Registry;
   storage: IngestStorage;
@@ -48,6 +49,11 @@ export interface IngestDeps {
    * `integrity.enabled` (main.ts reads the signing key with `integrityFromConfig`).
    */
   integrity?: IngestIntegrityDeps;
+  /**
+   * Field encryption (docs/field-encryption.md): required when `encryption.enabled` (main.ts
+   * reads the master key with `encryptionFromConfig`).
+   */
+  encryption?: IngestEncryptionDeps;
 }
 
 export interface StopResult {
@@ -101,6 +107,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       'integrity.enabled is true but ingest got no signing key: set integrity.signing_key_file (or integrity.signing_key), or integrity.enabled=false',
       { field: 'integrity.signing_key_file' },
     );
+  if (config.encryption?.enabled && !deps.encryption)
+    throw new AuditstreamError(
+      'ENCRYPTION_KEY_MISSING',
+      'encryption.enabled is true but ingest got no master key: set encryption.master_key_file (or encryption.master_key), or encryption.enabled=false',
+      { field: 'encryption.master_key_file' },
+    );
   const integrity: IngestIntegrity | undefined =
     config.integrity.enabled && deps.integrity
       ? createIngestIntegrity({
@@ -123,7 +135,7 @@ export function createIngest(deps: IngestDeps): Ingest {
   const insert = integrity ? integrity.wrapInsert(plainInsert) : plainInsert;
 
   const enrich = createEnricher(cfg, metrics, deps.geo ? { geo: deps.geo } : {});
-  const write = createSink({
+  const sinkWrite = createSink({
     storage: {
       toRow: (r) => (writer as StorageWriter<EventRow>).toRow(r),
       insert,
@@ -137,6 +149,25 @@ export function createIngest(deps: IngestDeps): Ingest {
       if (attempt === 0 || attempt % 10 === 9) log.warn(entry, 'ClickHouse INSERT failed transiently; retrying (consumption is paused meanwhile)');
     },
   });
+  // Encrypt after enrichment and redaction (done when each message was processed) and before the
+  // sink maps and hash-chains the rows: the chain covers the ciphertext.
+  const encrypt = deps.encryption
+    ? createEncryptStage({
+        encryption: deps.encryption,
+        metrics,
+        retry: retryCfg,
+        signal: abort.signal,
+        onRetry: (err, attempt) => {
+          if (attempt === 0 || attempt % 10 === 9) log.warn({ code: err.code }, 'fetching subject keys failed transiently; retrying');
+        },
+      })
+    : undefined;
+  const write: typeof sinkWrite = encrypt
+    ? async (records) => {
+        await encrypt(records);
+        return sinkWrite(records);
+      }
+    : sinkWrite;
   const publishDeadLetters = createDlqPublisher({
     send: async (topic, messages) => {
       await (producer as Producer).send({ topic, acks: -1, messages });
@@ -368,6 +399,7 @@ export function createIngest(deps: IngestDeps): Ingest {
           group: cfg.group_id,
           dlq: config.topics.dlq,
           integrity: integrity ? { checkpoints: config.topics.checkpoints, key_id: deps.integrity?.signingKey.keyId } : false,
+          encryption: deps.encryption ? { fields: deps.encryption.fields, subject_field: deps.encryption.subjectField } : false,
         },
         'ingest started',
       );

@@ -6,6 +6,7 @@ export { type RunIngestOptions, runIngest } from './main.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
 export { createBatcher } from './pipeline/batcher.js';
 export { DLQ_HEADERS, headerSafe, toDlqMessage } from './pipeline/dlq.js';
+export { createEncryptStage, encryptionFromConfig, type IngestEncryptionDeps } from './pipeline/encrypt.js';
 export { createOffsetTracker, type OffsetTracker } from './pipeline/offsets.js';
 export { clickhouseWriter, detectLayout, recordMeta } from './storage.js';
 export { countByClass, type DlqEntry, formatDlqReport, parseOffsetList, type ReplayOptions, replayDlq, type ScanOptions, scanDlq } from './tools/dlq.js';

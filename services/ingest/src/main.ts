@@ -5,6 +5,7 @@ import { createEventNormalizer, type PublishInput } from '@auditstream/producer'
 import { createIngest, type IngestStorage } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { type IngestIntegrityDeps, integrityFromConfig } from './integrity.js';
+import { encryptionFromConfig } from './pipeline/encrypt.js';
 import type { EventValidator } from './pipeline/validate.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
 
@@ -49,7 +50,18 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
   try {
     const integrity: IngestIntegrityDeps | undefined = integrityFromConfig(config.integrity, ch);
     if (!integrity) logger.warn('integrity.enabled is false: rows are stored without a hash chain (auditstream verify reports them as unchained)');
-    app = createIngest({ config, logger, registry, storage, decoder, validate, ...(integrity ? { integrity } : {}) });
+    // encryption.enabled needs the master key: fail fast, naming the key.
+    const encryption = encryptionFromConfig(config.encryption, ch);
+    app = createIngest({
+      config,
+      logger,
+      registry,
+      storage,
+      decoder,
+      validate,
+      ...(integrity ? { integrity } : {}),
+      ...(encryption ? { encryption } : {}),
+    });
   } catch (err) {
     logger.fatal({ code: (err as { code?: string }).code, err: (err as Error)?.message }, `ingest could not start: ${(err as Error)?.message}`);
     await ch.close().catch(() => {});

@@ -26,6 +26,11 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['rule'] as const,
       registers,
     }),
+    encryptedFields: new Counter({
+      name: 'auditstream_ingest_encrypted_fields_total',
+      help: 'Field values encrypted under a subject data key before storage (encryption.fields).',
+      registers,
+    }),
     enrichmentFailures: new Counter({
       name: 'auditstream_ingest_enrichment_failures_total',
       help: 'Enrichment lookups that failed or found nothing; the column is left empty.',
