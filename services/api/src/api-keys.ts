@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
-import { findApiKey, insertApiKeyRow, listApiKeys as listRows, type StoredApiKey } from './queries/api-keys.js';
+import { findApiKey, insertApiKeyPermission, insertApiKeyRow, listApiKeys as listRows, type StoredApiKey } from './queries/api-keys.js';
 import { isRole, type Principal, type Role } from './scope.js';
 import { isWellFormed } from './text.js';
 
@@ -48,6 +48,8 @@ export interface ApiKeyInfo {
   tenants: string[];
   created_at: Date;
   revoked_at: Date | null;
+  /** May read decrypted personal fields (the PII permission). */
+  pii: boolean;
 }
 
 function info(k: StoredApiKey): ApiKeyInfo {
@@ -57,6 +59,7 @@ function info(k: StoredApiKey): ApiKeyInfo {
     tenants: k.tenants,
     created_at: new Date(Number(k.created_at / 1000n)),
     revoked_at: k.revoked_at === null ? null : new Date(Number(k.revoked_at / 1000n)),
+    pii: k.permissions.includes('pii'),
   };
 }
 
@@ -79,13 +82,20 @@ export function checkKeySpec(role: string, tenants: readonly string[]): { role: 
   return { role, tenants: [...new Set(tenants)] };
 }
 
-/** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
-export async function createApiKey(ch: ClickHouse, spec: { role: string; tenants: readonly string[] }): Promise<ApiKeyInfo & { key: string }> {
+/**
+ * Creates a key; the returned `key` is the only time the secret exists outside the caller.
+ * `pii`: the key may read decrypted personal fields (docs/field-encryption.md); never implied by
+ * a role, and not for service keys (they read nothing). The permission is stored before the key,
+ * so the key never exists without it.
+ */
+export async function createApiKey(ch: ClickHouse, spec: { role: string; tenants: readonly string[]; pii?: boolean }): Promise<ApiKeyInfo & { key: string }> {
   const { role, tenants } = checkKeySpec(spec.role, spec.tenants);
+  if (spec.pii && role === 'service') throw new AuditstreamError('USAGE', '--pii is for auditor and admin keys (service keys read nothing)', { field: 'pii' });
   const k = generateApiKey();
   const now = Math.floor(Date.now() / 1000);
+  if (spec.pii) await insertApiKeyPermission(ch, { id: k.id, permission: 'pii', at_s: now });
   await insertApiKeyRow(ch, { id: k.id, hash: k.hash, role, tenants, created_at_s: now, revoked_at_s: null, updated_at_s: now });
-  return { id: k.id, role, tenants, created_at: new Date(now * 1000), revoked_at: null, key: k.key };
+  return { id: k.id, role, tenants, created_at: new Date(now * 1000), revoked_at: null, pii: spec.pii === true, key: k.key };
 }
 
 export async function listApiKeys(ch: ClickHouse): Promise<ApiKeyInfo[]> {
@@ -147,7 +157,7 @@ export function createApiKeyVerifier(ch: ClickHouse, options: { ttlMs: number; m
       const ok = secretMatches(parsed.secret, key?.hash ?? '');
       if (!key || !ok || key.revoked_at !== null || !isRole(key.role)) return undefined;
       const tenants = key.tenants.includes('*') ? '*' : key.tenants;
-      return { kind: 'api_key', id: key.id, role: key.role, tenants };
+      return { kind: 'api_key', id: key.id, role: key.role, tenants, pii: key.permissions.includes('pii') };
     },
   };
 }

@@ -17,6 +17,7 @@ import { registerAuth } from './plugins/auth.js';
 import { apiMetrics, registerMetrics } from './plugins/metrics.js';
 import { registerProblems } from './plugins/problem.js';
 import { createRateLimitGate } from './plugins/rate-limit.js';
+import { createFieldRevealer, type RevealDeps } from './reveal.js';
 import { alertRoutes } from './routes/alerts.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
@@ -44,6 +45,12 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /**
+   * Encrypted personal fields (docs/field-encryption.md): the subject key store (with the master
+   * key) decrypts for PII-permitted principals and recognises erased subjects; without it every
+   * encrypted value is masked. Default mask "***", erased marker "[erased]".
+   */
+  fields?: Partial<Omit<RevealDeps, 'logger'>>;
 }
 
 export const API_VERSION = '1.0.0';
@@ -119,6 +126,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
           audience: config.oidc_audience,
           roleClaim: config.oidc_role_claim,
           tenantsClaim: config.oidc_tenants_claim,
+          piiClaim: config.oidc_pii_claim,
           clockToleranceS: config.oidc_clock_tolerance_s,
         })
       : undefined);
@@ -157,6 +165,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     audit,
     verify: deps.verify,
     querySettings: { max_execution_time: config.query_timeout_s },
+    fields: createFieldRevealer({
+      store: deps.fields?.store,
+      mask: deps.fields?.mask ?? '***',
+      erased: deps.fields?.erased ?? '[erased]',
+      logger,
+    }),
   };
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);

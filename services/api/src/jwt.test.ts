@@ -32,6 +32,7 @@ before(async () => {
     audience: AUDIENCE,
     roleClaim: 'auditstream_role',
     tenantsClaim: 'auditstream_tenants',
+    piiClaim: 'auditstream_pii',
     clockToleranceS: 5,
   });
 });
@@ -55,6 +56,13 @@ test('a valid token yields its subject, role and tenants', async () => {
   assert.deepEqual((await verifier.verify(await token({ auditstream_role: 'auditor', auditstream_tenants: '*' })))?.tenants, '*');
   assert.deepEqual((await verifier.verify(await token({ auditstream_role: 'auditor', auditstream_tenants: 'acme' })))?.tenants, ['acme']);
   assert.deepEqual((await verifier.verify(await token({ auditstream_role: 'admin' })))?.tenants, '*');
+});
+
+test('the PII permission comes only from the pii claim being the boolean true', async () => {
+  const claims = { auditstream_role: 'auditor', auditstream_tenants: ['acme'] };
+  assert.equal((await verifier.verify(await token({ ...claims, auditstream_pii: true })))?.pii, true);
+  for (const v of ['true', 1, false, undefined]) assert.equal((await verifier.verify(await token({ ...claims, auditstream_pii: v })))?.pii, undefined);
+  assert.equal((await verifier.verify(await token({ auditstream_role: 'admin' })))?.pii, undefined, 'not implied by admin');
 });
 
 test('wrong issuer, audience, signer, expiry or algorithm: not authenticated', async () => {

@@ -14,6 +14,8 @@ export interface OidcOptions {
   audience: string;
   roleClaim: string;
   tenantsClaim: string;
+  /** Claim that, when `true`, grants the PII permission (decrypted personal fields). */
+  piiClaim?: string;
   clockToleranceS: number;
 }
 
@@ -63,7 +65,9 @@ export function createJwtVerifier(options: OidcOptions): JwtVerifier {
       else if (typeof claim === 'string' && claim.length > 0 && claim.length <= 256) tenants = [claim];
       else if (role === 'admin' || role === 'service') tenants = role === 'admin' ? '*' : [];
       else throw new ProblemError('forbidden', `the token carries no tenants (claim ${options.tenantsClaim})`);
-      return { kind: 'jwt', id: sub, role, tenants };
+      // The PII permission only from the boolean true (not "true", not 1): never implied by the role.
+      const pii = options.piiClaim !== undefined && payload[options.piiClaim] === true;
+      return { kind: 'jwt', id: sub, role, tenants, ...(pii ? { pii } : {}) };
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createClickHouse } from '@auditstream/clickhouse';
 import { resolveSecret } from '@auditstream/config';
+import { createLocalKeyWrapper, createSubjectKeyStore, loadMasterKey } from '@auditstream/crypto';
 import { loadPublicKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
@@ -67,6 +68,26 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
           ingestGroupId: cfg.ingest.group_id,
         })
       : undefined);
+  // Encrypted personal fields: with the master key, PII-permitted credentials see clear values and
+  // erased subjects show the erased marker; without it everything encrypted is masked.
+  const enc = cfg.encryption;
+  const masterKey = loadMasterKey({ master_key_file: enc.master_key_file, master_key: enc.master_key });
+  if (!masterKey && enc.enabled) logger.warn('encryption.enabled but no encryption.master_key_file here: encrypted fields are masked for every caller');
+  const fields = {
+    mask: enc.mask,
+    erased: enc.erased_marker,
+    ...(masterKey
+      ? {
+          store: createSubjectKeyStore({
+            ch: clickhouse,
+            wrapper: createLocalKeyWrapper({ keys: [masterKey] }),
+            cacheTtlMs: enc.key_cache_ttl_ms,
+            cacheMaxEntries: enc.key_cache_max_entries,
+            readOnly: true,
+          }),
+        }
+      : {}),
+  };
   const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
   const api = createApi({
@@ -75,6 +96,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     logger,
     metrics,
     recordEvent: (event) => producer.publish(event),
+    fields,
     ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),
   });

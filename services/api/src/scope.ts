@@ -28,6 +28,8 @@ export interface Principal {
   role: Role;
   /** Tenants the principal may act on; '*' = all. */
   tenants: '*' | readonly string[];
+  /** The PII permission: encrypted personal fields are shown decrypted (else masked). Never implied by a role. */
+  pii?: boolean;
 }
 
 /** The tenants a query may read: all of them, or a non-empty list. */

@@ -10,6 +10,7 @@ export {
   type ParsedEnvelope,
   parseEnvelope,
 } from './envelope.js';
+export { blockingHold, type EraseOptions, type EraseResult, eraseSubject } from './erase.js';
 export {
   checkFieldPath,
   ENCRYPTABLE_FIELDS,

@@ -15,6 +15,8 @@ export interface StoredApiKey {
   /** µs since the epoch. */
   created_at: bigint;
   revoked_at: bigint | null;
+  /** Extra permissions (audit.api_key_permissions): `pii` = may read decrypted personal fields. */
+  permissions: string[];
 }
 
 interface KeyRow {
@@ -26,7 +28,7 @@ interface KeyRow {
   revoked: string | null;
 }
 
-function toKey(r: KeyRow): StoredApiKey {
+function toKey(r: KeyRow, permissions: string[] = []): StoredApiKey {
   return {
     id: r.id,
     hash: r.key_hash,
@@ -34,6 +36,7 @@ function toKey(r: KeyRow): StoredApiKey {
     tenants: r.key_tenants,
     created_at: parseClickHouseTime(r.created),
     revoked_at: r.revoked === null || r.revoked === undefined ? null : parseClickHouseTime(r.revoked),
+    permissions,
   };
 }
 
@@ -45,14 +48,38 @@ export async function findApiKey(ch: ClickHouse, id: string): Promise<StoredApiK
   const rows = await ch.queryRows<KeyRow>(sql`SELECT ${FOLD} FROM ${table(ch.database, 'api_keys')} WHERE id = ${id} GROUP BY id`, {
     operation: 'api_key_lookup',
   });
-  return rows[0] ? toKey(rows[0]) : undefined;
+  if (!rows[0]) return undefined;
+  return toKey(rows[0], (await permissionsOf(ch, [id])).get(id) ?? []);
+}
+
+export const API_KEY_PERMISSIONS = ['pii'] as const;
+
+async function permissionsOf(ch: ClickHouse, ids: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (ids.length === 0) return out;
+  const rows = await ch.queryRows<{ id: string; permission: string }>(
+    sql`SELECT DISTINCT id, permission FROM ${table(ch.database, 'api_key_permissions')} WHERE id IN ${[...ids]}`,
+    { operation: 'api_key_permissions' },
+  );
+  for (const r of rows) out.set(r.id, [...(out.get(r.id) ?? []), r.permission].sort());
+  return out;
+}
+
+export async function insertApiKeyPermission(ch: ClickHouse, row: { id: string; permission: string; at_s: number }): Promise<void> {
+  await ch.insertJson('api_key_permissions', [{ id: row.id, permission: row.permission, created_at: row.at_s, updated_at: row.at_s }], {
+    operation: 'api_key_write',
+  });
 }
 
 export async function listApiKeys(ch: ClickHouse): Promise<StoredApiKey[]> {
   const rows = await ch.queryRows<KeyRow>(sql`SELECT ${FOLD} FROM ${table(ch.database, 'api_keys')} GROUP BY id ORDER BY created, id`, {
     operation: 'api_key_list',
   });
-  return rows.map(toKey);
+  const perms = await permissionsOf(
+    ch,
+    rows.map((r) => r.id),
+  );
+  return rows.map((r) => toKey(r, perms.get(r.id) ?? []));
 }
 
 export async function insertApiKeyRow(

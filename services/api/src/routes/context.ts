@@ -8,6 +8,7 @@ import type { IntegrityVerifier } from '../integrity.js';
 import type { SelfAuditor } from '../plugins/audit-self.js';
 import type { ApiMetrics } from '../plugins/metrics.js';
 import { ProblemError } from '../problem.js';
+import type { FieldRevealer } from '../reveal.js';
 import type { Principal } from '../scope.js';
 
 /** What every route module gets from buildApi. */
@@ -21,6 +22,8 @@ export interface RouteContext {
   verify: IntegrityVerifier | undefined;
   /** ClickHouse settings of search, stats and lookup queries (max_execution_time). */
   querySettings: ClickHouseSettings;
+  /** Decrypts, masks or marks erased the encrypted personal fields of events before they are presented. */
+  fields: FieldRevealer;
 }
 
 /** The authenticated caller; the auth hook guarantees one on every non-public route. */

@@ -51,6 +51,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
         resource: { type: 'audit_events', id: 'search' },
         extra: { result_count: events.length, has_more: String(more) },
       });
+      await ctx.fields.reveal(events, principal);
       return { data: events.map(toApiEvent), next_cursor };
     },
   );
@@ -84,6 +85,8 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
         extra: { result_count: event ? 1 : 0 },
       });
       if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
+      // The integrity fields describe the stored row (hash over the ciphertext); only the presented values change.
+      await ctx.fields.reveal([event], principal);
       return toApiEventWithIntegrity(event);
     },
   );

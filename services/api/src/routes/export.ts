@@ -107,6 +107,7 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
         const line = (e: StoredEvent) => (format === 'csv' ? csvRow(toApiEvent(e)) : `${JSON.stringify(toApiEvent(e))}\n`);
         try {
           for (let r = first; !r.done; r = await rows.next()) {
+            await ctx.fields.reveal(r.value, principal);
             for (const e of r.value) {
               buf += line(e);
               pending++;

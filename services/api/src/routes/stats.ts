@@ -113,7 +113,8 @@ export function statsRoutes(app: FastifyInstance, ctx: RouteContext): void {
           if (v.actor_id !== undefined) out.actor_id = v.actor_id;
           if (v.resource_type !== undefined) out.resource_type = v.resource_type;
           if (v.resource_id !== undefined) out.resource_id = v.resource_id;
-          if (v.actor_ip !== undefined) out.source_ip = v.actor_ip;
+          // An encrypted IP groups per event (deterministic per event, not per value): shown as the mask.
+          if (v.actor_ip !== undefined) out.source_ip = ctx.fields.maskValue(v.actor_ip);
           return out;
         }),
       };

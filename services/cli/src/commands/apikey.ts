@@ -5,7 +5,7 @@ import { createLogger } from '@auditstream/observability';
 import { type Command, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
 
-const help = `Usage: auditstream apikey create --role <auditor|admin|service> [--tenant <id>]... [--config <file>]
+const help = `Usage: auditstream apikey create --role <auditor|admin|service> [--tenant <id>]... [--pii] [--config <file>]
        auditstream apikey list [--config <file>]
        auditstream apikey revoke <id> [--config <file>]
 
@@ -26,6 +26,8 @@ Roles:
 Options:
   --role <role>     role of the new key
   --tenant <id>     tenant the key may read (repeat for several)
+  --pii             the key may read encrypted personal fields in clear (auditor, admin);
+                    without it they are masked (docs/field-encryption.md)
   --config <file>   config file; run as a ClickHouse account that may insert into api_keys`;
 
 export const command: Command = {
@@ -33,7 +35,12 @@ export const command: Command = {
   summary: 'create, list or revoke query API keys',
   help,
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { ...configOption, role: { type: 'string' }, tenant: { type: 'string', multiple: true } });
+    const { values, positionals } = parseOptions(argv, {
+      ...configOption,
+      role: { type: 'string' },
+      tenant: { type: 'string', multiple: true },
+      pii: { type: 'boolean' },
+    });
     const [sub, ...rest] = positionals;
     const cfg = cliConfig(values.config);
     const logger = createLogger({ service: 'cli', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
@@ -49,16 +56,17 @@ export const command: Command = {
       case 'create': {
         if (rest.length) throw new AuditstreamError('USAGE', 'create takes no positional arguments', { field: 'create' });
         if (!values.role) throw new AuditstreamError('USAGE', '--role is required (auditor, admin or service)', { field: 'role' });
-        const k = await run((ch) => createApiKey(ch, { role: values.role as string, tenants: values.tenant ?? [] }));
+        const k = await run((ch) => createApiKey(ch, { role: values.role as string, tenants: values.tenant ?? [], pii: values.pii ?? false }));
         console.log(`id:      ${k.id}`);
         console.log(`role:    ${k.role}`);
         console.log(`tenants: ${k.tenants.join(', ')}`);
+        console.log(`pii:     ${k.pii ? 'yes (sees decrypted personal fields)' : 'no (personal fields masked)'}`);
         console.log('The key is shown once, on the next line; only its hash is stored.');
         console.log(k.key);
         return 0;
       }
       case 'list': {
-        if (values.role || values.tenant) throw new AuditstreamError('USAGE', 'list takes no --role or --tenant', { field: 'list' });
+        if (values.role || values.tenant || values.pii) throw new AuditstreamError('USAGE', 'list takes no --role, --tenant or --pii', { field: 'list' });
         const keys = await run((ch) => listApiKeys(ch));
         if (keys.length === 0) {
           console.log('No API keys. Create one with `auditstream apikey create --role <role>`.');
@@ -67,7 +75,9 @@ export const command: Command = {
         console.log(`${'id'.padEnd(16)}  ${'role'.padEnd(7)}  ${'created'.padEnd(20)}  ${'revoked'.padEnd(20)}  tenants`);
         for (const k of keys) {
           const revoked = k.revoked_at ? iso(k.revoked_at) : '-';
-          console.log(`${k.id.padEnd(16)}  ${k.role.padEnd(7)}  ${iso(k.created_at).padEnd(20)}  ${revoked.padEnd(20)}  ${k.tenants.join(',')}`);
+          console.log(
+            `${k.id.padEnd(16)}  ${k.role.padEnd(7)}  ${iso(k.created_at).padEnd(20)}  ${revoked.padEnd(20)}  ${k.tenants.join(',')}${k.pii ? '  [pii]' : ''}`,
+          );
         }
         return 0;
       }

@@ -1,14 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { AuditstreamError } from '@auditstream/core';
+import { generateMasterKeyHex, masterKeyId } from '@auditstream/crypto';
 import { type Command, parseOptions } from '../command.js';
 
-const help = `Usage: auditstream keys generate [--out-dir <dir>] [--force]
+const help = `Usage: auditstream keys generate [--out-dir <dir>] [--force] [--master-key]
        auditstream keys id <pem file>
 
   generate   creates an Ed25519 key pair for signing integrity checkpoints:
              <dir>/private.pem (PKCS#8, mode 0600: give it to ingest as integrity.signing_key_file)
              <dir>/public.pem  (SPKI: give it to auditors for \`auditstream verify --public-key\`)
              and prints the key id checkpoints will carry. Never overwrites a key unless --force.
+             With --master-key: instead, a 32-byte field-encryption master key, <dir>/master.key
+             (64 hex characters, mode 0600: encryption.master_key_file for ingest and the API),
+             and prints its id.
   id         prints the key id of a public or private key file.
 
 Rotation: generate a new pair, point ingest at the new private key, and keep every old public key
@@ -16,7 +21,8 @@ for verification (checkpoints name their key id; verify takes several --public-k
 
 Options:
   --out-dir <dir>   where to write the pair (default: the current directory)
-  --force           replace existing private.pem / public.pem in --out-dir`;
+  --force           replace existing private.pem / public.pem (or master.key) in --out-dir
+  --master-key      generate the field-encryption master key (docs/field-encryption.md)`;
 
 // Loaded by name at run time: @auditstream/cli does not list @auditstream/integrity as a dependency yet.
 const INTEGRITY_MODULE = '@auditstream/integrity';
@@ -27,8 +33,27 @@ export const command: Command = {
   summary: 'create checkpoint signing keys (generate) or show a key id (id)',
   help,
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { 'out-dir': { type: 'string' }, force: { type: 'boolean' } });
+    const { values, positionals } = parseOptions(argv, {
+      'out-dir': { type: 'string' },
+      force: { type: 'boolean' },
+      'master-key': { type: 'boolean' },
+    });
     const [sub, file] = positionals;
+    if (sub === 'generate' && values['master-key']) {
+      if (file !== undefined) throw new AuditstreamError('USAGE', `unexpected argument "${file}"`, { field: 'argument' });
+      const out = join(values['out-dir'] ?? '.', 'master.key');
+      if (existsSync(out) && !values.force)
+        throw new AuditstreamError('USAGE', `${out} exists; a master key is never overwritten without --force (data keys wrapped by it would be lost)`, {
+          field: 'force',
+        });
+      const hex = generateMasterKeyHex();
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, `${hex}\n`, { mode: 0o600 });
+      chmodSync(out, 0o600);
+      console.error(`master key: ${out} (mode 0600; keep it secret and backed up: losing it makes every encrypted field unreadable)`);
+      console.log(masterKeyId(Buffer.from(hex, 'hex')));
+      return 0;
+    }
     const mod = (await import(INTEGRITY_MODULE)) as IntegrityModule;
     if (sub === 'generate') {
       if (file !== undefined) throw new AuditstreamError('USAGE', `unexpected argument "${file}"`, { field: 'argument' });

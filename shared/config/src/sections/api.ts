@@ -65,6 +65,11 @@ export const apiSection = z
     oidc_audience: z.string().min(1).optional().describe('Required `aud` of bearer JWTs.'),
     oidc_role_claim: z.string().min(1).default('auditstream_role').describe('JWT claim holding the role (auditor, admin or service).'),
     oidc_tenants_claim: z.string().min(1).default('auditstream_tenants').describe('JWT claim holding the tenant ids (list, or "*" for all).'),
+    oidc_pii_claim: z
+      .string()
+      .min(1)
+      .default('auditstream_pii')
+      .describe('JWT claim that grants the PII permission (decrypted personal fields) when it is the boolean true; absent = masked.'),
     oidc_clock_tolerance_s: z.number().int().min(0).default(30).describe('Clock skew allowed when checking exp and nbf of bearer JWTs.'),
     self_audit_tenant: z
       .string()
