@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { apiTlsOptions } from './app.js';
+
+test('api TLS: unset = plain HTTP; both files = HTTPS (TLS 1.2+)', () => {
+  assert.equal(apiTlsOptions({}), undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'api-tls-'));
+  writeFileSync(join(dir, 'c.pem'), 'CERT');
+  writeFileSync(join(dir, 'k.pem'), 'KEY-SECRET-CONTENT');
+  const o = apiTlsOptions({ tls_cert_file: join(dir, 'c.pem'), tls_key_file: join(dir, 'k.pem') });
+  assert.equal(o?.cert.toString(), 'CERT');
+  assert.equal(o?.minVersion, 'TLSv1.2');
+});
+
+test('api TLS: one file without the other, or an unreadable file, names the key and never the content', () => {
+  assert.throws(() => apiTlsOptions({ tls_cert_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_key_file' });
+  assert.throws(() => apiTlsOptions({ tls_key_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_cert_file' });
+  const dir = mkdtempSync(join(tmpdir(), 'api-tls-'));
+  writeFileSync(join(dir, 'c.pem'), 'CERT');
+  assert.throws(
+    () => apiTlsOptions({ tls_cert_file: join(dir, 'c.pem'), tls_key_file: join(dir, 'missing.pem') }),
+    (err: Error & { field?: string }) => err.message.includes('api.tls_key_file') && err.field === 'api.tls_key_file',
+  );
+});
