@@ -1,4 +1,4 @@
-import { type AuditEventInput, activeLegalHolds, type ClickHouse, type LegalHold, sql, table } from '@auditstream/clickhouse';
+import { type AuditEventInput, activeLegalHolds, type ClickHouse, type LegalHold, p, sql, table } from '@auditstream/clickhouse';
 import { AuditstreamError, sleep, uuidv7 } from '@auditstream/core';
 
 /**
@@ -116,7 +116,7 @@ export async function eraseSubject(o: EraseOptions): Promise<EraseResult> {
     });
     // The tombstone first: readers treat the keys as erased from now on, even before the delete lands.
     await o.ch.insertJson('subject_erasures', rows, { operation: 'erase_tombstone' });
-    const where = sql`subject_id = ${o.subject} AND tenant_id IN ${tenants} AND created_at_ms <= ${erasedAtMs}`;
+    const where = sql`subject_id = ${o.subject} AND has(${tenants}, tenant_id) AND created_at_ms <= ${p.uint64(erasedAtMs)}`;
     for (let round = 0; ; round++) {
       const left = await o.ch.queryRows<{ n: string }>(sql`SELECT toString(count()) AS n FROM ${keys} WHERE ${where}`, { operation: 'erase_check' });
       if (Number(left[0]?.n ?? 0) === 0) break;

@@ -81,20 +81,20 @@ export async function loadErasures(ch: ClickHouse, tenants: readonly string[], s
   if (tenants.length === 0 || subjects.length === 0) return out;
   const rows = await ch.queryRows<{ tenant_id: string; subject_id: string; erased: string }>(
     sql`SELECT tenant_id, subject_id, toString(max(erased_at_ms)) AS erased FROM ${table(ch.database, 'subject_erasures')}
-        WHERE tenant_id IN ${[...new Set(tenants)]} AND subject_id IN ${[...new Set(subjects)]} GROUP BY tenant_id, subject_id`,
+        WHERE has(${[...new Set(tenants)]}, tenant_id) AND has(${[...new Set(subjects)]}, subject_id) GROUP BY tenant_id, subject_id`,
     { operation: 'subject_erasures_read' },
   );
   for (const r of rows) out.set(subjectKey(r.tenant_id, r.subject_id), Number(r.erased));
   return out;
 }
 
-const KEY_COLUMNS = sql`tenant_id, subject_id, key_id, wrapped_key, master_key_id, toUInt64(created_at_ms) AS created_at_ms`;
+const KEY_COLUMNS = sql`tenant_id, subject_id, key_id, wrapped_key, master_key_id, created_at_ms`;
 
 async function keysOfSubjects(ch: ClickHouse, refs: readonly SubjectRef[]): Promise<StoredSubjectKey[]> {
   if (refs.length === 0) return [];
   const rows = await ch.queryRows<StoredSubjectKey>(
     sql`SELECT ${KEY_COLUMNS} FROM ${table(ch.database, 'subject_keys')}
-        WHERE tenant_id IN ${[...new Set(refs.map((r) => r.tenant))]} AND subject_id IN ${[...new Set(refs.map((r) => r.subject))]}`,
+        WHERE has(${[...new Set(refs.map((r) => r.tenant))]}, tenant_id) AND has(${[...new Set(refs.map((r) => r.subject))]}, subject_id)`,
     { operation: 'subject_keys_read' },
   );
   return rows.map((r) => ({ ...r, created_at_ms: Number(r.created_at_ms) }));
@@ -220,7 +220,7 @@ export function createSubjectKeyStore(o: SubjectKeyStoreOptions): SubjectKeyStor
       }
       if (missing.length === 0) return out;
       const rows = (
-        await o.ch.queryRows<StoredSubjectKey>(sql`SELECT ${KEY_COLUMNS} FROM ${table(o.ch.database, 'subject_keys')} WHERE key_id IN ${missing}`, {
+        await o.ch.queryRows<StoredSubjectKey>(sql`SELECT ${KEY_COLUMNS} FROM ${table(o.ch.database, 'subject_keys')} WHERE has(${missing}, key_id)`, {
           operation: 'subject_keys_resolve',
         })
       ).map((r) => ({ ...r, created_at_ms: Number(r.created_at_ms) }));

@@ -58,7 +58,7 @@ async function permissionsOf(ch: ClickHouse, ids: readonly string[]): Promise<Ma
   const out = new Map<string, string[]>();
   if (ids.length === 0) return out;
   const rows = await ch.queryRows<{ id: string; permission: string }>(
-    sql`SELECT DISTINCT id, permission FROM ${table(ch.database, 'api_key_permissions')} WHERE id IN ${[...ids]}`,
+    sql`SELECT DISTINCT id, permission FROM ${table(ch.database, 'api_key_permissions')} WHERE has(${[...ids]}, id)`,
     { operation: 'api_key_permissions' },
   );
   for (const r of rows) out.set(r.id, [...(out.get(r.id) ?? []), r.permission].sort());
