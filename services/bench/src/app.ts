@@ -1,7 +1,8 @@
 // `auditstream bench`: one run = every section on fresh topics and databases; the report holds
 // medians over runs. Services run as children through the CLI so their resources are their own.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { AuditstreamError } from '@auditstream/core';
 import { formatCpuProfileSummary, type Logger } from '@auditstream/observability';
 import type { ComponentStatus } from '@auditstream/stack';
@@ -64,12 +65,28 @@ function check(o: BenchOptions): void {
     throw new AuditstreamError('USAGE', `--load must be in (0, 1], got ${o.load_fraction}`, { field: 'load' });
   if (!(o.latency_seconds > 0)) throw new AuditstreamError('USAGE', `--latency-seconds must be > 0, got ${o.latency_seconds}`, { field: 'latency-seconds' });
   if (!(o.alert_seconds > 0)) throw new AuditstreamError('USAGE', `--alert-seconds must be > 0, got ${o.alert_seconds}`, { field: 'alert-seconds' });
+  // Fail now, not after a long run, when the report cannot be written.
+  if (o.out !== undefined) {
+    try {
+      accessSync(dirname(resolve(o.out)), constants.W_OK);
+    } catch (cause) {
+      throw new AuditstreamError('USAGE', `--out: cannot write to the directory of ${o.out}`, { field: 'out', cause });
+    }
+  }
+  if (o.profile !== undefined) {
+    try {
+      mkdirSync(o.profile, { recursive: true });
+      accessSync(o.profile, constants.W_OK);
+    } catch (cause) {
+      throw new AuditstreamError('USAGE', `--profile: cannot create or write the directory ${o.profile}`, { field: 'profile', cause });
+    }
+  }
 }
 
 export function createBench(deps: BenchDeps): Bench {
   const { config, log } = deps;
 
-  async function oneRun(o: BenchOptions, index: number, servers: ComponentStatus[]): Promise<{ figures: RunFigures; profile?: unknown }> {
+  async function oneRun(o: BenchOptions, index: number, servers: ComponentStatus[], errors: string[]): Promise<{ figures: RunFigures; profile?: unknown }> {
     const figures: RunFigures = {};
     const serverWatch = new Map<string, ProcWatch>();
     for (const s of servers) if (s.pid && (s.name === 'clickhouse' || s.name === 'kafka')) serverWatch.set(s.name, watchProc(s.pid, { lifetime: false }));
@@ -78,22 +95,31 @@ export function createBench(deps: BenchDeps): Bench {
     const env = await createRunEnv({ config, logger: deps.logger, partitions: o.partitions });
     const timeout = Math.max(600_000, o.events * 2); // generous: 2 ms per event, at least 10 min
     let profile: unknown;
+    // A failed section is recorded (its rows print n/a and the command exits 1); the others still run.
+    const section = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        const msg = err instanceof Error ? err.message : String(err);
+        errors.push(`run ${index + 1} ${name}: ${msg}`);
+        log(`run ${index + 1}/${o.runs}: ${name} FAILED: ${msg}`);
+      }
+    };
     try {
       log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
-      Object.assign(
-        figures,
-        await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions }),
-      );
+      await section('producer', async () => {
+        const r = await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions });
+        Object.assign(figures, r);
+      });
 
       log(`run ${index + 1}/${o.runs}: ingest of ${o.events} pre-produced events`);
       const profiling = o.profile !== undefined && index === 0;
-      if (profiling) mkdirSync(o.profile as string, { recursive: true });
       const fromMs = Date.now();
       const ing = await runIngestSection(env, {
         events: o.events,
         pollMs: 100,
         timeoutMs: timeout,
-        childEnv: profiling ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${o.profile}`.trim() } : {},
+        nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`] : [],
         log,
       });
       Object.assign(figures, ing.result);
@@ -114,14 +140,17 @@ export function createBench(deps: BenchDeps): Bench {
       }
 
       const rate = Math.max(10, Math.round(o.load_fraction * ing.result.ingest_events_per_s));
-      log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
-      Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
-
-      log(`run ${index + 1}/${o.runs}: publish → alert latency`);
-      const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log });
-      children.push(al.child);
-      Object.assign(figures, al.result);
-      await al.child.stop();
+      const track = (c: ServiceChild) => children.push(c);
+      await section('latency', async () => {
+        log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
+        Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
+      });
+      await section('alerting', async () => {
+        log(`run ${index + 1}/${o.runs}: publish → alert latency`);
+        const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
+        Object.assign(figures, al.result);
+        await al.child.stop();
+      });
       await ingest.stop();
 
       log(`run ${index + 1}/${o.runs}: Kafka read limit`);
@@ -129,16 +158,18 @@ export function createBench(deps: BenchDeps): Bench {
       log(`run ${index + 1}/${o.runs}: ClickHouse write limit`);
       const rowsFile = await exportRows(env, config);
       Object.assign(figures, await clickhouseWriteLimit(env, config, rowsFile, o.events));
-      log(`run ${index + 1}/${o.runs}: anchor (ClickHouse Kafka engine)`);
-      const anchor = await runAnchor(env, config, { rowsFile, events: o.events, partitions: o.partitions, pollMs: 100, timeoutMs: timeout });
-      figures.anchor_events_per_s = anchor.anchor_events_per_s;
-      figures.anchor_seconds = anchor.anchor_seconds;
-
-      log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
-      const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000 });
-      children.push(q.child);
-      Object.assign(figures, q.result);
-      await q.child.stop();
+      await section('anchor', async () => {
+        log(`run ${index + 1}/${o.runs}: anchor (ClickHouse Kafka engine)`);
+        const anchor = await runAnchor(env, config, { rowsFile, events: o.events, partitions: o.partitions, pollMs: 100, timeoutMs: timeout });
+        figures.anchor_events_per_s = anchor.anchor_events_per_s;
+        figures.anchor_seconds = anchor.anchor_seconds;
+      });
+      await section('query', async () => {
+        log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
+        const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
+        Object.assign(figures, q.result);
+        await q.child.stop();
+      });
     } finally {
       for (const c of children) await c.stop(10_000);
       await env.cleanup(o.keep);
@@ -181,8 +212,9 @@ export function createBench(deps: BenchDeps): Bench {
       };
       const perRun: RunFigures[] = [];
       let profile: unknown;
+      const errors: string[] = [];
       for (let i = 0; i < o.runs; i++) {
-        const r = await oneRun(o, i, servers);
+        const r = await oneRun(o, i, servers, errors);
         perRun.push(r.figures);
         profile ??= r.profile;
       }
@@ -202,6 +234,7 @@ export function createBench(deps: BenchDeps): Bench {
             'ClickHouse Kafka engine (JSONEachRow, same rows, second topic, group offsets committed at 0) + MV into an identically migrated database; CREATE MATERIALIZED VIEW → uniqExact(event_id) = N',
           ratios: 'ingest_over_min_limit and ingest_over_anchor are ratios of the medians',
         },
+        errors,
         ...(profile ? { profile } : {}),
         wall_seconds: (Date.now() - t0) / 1000,
       };

@@ -82,10 +82,10 @@ export interface ServiceChild {
   stop(graceMs?: number): Promise<number | string>;
 }
 
-/** Runs `auditstream <service>` (services/cli/bin/auditstream.js) with the given environment on top of ours. */
-export function spawnService(name: 'ingest' | 'alerting' | 'api', env: Record<string, string>): ServiceChild {
+/** Runs `node [nodeArgs] auditstream <service>` (services/cli/bin/auditstream.js) with the given environment on top of ours. */
+export function spawnService(name: 'ingest' | 'alerting' | 'api', env: Record<string, string>, nodeArgs: readonly string[] = []): ServiceChild {
   const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
-  const proc = spawn(process.execPath, [bin, name], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeArgs, bin, name], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => {
     out += String(d);

@@ -31,10 +31,14 @@ export function ingestStage(stack: readonly ProfileFrame[]): string {
   return `other: ${profilePackage(leaf?.url ?? '')}`;
 }
 
-/** The newest .cpuprofile in dir, summarised by stage, function and package. */
+/**
+ * The main-thread profile of the newest ingest child in dir, summarised by stage, function and
+ * package. Node writes one file per thread (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; tsx's
+ * module loader runs in thread 1): the main thread is thread 0.
+ */
 export function summarizeIngestProfile(dir: string, top = 20): { file: string; summary: CpuProfileSummary } | undefined {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
+    .filter((f) => /^CPU\..*\.\d+\.0\.\d+\.cpuprofile$/.test(f))
     .map((f) => join(dir, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const file = files[0];

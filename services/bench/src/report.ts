@@ -23,6 +23,8 @@ export interface BenchReport {
   /** Every run's figures, for the spread. */
   per_run: RunFigures[];
   notes: Record<string, string>;
+  /** Sections that failed (their figures are missing, shown as n/a); empty when everything ran. */
+  errors: string[];
   profile?: unknown;
   wall_seconds: number;
 }
@@ -95,5 +97,6 @@ export function formatTable(report: BenchReport): string {
     `${'section'.padEnd(w0)}  ${'figure'.padEnd(w1)}  value`,
     `${'-'.repeat(w0)}  ${'-'.repeat(w1)}  ${'-'.repeat(24)}`,
   ];
-  return [...head, ...rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`)].join('\n');
+  const tail = report.errors.length ? ['', `FAILED sections (their rows show n/a):`, ...report.errors.map((e) => `  ${e.split('\n')[0]}`)] : [];
+  return [...head, ...rows.map(([a, b, c]) => `${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`), ...tail].join('\n');
 }

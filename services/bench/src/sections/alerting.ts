@@ -33,10 +33,19 @@ function burst(tenant: string, actor: string): PublishInput[] {
 
 export async function runAlerting(
   env: RunEnv,
-  opts: { rate: number; seconds: number; probeEveryMs: number; settleMs: number; startTimeoutMs: number; log: (s: string) => void },
+  opts: {
+    rate: number;
+    seconds: number;
+    probeEveryMs: number;
+    settleMs: number;
+    startTimeoutMs: number;
+    log: (s: string) => void;
+    track: (c: ServiceChild) => void;
+  },
 ): Promise<{ result: AlertingResult; child: ServiceChild }> {
   const tenant = `${env.tenant}_alert`;
   const child = spawnService('alerting', { ...env.serviceEnv, AUDITSTREAM_ALERTING__REPLAY_ON_START: 'false' });
+  opts.track(child);
   const producer = createAuditProducer({ kafka: env.kafka, topic: env.topics.events, linger_ms: 5 });
   const groupId = uniqueName('bench_alerts');
   const consumer = env.kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 50, minBytes: 1 });

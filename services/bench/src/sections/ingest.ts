@@ -1,6 +1,6 @@
 // Ingest throughput: N SDK events are published first (so the producer is not the bottleneck),
 // then the real `auditstream ingest` child drains them; timed until uniqExact(event_id) = N.
-import { sleep } from '@auditstream/core';
+import { AuditstreamError, sleep } from '@auditstream/core';
 import { countStored, publishEvents } from '@auditstream/ingest/testing';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
@@ -26,7 +26,7 @@ export interface IngestSectionOutput {
 
 export async function runIngestSection(
   env: RunEnv,
-  opts: { events: number; pollMs: number; timeoutMs: number; childEnv?: Record<string, string>; log: (s: string) => void },
+  opts: { events: number; pollMs: number; timeoutMs: number; nodeArgs?: readonly string[]; log: (s: string) => void },
 ): Promise<IngestSectionOutput> {
   const n = opts.events;
   opts.log(`  pre-producing ${n} events through the SDK`);
@@ -35,7 +35,7 @@ export async function runIngestSection(
   const tPublished = Date.now();
   opts.log(`  starting auditstream ingest`);
   const tSpawn = Date.now();
-  const child = spawnService('ingest', { ...env.serviceEnv, ...opts.childEnv });
+  const child = spawnService('ingest', env.serviceEnv, opts.nodeArgs);
   try {
     let tFirst = 0;
     let nFirst = 0;
@@ -48,8 +48,8 @@ export async function runIngestSection(
         nFirst = count;
       }
       if (count >= n) break;
-      if (child.proc.exitCode !== null) throw new Error(`ingest exited early: ${child.output().slice(-1500)}`);
-      if (now > deadline) throw new Error(`ingest stored ${count} of ${n} events within ${opts.timeoutMs} ms`);
+      if (child.proc.exitCode !== null) throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited early: ${child.output().slice(-1500)}`, {});
+      if (now > deadline) throw new AuditstreamError('BENCH_TIMEOUT', `ingest stored ${count} of ${n} events within ${opts.timeoutMs} ms`, {});
       await sleep(opts.pollMs);
     }
     const tAll = Date.now();

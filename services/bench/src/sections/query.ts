@@ -14,9 +14,10 @@ export type QueryResult = Record<`query_${QueryName}_p50_ms` | `query_${QueryNam
 
 export async function runQueries(
   env: RunEnv,
-  opts: { reps: number; fromMs: number; toMs: number; startTimeoutMs: number },
+  opts: { reps: number; fromMs: number; toMs: number; startTimeoutMs: number; track: (c: ServiceChild) => void },
 ): Promise<{ result: QueryResult; child: ServiceChild }> {
   const child = spawnService('api', env.serviceEnv);
+  opts.track(child);
   try {
     const m = await child.waitForLog(/"url":"(http:\/\/[^"]+)"[^\n]*query API listening/, opts.startTimeoutMs);
     const base = m[1] as string;
@@ -37,7 +38,19 @@ export async function runQueries(
       const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key.key}` } });
       const body = await res.text();
       const ms = performance.now() - t0;
-      if (res.status !== 200) throw new AuditstreamError('BENCH_QUERY', `GET ${path.split('?')[0]} answered ${res.status}: ${body.slice(0, 300)}`, {});
+      if (res.status !== 200) {
+        const errors = child
+          .output()
+          .split('\n')
+          .filter((l) => /"level":"(error|fatal)"/.test(l))
+          .slice(-2)
+          .join('\n');
+        throw new AuditstreamError(
+          'BENCH_QUERY',
+          `GET ${path.split('?')[0]} answered ${res.status}: ${body.slice(0, 300)}\napi log: ${errors.slice(0, 2000)}`,
+          {},
+        );
+      }
       return ms;
     };
     const result = {} as QueryResult;

@@ -64,7 +64,7 @@ export const command: Command = {
     const cfg = cliConfig(values.config);
     if (values.config) process.env.AUDITSTREAM_CONFIG = values.config; // the service children read the same file
     const events = intOption(values.events, 'events', 1_000_000);
-    const logger = createLogger({ service: 'bench', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
+    const logger = createLogger({ service: 'bench', level: cfg.log.level === 'info' ? 'error' : cfg.log.level });
     const stack = createStack({
       kafkaPort: Number((cfg.kafka.brokers[0] ?? '127.0.0.1:9092').split(':')[1]),
       kafkaControllerPort: cfg.stack.kafka_controller_port,
@@ -72,7 +72,7 @@ export const command: Command = {
       clickhouseTcpPort: cfg.stack.clickhouse_tcp_port,
     });
     const bench = createBench({ config: cfg, logger, stackStatus: () => stack.status(), log: (line) => console.error(line) });
-    const { table } = await bench.run({
+    const { table, report } = await bench.run({
       events,
       runs: intOption(values.runs, 'runs', 3),
       out: values.out,
@@ -87,6 +87,6 @@ export const command: Command = {
       command: `auditstream bench ${argv.join(' ')}`.trim(),
     });
     console.log(table);
-    return 0;
+    return report.errors.length ? 1 : 0;
   },
 };

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { medians, tableRows, withRatios } from './report.js';
+import { median, percentile } from './stats.js';
+
+test('percentile is nearest-rank and median ignores non-finite values', () => {
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  assert.equal(percentile(xs, 50), 50);
+  assert.equal(percentile(xs, 99), 99);
+  assert.equal(percentile(xs, 100), 100);
+  assert.ok(Number.isNaN(percentile([], 50)));
+  assert.equal(median([3, Number.NaN, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('medians per figure over runs, ratios from the medians, pipeline / min(limits)', () => {
+  const m = withRatios(
+    medians([
+      { ingest_events_per_s: 10, kafka_read_events_per_s: 100, clickhouse_write_events_per_s: 40, anchor_events_per_s: 5 },
+      { ingest_events_per_s: 20, kafka_read_events_per_s: 80, clickhouse_write_events_per_s: 50, anchor_events_per_s: 10 },
+      { ingest_events_per_s: 30, kafka_read_events_per_s: 90, clickhouse_write_events_per_s: 60, anchor_events_per_s: 20 },
+    ]),
+  );
+  assert.equal(m.ingest_events_per_s, 20);
+  assert.equal(m.ingest_over_min_limit, 20 / 50);
+  assert.equal(m.ingest_over_anchor, 2);
+});
+
+test('a figure that was not measured shows as n/a, never as 0', () => {
+  const rows = tableRows({ ingest_events_per_s: 1234.4 });
+  assert.ok(rows.some(([, f, v]) => f.startsWith('pipeline (ingest start') && v === '1,234 events/s'));
+  assert.ok(rows.some(([, f, v]) => f.startsWith('ClickHouse Kafka engine') && v === 'n/a events/s'));
+});
