@@ -58,13 +58,24 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     parsed = parseYaml(text);
   } catch (cause) {
-    throw new AuditstreamError('CONFIG_INVALID', `config file ${file} is not valid YAML or JSON: ${(cause as Error).message}`, { cause, field: 'config' });
+    throw new AuditstreamError('CONFIG_INVALID', `config file ${file} is not valid YAML or JSON: ${yamlErrorSummary(cause)}`, { field: 'config' });
   }
   if (parsed == null) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new AuditstreamError('CONFIG_INVALID', `config file ${file} must hold a mapping of sections`, { field: 'config' });
   }
   return parsed as Record<string, unknown>;
+}
+
+/**
+ * The parser's reason and position only: its message quotes the offending source line, which may
+ * hold a secret (and so does the error object, which is therefore not kept as the cause).
+ */
+export function yamlErrorSummary(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = (message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+  const pos = (err as { linePos?: { line: number; col: number }[] }).linePos?.[0];
+  return pos ? `${reason} at line ${pos.line}, column ${pos.col}` : reason;
 }
 
 function applyEnv(raw: Record<string, unknown>, schema: z.ZodType, env: NodeJS.ProcessEnv): void {
