@@ -228,7 +228,7 @@ export function createBench(deps: BenchDeps): Bench {
         per_run: perRun,
         notes: {
           ingest_events_per_s: 'N / (ingest child spawned → uniqExact(event_id) = N); events pre-produced through the SDK',
-          kafka_read_events_per_s: 'raw kafkajs consumer, fresh group, ingest fetch settings, eachBatch discard; consumer created → N messages',
+          kafka_read_events_per_s: 'raw kafkajs consumer, fresh group, ingest fetch settings, eachBatch discard; steady rate from the first batch to the N-th message (kafka_read_cold_events_per_s: from consumer creation, group join included)',
           clickhouse_write_events_per_s: 'the rows ingest stored, JSONEachRow file → clickhouse-client INSERT into an identically migrated empty database',
           anchor_events_per_s:
             'ClickHouse Kafka engine (JSONEachRow, same rows, second topic, group offsets committed at 0) + MV into an identically migrated database; CREATE MATERIALIZED VIEW → uniqExact(event_id) = N',
