@@ -49,11 +49,18 @@ export function createKafkaClient(config: KafkaClientConfig, options: { componen
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 10_000 },
   };
   if (config.ssl) {
-    kc.ssl = config.ssl_ca_file ? { ca: [readFileSync(config.ssl_ca_file, 'utf8')], rejectUnauthorized: true } : { rejectUnauthorized: true };
+    // The brokers' certificates and host names are always verified (TLS 1.2+).
+    kc.ssl = {
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      ...(config.ssl_ca_file ? { ca: [readConfigFile(config.ssl_ca_file, 'kafka.ssl_ca_file')] } : {}),
+    };
+  } else if (config.ssl_ca_file) {
+    throw new AuditstreamError('CONFIG_INVALID', 'kafka.ssl_ca_file is set but kafka.ssl is false: set kafka.ssl=true to use TLS', { field: 'kafka.ssl' });
   }
   const mech = config.sasl_mechanism ?? 'none';
   if (mech !== 'none') {
-    const password = config.sasl_password_file ? readFileSync(config.sasl_password_file, 'utf8').trim() : config.sasl_password;
+    const password = config.sasl_password_file ? readConfigFile(config.sasl_password_file, 'kafka.sasl_password_file').trim() : config.sasl_password;
     if (!config.sasl_username || !password) {
       throw new AuditstreamError('CONFIG_INVALID', `kafka.sasl_mechanism is ${mech} but kafka.sasl_username or kafka.sasl_password is not set`, {
         field: 'kafka.sasl_username',
@@ -62,4 +69,13 @@ export function createKafkaClient(config: KafkaClientConfig, options: { componen
     kc.sasl = { mechanism: mech, username: config.sasl_username, password } as SASLOptions;
   }
   return new Kafka(kc);
+}
+
+/** A file named by a config key; unreadable is an error naming the key (never the content). */
+function readConfigFile(file: string, key: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
+  }
 }
