@@ -253,3 +253,58 @@ test('erase: the subject reads [erased] everywhere, raw rows unchanged, verify c
   assert.equal(report.ok, true);
   assert.ok(report.entries >= N + 1, 'the chain covers the encrypted events and the erasure event');
 });
+
+test('master key rotation: keys rewrap moves every live data key to the new master key; the old one can be retired; erased keys stay gone', async () => {
+  const newKeyFile = join(keyDir, 'master-2.key');
+  writeFileSync(newKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  // bob, plus the subjects of the API's self-audit events and of the erasure event (operators, key ids).
+  const [live] = await env.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${env.database}.subject_keys`);
+  const r = spawnSync(process.execPath, [join(repoRoot(), 'services/cli/bin/auditstream.js'), 'keys', 'rewrap'], {
+    env: {
+      ...process.env,
+      ...env.env,
+      AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE: newKeyFile,
+      AUDITSTREAM_ENCRYPTION__PREVIOUS_MASTER_KEY_FILES: masterKeyFile,
+    },
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Number(live?.n) >= 2);
+  assert.match(r.stdout, new RegExp(`Re-wrapped ${Number(live?.n)} data key\\(s\\)`));
+  const rows = await env.ch.queryRows<{ subject_id: string; key_id: string; master_key_id: string }>(
+    `SELECT subject_id, key_id, master_key_id FROM ${env.database}.subject_keys`,
+  );
+  const newWrapper = createLocalKeyWrapper({ keys: [parseMasterKey(readFileSync(newKeyFile, 'utf8'), 'test')] });
+  assert.equal(rows.length, Number(live?.n), 'one copy per data key');
+  assert.ok(
+    rows.every((row) => row.master_key_id === newWrapper.keyId),
+    'every copy wrapped by the new master key',
+  );
+  assert.ok(rows.some((row) => row.subject_id === 'bob'));
+  assert.ok(!rows.some((row) => row.subject_id === 'alice'), 'the erased subject is not resurrected');
+  // An API holding only the new master key reads bob in clear and alice as erased.
+  const rotated = buildApi({
+    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000 }),
+    clickhouse: env.ch,
+    logger: createLogger({ service: 'api-test', level: 'silent' }),
+    metrics: createMetricsRegistry({ service: 'api-test', defaultMetrics: false }),
+    recordEvent: async (e) => {
+      await producer.publish(e as never);
+    },
+    fields: { store: createSubjectKeyStore({ ch: env.ch, wrapper: newWrapper, cacheTtlMs: 1, cacheMaxEntries: 10, readOnly: true }) },
+  });
+  try {
+    const res = await rotated.inject({
+      method: 'GET',
+      url: `/v1/events?${range()}&tenant=${env.tenant}&action=user.login&limit=100`,
+      headers: { authorization: `Bearer ${piiKey}` },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const byId = new Map((JSON.parse(res.body) as { data: { event_id: string; actor: { name: string } }[] }).data.map((e) => [e.event_id, e.actor.name]));
+    assert.equal(byId.get(ids.bob[0] as string), 'Bob Builder');
+    assert.equal(byId.get(ids.alice[0] as string), '[erased]');
+  } finally {
+    await rotated.close();
+  }
+});

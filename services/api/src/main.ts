@@ -1,6 +1,6 @@
 import { createClickHouse } from '@auditstream/clickhouse';
 import { resolveSecret } from '@auditstream/config';
-import { createLocalKeyWrapper, createSubjectKeyStore, loadMasterKey } from '@auditstream/crypto';
+import { createLocalKeyWrapper, createSubjectKeyStore, loadMasterKeys } from '@auditstream/crypto';
 import { loadPublicKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
@@ -71,16 +71,16 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   // Encrypted personal fields: with the master key, PII-permitted credentials see clear values and
   // erased subjects show the erased marker; without it everything encrypted is masked.
   const enc = cfg.encryption;
-  const masterKey = loadMasterKey({ master_key_file: enc.master_key_file, master_key: enc.master_key });
-  if (!masterKey && enc.enabled) logger.warn('encryption.enabled but no encryption.master_key_file here: encrypted fields are masked for every caller');
+  const masterKeys = loadMasterKeys(enc);
+  if (!masterKeys && enc.enabled) logger.warn('encryption.enabled but no encryption.master_key_file here: encrypted fields are masked for every caller');
   const fields = {
     mask: enc.mask,
     erased: enc.erased_marker,
-    ...(masterKey
+    ...(masterKeys
       ? {
           store: createSubjectKeyStore({
             ch: clickhouse,
-            wrapper: createLocalKeyWrapper({ keys: [masterKey] }),
+            wrapper: createLocalKeyWrapper({ keys: masterKeys }),
             cacheTtlMs: enc.key_cache_ttl_ms,
             cacheMaxEntries: enc.key_cache_max_entries,
             readOnly: true,

@@ -145,7 +145,7 @@ export async function eraseSubject(o: EraseOptions): Promise<EraseResult> {
 }
 
 /** Waits until every mutation of subject_keys is done (18.16 has no mutations_sync). */
-async function waitForMutations(ch: ClickHouse, timeoutMs: number): Promise<void> {
+export async function waitForMutations(ch: ClickHouse, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await ch

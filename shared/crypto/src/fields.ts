@@ -53,6 +53,14 @@ export function subjectOf(event: EventLike, subjectField: string): string {
   return typeof v === 'string' ? v : '';
 }
 
+/** True when the event has a configured field holding a non-empty clear value (then it needs its subject's key). */
+export function needsEncryption(event: EventLike, fields: readonly string[]): boolean {
+  return expand(event, fields).some((path) => {
+    const v = get(event, path);
+    return typeof v === 'string' && v !== '' && !isEnvelope(v);
+  });
+}
+
 /**
  * Encrypts the configured fields of an event in place (non-empty strings only; a value that is
  * already an envelope is left alone, so a second pass over the same event changes nothing).

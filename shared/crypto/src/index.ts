@@ -16,6 +16,7 @@ export {
   ENCRYPTABLE_FIELDS,
   encryptEventFields,
   envelopesOf,
+  needsEncryption,
   type RevealOptions,
   revealEventFields,
   SUBJECT_FIELDS,
@@ -26,10 +27,12 @@ export {
   generateMasterKeyHex,
   type KeyWrapper,
   loadMasterKey,
+  loadMasterKeys,
   masterKeyId,
   parseMasterKey,
   type WrapContext,
 } from './key-wrapper.js';
+export { rewrapSubjectKeys } from './rewrap.js';
 export {
   createSubjectKeyStore,
   liveKey,

@@ -91,6 +91,32 @@ export function parseMasterKey(raw: Buffer | string, field: string): Buffer {
   });
 }
 
+/**
+ * Every master key: the current one first (undefined when none is set), then the previous ones
+ * (encryption.previous_master_key_files), which only unwrap.
+ */
+export function loadMasterKeys(cfg: {
+  master_key_file?: string | undefined;
+  master_key?: string | undefined;
+  previous_master_key_files?: readonly string[] | undefined;
+}): Buffer[] | undefined {
+  const current = loadMasterKey(cfg);
+  if (!current) return undefined;
+  const previous = (cfg.previous_master_key_files ?? []).map((f) => {
+    let raw: Buffer;
+    try {
+      raw = readFileSync(f);
+    } catch (cause) {
+      throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read a file of encryption.previous_master_key_files (${f})`, {
+        cause,
+        field: 'encryption.previous_master_key_files',
+      });
+    }
+    return parseMasterKey(raw, 'encryption.previous_master_key_files');
+  });
+  return [current, ...previous];
+}
+
 /** The master key from `master_key_file` (preferred) or `master_key`; undefined when neither is set. */
 export function loadMasterKey(cfg: { master_key_file?: string | undefined; master_key?: string | undefined }): Buffer | undefined {
   if (cfg.master_key_file) {

@@ -1,11 +1,15 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
-import { generateMasterKeyHex, masterKeyId } from '@auditstream/crypto';
+import { createLocalKeyWrapper, generateMasterKeyHex, loadMasterKeys, masterKeyId, rewrapSubjectKeys } from '@auditstream/crypto';
+import { createLogger } from '@auditstream/observability';
 import { type Command, parseOptions } from '../command.js';
+import { cliConfig, configOption } from '../config.js';
 
 const help = `Usage: auditstream keys generate [--out-dir <dir>] [--force] [--master-key]
        auditstream keys id <pem file>
+       auditstream keys rewrap [--config <file>]
 
   generate   creates an Ed25519 key pair for signing integrity checkpoints:
              <dir>/private.pem (PKCS#8, mode 0600: give it to ingest as integrity.signing_key_file)
@@ -15,6 +19,9 @@ const help = `Usage: auditstream keys generate [--out-dir <dir>] [--force] [--ma
              (64 hex characters, mode 0600: encryption.master_key_file for ingest and the API),
              and prints its id.
   id         prints the key id of a public or private key file.
+  rewrap     master key rotation for field encryption: re-wraps every data key still wrapped by a
+             key of encryption.previous_master_key_files with encryption.master_key_file, then
+             deletes the old copies (run as auditstream_admin; docs/field-encryption.md).
 
 Rotation: generate a new pair, point ingest at the new private key, and keep every old public key
 for verification (checkpoints name their key id; verify takes several --public-key or a directory).
@@ -37,6 +44,7 @@ export const command: Command = {
       'out-dir': { type: 'string' },
       force: { type: 'boolean' },
       'master-key': { type: 'boolean' },
+      ...configOption,
     });
     const [sub, file] = positionals;
     if (sub === 'generate' && values['master-key']) {
@@ -62,6 +70,29 @@ export const command: Command = {
       console.error(`public key:  ${res.publicKeyFile} (give it to auditors)`);
       console.log(res.keyId);
       return 0;
+    }
+    if (sub === 'rewrap') {
+      if (file !== undefined) throw new AuditstreamError('USAGE', `unexpected argument "${file}"`, { field: 'argument' });
+      const cfg = cliConfig(values.config);
+      const keys = loadMasterKeys(cfg.encryption);
+      if (!keys)
+        throw new AuditstreamError('USAGE', 'keys rewrap needs encryption.master_key_file (the new key) and encryption.previous_master_key_files', {
+          field: 'encryption.master_key_file',
+        });
+      const logger = createLogger({ service: 'cli', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
+      const ch = createClickHouse(cfg.clickhouse, { logger, component: 'keys' });
+      try {
+        const wrapper = createLocalKeyWrapper({ keys });
+        const res = await rewrapSubjectKeys({ ch, wrapper });
+        console.log(
+          res.rewrapped === 0
+            ? `Every data key is wrapped by master key ${wrapper.keyId}; nothing to do.`
+            : `Re-wrapped ${res.rewrapped} data key(s) from master key(s) ${res.fromMasterKeys.join(', ')} to ${wrapper.keyId}; the old master keys can be retired.`,
+        );
+        return 0;
+      } finally {
+        await ch.close();
+      }
     }
     if (sub === 'id') {
       if (file === undefined) throw new AuditstreamError('USAGE', 'keys id needs a PEM file', { field: 'file' });

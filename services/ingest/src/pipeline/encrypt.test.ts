@@ -90,6 +90,17 @@ test('re-delivery: the same event encrypted again (another process, same key) gi
   assert.equal(JSON.stringify(again.event), before);
 });
 
+test('events with nothing to encrypt ask for no key (no key is created for their subject)', async () => {
+  const store = fakeStore();
+  const r = record('e3', 'svc');
+  const ev = r.event as unknown as { actor: { name: string | null; ip: string | null }; attributes: Record<string, string> };
+  ev.actor.name = null;
+  ev.actor.ip = null;
+  ev.attributes = { plan: 'pro' };
+  await stage(store).run([r]);
+  assert.equal(store.calls, 0);
+});
+
 test('a transient key-store failure is retried; nothing is encrypted until the keys are there', async () => {
   const store = fakeStore(2);
   const r = record('e1', 'alice');

@@ -6,7 +6,8 @@ import {
   createSubjectKeyStore,
   encryptEventFields,
   type KeyWrapper,
-  loadMasterKey,
+  loadMasterKeys,
+  needsEncryption,
   type SubjectKeyStore,
   subjectKey,
   subjectOf,
@@ -41,7 +42,8 @@ export function createEncryptStage(deps: {
   const { store, fields, subjectField } = deps.encryption;
   const done = new WeakSet<IngestRecord>();
   return async (records) => {
-    const todo = records.filter((r) => !done.has(r));
+    // Only events with something to encrypt need (and create) their subject's key.
+    const todo = records.filter((r) => !done.has(r) && needsEncryption(r.event as never, fields));
     if (todo.length === 0 || fields.length === 0) return;
     const refs = new Map<string, { tenant: string; subject: string }>();
     for (const r of todo) {
@@ -95,12 +97,16 @@ export function encryptionFromConfig(cfg: DeepReadonly<EncryptionSection>, ch: C
 }
 
 function localWrapper(cfg: DeepReadonly<EncryptionSection>): KeyWrapper {
-  const key = loadMasterKey({ master_key_file: cfg.master_key_file, master_key: resolveSecret(cfg.master_key, undefined, 'encryption.master_key') });
-  if (!key)
+  const keys = loadMasterKeys({
+    master_key_file: cfg.master_key_file,
+    master_key: resolveSecret(cfg.master_key, undefined, 'encryption.master_key'),
+    previous_master_key_files: cfg.previous_master_key_files,
+  });
+  if (!keys)
     throw new AuditstreamError(
       'ENCRYPTION_KEY_MISSING',
       'encryption.enabled is true but no master key is set: set encryption.master_key_file (or encryption.master_key), or encryption.enabled=false',
       { field: 'encryption.master_key_file' },
     );
-  return createLocalKeyWrapper({ keys: [key] });
+  return createLocalKeyWrapper({ keys });
 }

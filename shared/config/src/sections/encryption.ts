@@ -39,6 +39,10 @@ export const encryptionSection = z
         'File holding the 32-byte master key that wraps data keys (64 hex characters, base64, or 32 raw bytes); `auditstream keys generate --master-key` makes one.',
       ),
     master_key: z.string().min(1).optional().describe('The master key itself, 64 hex characters (secret: prefer master_key_file or the environment).'),
+    previous_master_key_files: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Former master keys, which still unwrap data keys during a rotation until `auditstream keys rewrap` re-wrapped them (env: comma-separated).'),
     key_cache_ttl_ms: positiveInt()
       .default(60_000)
       .describe('How long ingest and the API keep an unwrapped data key (or an erased answer) in memory; an erased key may be used this long after `erase`.'),
