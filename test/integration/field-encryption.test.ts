@@ -129,6 +129,23 @@ function runCli(args: string[]) {
   return spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env.env }, encoding: 'utf8', timeout: 120_000 });
 }
 
+test('encryption on without a master key: ingest exits 1 at start naming encryption.master_key_file; a bad key is named, never shown', async () => {
+  const withoutKey = Object.fromEntries(Object.entries(env.env).filter(([k]) => k !== 'AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE'));
+  for (const [extra, pattern] of [
+    [{}, /ENCRYPTION_KEY_MISSING.*encryption\.master_key_file/],
+    [{ AUDITSTREAM_ENCRYPTION__MASTER_KEY: 'short-secret-value' }, /CRYPTO_KEY_INVALID.*encryption\.master_key/],
+  ] as const) {
+    const child = spawnIngest({ ...withoutKey, ...extra });
+    const timer = setTimeout(() => child.proc.kill('SIGKILL'), 60_000);
+    const code = await child.exited;
+    clearTimeout(timer);
+    assert.equal(code, 1, child.output());
+    assert.match(child.output(), pattern);
+    assert.doesNotMatch(child.output(), /short-secret-value/, 'the key never reaches the log');
+    assert.doesNotMatch(child.output(), /joined the consumer group/, 'nothing consumed');
+  }
+});
+
 test('PII is stored encrypted; the API shows clear values only to a PII-permitted auditor', async () => {
   ingest = spawnIngest(env.env);
   for (let i = 0; i < N; i++) {
