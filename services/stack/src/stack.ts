@@ -314,6 +314,11 @@ export function createStack(options: StackOptions = {}): Stack {
           field: 'secure',
         });
       }
+      if (isSecure() && options.withRegistry === true) {
+        throw new AuditstreamError('STACK_MODE', 'the local schema registry serves plain HTTP only; --with-registry cannot be combined with --secure', {
+          field: 'with-registry',
+        });
+      }
       if (isSecure()) {
         const certs = ensureCertificates(state, host, log);
         ensureSecrets(state);
