@@ -56,13 +56,15 @@ test('capabilities: every switch on, modern layout', async () => {
 
 test('modern DDL applies; second run is a no-op', async () => {
   const first = await migrate(ch);
-  assert.equal(first.applied.length, 4);
+  assert.equal(first.applied.length, 5);
   assert.equal((await migrate(ch)).noop, true);
   assert.deepEqual((await migrationStatus(ch)).pending, []);
   const ddl = await ch.queryRows<{ q: string }>(sql`SELECT create_table_query AS q FROM system.tables WHERE database = ${DB} AND name = 'events'`);
   assert.match(ddl[0]?.q ?? '', /Map\(String, String\)/);
   assert.match(ddl[0]?.q ?? '', /DateTime64\(6, 'UTC'\)/);
   assert.match(ddl[0]?.q ?? '', /bloom_filter/);
+  const keys = await ch.queryRows<{ q: string }>(sql`SELECT create_table_query AS q FROM system.tables WHERE database = ${DB} AND name = 'subject_keys'`);
+  assert.match(keys[0]?.q ?? '', /INDEX idx_key_id key_id TYPE bloom_filter/);
 });
 
 test('every query helper dedups duplicate deliveries, with server-side parameters', async () => {
