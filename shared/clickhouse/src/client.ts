@@ -72,6 +72,10 @@ export function baseSettings(config: ClickHouseConfig): ClickHouseSettings {
 export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps): ClickHouse {
   const component = deps.component ?? 'clickhouse';
   const log = deps.logger.child({ component });
+  if (config.ca_file && !config.url.startsWith('https:'))
+    throw new AuditstreamError('CONFIG_INVALID', 'clickhouse.ca_file is set but clickhouse.url is not https://: the CA would never be used', {
+      field: 'clickhouse.url',
+    });
   const password = config.password_file ? readSecret(config.password_file) : config.password;
   const clientLogger = log.child({ module: '@clickhouse/client' });
   // The client's own logs include query text and parameters: only module and message are kept.
