@@ -192,6 +192,18 @@ test('PII is stored encrypted; the API shows clear values only to a PII-permitte
   assert.equal(m?.attributes.email, '***');
   assert.equal(m?.attributes.plan, 'pro');
   assert.ok(!(await exportAll(plainKey)).includes('enc:v1:'), 'exports never carry envelopes');
+  // Reads by the PII key are on record as such (self-audit events, stored by ingest).
+  await waitFor(
+    'a self-audit event marked pii_permission',
+    async () => {
+      const [row] = await env.ch.queryRows<{ n: string }>(
+        `SELECT count() AS n FROM ${env.database}.events WHERE tenant_id = '${env.tenant}' AND action = 'audit.query' AND has(attr_keys, 'pii_permission')`,
+      );
+      return Number(row?.n ?? 0);
+    },
+    (n) => n >= 1,
+    30_000,
+  );
   assert.ok((await exportAll(piiKey)).includes(EMAIL));
 });
 

@@ -78,6 +78,8 @@ export function createSelfAuditor(deps: {
       principal_kind: p?.kind ?? 'none',
       role: p?.role ?? 'none',
     };
+    // Who may have seen decrypted personal fields is itself on record (docs/field-encryption.md).
+    if (p?.pii === true && p.role !== 'service') attributes.pii_permission = 'true';
     if (scope) attributes.scope = clip(scopeLabel(scope));
     let n = 0;
     for (const [k, v] of Object.entries(rec.filter ?? {})) {
