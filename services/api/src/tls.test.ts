@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { apiTlsOptions } from './app.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 test('api TLS: unset = plain HTTP; both files = HTTPS (TLS 1.2+)', () => {
   assert.equal(apiTlsOptions({}), undefined);
   const dir = mkdtempSync(join(tmpdir(), 'api-tls-'));
+  dirs.push(dir);
   writeFileSync(join(dir, 'c.pem'), 'CERT');
   writeFileSync(join(dir, 'k.pem'), 'KEY-SECRET-CONTENT');
   const o = apiTlsOptions({ tls_cert_file: join(dir, 'c.pem'), tls_key_file: join(dir, 'k.pem') });
@@ -19,6 +25,7 @@ test('api TLS: one file without the other, or an unreadable file, names the key 
   assert.throws(() => apiTlsOptions({ tls_cert_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_key_file' });
   assert.throws(() => apiTlsOptions({ tls_key_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_cert_file' });
   const dir = mkdtempSync(join(tmpdir(), 'api-tls-'));
+  dirs.push(dir);
   writeFileSync(join(dir, 'c.pem'), 'CERT');
   assert.throws(
     () => apiTlsOptions({ tls_cert_file: join(dir, 'c.pem'), tls_key_file: join(dir, 'missing.pem') }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -77,4 +77,5 @@ test('ensureCertificates creates a verifying chain with 0600 keys and reuses it;
   assert.equal(env.AUDITSTREAM_CLICKHOUSE__URL, 'https://127.0.0.1:2');
   assert.equal(env.AUDITSTREAM_KAFKA__SASL_MECHANISM, 'scram-sha-512');
   for (const v of Object.values(env)) for (const secret of Object.values(a)) assert.ok(!v.includes(secret), 'the client env names files, never secrets');
+  rmSync(dir, { recursive: true, force: true });
 });

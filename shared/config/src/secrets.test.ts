@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { AuditstreamError } from '@auditstream/core';
 import { loadConfig } from './load.js';
 import { configSchema } from './schema.js';
@@ -10,6 +10,7 @@ import { resolveSecret } from './secrets.js';
 
 const SECRET = 'cfg-secret-4f1d9a7be2c84d51a0e6';
 const dir = mkdtempSync(join(tmpdir(), 'config-secrets-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The error thrown by fn, with its message, field and every nested cause message flattened. */
 function errorText(fn: () => unknown): string {

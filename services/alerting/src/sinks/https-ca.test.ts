@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -72,6 +72,7 @@ before(async () => {
 after(() => {
   server.closeAllConnections();
   server.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const signal = () => new AbortController().signal;
