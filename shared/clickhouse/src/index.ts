@@ -70,10 +70,14 @@ export {
   type ActorType,
   type AuditEventInput,
   type Category,
+  EVENT_CONTENT_COLUMNS,
+  type EventContentColumn,
   type EventRow,
   eventColumns,
   fromRow,
+  INGEST_META_COLUMNS,
   type IngestMeta,
+  type IngestMetaColumn,
   insertEvents,
   insertRows,
   type LegacyEventRow,
@@ -82,6 +86,7 @@ export {
   parseClickHouseTime,
   type Severity,
   type StoredEvent,
+  type StoredIngestMeta,
   toRow,
 } from './rows.js';
 export {

@@ -62,41 +62,63 @@ export interface IngestMeta {
   hash?: string;
 }
 
-interface EventRowCommon {
-  tenant_id: string;
-  event_id: string;
-  action: string;
-  category: Category;
-  outcome: Outcome;
-  reason: string;
-  actor_id: string;
-  actor_type: ActorType;
-  actor_name: string;
-  actor_session_id: string;
-  actor_ip: string;
-  actor_user_agent: string;
-  service: string;
-  host: string;
-  region: string;
-  resource_type: string;
-  resource_id: string;
-  resource_name: string;
-  request_id: string;
-  trace_id: string;
-  severity: Severity;
-  kafka_topic: string;
-  kafka_partition: number;
-  /** Decimal string: UInt64 does not fit a JS number. */
-  kafka_offset: string;
-  geo_country: string;
-  geo_city: string;
-  ua_browser: string;
-  ua_os: string;
-  ua_device: string;
-  chain_seq: string;
-  prev_hash: string;
-  hash: string;
-}
+/**
+ * Columns of the event contract that both layouts store under the same name with the same value
+ * (absent optionals as '', enums as their symbol), in table order. occurred_at and attributes are
+ * stored differently per layout and are not listed. The integrity chain hashes these as stored.
+ */
+export const EVENT_CONTENT_COLUMNS = [
+  'tenant_id',
+  'event_id',
+  'action',
+  'category',
+  'outcome',
+  'reason',
+  'actor_id',
+  'actor_type',
+  'actor_name',
+  'actor_session_id',
+  'actor_ip',
+  'actor_user_agent',
+  'service',
+  'host',
+  'region',
+  'resource_type',
+  'resource_id',
+  'resource_name',
+  'request_id',
+  'trace_id',
+  'severity',
+] as const;
+export type EventContentColumn = (typeof EVENT_CONTENT_COLUMNS)[number];
+
+/**
+ * Ingest metadata columns (source, enrichment, integrity) that both layouts store under the same
+ * name with the same value, in table order: all strings (kafka_offset and chain_seq as decimal
+ * text, since UInt64 does not fit a JS number) except kafka_partition. received_at and
+ * ingested_at are stored differently per layout and are not listed.
+ */
+export const INGEST_META_COLUMNS = [
+  'kafka_topic',
+  'kafka_partition',
+  'kafka_offset',
+  'geo_country',
+  'geo_city',
+  'ua_browser',
+  'ua_os',
+  'ua_device',
+  'chain_seq',
+  'prev_hash',
+  'hash',
+] as const;
+export type IngestMetaColumn = (typeof INGEST_META_COLUMNS)[number];
+
+type EnumColumns = { category: Category; outcome: Outcome; actor_type: ActorType; severity: Severity };
+
+/** INGEST_META_COLUMNS with their value types, as rows hold them and fromRow returns them. */
+export type StoredIngestMeta = Record<Exclude<IngestMetaColumn, 'kafka_partition'>, string> & { kafka_partition: number };
+
+type EventRowCommon = Omit<Record<EventContentColumn, string>, keyof EnumColumns> & EnumColumns & StoredIngestMeta;
 
 /** The legacy layout (18.16): whole seconds + µs column, attributes as two aligned arrays. */
 export interface LegacyEventRow extends EventRowCommon {
@@ -123,21 +145,7 @@ export type EventRow = LegacyEventRow | ModernEventRow;
 /** An event read back: the contract's shape (absent optionals are null) plus what ingest stored. */
 export interface StoredEvent {
   event: Required<Omit<AuditEventInput, 'occurred_at' | 'attributes'>> & { occurred_at: number; attributes: Record<string, string> };
-  meta: {
-    received_at: Date;
-    ingested_at: Date;
-    kafka_topic: string;
-    kafka_partition: number;
-    kafka_offset: string;
-    geo_country: string;
-    geo_city: string;
-    ua_browser: string;
-    ua_os: string;
-    ua_device: string;
-    chain_seq: string;
-    prev_hash: string;
-    hash: string;
-  };
+  meta: StoredIngestMeta & { received_at: Date; ingested_at: Date };
 }
 
 /** The columns insertRows writes, in table order. */

@@ -1,94 +1,36 @@
 import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
+import { EVENT_CONTENT_COLUMNS, INGEST_META_COLUMNS } from '@auditstream/clickhouse';
 import { canonicalJson } from './jcs.js';
 
 /** prev_hash of the first entry of every partition's chain. */
 export const GENESIS_HASH = '0'.repeat(64);
 export const CANONICAL_VERSION = 1;
 
+/** Stored columns the chain takes exactly as stored (both layouts hold the same value): all but `hash` itself. */
+const STORED_CHAIN_COLUMNS = [...EVENT_CONTENT_COLUMNS, ...INGEST_META_COLUMNS.filter((c) => c !== 'hash')];
+type StoredChainColumn = (typeof STORED_CHAIN_COLUMNS)[number];
+
 /**
  * A stored event as the chain sees it: every stored column except `hash` itself and
  * `ingested_at` (wall-clock time of the write, which differs between a first delivery and a
- * re-delivery; see docs/integrity.md). Absent optional values are ''.
+ * re-delivery; see docs/integrity.md). Absent optional values are ''. The columns stored
+ * differently per layout (occurred_at, attributes, received_at) enter in one normalised form.
  */
-export interface ChainEntryFields {
-  tenant_id: string;
-  event_id: string;
+export interface ChainEntryFields extends Record<Exclude<StoredChainColumn, 'kafka_partition'>, string> {
+  kafka_partition: number;
   /** Microseconds since the epoch, as a decimal string. */
   occurred_at_us: string;
-  action: string;
-  category: string;
-  outcome: string;
-  reason: string;
-  actor_id: string;
-  actor_type: string;
-  actor_name: string;
-  actor_session_id: string;
-  actor_ip: string;
-  actor_user_agent: string;
-  service: string;
-  host: string;
-  region: string;
-  resource_type: string;
-  resource_id: string;
-  resource_name: string;
-  request_id: string;
-  trace_id: string;
-  severity: string;
   attributes: Readonly<Record<string, string>>;
   /** Kafka message timestamp in whole seconds: the precision every storage layout keeps. */
   received_at_s: number;
-  kafka_topic: string;
-  kafka_partition: number;
-  kafka_offset: string;
-  geo_country: string;
-  geo_city: string;
-  ua_browser: string;
-  ua_os: string;
-  ua_device: string;
-  chain_seq: string;
-  prev_hash: string;
 }
 
 /** What ingest knows about a row before it is chained: every chain field except the chain's own two. */
 export type ChainContent = Omit<ChainEntryFields, 'chain_seq' | 'prev_hash'>;
 
-export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [
-  'tenant_id',
-  'event_id',
-  'occurred_at_us',
-  'action',
-  'category',
-  'outcome',
-  'reason',
-  'actor_id',
-  'actor_type',
-  'actor_name',
-  'actor_session_id',
-  'actor_ip',
-  'actor_user_agent',
-  'service',
-  'host',
-  'region',
-  'resource_type',
-  'resource_id',
-  'resource_name',
-  'request_id',
-  'trace_id',
-  'severity',
-  'attributes',
-  'received_at_s',
-  'kafka_topic',
-  'kafka_partition',
-  'kafka_offset',
-  'geo_country',
-  'geo_city',
-  'ua_browser',
-  'ua_os',
-  'ua_device',
-  'chain_seq',
-  'prev_hash',
-];
+/** Every key of ChainEntryFields. Their order does not matter: the canonical text sorts them. */
+export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [...STORED_CHAIN_COLUMNS, 'occurred_at_us', 'attributes', 'received_at_s'];
 
 // Characters JSON.stringify would escape (quote, backslash, controls) or reject as lone surrogates.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
