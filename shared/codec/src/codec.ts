@@ -35,6 +35,13 @@ interface Writer {
   label: string;
 }
 
+/** Where encodeSliceSync wrote an event. */
+export interface EncodedSlice {
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
 export interface AuditCodec {
   /** What encode writes. */
   readonly format: WireFormat;
@@ -46,6 +53,14 @@ export interface AuditCodec {
   isReady(topic: string): boolean;
   /** Encodes synchronously (hot path). Throws CODEC_NOT_READY for Confluent before prepare(topic). */
   encodeSync(event: AuditEventInput, topic?: string): Buffer;
+  /**
+   * encodeSync without the Buffer view: the encoding is bytes [out.start, out.end) of out.buf,
+   * a slab shared with other encodings (read it, never write to it). `out` is the caller's and
+   * may be reused. For callers that hold many encodings before using them (the SDK's buffer):
+   * a view costs ~100 bytes of heap each, which the garbage collector copies while they live.
+   * Optional in the interface (codecs of another make may lack it); createCodec's has it.
+   */
+  encodeSliceSync?(event: AuditEventInput, topic: string | undefined, out: EncodedSlice): void;
   encode(event: AuditEventInput, topic: string): Promise<Buffer>;
   /** Decodes either format into the current reader schema (old writers resolved, new fields defaulted). */
   decode(bytes: Uint8Array): Promise<AuditEvent>;
@@ -106,7 +121,14 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
   let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
   let slabPos = 0;
 
+  const scratchSlice: EncodedSlice = { buf: slab, start: 0, end: 0 };
+
   function encodeWith(event: AuditEventInput, header: (buf: Buffer, at: number) => number): Buffer {
+    encodeSliceWith(event, header, scratchSlice);
+    return scratchSlice.buf.subarray(scratchSlice.start, scratchSlice.end);
+  }
+
+  function encodeSliceWith(event: AuditEventInput, header: (buf: Buffer, at: number) => number, out: EncodedSlice): void {
     for (let size = SLAB_BYTES; ; ) {
       const start = slabPos;
       let end: number;
@@ -123,7 +145,10 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
         continue;
       }
       slabPos = end;
-      return slab.subarray(start, end);
+      out.buf = slab;
+      out.start = start;
+      out.end = end;
+      return;
     }
   }
 
@@ -137,15 +162,23 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
 
   function encodeSync(event: AuditEventInput, topic?: string): Buffer {
     if (format === 'single-object') return encodeWith(event, writeSingleObjectHeader);
+    return encodeWith(event, confluentHeader(topic));
+  }
+
+  function encodeSliceSync(event: AuditEventInput, topic: string | undefined, out: EncodedSlice): void {
+    encodeSliceWith(event, format === 'single-object' ? writeSingleObjectHeader : confluentHeader(topic), out);
+  }
+
+  function confluentHeader(topic: string | undefined): (buf: Buffer, at: number) => number {
     const id = topic === undefined ? undefined : idByTopic.get(topic);
     if (id === undefined) {
       throw new AuditstreamError('CODEC_NOT_READY', `no registry schema id for topic ${topic ?? '(none)'} yet: await codec.prepare(topic) or use encode()`);
     }
-    return encodeWith(event, (buf, at) => {
+    return (buf, at) => {
       buf[at] = CONFLUENT_MAGIC;
       buf.writeUInt32BE(id, at + 1);
       return at + CONFLUENT_HEADER_BYTES;
-    });
+    };
   }
 
   function prepare(topic: string): Promise<void> {
@@ -237,6 +270,7 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
     prepare,
     isReady: (topic) => format === 'single-object' || idByTopic.has(topic),
     encodeSync,
+    encodeSliceSync,
     async encode(event, topic) {
       await prepare(topic);
       return encodeSync(event, topic);

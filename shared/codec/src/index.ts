@@ -1,4 +1,4 @@
-export { type AuditCodec, type CodecOptions, createCodec } from './codec.js';
+export { type AuditCodec, type CodecOptions, createCodec, type EncodedSlice } from './codec.js';
 export { crc64Avro, parsingCanonicalForm, schemaFingerprint } from './fingerprint.js';
 export {
   asBuffer,

@@ -57,6 +57,27 @@ test('receipts name the partition of the key and the offset of each message, wit
   await producer.close();
 });
 
+test('message keys are tenant_id:actor.id exactly, for ASCII, non-ASCII and long ids', async () => {
+  const fake = fakeKafka(3);
+  const producer = producerWith(fake);
+  const ids: Array<[string, string]> = [
+    ['acme', 'u-1'],
+    ['a', 'b'],
+    ['ténant', 'u-2'],
+    ['acme', 'ユーザー'],
+    ['acme', '\u{1F600}x'],
+    ['t'.repeat(200), 'u'.repeat(200)],
+    ['acme', 'u-3'],
+  ];
+  const receipts = await Promise.all(ids.map(([tenant_id, id]) => producer.publish({ ...ev(), tenant_id, actor: { id, type: 'user' } })));
+  for (const [i, r] of receipts.entries()) {
+    const [tenant, actor] = ids[i] as [string, string];
+    const stored = fake.logs.get(r.partition)?.[Number(r.offset)];
+    assert.equal(stored?.key, `${tenant}:${actor}`);
+  }
+  await producer.close();
+});
+
 test('batches respect max_batch_events and fill event_id and occurred_at', async () => {
   const fake = fakeKafka();
   const producer = producerWith(fake, { max_batch_events: 100, linger_ms: 50 });

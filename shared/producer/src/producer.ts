@@ -1,5 +1,5 @@
 import { hash as oneShotHash } from 'node:crypto';
-import { type AuditCodec, createCodec } from '@auditstream/codec';
+import { type AuditCodec, createCodec, type EncodedSlice } from '@auditstream/codec';
 import { AuditstreamError, backoffDelay, errorType, isRetriable, sleep } from '@auditstream/core';
 import { CompressionTypes, type Kafka, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Registry } from 'prom-client';
@@ -112,14 +112,22 @@ export interface ProducerStats {
 interface OutMessage {
   key: string;
   value: Buffer;
-  partition?: number;
+  /** Declared up front (undefined until the partitioner pins it) so pinning never reshapes the object. */
+  partition: number | undefined;
 }
 
-/** One event from publish() to its outcome. Created once per event, with its kafkajs message. */
+/**
+ * One event from publish() to its outcome. Kept small: thousands are alive while Kafka is
+ * busy, and every byte of them is copied by the young-generation GC (once when they survive a
+ * scavenge, once when promoted). Hence one time field (double fields are boxed: 16 bytes each)
+ * from which the others are derived, and the encoded bytes as a slab offset rather than a
+ * Buffer view: the kafkajs message and its view (~150 bytes) are made when the event's batch
+ * is sent, so they live one produce request, not the whole wait in the buffer.
+ */
 class Pending {
   seq = 0;
-  enqueuedAt = 0;
-  deadline = 0;
+  /** The kafkajs message, made when the event's batch is first sent (kept for its retries). */
+  message: OutMessage | undefined = undefined;
   settled = false;
   /** A produce request carrying it was handed to kafkajs: it may have been written. */
   sent = false;
@@ -131,9 +139,17 @@ class Pending {
   index = 0;
   constructor(
     readonly eventId: string,
-    readonly message: OutMessage,
+    readonly key: string,
+    /** The encoded event is bytes [start, start + bytes - key.length) of slab (shared, immutable). */
+    readonly slab: Buffer,
+    readonly start: number,
+    /** Encoded bytes + key length: what counts against the buffer and batch limits. */
     readonly bytes: number,
-    readonly started: number,
+    /**
+     * performance.now() of the publish() call + delivery_timeout_ms: the delivery deadline. The
+     * publish time (latency, linger) is deadline - delivery_timeout_ms. Monotonic clock.
+     */
+    readonly deadline: number,
   ) {}
 }
 
@@ -253,6 +269,33 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   const withHash = options.content_hash ?? D.content_hash;
   const headerBytes = codec.format === 'single-object' ? 10 : 5;
   const normalize = createEventNormalizer(options);
+  /** Where the codec wrote the event being prepared (reused: prepare() copies what it needs). */
+  const slice: EncodedSlice = { buf: Buffer.alloc(0), start: 0, end: 0 };
+  const keyScratch = Buffer.allocUnsafe(256);
+
+  /**
+   * The message key `${tenant_id}:${actor_id}` as one flat string. A template literal makes a
+   * rope (two or three string objects) that murmur2 and kafkajs flatten again later; ASCII keys
+   * are copied into a scratch buffer and read out in one piece instead (~0.1 µs and ~50 bytes
+   * of live heap less per event). Anything else takes the template literal.
+   */
+  function messageKey(tenant: string, actor: string): string {
+    const n = tenant.length + 1 + actor.length;
+    if (n > keyScratch.length) return `${tenant}:${actor}`;
+    let j = 0;
+    for (let i = 0; i < tenant.length; i++) {
+      const c = tenant.charCodeAt(i);
+      if (c > 0x7f) return `${tenant}:${actor}`;
+      keyScratch[j++] = c;
+    }
+    keyScratch[j++] = 0x3a; // ':'
+    for (let i = 0; i < actor.length; i++) {
+      const c = actor.charCodeAt(i);
+      if (c > 0x7f) return `${tenant}:${actor}`;
+      keyScratch[j++] = c;
+    }
+    return keyScratch.toString('latin1', 0, n);
+  }
   for (const [k, v] of Object.entries({
     linger_ms: lingerMs,
     max_batch_events: maxBatchEvents,
@@ -345,7 +388,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   function settleOk(p: Pending, receipt: PublishReceipt, now: number): void {
     if (p.settled) return;
     p.settled = true;
-    metrics.latency((now - p.started) / 1000);
+    metrics.latency((now - (p.deadline - deliveryTimeoutMs)) / 1000);
     if (p.group) settleInGroup(p.group, p.index, receipt, false);
     else p.resolve(receipt);
   }
@@ -461,12 +504,12 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   function armWaiterTimer(): void {
     if (waiterTimer || wHead >= waiters.length) return;
     const head = waiters[wHead] as Waiter;
-    waiterTimer = setTimeout(onWaiterDeadline, Math.max(0, head.deadline - Date.now()) + 1);
+    waiterTimer = setTimeout(onWaiterDeadline, Math.max(0, head.deadline - performance.now()) + 1);
   }
 
   function onWaiterDeadline(): void {
     waiterTimer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     while (wHead < waiters.length && (waiters[wHead] as Waiter).deadline <= now) {
       const w = waiters[wHead] as Waiter;
       waiters[wHead++] = undefined;
@@ -479,41 +522,47 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   /** Waits up to max_block_ms, and never past the event's own delivery deadline. */
   function waitForSpace(bytes: number, deliveryDeadline: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      waiters.push({ bytes, deadline: Math.min(Date.now() + maxBlockMs, deliveryDeadline), resolve, reject });
+      waiters.push({ bytes, deadline: Math.min(performance.now() + maxBlockMs, deliveryDeadline), resolve, reject });
       armWaiterTimer();
     });
   }
 
   // --- publish ---------------------------------------------------------------------------
 
-  /** Validates and encodes; `now` is the publish() call's wall clock (occurred_at default, deadline). */
+  /**
+   * Validates and encodes. `now`: the publish() call's wall clock (occurred_at and event_id
+   * default); `started`: its performance.now() (deadline, latency).
+   */
   function prepare(input: PublishInput, now: number, started: number): Pending {
     const ev = normalize(input, now);
-    let value: Buffer;
+    const out = slice;
     try {
-      value = codec.encodeSync(ev, topic);
+      if (codec.encodeSliceSync) codec.encodeSliceSync(ev, topic, out);
+      else {
+        const b = codec.encodeSync(ev, topic); // a codec of another make: its view is the slab
+        out.buf = b;
+        out.start = 0;
+        out.end = b.length;
+      }
     } catch (err) {
       if (err instanceof AuditstreamError && err.code === 'CODEC_INVALID_EVENT') {
         throw new AuditEventValidationError(err.field ?? 'event', err.message);
       }
       throw err;
     }
-    if (value.length > maxEventBytes) {
-      throw new AuditEventValidationError('event', `event encodes to ${value.length} bytes, more than max_event_bytes=${maxEventBytes}`, 'EVENT_TOO_LARGE');
+    const length = out.end - out.start;
+    if (length > maxEventBytes) {
+      throw new AuditEventValidationError('event', `event encodes to ${length} bytes, more than max_event_bytes=${maxEventBytes}`, 'EVENT_TOO_LARGE');
     }
-    const key = `${ev.tenant_id}:${ev.actor.id}`;
+    const key = messageKey(ev.tenant_id, ev.actor.id);
     // The content hash is computed when Kafka acknowledges the event (complete()), from these
     // same immutable bytes: nothing more is held while the event waits.
-    const p = new Pending(ev.event_id, { key, value }, value.length + key.length, started);
     // delivery_timeout_ms counts from the publish() call: time spent blocked for buffer space included.
-    p.deadline = now + deliveryTimeoutMs;
-    return p;
+    return new Pending(ev.event_id, key, out.buf, out.start, length + key.length, started + deliveryTimeoutMs);
   }
 
   function enqueue(p: Pending): void {
     p.seq = ++seq;
-    // The publish() time (blocked publishes linger less, which is what they want).
-    p.enqueuedAt = p.deadline - deliveryTimeoutMs;
     p.accounted = true;
     queue.push(p);
     queuedBytes += p.bytes;
@@ -683,7 +732,8 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     }
     if (lingerTimer) return;
     const head = queue[qHead] as Pending;
-    const wait = lingerMs - (Date.now() - head.enqueuedAt);
+    // From the publish() call (blocked publishes linger less, which is what they want).
+    const wait = lingerMs - (performance.now() - (head.deadline - deliveryTimeoutMs));
     if (wait <= 0) {
       startBatch();
       return;
@@ -738,7 +788,12 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
 
   async function sendWithRetry(batch: Pending[]): Promise<void> {
     const messages: Message[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) messages[i] = (batch[i] as Pending).message;
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i] as Pending;
+      // Made once: a re-sent batch re-sends the same messages, with the partitions pinned on them.
+      p.message ??= { key: p.key, value: p.slab.subarray(p.start, p.start + p.bytes - p.key.length), partition: undefined };
+      messages[i] = p.message;
+    }
     metrics.batch();
     let attempted = false;
     for (let attempt = 0; ; attempt++) {
@@ -799,7 +854,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     let ok = 0;
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i] as Pending;
-      const partition = p.message.partition;
+      const partition = p.message?.partition;
       const b = partition === undefined ? undefined : base.get(partition);
       if (partition === undefined || b === undefined) {
         settleErr(
@@ -811,8 +866,16 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
       base.set(partition, b + 1);
       if (p.settled) continue; // timed out while in flight; it did land after all
       ok++;
-      const receipt: PublishReceipt = { event_id: p.eventId, topic, partition, offset: String(b) };
-      if (withHash) receipt.content_hash = oneShotHash('sha256', p.message.value.subarray(headerBytes), 'hex');
+      // One literal per shape: adding content_hash afterwards would reshape every receipt.
+      const receipt: PublishReceipt = withHash
+        ? {
+            event_id: p.eventId,
+            topic,
+            partition,
+            offset: String(b),
+            content_hash: oneShotHash('sha256', p.slab.subarray(p.start + headerBytes, p.start + p.bytes - p.key.length), 'hex'),
+          }
+        : { event_id: p.eventId, topic, partition, offset: String(b) };
       release(p);
       settleOk(p, receipt, now);
     }
@@ -830,7 +893,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   function armDeadline(): void {
     const d = earliestDeadline();
     if (d === undefined) return;
-    deadlineTimer = setTimeout(onDeadline, Math.max(0, d - Date.now()) + 1);
+    deadlineTimer = setTimeout(onDeadline, Math.max(0, d - performance.now()) + 1);
   }
 
   function timeoutError(sent: boolean): AuditstreamError {
@@ -852,7 +915,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
 
   function onDeadline(): void {
     deadlineTimer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     let any = false;
     if (inflight) {
       for (const p of inflight) {
