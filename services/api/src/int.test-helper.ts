@@ -11,6 +11,7 @@ import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
 import type { AuditEvent } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { SelfAuditEvent } from './plugins/audit-self.js';
+import type { EventFilterInput } from './routes/filters.js';
 
 export const baseConfig = loadConfig(configSchema, {});
 export const testLogger: Logger = createLogger({ service: 'api-int-test', level: process.env.TEST_LOG_LEVEL ?? 'warn' });
@@ -105,24 +106,14 @@ export async function insert(ch: ClickHouse, events: readonly AuditEventInput[],
   }
 }
 
-/** The API's filter semantics, in JavaScript: the independent expectation of the tests. */
-export interface Filter {
+/**
+ * The API's filter parameters (routes/filters.ts), with from/to as µs; matches() below is the
+ * filter semantics in JavaScript: the independent expectation of the tests.
+ */
+export interface Filter extends Omit<EventFilterInput, 'from' | 'to'> {
   from: number;
   to: number;
-  tenant?: string;
   tenants?: readonly string[];
-  actor_id?: string;
-  actor_type?: string;
-  action?: string;
-  action_prefix?: string;
-  category?: string;
-  outcome?: string;
-  severity?: string;
-  resource_type?: string;
-  resource_id?: string;
-  service?: string;
-  source_ip?: string;
-  q?: string;
   /** Other request parameters (sort, limit, cursor, …), ignored by matches(). */
   [param: string]: unknown;
 }

@@ -36,7 +36,9 @@ export {
 } from './migrate.js';
 export {
   countEvents,
+  type EventConditions,
   type EventFilter,
+  eventConditions,
   eventsWhere,
   type FindOptions,
   findEvents,

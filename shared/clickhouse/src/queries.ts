@@ -66,45 +66,67 @@ function coarseRange(layout: Layout, from: TimeInput, to: TimeInput): SqlFragmen
   return sql`occurred_at >= ${p.dateTime(new Date(Number(secs(f)) * 1000))} AND occurred_at <= ${p.dateTime(new Date(Number(secs(t)) * 1000))}`;
 }
 
-/** The WHERE clause for a filter, picking lookup tables or skip-indexed columns per capabilities. */
-export function eventsWhere(caps: Capabilities, database: string, filter: EventFilter): SqlFragment {
+/** What every event query filters on; see eventConditions. */
+export interface EventConditions {
+  /** A condition on tenant_id, applied to audit.events and to a lookup table alike. */
+  tenant: SqlFragment;
+  from: TimeInput;
+  to: TimeInput;
+  /** Column = value for each defined entry (columns from the identifier allow-list). */
+  equals: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The conditions every event query shares, to AND together: the tenant condition, the range
+ * [from, to), the equality filters, and on servers without skip indexes (18.16) a filter on
+ * actor_id, resource_id (with resource_type when given) or actor_ip first reads event ids from
+ * the lookup table sorted by that column (LOOKUPS). The API's scoped queries build on this too.
+ */
+export function eventConditions(caps: Capabilities, database: string, c: EventConditions): SqlFragment {
   const layout = layoutFor(caps);
-  if (typeof filter.tenant_id !== 'string' || filter.tenant_id === '')
-    throw new AuditstreamError('QUERY_INVALID', 'tenant_id is required', { field: 'tenant_id' });
-  const parts: SqlFragment[] = [sql`tenant_id = ${filter.tenant_id}`, timeRange(layout, filter.from, filter.to)];
-  const eq = (col: string, v: string | undefined) => {
-    if (v !== undefined) parts.push(sql`${ident(col)} = ${v}`);
-  };
-  eq('action', filter.action);
-  eq('category', filter.category);
-  eq('outcome', filter.outcome);
-  eq('actor_id', filter.actor_id);
-  eq('resource_id', filter.resource_id);
-  eq('resource_type', filter.resource_type);
-  eq('actor_ip', filter.actor_ip);
+  const parts: SqlFragment[] = [c.tenant, timeRange(layout, c.from, c.to)];
+  for (const [col, v] of Object.entries(c.equals)) if (v !== undefined) parts.push(sql`${ident(col)} = ${v}`);
   if (!caps.skipIndexes) {
+    const { actor_id: actorId, resource_id: resourceId, resource_type: resourceType, actor_ip: actorIp } = c.equals;
     // Narrow the read to the event ids found in the lookup table sorted by what is asked for.
     const lookup =
-      filter.actor_id !== undefined
-        ? { spec: LOOKUPS.actor, cond: sql`actor_id = ${filter.actor_id}` }
-        : filter.resource_id !== undefined
+      actorId !== undefined
+        ? { spec: LOOKUPS.actor, cond: sql`actor_id = ${actorId}` }
+        : resourceId !== undefined
           ? {
               spec: LOOKUPS.resource,
-              cond:
-                filter.resource_type !== undefined
-                  ? sql`resource_id = ${filter.resource_id} AND resource_type = ${filter.resource_type}`
-                  : sql`resource_id = ${filter.resource_id}`,
+              cond: resourceType !== undefined ? sql`resource_id = ${resourceId} AND resource_type = ${resourceType}` : sql`resource_id = ${resourceId}`,
             }
-          : filter.actor_ip !== undefined
-            ? { spec: LOOKUPS.ip, cond: sql`actor_ip = ${filter.actor_ip}` }
+          : actorIp !== undefined
+            ? { spec: LOOKUPS.ip, cond: sql`actor_ip = ${actorIp}` }
             : undefined;
     if (lookup) {
       parts.push(
-        sql`event_id IN (SELECT event_id FROM ${table(database, lookup.spec.table)} WHERE tenant_id = ${filter.tenant_id} AND ${lookup.cond} AND ${coarseRange(layout, filter.from, filter.to)})`,
+        sql`event_id IN (SELECT event_id FROM ${table(database, lookup.spec.table)} WHERE ${c.tenant} AND ${lookup.cond} AND ${coarseRange(layout, c.from, c.to)})`,
       );
     }
   }
   return joinSql(parts, ' AND ');
+}
+
+/** The WHERE clause for a filter, picking lookup tables or skip-indexed columns per capabilities. */
+export function eventsWhere(caps: Capabilities, database: string, filter: EventFilter): SqlFragment {
+  if (typeof filter.tenant_id !== 'string' || filter.tenant_id === '')
+    throw new AuditstreamError('QUERY_INVALID', 'tenant_id is required', { field: 'tenant_id' });
+  return eventConditions(caps, database, {
+    tenant: sql`tenant_id = ${filter.tenant_id}`,
+    from: filter.from,
+    to: filter.to,
+    equals: {
+      action: filter.action,
+      category: filter.category,
+      outcome: filter.outcome,
+      actor_id: filter.actor_id,
+      resource_id: filter.resource_id,
+      resource_type: filter.resource_type,
+      actor_ip: filter.actor_ip,
+    },
+  });
 }
 
 function selectList(layout: Layout): SqlFragment {

@@ -1,17 +1,4 @@
-import {
-  type Capabilities,
-  ident,
-  joinSql,
-  type Layout,
-  LOOKUPS,
-  layoutFor,
-  p,
-  type SqlFragment,
-  sql,
-  table,
-  timeRange,
-  unsafeRaw,
-} from '@auditstream/clickhouse';
+import { type Capabilities, eventConditions, ident, joinSql, type Layout, layoutFor, p, type SqlFragment, sql, unsafeRaw } from '@auditstream/clickhouse';
 import type { TenantScope } from '../scope.js';
 
 /**
@@ -61,14 +48,6 @@ export interface EventQuery {
   q?: string | undefined;
 }
 
-const secondsOf = (us: bigint) => new Date(Number(us / 1_000_000n) * 1000);
-
-/** Whole-second superset of [from, to), for the lookup tables (no µs column there). */
-function coarseRange(layout: Layout, from: bigint, to: bigint): SqlFragment {
-  if (layout === 'modern') return sql`occurred_at >= ${p.dateTime64(from)} AND occurred_at < ${p.dateTime64(to)}`;
-  return sql`occurred_at >= ${p.dateTime(secondsOf(from))} AND occurred_at <= ${p.dateTime(secondsOf(to))}`;
-}
-
 /** The exact occurred_at in µs (legacy layout splits it into seconds + µs), for keyset comparisons. */
 export function exactTime(layout: Layout): SqlFragment {
   return layout === 'modern' ? sql`occurred_at` : sql`(toUInt64(occurred_at) * 1000000 + ${ident('occurred_at_us')})`;
@@ -100,26 +79,31 @@ export function afterPosition(layout: Layout, order: 'asc' | 'desc', t: bigint, 
 }
 
 /**
- * The WHERE clause of an event query. On servers without skip indexes (18.16), a filter on
- * actor, resource or IP first reads event ids from the storage module's lookup table sorted by
- * that column (LOOKUPS), as its own eventsWhere() does.
+ * The WHERE clause of an event query: the storage module's eventConditions (tenant, range,
+ * equality filters, lookup tables on servers without skip indexes) with the scope's tenant
+ * condition, plus the API's own action prefix and free-text search.
  */
 export function eventsWhere(caps: Capabilities, database: string, f: EventQuery): SqlFragment {
   const layout = layoutFor(caps);
-  const parts: SqlFragment[] = [tenantCondition(f.scope), timeRange(layout, f.from, f.to)];
-  const eq = (col: string, v: string | undefined) => {
-    if (v !== undefined) parts.push(sql`${ident(col)} = ${v}`);
-  };
-  eq('action', f.action);
-  eq('category', f.category);
-  eq('outcome', f.outcome);
-  eq('severity', f.severity);
-  eq('actor_type', f.actor_type);
-  eq('actor_id', f.actor_id);
-  eq('resource_type', f.resource_type);
-  eq('resource_id', f.resource_id);
-  eq('service', f.service);
-  eq('actor_ip', f.source_ip);
+  const parts: SqlFragment[] = [
+    eventConditions(caps, database, {
+      tenant: tenantCondition(f.scope),
+      from: f.from,
+      to: f.to,
+      equals: {
+        action: f.action,
+        category: f.category,
+        outcome: f.outcome,
+        severity: f.severity,
+        actor_type: f.actor_type,
+        actor_id: f.actor_id,
+        resource_type: f.resource_type,
+        resource_id: f.resource_id,
+        service: f.service,
+        actor_ip: f.source_ip,
+      },
+    }),
+  ];
   if (f.action_prefix !== undefined) parts.push(sql`startsWith(action, ${f.action_prefix})`);
   if (f.q !== undefined) {
     const q = f.q;
@@ -128,21 +112,6 @@ export function eventsWhere(caps: Capabilities, database: string, f: EventQuery)
         ? sql`(positionCaseInsensitiveUTF8(reason, ${q}) > 0 OR arrayExists(x -> positionCaseInsensitiveUTF8(x, ${q}) > 0, mapValues(attributes)) OR arrayExists(x -> positionCaseInsensitiveUTF8(x, ${q}) > 0, mapKeys(attributes)))`
         : sql`(positionCaseInsensitiveUTF8(reason, ${q}) > 0 OR arrayExists(x -> positionCaseInsensitiveUTF8(x, ${q}) > 0, ${ident('attr_values')}) OR arrayExists(x -> positionCaseInsensitiveUTF8(x, ${q}) > 0, ${ident('attr_keys')}))`,
     );
-  }
-  if (!caps.skipIndexes) {
-    const lookup =
-      f.actor_id !== undefined
-        ? { spec: LOOKUPS.actor, cond: sql`actor_id = ${f.actor_id}` }
-        : f.resource_id !== undefined
-          ? { spec: LOOKUPS.resource, cond: sql`resource_id = ${f.resource_id}` }
-          : f.source_ip !== undefined
-            ? { spec: LOOKUPS.ip, cond: sql`actor_ip = ${f.source_ip}` }
-            : undefined;
-    if (lookup) {
-      parts.push(
-        sql`event_id IN (SELECT event_id FROM ${table(database, lookup.spec.table)} WHERE ${tenantCondition(f.scope)} AND ${lookup.cond} AND ${coarseRange(layout, f.from, f.to)})`,
-      );
-    }
   }
   return joinSql(parts, ' AND ');
 }
