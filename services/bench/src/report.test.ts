@@ -13,15 +13,16 @@ test('percentile is nearest-rank and median ignores non-finite values', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
 });
 
-test('medians per figure over runs, ratios from the medians, pipeline / min(limits)', () => {
-  const m = withRatios(
-    medians([
+test('ratios within each run, then medians per figure over runs', () => {
+  const m = medians(
+    [
       { ingest_events_per_s: 10, kafka_read_events_per_s: 100, clickhouse_write_events_per_s: 40, anchor_events_per_s: 5 },
       { ingest_events_per_s: 20, kafka_read_events_per_s: 80, clickhouse_write_events_per_s: 50, anchor_events_per_s: 10 },
       { ingest_events_per_s: 30, kafka_read_events_per_s: 90, clickhouse_write_events_per_s: 60, anchor_events_per_s: 20 },
-    ]),
+    ].map(withRatios),
   );
   assert.equal(m.ingest_events_per_s, 20);
+  // per run: 10/40, 20/50, 30/60 → median 0.4; anchor: 2, 2, 1.5 → median 2
   assert.equal(m.ingest_over_min_limit, 20 / 50);
   assert.equal(m.ingest_over_anchor, 2);
 });

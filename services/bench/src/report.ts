@@ -36,7 +36,7 @@ export function medians(runs: readonly RunFigures[]): RunFigures {
   return out;
 }
 
-/** Adds the ratios computed from medians of their parts (ratios of medians, stated as such in the docs). */
+/** Adds one run's ratios: pipeline / min(limits) and ours / anchor (the report takes their median over runs). */
 export function withRatios(m: RunFigures): RunFigures {
   const limit = Math.min(m.kafka_read_events_per_s ?? Number.NaN, m.clickhouse_write_events_per_s ?? Number.NaN);
   return {
