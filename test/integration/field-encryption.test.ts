@@ -9,8 +9,7 @@ import { apiDefaults, buildApi, createApiKey } from '@auditstream/api';
 import { placeLegalHold } from '@auditstream/clickhouse';
 import { repoRoot, sleep, uuidv7 } from '@auditstream/core';
 import { createLocalKeyWrapper, createSubjectKeyStore, parseMasterKey } from '@auditstream/crypto';
-import { createTestEnv, type IngestChild, spawnIngest, type TestEnv, waitFor } from '@auditstream/ingest/testing';
-import { loadPublicKeys, verifyStore } from '@auditstream/integrity';
+import { createTestEnv, type IngestChild, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/ingest/testing';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
 import type { FastifyInstance } from 'fastify';
@@ -37,6 +36,20 @@ let piiKey: string;
 let plainKey: string;
 const ids: { alice: string[]; bob: string[] } = { alice: [], bob: [] };
 
+/** The query API in-process on the test's database, recording its self-audit events through the SDK. */
+function apiWith(fields: Parameters<typeof buildApi>[0]['fields']): FastifyInstance {
+  return buildApi({
+    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000 }),
+    clickhouse: env.ch,
+    logger: createLogger({ service: 'api-test', level: 'silent' }),
+    metrics: createMetricsRegistry({ service: 'api-test', defaultMetrics: false }),
+    recordEvent: async (e) => {
+      await producer.publish(e as never);
+    },
+    fields,
+  });
+}
+
 before(async () => {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
   keyDir = mkdtempSync(join(tmpdir(), 'field-enc-'));
@@ -59,25 +72,16 @@ before(async () => {
   producer = createAuditProducer({ kafka: env.kafka, topic: env.topic, linger_ms: 5 });
   await producer.connect();
   const master = parseMasterKey(readFileSync(masterKeyFile, 'utf8'), 'test');
-  app = buildApi({
-    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000 }),
-    clickhouse: env.ch,
-    logger: createLogger({ service: 'api-test', level: 'silent' }),
-    metrics: createMetricsRegistry({ service: 'api-test', defaultMetrics: false }),
-    recordEvent: async (e) => {
-      await producer.publish(e as never);
-    },
-    fields: {
-      store: createSubjectKeyStore({
-        ch: env.ch,
-        wrapper: createLocalKeyWrapper({ keys: [master] }),
-        cacheTtlMs: CACHE_TTL_MS,
-        cacheMaxEntries: 1000,
-        readOnly: true,
-      }),
-      mask: '***',
-      erased: '[erased]',
-    },
+  app = apiWith({
+    store: createSubjectKeyStore({
+      ch: env.ch,
+      wrapper: createLocalKeyWrapper({ keys: [master] }),
+      cacheTtlMs: CACHE_TTL_MS,
+      cacheMaxEntries: 1000,
+      readOnly: true,
+    }),
+    mask: '***',
+    erased: '[erased]',
   });
   piiKey = (await createApiKey(env.ch, { role: 'auditor', tenants: [env.tenant], pii: true })).key;
   plainKey = (await createApiKey(env.ch, { role: 'auditor', tenants: [env.tenant] })).key;
@@ -267,14 +271,7 @@ test('erase: the subject reads [erased] everywhere, raw rows unchanged, verify c
   proc.proc.kill('SIGTERM');
   assert.equal(await proc.exited, 0, 'ingest stops cleanly');
   ingest = undefined;
-  const report = await verifyStore({
-    ch: env.ch,
-    publicKeys: loadPublicKeys([env.signingKey.publicPem]),
-    kafka: env.kafka,
-    checkpointsTopic: env.checkpoints,
-    ingestGroupId: env.group,
-    topic: env.topic,
-  });
+  const report = await verifyTestEnv(env);
   assert.deepEqual(
     report.findings.filter((f) => f.severity === 'error'),
     [],
@@ -313,16 +310,7 @@ test('master key rotation: keys rewrap moves every live data key to the new mast
   assert.ok(rows.some((row) => row.subject_id === 'bob'));
   assert.ok(!rows.some((row) => row.subject_id === 'alice'), 'the erased subject is not resurrected');
   // An API holding only the new master key reads bob in clear and alice as erased.
-  const rotated = buildApi({
-    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000 }),
-    clickhouse: env.ch,
-    logger: createLogger({ service: 'api-test', level: 'silent' }),
-    metrics: createMetricsRegistry({ service: 'api-test', defaultMetrics: false }),
-    recordEvent: async (e) => {
-      await producer.publish(e as never);
-    },
-    fields: { store: createSubjectKeyStore({ ch: env.ch, wrapper: newWrapper, cacheTtlMs: 1, cacheMaxEntries: 10, readOnly: true }) },
-  });
+  const rotated = apiWith({ store: createSubjectKeyStore({ ch: env.ch, wrapper: newWrapper, cacheTtlMs: 1, cacheMaxEntries: 10, readOnly: true }) });
   try {
     const res = await rotated.inject({
       method: 'GET',

@@ -9,9 +9,11 @@ import {
   scrape,
   spawnIngest,
   type TestEnv,
+  verifyTestEnv,
   waitFor,
+  waitForStored,
 } from '@auditstream/ingest/testing';
-import { loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
+import type { VerifyReport } from '@auditstream/integrity';
 import { Partitioners } from 'kafkajs';
 
 // The real `auditstream ingest` (child process) with integrity on, against the local Kafka 4.1 and
@@ -67,17 +69,6 @@ async function publishPoison(n: number): Promise<void> {
   await producer.disconnect();
 }
 
-async function verify(): Promise<VerifyReport> {
-  return verifyStore({
-    ch: env.ch,
-    publicKeys: loadPublicKeys([env.signingKey.publicPem]),
-    kafka: env.kafka,
-    checkpointsTopic: env.checkpoints,
-    ingestGroupId: env.group,
-    topic: env.topic,
-  });
-}
-
 function assertClean(report: VerifyReport, entries: number): void {
   const errors = report.findings.filter((f) => f.severity === 'error');
   assert.deepEqual(errors, [], `no integrity error (first: ${JSON.stringify(report.first_error)})`);
@@ -100,12 +91,7 @@ test('ingest chains, signs and records dead letters; verify is clean after a SIG
   await publishEvents(env.kafka, env.topic, env.tenant, FIRST);
   await publishPoison(POISON);
   const first = start();
-  await waitFor(
-    `${FIRST} events stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= FIRST,
-    60_000,
-  );
+  await waitForStored(env, FIRST, { what: `${FIRST} events stored`, timeoutMs: 60_000 });
   await waitFor(
     'the dead letters recorded',
     () => tableCount('dlq_decisions'),
@@ -122,7 +108,7 @@ test('ingest chains, signs and records dead letters; verify is clean after a SIG
   assert.equal(Number(chain?.unchained), 0, 'every stored row carries its chain values');
   assert.ok((await tableCount('checkpoints')) >= PARTITIONS, 'checkpoints in the table');
 
-  const report = await verify();
+  const report = await verifyTestEnv(env);
   assertClean(report, FIRST);
 });
 
@@ -130,13 +116,7 @@ test('kill -9 mid-stream, restart: verify is still clean (re-delivered rows get 
   await publishEvents(env.kafka, env.topic, env.tenant, SECOND, FIRST);
   const total = FIRST + SECOND;
   const victim = start();
-  await waitFor(
-    'some of the new events stored',
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= FIRST + SECOND / 4,
-    60_000,
-    50,
-  );
+  await waitForStored(env, FIRST + SECOND / 4, { what: 'some of the new events stored', timeoutMs: 60_000, everyMs: 50 });
   victim.proc.kill('SIGKILL');
   assert.equal(await victim.exited, 'SIGKILL');
   const atKill = await countStored(env.ch, env.tenant);
@@ -161,12 +141,7 @@ test('kill -9 mid-stream, restart: verify is still clean (re-delivered rows get 
   }
 
   const survivor = start();
-  await waitFor(
-    `all ${total} stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= total,
-    60_000,
-  );
+  await waitForStored(env, total, { what: `all ${total} stored`, timeoutMs: 60_000 });
   const metrics = await survivor.metricsUrl();
   const redelivered = await scrape(metrics, 'auditstream_ingest_chain_redelivered_total', { status: 'stored' });
   assert.ok(redelivered > 0, 're-delivered messages were given their stored chain values');
@@ -179,6 +154,6 @@ test('kill -9 mid-stream, restart: verify is still clean (re-delivered rows get 
   assert.equal(counts.distinct, total);
   t.diagnostic(`re-delivered with their stored chain values: ${redelivered}; identical copies not merged yet: ${counts.raw - total}`);
 
-  const report = await verify();
+  const report = await verifyTestEnv(env);
   assertClean(report, total);
 });

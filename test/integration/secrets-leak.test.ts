@@ -9,7 +9,7 @@ import { uniqueName, uuidv7 } from '@auditstream/core';
 import { generateSigningKey } from '@auditstream/integrity';
 import { createKafkaClient } from '@auditstream/kafka';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
-import { type Flow, httpsGet, runCli, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
+import { type Flow, httpsGet, runCli, type SecureStack, startSecureServices, startSecureStack, until } from '../helpers/secure-flow.js';
 
 // Issue 11, secrets: a full run on the secure stack — ingest, alerting and the API as child
 // processes, each given its secrets through *_file variants — plus error paths (wrong Kafka and
@@ -98,21 +98,6 @@ function events(): PublishInput[] {
         resource: { type: 'session', id: `s-${i}`, name: null },
       }) as PublishInput,
   );
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what} (last error: ${String(last)})`);
 }
 
 test('no secret appears in any output or log of a full run with error paths', async () => {

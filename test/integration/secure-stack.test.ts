@@ -10,7 +10,7 @@ import { generateSigningKey } from '@auditstream/integrity';
 import { createKafkaClient } from '@auditstream/kafka';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
-import { type Flow, httpsGet, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
+import { type Flow, httpsGet, type SecureStack, startSecureServices, startSecureStack, until } from '../helpers/secure-flow.js';
 
 // Issue 11, encryption in transit: `stack up --secure` (Kafka SASL_SSL + SCRAM-SHA-512 only,
 // ClickHouse HTTPS only) and one complete flow over it — SDK publish → ingest → query API over
@@ -70,20 +70,9 @@ function events(): PublishInput[] {
   return out;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const tails = flow.children.map((c) => `--- ${c.name}\n${c.output().slice(-1500)}`).join('\n');
-  throw new Error(`timed out waiting for ${what} (last error: ${String(last)})\n${tails}`);
+/** until(), with the tail of every child's output on timeout. */
+function untilFlow<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  return until(what, fn, timeoutMs, () => flow.children.map((c) => `--- ${c.name}\n${c.output().slice(-1500)}`).join('\n'));
 }
 
 test('publish → ingest → query over HTTPS, and publish → alert (topic + HTTPS webhook), all on the secure stack', async () => {
@@ -105,7 +94,7 @@ test('publish → ingest → query over HTTPS, and publish → alert (topic + HT
   const from = new Date(Date.now() - 3_600_000).toISOString();
   const to = new Date(Date.now() + 3_600_000).toISOString();
   const url = `${flow.apiUrl}/v1/events?from=${from}&to=${to}&tenant=${tenant}&limit=100`;
-  const rows = await until(
+  const rows = await untilFlow(
     'the published events through the API',
     async () => {
       const res = await httpsGet(url, ca, { authorization: `Bearer ${flow.apiKey}` });
@@ -121,7 +110,7 @@ test('publish → ingest → query over HTTPS, and publish → alert (topic + HT
   assert.equal(rows.filter((r) => r.action === 'auth.login').length, 8);
 
   // Alert: the brute-force rule fires once for the actor; the webhook got it over HTTPS, signed.
-  const delivery = await until(
+  const delivery = await untilFlow(
     'the brute-force alert at the HTTPS webhook',
     async () => flow.webhook.deliveries.find((d) => d.body.includes('brute_force')),
     60_000,
@@ -141,7 +130,7 @@ test('publish → ingest → query over HTTPS, and publish → alert (topic + HT
         if (message.key) keys.push(message.key.toString());
       },
     });
-    await until('the alert on the alerts topic', async () => (keys.includes(alert.alert_id) ? true : undefined), 30_000);
+    await untilFlow('the alert on the alerts topic', async () => (keys.includes(alert.alert_id) ? true : undefined), 30_000);
   } finally {
     await consumer.disconnect();
   }

@@ -9,7 +9,7 @@ import {
   rowCounts,
   spawnIngest,
   type TestEnv,
-  waitFor,
+  waitForStored,
 } from './testing/harness.js';
 
 // Real broker, real ClickHouse, the real `auditstream ingest` in a child process.
@@ -34,12 +34,7 @@ test(`exactly ${N} events via the SDK → exactly ${N} stored; SIGTERM under loa
   await publishEvents(env.kafka, env.topic, env.tenant, N);
 
   const first = start(env);
-  await waitFor(
-    'a third of the events stored',
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N / 3,
-    180_000,
-  );
+  await waitForStored(env, N / 3, { what: 'a third of the events stored', timeoutMs: 180_000 });
   const stopAt = Date.now();
   first.proc.kill('SIGTERM');
   const code = await first.exited;
@@ -55,12 +50,7 @@ test(`exactly ${N} events via the SDK → exactly ${N} stored; SIGTERM under loa
   assert.equal(afterStop.raw, afterStop.distinct, 'no duplicate row after a clean stop');
 
   const second = start(env);
-  await waitFor(
-    `all ${N} stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N,
-    180_000,
-  );
+  await waitForStored(env, N, { what: `all ${N} stored`, timeoutMs: 180_000 });
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   const done = await rowCounts(env.ch, env.database, env.tenant);
@@ -83,25 +73,14 @@ test(`kill -9 mid-stream, restart → still exactly ${N}, no duplicate visible`,
   await publishEvents(env.kafka, env.topic, env.tenant, N);
 
   const first = start(env);
-  await waitFor(
-    'some events stored',
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N / 4,
-    180_000,
-    100,
-  );
+  await waitForStored(env, N / 4, { what: 'some events stored', timeoutMs: 180_000, everyMs: 100 });
   first.proc.kill('SIGKILL');
   assert.equal(await first.exited, 'SIGKILL');
   const atKill = await rowCounts(env.ch, env.database, env.tenant);
   assert.ok(atKill.distinct < N, 'killed mid-stream');
 
   const second = start(env);
-  await waitFor(
-    `all ${N} stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N,
-    180_000,
-  );
+  await waitForStored(env, N, { what: `all ${N} stored`, timeoutMs: 180_000 });
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0);
   const done = await rowCounts(env.ch, env.database, env.tenant);

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { loadPublicKeys, verifyStore } from '@auditstream/integrity';
-import { countStored, createTestEnv, type IngestChild, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from './testing/harness.js';
+import {
+  countStored,
+  createTestEnv,
+  type IngestChild,
+  publishEvents,
+  rowCounts,
+  scrape,
+  spawnIngest,
+  verifyTestEnv,
+  waitFor,
+  waitForStored,
+} from './testing/harness.js';
 
 const N = 50_000;
 const children: IngestChild[] = [];
@@ -32,13 +42,7 @@ test('a second instance joins mid-stream (no message stored twice: partitions ar
   const a = spawnIngest(instanceEnv);
   children.push(a);
   const urlA = await a.metricsUrl();
-  await waitFor(
-    'instance A mid-stream',
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N / 10,
-    120_000,
-    100,
-  );
+  await waitForStored(env, N / 10, { what: 'instance A mid-stream', timeoutMs: 120_000, everyMs: 100 });
 
   // B joins: the group rebalances while A is consuming.
   const b = spawnIngest(instanceEnv);
@@ -64,13 +68,7 @@ test('a second instance joins mid-stream (no message stored twice: partitions ar
   const byA = await scrape(urlA, 'auditstream_ingest_inserted_events_total');
   a.proc.kill('SIGKILL');
   assert.equal(await a.exited, 'SIGKILL');
-  await waitFor(
-    `all ${N} stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N,
-    180_000,
-    500,
-  );
+  await waitForStored(env, N, { what: `all ${N} stored`, timeoutMs: 180_000, everyMs: 500 });
   const byB = await scrape(urlB, 'auditstream_ingest_inserted_events_total');
   b.proc.kill('SIGTERM');
   assert.equal(await b.exited, 0);
@@ -82,14 +80,7 @@ test('a second instance joins mid-stream (no message stored twice: partitions ar
 
   // Two writers in turn on each partition (rebalance, then kill -9): still one clean chain and
   // one checkpoint chain per partition.
-  const report = await verifyStore({
-    ch: env.ch,
-    publicKeys: loadPublicKeys([env.signingKey.publicPem]),
-    kafka: env.kafka,
-    checkpointsTopic: env.checkpoints,
-    ingestGroupId: env.group,
-    topic: env.topic,
-  });
+  const report = await verifyTestEnv(env);
   assert.deepEqual(
     report.findings.filter((f) => f.severity === 'error'),
     [],

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouse, countEvents, createClickHouse, migrate } from '@auditstream/clickhouse';
 import { repoRoot, sleep, uniqueName, uuidv7 } from '@auditstream/core';
-import { generateSigningKey } from '@auditstream/integrity';
+import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
@@ -165,6 +165,33 @@ export async function waitFor<T>(what: string, fn: () => Promise<T>, until: (v: 
     await sleep(everyMs);
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+/** Waits until at least `atLeast` distinct events of the test's tenant are stored (countStored). */
+export async function waitForStored(
+  env: Pick<TestEnv, 'ch' | 'tenant'>,
+  atLeast: number,
+  options: { what?: string; timeoutMs: number; everyMs?: number },
+): Promise<number> {
+  return waitFor(
+    options.what ?? `${atLeast} events stored`,
+    () => countStored(env.ch, env.tenant),
+    (n) => n >= atLeast,
+    options.timeoutMs,
+    options.everyMs,
+  );
+}
+
+/** `auditstream verify` over the test's topic, ingest group, checkpoints topic and signing key. */
+export async function verifyTestEnv(env: Pick<TestEnv, 'ch' | 'kafka' | 'signingKey' | 'checkpoints' | 'group' | 'topic'>): Promise<VerifyReport> {
+  return verifyStore({
+    ch: env.ch,
+    publicKeys: loadPublicKeys([env.signingKey.publicPem]),
+    kafka: env.kafka,
+    checkpointsTopic: env.checkpoints,
+    ingestGroupId: env.group,
+    topic: env.topic,
+  });
 }
 
 export interface IngestChild {
