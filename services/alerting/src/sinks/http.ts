@@ -17,25 +17,43 @@ export async function post(
   /** PEM CA bundle verifying an https endpoint instead of the system CAs (sinks' ca_file). */
   ca?: Buffer,
 ): Promise<void> {
-  if (ca && url.startsWith('https:')) return postWithCa(sink, url, body, headers, timeoutMs, signal, ca);
+  const req: PostRequest = { sink, url, body, headers, timeoutMs, signal };
+  if (ca && url.startsWith('https:')) return postWithCa(req, ca);
   let res: Response;
   try {
     res = await fetch(url, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', 'user-agent': 'auditstream-alerting', ...headers },
+      headers: { ...BASE_HEADERS, ...headers },
       signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
       redirect: 'error',
     });
   } catch (cause) {
-    const name = (cause as Error).name;
-    if (name === 'TimeoutError') throw new AuditstreamError('SINK_TIMEOUT', `${sink}: no answer within ${timeoutMs} ms`, { retriable: true, cause });
-    if (name === 'AbortError') throw new AuditstreamError('SINK_ABORTED', `${sink}: delivery aborted (shutting down)`, { retriable: false, cause });
-    throw new AuditstreamError('SINK_UNREACHABLE', `${sink}: cannot reach the endpoint`, { retriable: true, cause });
+    throw requestError(req, cause as Error);
   }
   // Drain the body so the connection can be reused.
   await res.arrayBuffer().catch(() => undefined);
   statusOutcome(sink, res.status);
+}
+
+const BASE_HEADERS = { 'content-type': 'application/json', 'user-agent': 'auditstream-alerting' };
+
+/** One POST, whichever client sends it; `headers` are the sink's own, sent after BASE_HEADERS. */
+interface PostRequest {
+  sink: string;
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/** A request that got no answer: a timeout or network failure is retriable, an abort (shutdown) is not. */
+function requestError(req: PostRequest, cause: Error): AuditstreamError {
+  if (cause.name === 'TimeoutError')
+    return new AuditstreamError('SINK_TIMEOUT', `${req.sink}: no answer within ${req.timeoutMs} ms`, { retriable: true, cause });
+  if (cause.name === 'AbortError') return new AuditstreamError('SINK_ABORTED', `${req.sink}: delivery aborted (shutting down)`, { retriable: false, cause });
+  return new AuditstreamError('SINK_UNREACHABLE', `${req.sink}: cannot reach the endpoint`, { retriable: true, cause });
 }
 
 function statusOutcome(sink: string, status: number): void {
@@ -49,26 +67,19 @@ function statusOutcome(sink: string, status: number): void {
  * The same POST over node:https with a private CA (fetch takes none). The certificate and host
  * name are always verified; a verification failure is not retriable (it will not fix itself).
  */
-function postWithCa(
-  sink: string,
-  url: string,
-  body: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-  signal: AbortSignal,
-  ca: Buffer,
-): Promise<void> {
+function postWithCa(r: PostRequest, ca: Buffer): Promise<void> {
+  const { sink, body } = r;
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      url,
+      r.url,
       {
         method: 'POST',
         ca,
         rejectUnauthorized: true,
         minVersion: 'TLSv1.2',
-        headers: { 'content-type': 'application/json', 'user-agent': 'auditstream-alerting', 'content-length': String(Buffer.byteLength(body)), ...headers },
-        signal,
-        timeout: timeoutMs,
+        headers: { ...BASE_HEADERS, 'content-length': String(Buffer.byteLength(body)), ...r.headers },
+        signal: r.signal,
+        timeout: r.timeoutMs,
       },
       (res) => {
         res.resume();
@@ -85,12 +96,9 @@ function postWithCa(
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })));
     req.on('error', (cause: NodeJS.ErrnoException) => {
-      if (cause.name === 'TimeoutError') reject(new AuditstreamError('SINK_TIMEOUT', `${sink}: no answer within ${timeoutMs} ms`, { retriable: true, cause }));
-      else if (cause.name === 'AbortError')
-        reject(new AuditstreamError('SINK_ABORTED', `${sink}: delivery aborted (shutting down)`, { retriable: false, cause }));
-      else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(cause.code ?? ''))
+      if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(cause.code ?? '') && cause.name !== 'TimeoutError' && cause.name !== 'AbortError')
         reject(new AuditstreamError('SINK_TLS', `${sink}: the endpoint's certificate did not verify (${cause.code})`, { retriable: false, cause }));
-      else reject(new AuditstreamError('SINK_UNREACHABLE', `${sink}: cannot reach the endpoint`, { retriable: true, cause }));
+      else reject(requestError(r, cause));
     });
     req.end(body);
   });
