@@ -5,7 +5,9 @@ import type { Registry } from 'prom-client';
 import { type ChainContent, entryHashOf, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { chainContentFromRow } from './fields.js';
+import type { MinimalLogger } from './logger.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
+import { partitionKey, partitionStates } from './partitions.js';
 import { type ChainStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 
 /**
@@ -37,12 +39,6 @@ export interface ChainHead {
   hash: string;
   /** Where it came from: a stored row, a signed checkpoint (its rows are missing!), or this process. */
   source: 'row' | 'checkpoint' | 'memory';
-}
-
-interface MinimalLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 export interface ChainerDeps {
@@ -141,29 +137,19 @@ export function createChainer(deps: ChainerDeps): Chainer {
   const metrics: IntegrityMetrics | undefined = deps.metrics ? integrityMetrics(deps.metrics) : undefined;
   const log = deps.logger;
   const page = BigInt(deps.pageOffsets ?? 10_000);
-  const states = new Map<string, PartitionState>();
-  const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-  function state(topic: string, partition: number): PartitionState {
-    const k = keyOf(topic, partition);
-    let st = states.get(k);
-    if (!st) {
-      st = {
-        topic,
-        partition,
-        loaded: false,
-        storedHead: -1n,
-        cursor: undefined,
-        cache: new Map(),
-        cacheFrom: 0n,
-        cacheTo: -1n,
-        reposition: false,
-        queue: Promise.resolve(),
-      };
-      states.set(k, st);
-    }
-    return st;
-  }
+  const states = partitionStates<PartitionState>((topic, partition) => ({
+    topic,
+    partition,
+    loaded: false,
+    storedHead: -1n,
+    cursor: undefined,
+    cache: new Map(),
+    cacheFrom: 0n,
+    cacheTo: -1n,
+    reposition: false,
+    queue: Promise.resolve(),
+  }));
+  const state = (topic: string, partition: number): PartitionState => states.get(topic, partition);
 
   /** Runs `fn` after every earlier call for the partition (calls for one partition never interleave). */
   function serialized<T>(st: PartitionState, fn: () => Promise<T>): Promise<T> {
@@ -329,7 +315,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
       const groups = new Map<string, { st: PartitionState; idx: number[] }>();
       rows.forEach((r, i) => {
         const st = state(r.kafka_topic, r.kafka_partition);
-        const k = keyOf(r.kafka_topic, r.kafka_partition);
+        const k = partitionKey(r.kafka_topic, r.kafka_partition);
         const g = groups.get(k);
         if (g) g.idx.push(i);
         else groups.set(k, { st, idx: [i] });
@@ -362,14 +348,14 @@ export function createChainer(deps: ChainerDeps): Chainer {
       return out;
     },
     rewind(topic, partition) {
-      const st = states.get(keyOf(topic, partition));
+      const st = states.find(topic, partition);
       if (st) st.reposition = true;
     },
     release(topic, partition) {
-      states.delete(keyOf(topic, partition));
+      states.delete(topic, partition);
     },
     head(topic, partition) {
-      return states.get(keyOf(topic, partition))?.cursor;
+      return states.find(topic, partition)?.cursor;
     },
   };
   return api;

@@ -4,7 +4,9 @@ import type { Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
 import type { SigningKey } from './keys.js';
+import type { MinimalLogger } from './logger.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
+import { partitionStates } from './partitions.js';
 import { type CheckpointStore, clickhouseIntegrityStore } from './store.js';
 
 /** Where a signed checkpoint is published besides the table: the Kafka topic `audit.checkpoints`. */
@@ -73,12 +75,6 @@ export function kafkaCheckpointPublisher(producer: Pick<Producer, 'send'>, topic
       });
     },
   };
-}
-
-interface MinimalLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 export interface CheckpointerDeps {
@@ -166,32 +162,22 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
   const metrics: IntegrityMetrics | undefined = deps.metrics ? integrityMetrics(deps.metrics) : undefined;
   const log = deps.logger;
   const maxUnpublished = deps.maxUnpublished ?? 10_000;
-  const states = new Map<string, PState>();
-  const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+  const states = partitionStates<PState>((topic, partition) => ({
+    topic,
+    partition,
+    loaded: false,
+    lastOffset: -1n,
+    lastHash: GENESIS_CHECKPOINT_HASH,
+    lastAt: now(),
+    head: undefined,
+    pending: 0,
+    unpublished: [],
+    candidate: undefined,
+    queue: Promise.resolve(),
+    scheduled: false,
+  }));
+  const state = (topic: string, partition: number): PState => states.get(topic, partition);
   let timer: NodeJS.Timeout | undefined;
-
-  function state(topic: string, partition: number): PState {
-    const k = keyOf(topic, partition);
-    let st = states.get(k);
-    if (!st) {
-      st = {
-        topic,
-        partition,
-        loaded: false,
-        lastOffset: -1n,
-        lastHash: GENESIS_CHECKPOINT_HASH,
-        lastAt: now(),
-        head: undefined,
-        pending: 0,
-        unpublished: [],
-        candidate: undefined,
-        queue: Promise.resolve(),
-        scheduled: false,
-      };
-      states.set(k, st);
-    }
-    return st;
-  }
 
   async function load(st: PState): Promise<void> {
     let last: Checkpoint | undefined;
@@ -325,7 +311,7 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
     },
     async release(topic, partition) {
       await api.flush(topic, partition);
-      states.delete(keyOf(topic, partition));
+      states.delete(topic, partition);
     },
     start() {
       if (timer) return;
