@@ -19,6 +19,7 @@ const cases: Array<[string, Partial<Record<keyof ProducerBenchOptions, unknown>>
   ['batch', { batch: 0 }],
   ['partitions', { partitions: -1 }],
   ['window', { window: 0 }],
+  ['latency_sample_every', { latency_sample_every: 0 }],
   ['paced_seconds', { paced_seconds: -1 }],
   ['warmup_events', { warmup_events: -1 }],
   ['only', { only: 'both' }],

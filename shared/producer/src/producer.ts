@@ -571,12 +571,20 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   }
 
   /** Enqueues a single publish() and returns its promise. */
+  // One executor for every publish() promise (an arrow per call would allocate a closure and
+  // its context per event): track() hands it the event through `tracking`.
+  let tracking: Pending | undefined;
+  function trackExecutor(resolve: (r: PublishReceipt) => void, reject: (e: unknown) => void): void {
+    const p = tracking as Pending;
+    tracking = undefined;
+    p.resolve = resolve;
+    p.reject = reject;
+    enqueue(p);
+  }
+
   function track(p: Pending): Promise<PublishReceipt> {
-    return new Promise<PublishReceipt>((resolve, reject) => {
-      p.resolve = resolve;
-      p.reject = reject;
-      enqueue(p);
-    });
+    tracking = p;
+    return new Promise<PublishReceipt>(trackExecutor);
   }
 
   function unreserve(bytes: number): void {
