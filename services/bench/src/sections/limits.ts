@@ -10,7 +10,7 @@ import type { AppConfig, RunEnv } from '../env.js';
 import { perSecond } from '../stats.js';
 
 export interface KafkaReadLimit {
-  /** Steady read rate: messages after the first batch / (N-th message − first batch); group join excluded. */
+  /** Steady read rate: messages after the first batch / (N-th message − first batch); group join excluded (the cold rate when that window is under 100 ms). */
   kafka_read_events_per_s: number;
   /** N / (consumer created → N-th message): connect and group join included, like the pipeline figure. */
   kafka_read_cold_events_per_s: number;
@@ -58,7 +58,8 @@ export async function kafkaReadLimit(env: RunEnv, config: AppConfig, events: num
     const tEnd = Date.now();
     const ms = tEnd - t0;
     return {
-      kafka_read_events_per_s: nFirst < events ? perSecond(seen - nFirst, tEnd - tFirst) : perSecond(events, ms),
+      // A small N can arrive in one or two fetches: too short a window for a steady rate; then the cold one.
+      kafka_read_events_per_s: nFirst < events && tEnd - tFirst >= 100 ? perSecond(seen - nFirst, tEnd - tFirst) : perSecond(events, ms),
       kafka_read_cold_events_per_s: perSecond(events, ms),
       kafka_read_seconds: ms / 1000,
     };
