@@ -46,24 +46,72 @@ const KEY_PREFIXES: readonly string[] = SORTED_KEYS.map((k, i) => `${i === 0 ? '
  * because it runs once per stored event in ingest and once per row in `auditstream verify`.
  */
 export function canonicalEntryText(fields: ChainEntryFields): string {
-  return canonicalText(fields, fields.chain_seq, fields.prev_hash);
+  return preparedText(prepareContent(fields), fields.chain_seq, fields.prev_hash);
 }
 
-function canonicalText(content: ChainContent, chainSeq: string, prevHash: string): string {
-  let out = '';
+/**
+ * One entry's canonical text split around its two chain values, which are only known when the
+ * entry is chained: text = `pre` + JSON(chain_seq) + `mid` + JSON(prev_hash) + `post`. Built once
+ * per entry (by prepareContent, or by fields.ts's prepareRow straight from a row), then hashed
+ * at whatever place in the chain the entry lands.
+ */
+export interface PreparedEntry {
+  kafka_topic: string;
+  kafka_partition: number;
+  kafka_offset: string;
+  /** Lowercase. */
+  event_id: string;
+  pre: string;
+  mid: string;
+  post: string;
+}
+
+/** JSON text of a string value (RFC 8785 = JSON.stringify for strings), without the call when nothing needs escaping. */
+export function jsonString(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
+/** JSON text of a canonical entry value of any allowed type (what canonicalText always did). */
+export function canonicalValue(v: unknown, key: string): string {
+  if (typeof v === 'string') return jsonString(v);
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new TypeError(`canonicalEntry: ${key} must be a safe integer`);
+    return String(v);
+  }
+  if (v !== null && typeof v === 'object') return canonicalJson(v as Record<string, string>);
+  throw new TypeError(`canonicalEntry: ${key} is missing`);
+}
+
+const CHAIN_SEQ_AT = SORTED_KEYS.indexOf('chain_seq');
+const PREV_HASH_AT = SORTED_KEYS.indexOf('prev_hash');
+
+/** The generic PreparedEntry of any content (keys in SORTED_KEYS order). */
+export function prepareContent(content: ChainContent): PreparedEntry {
+  const parts = ['', '', ''];
+  let part = 0;
   for (let i = 0; i < SORTED_KEYS.length; i++) {
     const k = SORTED_KEYS[i] as string;
-    out += KEY_PREFIXES[i];
-    const v = k === 'chain_seq' ? chainSeq : k === 'prev_hash' ? prevHash : k === 'v' ? CANONICAL_VERSION : content[k as keyof ChainContent];
-    if (typeof v === 'string') out += NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
-    else if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) throw new TypeError(`canonicalEntry: ${k} must be a safe integer`);
-      out += String(v);
-    } else if (v !== null && typeof v === 'object') {
-      out += canonicalJson(v as Record<string, string>);
-    } else throw new TypeError(`canonicalEntry: ${k} is missing`);
+    parts[part] += KEY_PREFIXES[i] as string;
+    if (i === CHAIN_SEQ_AT || i === PREV_HASH_AT) {
+      part++;
+      continue;
+    }
+    parts[part] += canonicalValue(k === 'v' ? CANONICAL_VERSION : content[k as keyof ChainContent], k);
   }
-  return `${out}}`;
+  return {
+    kafka_topic: content.kafka_topic,
+    kafka_partition: content.kafka_partition,
+    kafka_offset: content.kafka_offset,
+    event_id: typeof content.event_id === 'string' ? content.event_id.toLowerCase() : content.event_id,
+    pre: parts[0] as string,
+    mid: parts[1] as string,
+    post: `${parts[2]}}`,
+  };
+}
+
+/** The canonical text of a prepared entry placed at `chainSeq` after `prevHash`. */
+export function preparedText(p: PreparedEntry, chainSeq: string, prevHash: string): string {
+  return p.pre + canonicalValue(chainSeq, 'chain_seq') + p.mid + canonicalValue(prevHash, 'prev_hash') + p.post;
 }
 
 /** The canonical bytes of one chain entry (RFC 8785 JSON of the fields plus a version). */
@@ -85,10 +133,17 @@ export function entryHash(fields: ChainEntryFields): string {
 /** entryHash of `content` placed at `chainSeq` after `prevHash`, without building the full entry. */
 export function entryHashOf(content: ChainContent, chainSeq: string, prevHash: string): string {
   if (!HEX64.test(prevHash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
-  const text = canonicalText(content, chainSeq, prevHash);
+  return preparedHash(prepareContent(content), chainSeq, prevHash);
+}
+
+/** entryHashOf for a prepared entry (what the chainer hashes per row). */
+export function preparedHash(p: PreparedEntry, chainSeq: string, prevHash: string): string {
+  if (!HEX64.test(prevHash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
+  const text = preparedText(p, chainSeq, prevHash);
   if (!oneShot) return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(text, 'utf8').digest('hex');
-  const need = 32 + Buffer.byteLength(text, 'utf8');
-  if (need > scratch.length) scratch = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  // At most 3 UTF-8 bytes per UTF-16 code unit: no byteLength pass when the scratch is big enough.
+  const max = 32 + text.length * 3;
+  if (max > scratch.length) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2));
   scratch.write(prevHash, 0, 32, 'hex');
   const n = scratch.write(text, 32, 'utf8');
   return oneShot('sha256', scratch.subarray(0, 32 + n), 'hex');

@@ -34,10 +34,21 @@ export function createChainedInsert(deps: ChainedInsertDeps): (rows: EventRow[])
 
 async function chainAndInsert(deps: ChainedInsertDeps, rows: EventRow[]): Promise<ChainLink[]> {
   if (rows.length === 0) return [];
-  const partitions = new Map<string, { topic: string; partition: number; head?: EventRow; count: number }>();
-  for (const r of rows) {
-    const k = `${r.kafka_topic}\u0000${r.kafka_partition}`;
-    if (!partitions.has(k)) partitions.set(k, { topic: r.kafka_topic, partition: r.kafka_partition, count: 0 });
+  const partitions = new Map<string, PartitionOfBatch>();
+  // Each row's partition entry; consecutive rows mostly share one, so the map is rarely consulted.
+  const partOf: PartitionOfBatch[] = new Array(rows.length);
+  let p: PartitionOfBatch | undefined;
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as EventRow;
+    if (!p || p.topic !== r.kafka_topic || p.partition !== r.kafka_partition) {
+      const k = `${r.kafka_topic}\u0000${r.kafka_partition}`;
+      p = partitions.get(k);
+      if (!p) {
+        p = { topic: r.kafka_topic, partition: r.kafka_partition, count: 0 };
+        partitions.set(k, p);
+      }
+    }
+    partOf[i] = p;
   }
   let links: ChainLink[];
   try {
@@ -45,19 +56,34 @@ async function chainAndInsert(deps: ChainedInsertDeps, rows: EventRow[]): Promis
     const toInsert = rows.filter((_, i) => links[i]?.status !== 'mismatch');
     if (toInsert.length > 0) await deps.insert(toInsert);
   } catch (err) {
-    for (const p of partitions.values()) deps.chainer.rewind(p.topic, p.partition);
+    for (const q of partitions.values()) deps.chainer.rewind(q.topic, q.partition);
     throw err;
   }
   if (deps.checkpointer) {
-    for (const r of rows) {
-      const p = partitions.get(`${r.kafka_topic}\u0000${r.kafka_partition}`);
-      if (!p) continue;
-      p.count++;
-      if (!p.head || BigInt(r.kafka_offset) > BigInt(p.head.kafka_offset)) p.head = r;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i] as EventRow;
+      const q = partOf[i] as PartitionOfBatch;
+      q.count++;
+      if (!q.head || offsetAbove(r.kafka_offset, q.head.kafka_offset)) q.head = r;
     }
-    for (const p of partitions.values()) {
-      if (p.head) deps.checkpointer.inserted(p.topic, p.partition, { offset: p.head.kafka_offset, chain_seq: p.head.chain_seq, hash: p.head.hash }, p.count);
+    for (const q of partitions.values()) {
+      if (q.head) deps.checkpointer.inserted(q.topic, q.partition, { offset: q.head.kafka_offset, chain_seq: q.head.chain_seq, hash: q.head.hash }, q.count);
     }
   }
   return links;
+}
+
+interface PartitionOfBatch {
+  topic: string;
+  partition: number;
+  head?: EventRow;
+  count: number;
+}
+
+const CANONICAL_DECIMAL = /^(?:0|[1-9][0-9]*)$/;
+
+/** BigInt(a) > BigInt(b) for decimal offsets, compared as text when both are canonical (as toRow writes them). */
+function offsetAbove(a: string, b: string): boolean {
+  if (CANONICAL_DECIMAL.test(a) && CANONICAL_DECIMAL.test(b)) return a.length !== b.length ? a.length > b.length : a > b;
+  return BigInt(a) > BigInt(b);
 }

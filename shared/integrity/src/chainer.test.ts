@@ -276,3 +276,24 @@ test('after re-delivering part of the stored range, a jump past the rest links t
   await store.insert([...again, ...next]);
   assert.deepEqual(verifyStored(store).findings, []);
 });
+
+test('chained insert: the checkpointer gets each partition’s highest offset (10 above 9, however the rows are mixed) and row count', async () => {
+  const store = new FakeStore();
+  const chainer = createChainer({ store });
+  const calls: { partition: number; offset: string; count: number; chain_seq: string }[] = [];
+  const checkpointer = {
+    inserted: (_t: string, partition: number, head: { offset: string; chain_seq: string }, count: number) =>
+      calls.push({ partition, offset: head.offset, chain_seq: head.chain_seq, count }),
+  } as unknown as Parameters<typeof createChainedInsert>[0]['checkpointer'];
+  const insert = createChainedInsert({ chainer, checkpointer, insert: (rows) => store.insert(rows) });
+  const p0 = rowsFor(0, 10);
+  const p1 = rowsFor(95, 100, { partition: 1 });
+  // Interleaved partitions; partition 1 out of offset order (the chainer sorts per partition).
+  const mixed = [p0[0], p1[5], p0[1], p0[2], p1[0], ...p0.slice(3, 9), p1[4], p1[1], p0[9], p1[2], p1[3], p0[10]];
+  await insert(mixed as typeof p0);
+  calls.sort((a, b) => a.partition - b.partition);
+  assert.deepEqual(calls, [
+    { partition: 0, offset: '10', chain_seq: '11', count: 11 },
+    { partition: 1, offset: '100', chain_seq: '6', count: 6 },
+  ]);
+});

@@ -2,9 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import type { ClickHouse, EventRow } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import type { Registry } from 'prom-client';
-import { type ChainContent, entryHashOf, GENESIS_HASH } from './chain.js';
+import { type ChainContent, GENESIS_HASH, type PreparedEntry, prepareContent, preparedHash } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
-import { chainContentFromRow } from './fields.js';
+import { prepareRow } from './fields.js';
 import type { MinimalLogger } from './logger.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionKey, partitionStates } from './partitions.js';
@@ -231,7 +231,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
     return st.cache.get(o) ?? [];
   }
 
-  function checkContent(st: PartitionState, o: bigint, content: ChainContent): void {
+  function checkContent(st: PartitionState, o: bigint, content: Pick<ChainContent, 'kafka_topic' | 'kafka_partition' | 'kafka_offset'>): void {
     if (content.kafka_topic !== st.topic || content.kafka_partition !== st.partition || content.kafka_offset !== o.toString())
       throw new AuditstreamError('INTEGRITY_CHAIN_INPUT', 'the chained content names another topic, partition or offset than the call', {
         field: 'kafka_offset',
@@ -239,7 +239,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
   }
 
   /** The common case, without I/O: loaded, past the stored head, after the cursor. */
-  function fast(st: PartitionState, o: bigint, content: ChainContent): ChainLink | undefined {
+  function fast(st: PartitionState, o: bigint, content: PreparedEntry): ChainLink | undefined {
     if (!st.loaded || st.reposition || o <= st.storedHead) return undefined;
     // The cursor must be the entry right before `o`: past every stored row, and not behind `o`.
     if (st.cursor ? o <= st.cursor.offset || st.cursor.offset < st.storedHead : st.storedHead >= 0n) return undefined;
@@ -247,12 +247,12 @@ export function createChainer(deps: ChainerDeps): Chainer {
     const prev = st.cursor;
     const seq = (prev?.chain_seq ?? 0n) + 1n;
     const prevHash = prev?.hash ?? GENESIS_HASH;
-    const hash = entryHashOf(content, seq.toString(), prevHash);
+    const hash = preparedHash(content, seq.toString(), prevHash);
     st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
     return { chain_seq: seq, prev_hash: prevHash, hash, status: 'new' };
   }
 
-  async function step(st: PartitionState, o: bigint, content: ChainContent): Promise<ChainLink> {
+  async function step(st: PartitionState, o: bigint, content: PreparedEntry): Promise<ChainLink> {
     const quick = fast(st, o, content);
     if (quick) return quick;
     checkContent(st, o, content);
@@ -269,9 +269,9 @@ export function createChainer(deps: ChainerDeps): Chainer {
       const rows = await storedAt(st, o);
       if (rows.length > 0) {
         const linking = rows.filter((r) => r.prev_hash === prevHash && r.chain_seq === seq);
-        const h = linking.length > 0 ? entryHashOf(content, seq.toString(), prevHash) : '';
+        const h = linking.length > 0 ? preparedHash(content, seq.toString(), prevHash) : '';
         const same = linking.find((r) => r.hash === h);
-        const sameEvent = linking.find((r) => r.event_id === content.event_id.toLowerCase());
+        const sameEvent = linking.find((r) => r.event_id === content.event_id);
         const hit = same ?? sameEvent;
         if (hit) {
           status = same ? 'stored' : 'mismatch';
@@ -292,7 +292,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
         );
       }
     }
-    const hash = entryHashOf(content, seq.toString(), prevHash);
+    const hash = preparedHash(content, seq.toString(), prevHash);
     st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
     return { chain_seq: seq, prev_hash: prevHash, hash, status };
   }
@@ -308,18 +308,28 @@ export function createChainer(deps: ChainerDeps): Chainer {
     next(topic, partition, offset, content) {
       const st = state(topic, partition);
       const o = BigInt(offset);
-      return serialized(st, () => step(st, o, content));
+      return serialized(st, () => {
+        checkContent(st, o, content);
+        return step(st, o, prepareContent(content));
+      });
     },
     async chainRows(rows) {
       const out: ChainLink[] = new Array(rows.length);
       const groups = new Map<string, { st: PartitionState; idx: number[] }>();
-      rows.forEach((r, i) => {
-        const st = state(r.kafka_topic, r.kafka_partition);
-        const k = partitionKey(r.kafka_topic, r.kafka_partition);
-        const g = groups.get(k);
-        if (g) g.idx.push(i);
-        else groups.set(k, { st, idx: [i] });
-      });
+      // Consecutive rows mostly share a partition: the map is only consulted when it changes.
+      let g: { st: PartitionState; idx: number[] } | undefined;
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i] as EventRow;
+        if (!g || g.st.topic !== r.kafka_topic || g.st.partition !== r.kafka_partition) {
+          const k = partitionKey(r.kafka_topic, r.kafka_partition);
+          g = groups.get(k);
+          if (!g) {
+            g = { st: state(r.kafka_topic, r.kafka_partition), idx: [] };
+            groups.set(k, g);
+          }
+        }
+        g.idx.push(i);
+      }
       await Promise.all(
         [...groups.values()].map(({ st, idx }) =>
           serialized(st, async () => {
@@ -335,7 +345,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
                 await new Promise<void>((resolve) => setImmediate(resolve));
               }
               const row = rows[i] as EventRow;
-              const content = chainContentFromRow(row);
+              const content = prepareRow(row);
               const link = fast(st, o, content) ?? (await step(st, o, content));
               row.chain_seq = link.chain_seq.toString();
               row.prev_hash = link.prev_hash;
