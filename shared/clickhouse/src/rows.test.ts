@@ -92,3 +92,79 @@ test('bad fields are CLICKHOUSE_DATA naming the field, never the value', () => {
   assert.throws(bad({}, { kafka_partition: 70000.5 }), isData('kafka_partition'));
   assert.throws(bad({}, { kafka_offset: -1 }), isData('kafka_offset'));
 });
+
+// The JSONEachRow text of a row (what the INSERT sends) is pinned for both layouts: toRow is on
+// ingest's hot path and is written for speed, so a change of key order, value or format fails here.
+// Text produced by toRow before that rewrite.
+const PIN_EVENT = {
+  event_id: '0190A2B3-C4D5-7E6F-8A9B-0C1D2E3F4A5B',
+  tenant_id: 'acme',
+  occurred_at: 4_294_967_294_999_999,
+  actor: { id: 'u-42', type: 'user', name: 'Zoë "q" \\', session_id: null, ip: '203.0.113.7' },
+  action: 'auth.login',
+  category: 'authentication',
+  outcome: 'failure',
+  reason: 'bad\n',
+  service: 'sso',
+  host: null,
+  region: 'eu-west-1',
+  resource: { type: 'account', id: 'a-1', name: null },
+  request_id: 'req-1',
+  trace_id: null,
+  severity: null,
+  attributes: { zeta: 'last', alpha: 'first', é: '✓' },
+} as const satisfies AuditEventInput;
+const PIN_META = {
+  received_at: 1_735_689_601_999,
+  ingested_at: 1_735_689_602_000,
+  kafka_topic: 'audit.events',
+  kafka_partition: 3,
+  kafka_offset: '0123',
+  severity: 'medium',
+  chain_seq: 7n,
+  prev_hash: '0'.repeat(64),
+  hash: 'f'.repeat(64),
+} as const satisfies IngestMeta;
+const PINNED_ROW_JSON = {
+  legacy:
+    '{"tenant_id":"acme","event_id":"0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b","action":"auth.login","category":"authentication","outcome":"failure","reason":"bad\\n","actor_id":"u-42","actor_type":"user","actor_name":"Zoë \\"q\\" \\\\","actor_session_id":"","actor_ip":"203.0.113.7","actor_user_agent":"","service":"sso","host":"","region":"eu-west-1","resource_type":"account","resource_id":"a-1","resource_name":"","request_id":"req-1","trace_id":"","severity":"medium","kafka_topic":"audit.events","kafka_partition":3,"kafka_offset":"123","geo_country":"","geo_city":"","ua_browser":"","ua_os":"","ua_device":"","chain_seq":"7","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","occurred_at":4294967294,"occurred_at_us":999999,"received_at":1735689601,"ingested_at":1735689602,"attr_keys":["alpha","zeta","é"],"attr_values":["first","last","✓"]}',
+  modern:
+    '{"tenant_id":"acme","event_id":"0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b","action":"auth.login","category":"authentication","outcome":"failure","reason":"bad\\n","actor_id":"u-42","actor_type":"user","actor_name":"Zoë \\"q\\" \\\\","actor_session_id":"","actor_ip":"203.0.113.7","actor_user_agent":"","service":"sso","host":"","region":"eu-west-1","resource_type":"account","resource_id":"a-1","resource_name":"","request_id":"req-1","trace_id":"","severity":"medium","kafka_topic":"audit.events","kafka_partition":3,"kafka_offset":"123","geo_country":"","geo_city":"","ua_browser":"","ua_os":"","ua_device":"","chain_seq":"7","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","occurred_at":"2106-02-07 06:28:14.999999","received_at":"2025-01-01 00:00:01.999","ingested_at":"2025-01-01 00:00:02.000","attributes":{"alpha":"first","zeta":"last","é":"✓"}}',
+};
+
+for (const layout of ['legacy', 'modern'] as const) {
+  test(`toRow: the ${layout} row's JSON is pinned (last microsecond of 2106, non-canonical offset, bigint chain_seq)`, () => {
+    assert.equal(JSON.stringify(toRow(PIN_EVENT, PIN_META, layout)), PINNED_ROW_JSON[layout]);
+    // The same instant as a bigint, and the offset as a number or a bigint, give the same row.
+    const same = toRow({ ...PIN_EVENT, occurred_at: 4_294_967_294_999_999n }, { ...PIN_META, kafka_offset: 123n, chain_seq: 7 }, layout);
+    assert.equal(JSON.stringify(same), PINNED_ROW_JSON[layout]);
+    assert.equal(JSON.stringify(toRow(PIN_EVENT, { ...PIN_META, kafka_offset: 123 }, layout)), PINNED_ROW_JSON[layout]);
+  });
+}
+
+test('toRow: offsets and chain_seq up to 2^64-1 are kept, 20-digit offset text canonical; 2^64 and 21 digits are refused by name', () => {
+  const row = toRow(PIN_EVENT, { ...PIN_META, kafka_offset: '18446744073709551615', chain_seq: 2n ** 64n - 1n }, 'legacy');
+  assert.equal(row.kafka_offset, '18446744073709551615');
+  assert.equal(row.chain_seq, '18446744073709551615');
+  assert.equal(toRow(PIN_EVENT, { ...PIN_META, kafka_offset: '00000000000000000007' }, 'legacy').kafka_offset, '7');
+  assert.throws(
+    () => toRow(PIN_EVENT, { ...PIN_META, kafka_offset: '18446744073709551616' }, 'legacy'),
+    (e: AuditstreamError) => e.field === 'kafka_offset',
+  );
+  assert.throws(
+    () => toRow(PIN_EVENT, { ...PIN_META, kafka_offset: '000000000000000000007' }, 'legacy'),
+    (e: AuditstreamError) => e.field === 'kafka_offset',
+  );
+  assert.throws(
+    () => toRow(PIN_EVENT, { ...PIN_META, chain_seq: 2n ** 64n }, 'legacy'),
+    (e: AuditstreamError) => e.field === 'chain_seq',
+  );
+  assert.throws(
+    () => toRow({ ...PIN_EVENT, occurred_at: 4_294_967_295_000_000 }, PIN_META, 'legacy'),
+    (e: AuditstreamError) => e.field === 'occurred_at',
+  );
+  assert.throws(
+    () => toRow({ ...PIN_EVENT, occurred_at: -1 }, PIN_META, 'modern'),
+    (e: AuditstreamError) => e.field === 'occurred_at',
+  );
+});

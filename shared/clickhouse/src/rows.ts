@@ -194,16 +194,32 @@ function toMicros(v: unknown, field: string): bigint {
   return us;
 }
 
+const MAX_US_NUMBER = Number(MAX_US);
+
+/** toMicros without a BigInt for the usual case (a safe-integer number); the same checks and messages. */
+function toMicrosFast(v: unknown, field: string): number | bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) {
+    if (v < 0 || v >= MAX_US_NUMBER) bad(field, 'is outside 1970..2106');
+    return v;
+  }
+  return toMicros(v, field);
+}
+
 function toMillis(v: unknown, field: string): number {
   const ms = v instanceof Date ? v.getTime() : v;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms >= 4_294_967_295_000) bad(field, 'must be a date between 1970 and 2106');
   return Math.floor(ms);
 }
 
+const UINT64_LIMIT = 2n ** 64n;
+// Up to 19 digits without a leading zero: below 2^64 and already as BigInt(v).toString() writes it.
+const CANONICAL_UINT64_SHORT = /^(?:0|[1-9][0-9]{0,18})$/;
+
 function uint64(v: unknown, field: string): string {
-  if (typeof v === 'bigint' && v >= 0n && v < 2n ** 64n) return v.toString();
+  if (typeof v === 'string' && CANONICAL_UINT64_SHORT.test(v)) return v;
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return String(v);
-  if (typeof v === 'string' && /^\d{1,20}$/.test(v) && BigInt(v) < 2n ** 64n) return BigInt(v).toString();
+  if (typeof v === 'bigint' && v >= 0n && v < UINT64_LIMIT) return v.toString();
+  if (typeof v === 'string' && /^\d{1,20}$/.test(v) && BigInt(v) < UINT64_LIMIT) return BigInt(v).toString();
   bad(field, 'must be a non-negative 64-bit integer');
 }
 
@@ -211,78 +227,158 @@ function formatMillis(ms: number): string {
   return new Date(ms).toISOString().slice(0, 23).replace('T', ' ');
 }
 
-/** Event + ingest metadata → one row for the given layout. Throws CLICKHOUSE_DATA naming the field. */
+/**
+ * Event + ingest metadata → one row for the given layout. Throws CLICKHOUSE_DATA naming the field.
+ * Runs once per stored event: values are checked into locals (in this order, so the first bad
+ * field is the one named) and the row is built as one object literal, keys in table order.
+ */
 export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout): EventRow {
   if (!event || typeof event !== 'object') bad('event', 'must be an object');
   const actor = event.actor;
   if (!actor || typeof actor !== 'object') bad('actor', 'is required');
   const eventId = str(event.event_id, 'event_id', true);
   if (!UUID_RE.test(eventId)) bad('event_id', 'must be a UUID');
-  const us = toMicros(event.occurred_at, 'occurred_at');
+  const us = toMicrosFast(event.occurred_at, 'occurred_at');
   const resource = event.resource ?? null;
   if (resource !== null && typeof resource !== 'object') bad('resource', 'must be an object or null');
   const partition = meta.kafka_partition;
   if (!Number.isInteger(partition) || partition < 0 || partition > 4_294_967_295) bad('kafka_partition', 'must be a UInt32');
   const attrs = event.attributes ?? {};
   if (typeof attrs !== 'object') bad('attributes', 'must be a map of strings');
-  const keys = Object.keys(attrs).sort();
-  for (const k of keys) {
+  const keys = Object.keys(attrs);
+  if (keys.length > 1) keys.sort();
+  const values: string[] = new Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
     str(k, 'attributes', false);
     const v = attrs[k];
     if (typeof v !== 'string' || !(v as string & { isWellFormed(): boolean }).isWellFormed())
       bad(`attributes.${k.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64)}`, 'must be a well-formed string');
+    values[i] = v;
   }
   const hash = str(meta.hash, 'hash');
   const prevHash = str(meta.prev_hash, 'prev_hash');
-  const common: EventRowCommon = {
-    tenant_id: str(event.tenant_id, 'tenant_id', true),
-    event_id: eventId.toLowerCase(),
-    action: str(event.action, 'action', true),
-    category: oneOf<Category>(event.category, sets.category, 'category'),
-    outcome: oneOf<Outcome>(event.outcome, sets.outcome, 'outcome'),
-    reason: str(event.reason, 'reason'),
-    actor_id: str(actor.id, 'actor.id', true),
-    actor_type: oneOf<ActorType>(actor.type, sets.actor_type, 'actor.type'),
-    actor_name: str(actor.name, 'actor.name'),
-    actor_session_id: str(actor.session_id, 'actor.session_id'),
-    actor_ip: str(actor.ip, 'actor.ip'),
-    actor_user_agent: str(actor.user_agent, 'actor.user_agent'),
-    service: str(event.service, 'service', true),
-    host: str(event.host, 'host'),
-    region: str(event.region, 'region'),
-    resource_type: resource ? str(resource.type, 'resource.type', true) : '',
-    resource_id: resource ? str(resource.id, 'resource.id', true) : '',
-    resource_name: resource ? str(resource.name, 'resource.name') : '',
-    request_id: str(event.request_id, 'request_id'),
-    trace_id: str(event.trace_id, 'trace_id'),
-    severity: oneOf<Severity>(event.severity ?? meta.severity ?? 'info', sets.severity, 'severity'),
-    kafka_topic: str(meta.kafka_topic, 'kafka_topic', true),
-    kafka_partition: partition,
-    kafka_offset: uint64(meta.kafka_offset, 'kafka_offset'),
-    geo_country: str(meta.geo_country, 'geo_country'),
-    geo_city: str(meta.geo_city, 'geo_city'),
-    ua_browser: str(meta.ua_browser, 'ua_browser'),
-    ua_os: str(meta.ua_os, 'ua_os'),
-    ua_device: str(meta.ua_device, 'ua_device'),
-    chain_seq: uint64(meta.chain_seq ?? 0, 'chain_seq'),
-    prev_hash: prevHash,
-    hash,
-  };
+  const tenantId = str(event.tenant_id, 'tenant_id', true);
+  const action = str(event.action, 'action', true);
+  const category = oneOf<Category>(event.category, sets.category, 'category');
+  const outcome = oneOf<Outcome>(event.outcome, sets.outcome, 'outcome');
+  const reason = str(event.reason, 'reason');
+  const actorId = str(actor.id, 'actor.id', true);
+  const actorType = oneOf<ActorType>(actor.type, sets.actor_type, 'actor.type');
+  const actorName = str(actor.name, 'actor.name');
+  const actorSessionId = str(actor.session_id, 'actor.session_id');
+  const actorIp = str(actor.ip, 'actor.ip');
+  const actorUserAgent = str(actor.user_agent, 'actor.user_agent');
+  const service = str(event.service, 'service', true);
+  const host = str(event.host, 'host');
+  const region = str(event.region, 'region');
+  const resourceType = resource ? str(resource.type, 'resource.type', true) : '';
+  const resourceId = resource ? str(resource.id, 'resource.id', true) : '';
+  const resourceName = resource ? str(resource.name, 'resource.name') : '';
+  const requestId = str(event.request_id, 'request_id');
+  const traceId = str(event.trace_id, 'trace_id');
+  const severity = oneOf<Severity>(event.severity ?? meta.severity ?? 'info', sets.severity, 'severity');
+  const kafkaTopic = str(meta.kafka_topic, 'kafka_topic', true);
+  const kafkaOffset = uint64(meta.kafka_offset, 'kafka_offset');
+  const geoCountry = str(meta.geo_country, 'geo_country');
+  const geoCity = str(meta.geo_city, 'geo_city');
+  const uaBrowser = str(meta.ua_browser, 'ua_browser');
+  const uaOs = str(meta.ua_os, 'ua_os');
+  const uaDevice = str(meta.ua_device, 'ua_device');
+  const chainSeq = uint64(meta.chain_seq ?? 0, 'chain_seq');
   const received = toMillis(meta.received_at, 'received_at');
   const ingested = toMillis(meta.ingested_at ?? Date.now(), 'ingested_at');
   if (layout === 'modern') {
     const attributes: Record<string, string> = {};
-    for (const k of keys) attributes[k] = attrs[k] as string;
-    return { ...common, occurred_at: formatMicros(us), received_at: formatMillis(received), ingested_at: formatMillis(ingested), attributes };
+    for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = values[i] as string;
+    return {
+      tenant_id: tenantId,
+      event_id: eventId.toLowerCase(),
+      action,
+      category,
+      outcome,
+      reason,
+      actor_id: actorId,
+      actor_type: actorType,
+      actor_name: actorName,
+      actor_session_id: actorSessionId,
+      actor_ip: actorIp,
+      actor_user_agent: actorUserAgent,
+      service,
+      host,
+      region,
+      resource_type: resourceType,
+      resource_id: resourceId,
+      resource_name: resourceName,
+      request_id: requestId,
+      trace_id: traceId,
+      severity,
+      kafka_topic: kafkaTopic,
+      kafka_partition: partition,
+      kafka_offset: kafkaOffset,
+      geo_country: geoCountry,
+      geo_city: geoCity,
+      ua_browser: uaBrowser,
+      ua_os: uaOs,
+      ua_device: uaDevice,
+      chain_seq: chainSeq,
+      prev_hash: prevHash,
+      hash,
+      occurred_at: formatMicros(BigInt(us)),
+      received_at: formatMillis(received),
+      ingested_at: formatMillis(ingested),
+      attributes,
+    };
+  }
+  // Whole seconds + µs; exact in doubles (us < 2^53), so no BigInt division for a number.
+  let occurredS: number;
+  let occurredUs: number;
+  if (typeof us === 'number') {
+    occurredUs = us % 1_000_000 || 0; // (-0 → 0, as Number(0n) gives)
+    occurredS = (us - occurredUs) / 1_000_000;
+  } else {
+    occurredS = Number(us / 1_000_000n);
+    occurredUs = Number(us % 1_000_000n);
   }
   return {
-    ...common,
-    occurred_at: Number(us / 1_000_000n),
-    occurred_at_us: Number(us % 1_000_000n),
+    tenant_id: tenantId,
+    event_id: eventId.toLowerCase(),
+    action,
+    category,
+    outcome,
+    reason,
+    actor_id: actorId,
+    actor_type: actorType,
+    actor_name: actorName,
+    actor_session_id: actorSessionId,
+    actor_ip: actorIp,
+    actor_user_agent: actorUserAgent,
+    service,
+    host,
+    region,
+    resource_type: resourceType,
+    resource_id: resourceId,
+    resource_name: resourceName,
+    request_id: requestId,
+    trace_id: traceId,
+    severity,
+    kafka_topic: kafkaTopic,
+    kafka_partition: partition,
+    kafka_offset: kafkaOffset,
+    geo_country: geoCountry,
+    geo_city: geoCity,
+    ua_browser: uaBrowser,
+    ua_os: uaOs,
+    ua_device: uaDevice,
+    chain_seq: chainSeq,
+    prev_hash: prevHash,
+    hash,
+    occurred_at: occurredS,
+    occurred_at_us: occurredUs,
     received_at: Math.floor(received / 1000),
     ingested_at: Math.floor(ingested / 1000),
     attr_keys: keys,
-    attr_values: keys.map((k) => attrs[k] as string),
+    attr_values: values,
   };
 }
 
