@@ -139,14 +139,23 @@ export function entryHashOf(content: ChainContent, chainSeq: string, prevHash: s
 /** entryHashOf for a prepared entry (what the chainer hashes per row). */
 export function preparedHash(p: PreparedEntry, chainSeq: string, prevHash: string): string {
   if (!HEX64.test(prevHash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
-  const text = preparedText(p, chainSeq, prevHash);
-  if (!oneShot) return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(text, 'utf8').digest('hex');
-  // At most 3 UTF-8 bytes per UTF-16 code unit: no byteLength pass when the scratch is big enough.
-  const max = 32 + text.length * 3;
+  if (!oneShot) return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(preparedText(p, chainSeq, prevHash), 'utf8').digest('hex');
+  // The parts are written one after the other (no joined copy of the text); prev_hash is lowercase
+  // hex, so its JSON is itself in quotes. At most 3 UTF-8 bytes per UTF-16 code unit.
+  const seq = canonicalValue(chainSeq, 'chain_seq');
+  const max = 32 + 3 * (p.pre.length + seq.length + p.mid.length + 66 + p.post.length);
   if (max > scratch.length) scratch = Buffer.allocUnsafe(Math.max(max, scratch.length * 2));
-  scratch.write(prevHash, 0, 32, 'hex');
-  const n = scratch.write(text, 32, 'utf8');
-  return oneShot('sha256', scratch.subarray(0, 32 + n), 'hex');
+  const b = scratch;
+  b.write(prevHash, 0, 32, 'hex');
+  let n = 32;
+  n += b.write(p.pre, n, 'utf8');
+  n += b.write(seq, n, 'utf8');
+  n += b.write(p.mid, n, 'utf8');
+  b[n++] = 0x22;
+  n += b.write(prevHash, n, 'latin1');
+  b[n++] = 0x22;
+  n += b.write(p.post, n, 'utf8');
+  return oneShot('sha256', b.subarray(0, n), 'hex');
 }
 
 export function sha256Hex(data: Buffer | string): string {
