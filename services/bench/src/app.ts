@@ -50,6 +50,8 @@ export interface BenchDeps {
 
 export interface Bench {
   run(options: BenchOptions): Promise<{ report: BenchReport; table: string }>;
+  /** Stops the running run's service children and drops its topics and databases (unless --keep): for SIGINT/SIGTERM. */
+  interrupt(): Promise<void>;
 }
 
 function check(o: BenchOptions): void {
@@ -85,6 +87,8 @@ function check(o: BenchOptions): void {
 
 export function createBench(deps: BenchDeps): Bench {
   const { config, log } = deps;
+  // The run in progress, so an interrupt can clean up what the run's finally would have.
+  let current: { children: ServiceChild[]; cleanup: () => Promise<void> } | undefined;
 
   async function oneRun(o: BenchOptions, index: number, servers: ComponentStatus[], errors: string[]): Promise<{ figures: RunFigures; profile?: unknown }> {
     const figures: RunFigures = {};
@@ -93,6 +97,15 @@ export function createBench(deps: BenchDeps): Bench {
     const cpu0 = process.cpuUsage();
     const children: ServiceChild[] = [];
     const env = await createRunEnv({ config, logger: deps.logger, partitions: o.partitions });
+    let cleaned: Promise<void> | undefined;
+    const cleanup = () => {
+      cleaned ??= (async () => {
+        for (const c of children) await c.stop(10_000);
+        await env.cleanup(o.keep);
+      })();
+      return cleaned;
+    };
+    current = { children, cleanup };
     const timeout = Math.max(600_000, o.events * 2); // generous: 2 ms per event, at least 10 min
     let profile: unknown;
     // A failed section is recorded (its rows print n/a and the command exits 1); the others still run.
@@ -171,8 +184,8 @@ export function createBench(deps: BenchDeps): Bench {
         await q.child.stop();
       });
     } finally {
-      for (const c of children) await c.stop(10_000);
-      await env.cleanup(o.keep);
+      await cleanup();
+      current = undefined;
     }
     // Resources: per service over the run (several children of one service add up: CPU sums, RSS max).
     for (const name of ['ingest', 'alerting', 'api'] as const) {
@@ -193,6 +206,9 @@ export function createBench(deps: BenchDeps): Bench {
   }
 
   return {
+    async interrupt() {
+      await current?.cleanup();
+    },
     async run(o) {
       check(o);
       const t0 = Date.now();

@@ -72,6 +72,13 @@ export const command: Command = {
       clickhouseTcpPort: cfg.stack.clickhouse_tcp_port,
     });
     const bench = createBench({ config: cfg, logger, stackStatus: () => stack.status(), log: (line) => console.error(line) });
+    // Ctrl-C or SIGTERM: stop the service children and drop the run's topics and databases first.
+    const onSignal = (sig: NodeJS.Signals) => {
+      console.error(`auditstream bench: ${sig}, stopping the services and dropping this run's topics and databases`);
+      void bench.interrupt().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
     const { table, report } = await bench.run({
       events,
       runs: intOption(values.runs, 'runs', 3),
