@@ -139,7 +139,11 @@ export function entryHashOf(content: ChainContent, chainSeq: string, prevHash: s
 /** entryHashOf for a prepared entry (what the chainer hashes per row). */
 export function preparedHash(p: PreparedEntry, chainSeq: string, prevHash: string): string {
   if (!HEX64.test(prevHash)) throw new TypeError('entryHash: prev_hash must be 64 lowercase hex characters');
-  if (!oneShot) return createHash('sha256').update(Buffer.from(prevHash, 'hex')).update(preparedText(p, chainSeq, prevHash), 'utf8').digest('hex');
+  if (!oneShot)
+    return createHash('sha256')
+      .update(Buffer.from(prevHash, 'hex'))
+      .update(preparedText(p, chainSeq, prevHash), 'utf8')
+      .digest('hex');
   // The parts are written one after the other (no joined copy of the text); prev_hash is lowercase
   // hex, so its JSON is itself in quotes. At most 3 UTF-8 bytes per UTF-16 code unit.
   const seq = canonicalValue(chainSeq, 'chain_seq');
