@@ -230,7 +230,8 @@ function formatMillis(ms: number): string {
 /**
  * Event + ingest metadata → one row for the given layout. Throws CLICKHOUSE_DATA naming the field.
  * Runs once per stored event: values are checked into locals (in this order, so the first bad
- * field is the one named) and the row is built as one object literal, keys in table order.
+ * field is the one named) and the row is built as one literal of the shared columns plus the
+ * layout's own, keys in table order.
  */
 export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout): EventRow {
   if (!event || typeof event !== 'object') bad('event', 'must be an object');
@@ -288,59 +289,9 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   const chainSeq = uint64(meta.chain_seq ?? 0, 'chain_seq');
   const received = toMillis(meta.received_at, 'received_at');
   const ingested = toMillis(meta.ingested_at ?? Date.now(), 'ingested_at');
-  if (layout === 'modern') {
-    const attributes: Record<string, string> = {};
-    for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = values[i] as string;
-    return {
-      tenant_id: tenantId,
-      event_id: eventId.toLowerCase(),
-      action,
-      category,
-      outcome,
-      reason,
-      actor_id: actorId,
-      actor_type: actorType,
-      actor_name: actorName,
-      actor_session_id: actorSessionId,
-      actor_ip: actorIp,
-      actor_user_agent: actorUserAgent,
-      service,
-      host,
-      region,
-      resource_type: resourceType,
-      resource_id: resourceId,
-      resource_name: resourceName,
-      request_id: requestId,
-      trace_id: traceId,
-      severity,
-      kafka_topic: kafkaTopic,
-      kafka_partition: partition,
-      kafka_offset: kafkaOffset,
-      geo_country: geoCountry,
-      geo_city: geoCity,
-      ua_browser: uaBrowser,
-      ua_os: uaOs,
-      ua_device: uaDevice,
-      chain_seq: chainSeq,
-      prev_hash: prevHash,
-      hash,
-      occurred_at: formatMicros(BigInt(us)),
-      received_at: formatMillis(received),
-      ingested_at: formatMillis(ingested),
-      attributes,
-    };
-  }
-  // Whole seconds + µs; exact in doubles (us < 2^53), so no BigInt division for a number.
-  let occurredS: number;
-  let occurredUs: number;
-  if (typeof us === 'number') {
-    occurredUs = us % 1_000_000 || 0; // (-0 → 0, as Number(0n) gives)
-    occurredS = (us - occurredUs) / 1_000_000;
-  } else {
-    occurredS = Number(us / 1_000_000n);
-    occurredUs = Number(us % 1_000_000n);
-  }
-  return {
+  // The columns both layouts share, as one literal in table order; the layout's own columns
+  // follow (same key order as the table, so the JSONEachRow text is unchanged).
+  const common: EventRowCommon = {
     tenant_id: tenantId,
     event_id: eventId.toLowerCase(),
     action,
@@ -373,13 +324,35 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
     chain_seq: chainSeq,
     prev_hash: prevHash,
     hash,
-    occurred_at: occurredS,
-    occurred_at_us: occurredUs,
-    received_at: Math.floor(received / 1000),
-    ingested_at: Math.floor(ingested / 1000),
-    attr_keys: keys,
-    attr_values: values,
   };
+  if (layout === 'modern') {
+    const attributes: Record<string, string> = {};
+    for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = values[i] as string;
+    const row = common as ModernEventRow;
+    row.occurred_at = formatMicros(BigInt(us));
+    row.received_at = formatMillis(received);
+    row.ingested_at = formatMillis(ingested);
+    row.attributes = attributes;
+    return row;
+  }
+  // Whole seconds + µs; exact in doubles (us < 2^53), so no BigInt division for a number.
+  let occurredS: number;
+  let occurredUs: number;
+  if (typeof us === 'number') {
+    occurredUs = us % 1_000_000 || 0; // (-0 → 0, as Number(0n) gives)
+    occurredS = (us - occurredUs) / 1_000_000;
+  } else {
+    occurredS = Number(us / 1_000_000n);
+    occurredUs = Number(us % 1_000_000n);
+  }
+  const row = common as LegacyEventRow;
+  row.occurred_at = occurredS;
+  row.occurred_at_us = occurredUs;
+  row.received_at = Math.floor(received / 1000);
+  row.ingested_at = Math.floor(ingested / 1000);
+  row.attr_keys = keys;
+  row.attr_values = values;
+  return row;
 }
 
 /** `YYYY-MM-DD hh:mm:ss[.ffffff]` (UTC, as ClickHouse prints DateTime('UTC')/DateTime64) → µs. */
