@@ -16,6 +16,7 @@ import type { GeoLookup } from './pipeline/enrich/geo.js';
 import { createEnricher } from './pipeline/enrich/index.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { processMessage } from './pipeline/process.js';
+import { createReuseTracker } from './pipeline/reuse.js';
 import { createSink, type StorageWriter } from './pipeline/sink.js';
 import { createSource, type Source } from './pipeline/source.js';
 import type { EventValidator } from './pipeline/validate.js';
@@ -131,7 +132,11 @@ export function createIngest(deps: IngestDeps): Ingest {
         })
       : undefined;
   // Chain values are set on the rows by the chainer right before the INSERT (and re-set on a retry or bisection).
-  const plainInsert = (rows: EventRow[]) => (writer as StorageWriter<EventRow>).insert(rows);
+  const observeReuse = createReuseTracker({ metrics, logger: log });
+  const plainInsert = async (rows: EventRow[]) => {
+    await (writer as StorageWriter<EventRow>).insert(rows);
+    observeReuse(rows);
+  };
   const insert = integrity ? integrity.wrapInsert(plainInsert) : plainInsert;
 
   const enrich = createEnricher(cfg, metrics, deps.geo ? { geo: deps.geo } : {});

@@ -43,6 +43,12 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['stage', 'error_type'] as const,
       registers,
     }),
+    eventIdReuse: new Counter({
+      name: 'auditstream_ingest_event_id_reuse_total',
+      help: 'Stored messages reusing the event_id of another message seen by this process: kind=duplicate (same content) or conflict (different content; both kept, verify names it).',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     insertRetries: new Counter({
       name: 'auditstream_ingest_insert_retries_total',
       help: 'INSERT attempts retried after a transient ClickHouse failure.',

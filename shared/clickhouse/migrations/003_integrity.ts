@@ -1,15 +1,7 @@
 import type { Migration } from '../src/migrate.js';
 
-/**
- * Tamper evidence: signed checkpoints of each partition's hash chain (kept forever), and the
- * decisions taken on dead-lettered messages (what was dropped, why, and a hash of the raw bytes).
- */
-export const migration: Migration = {
-  id: '003_integrity',
-  description: 'checkpoints and dlq_decisions tables',
-  up({ db }) {
-    return [
-      `CREATE TABLE IF NOT EXISTS ${db}.checkpoints (
+/** The checkpoints table (007 swaps it for one whose key keeps forked checkpoints). */
+export const CHECKPOINTS_DDL = (db: string, name: string, orderBy: string) => `CREATE TABLE IF NOT EXISTS ${db}.${name} (
   \`topic\` String COMMENT 'events topic the chain belongs to',
   \`partition\` UInt32 COMMENT 'Kafka partition of the chain',
   \`last_offset\` UInt64 COMMENT 'last offset covered by this checkpoint',
@@ -20,7 +12,18 @@ export const migration: Migration = {
   \`key_id\` String COMMENT 'id of the signing key',
   \`signature\` String COMMENT 'base64 signature over the checkpoint'
 ) ENGINE = ReplacingMergeTree(created_at)
-ORDER BY (topic, partition, last_offset)`,
+ORDER BY ${orderBy}`;
+
+/**
+ * Tamper evidence: signed checkpoints of each partition's hash chain (kept forever), and the
+ * decisions taken on dead-lettered messages (what was dropped, why, and a hash of the raw bytes).
+ */
+export const migration: Migration = {
+  id: '003_integrity',
+  description: 'checkpoints and dlq_decisions tables',
+  up({ db }) {
+    return [
+      CHECKPOINTS_DDL(db, 'checkpoints', '(topic, partition, last_offset)'),
       `CREATE TABLE IF NOT EXISTS ${db}.dlq_decisions (
   \`topic\` String,
   \`partition\` UInt32,

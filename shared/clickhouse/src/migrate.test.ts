@@ -7,7 +7,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
   assert.deepEqual(
     ms.map((m) => m.id),
-    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys'],
+    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key'],
   );
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /CREATE TABLE IF NOT EXISTS `audit_x`\.events/);
@@ -22,6 +22,12 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const lookups = ms[1]?.statements ?? [];
   assert.equal(lookups.length, 6);
   assert.match(lookups[1] ?? '', /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_by_actor_mv TO `audit_x`\.events_by_actor/);
+  const swap = ms[5]?.statements.join('\n') ?? '';
+  assert.match(swap, /`received_at_ms` UInt16/);
+  assert.match(swap, /ORDER BY \(tenant_id, toDate\(occurred_at\), action, actor_id, event_id, kafka_topic, kafka_partition, kafka_offset\)/);
+  assert.match(swap, /RENAME TABLE `audit_x`\.events TO `audit_x`\.events_pre006, `audit_x`\.events_new006 TO `audit_x`\.events/);
+  assert.match(swap, /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_by_ip_mv/, 'lookup views re-created on the new table');
+  assert.doesNotMatch(events, /received_at_ms/, '001 renders as first applied');
   const keys = ms[4]?.statements.join('\n') ?? '';
   assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_keys/);
   assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_erasures/);
@@ -38,4 +44,15 @@ test('modern rendering: Map, DateTime64, codecs, bloom filter indexes instead of
   assert.doesNotMatch(events, /`occurred_at_us`|`attr_keys`/);
   assert.deepEqual(ms[1]?.statements, []);
   assert.notEqual(ms[0]?.checksum, renderMigrations('audit', capabilitiesFor('18.16.1'))[0]?.checksum, 'checksum follows the rendering');
+});
+
+test('applied migrations render exactly as before (checksums pinned: a change would report drift on every existing database)', () => {
+  const ck = (v: string) => Object.fromEntries(renderMigrations('audit', capabilitiesFor(v)).map((m) => [m.id, m.checksum]));
+  const legacy = ck('18.16.1');
+  assert.equal(legacy['001_events'], 'd9adfd63a6a63b3fad0a9706a6eebfdb661c12bab888ebbbf9b5c3143ca9965d');
+  assert.equal(legacy['002_lookups'], 'cf3d5baa746a9993f18817730dfe46a6658c5299b6fea8fc58d3600a24e1055e');
+  assert.equal(legacy['003_integrity'], '419dcf3cee66545bd2e3249a923dda82fd7d1ce446a3c4470b9ba20fef2234b0');
+  assert.equal(legacy['004_operations'], 'c5f998fac2b3d10b5e258d2c757916cdb44707e92f66d018d6a2da24bdfe3afa');
+  assert.equal(legacy['005_subject_keys'], 'b1a4f220598a40ac88f1720cdabeb4d4cfa0b8a606d07e0cbfadb558a3dd832e');
+  assert.equal(ck('26.7.2.1')['001_events'], '7423a1da7bbe4f3c22469d146cf7d05f91d9fff27bc60fac00820b1bd2912d40');
 });

@@ -17,17 +17,31 @@ export interface MigrationContext {
   layout: Layout;
 }
 
+/**
+ * A statement run only when a table of the database exists (`exists: true`) or does not: what
+ * makes a table swap (RENAME, copy) safe to run again after an interruption.
+ */
+export interface GuardedStatement {
+  sql: string;
+  when: { table: string; exists: boolean };
+}
+export type MigrationStatement = string | GuardedStatement;
+
 export interface Migration {
   /** `NNN_name`, sorted lexically = applied in order. */
   id: string;
   description: string;
-  up(ctx: MigrationContext): string[];
+  up(ctx: MigrationContext): MigrationStatement[];
 }
 
 export interface RenderedMigration {
   id: string;
   description: string;
+  /** The SQL of each statement (a guarded one with its condition as a trailing comment). */
   statements: string[];
+  /** Per statement: the guard, if any, and the SQL sent (without the comment). */
+  guards: (GuardedStatement['when'] | undefined)[];
+  sqls: string[];
   /** sha256 of the rendered statements: a recorded checksum that differs means the schema was rendered for another server. */
   checksum: string;
 }
@@ -37,8 +51,13 @@ export function renderMigrations(database: string, caps: Capabilities, migration
   return [...migrations]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((m) => {
-      const statements = m.up(ctx);
-      return { id: m.id, description: m.description, statements, checksum: createHash('sha256').update(statements.join(';\n')).digest('hex') };
+      const raw = m.up(ctx);
+      const statements = raw.map((s) =>
+        typeof s === 'string' ? s : `${s.sql}\n-- only if table ${s.when.table} ${s.when.exists ? 'exists' : 'does not exist'}`,
+      );
+      const guards = raw.map((s) => (typeof s === 'string' ? undefined : s.when));
+      const sqls = raw.map((s) => (typeof s === 'string' ? s : s.sql));
+      return { id: m.id, description: m.description, statements, guards, sqls, checksum: createHash('sha256').update(statements.join(';\n')).digest('hex') };
     });
 }
 
@@ -174,12 +193,15 @@ export async function migrate(ch: ClickHouse, options: MigrateOptions = {}): Pro
     }
   }
   for (const m of pending) {
-    for (const s of m.statements) {
+    for (const [i, s] of m.statements.entries()) {
+      const guard = m.guards[i];
+      // A dry run lists guarded statements as they are (the tables they test may not exist yet).
+      if (!dryRun && guard && (await tableExists(ch, database, guard.table)) !== guard.exists) continue;
       statements.push({ migration: m.id, sql: s });
       options.onStatement?.(m.id, s);
       if (!dryRun) {
         try {
-          await ch.command(s, { operation: 'migrate_ddl' });
+          await ch.command(m.sqls[i] as string, { operation: 'migrate_ddl' });
         } catch (err) {
           const e = err as AuditstreamError;
           throw new AuditstreamError(e.code ?? 'CLICKHOUSE_QUERY', `migration ${m.id} failed: ${e.message}`, {

@@ -1,15 +1,19 @@
 import { AuditstreamError } from '@auditstream/core';
 import { type Capabilities, type Layout, layoutFor } from './capabilities.js';
 import type { ClickHouse, RequestOptions } from './client.js';
+import { firstReceivedOrder } from './identity.js';
 import { fromRow, parseClickHouseTime, type StoredEvent } from './rows.js';
 import { eventColumnNames, LOOKUPS } from './schema.js';
 import { ident, joinSql, p, type SqlFragment, sql, table, unsafeRaw } from './sql.js';
 
 /**
  * Query helpers over audit.events. ReplacingMergeTree removes duplicate deliveries only when parts
- * merge, which is eventual, so EVERY query here deduplicates by itself:
+ * merge, which is eventual, and several messages may carry one event_id (identity.ts), so EVERY
+ * query here deduplicates by itself:
  * - counts and aggregates: uniqExact(event_id)           (countEvents, hourlyCountsByAction)
- * - row reads:             ORDER BY … LIMIT 1 BY event_id (findEvents, getEvent)
+ * - row reads:             the first received row of each event_id: ORDER BY event_id, then
+ *                          firstReceivedOrder, LIMIT 1 BY event_id (findEvents, getEvent); the
+ *                          listing's own order is applied after, so it never picks the row
  * - lookups by actor/resource/IP on servers without skip indexes: `event_id IN (SELECT … FROM
  *   events_by_*)`, a set, so duplicates there do not matter, then LIMIT 1 BY as above.
  * FINAL is never used on events (it merges at read time, single-threaded on old servers); it is
@@ -152,10 +156,11 @@ export async function findEvents(ch: ClickHouse, filter: EventFilter, options: F
   const layout = layoutFor(caps);
   const limit = options.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new AuditstreamError('QUERY_INVALID', 'limit must be 1..100000', { field: 'limit' });
-  const q = sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
+  const q = sql`SELECT ${selectList(layout)} FROM (SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
 WHERE ${eventsWhere(caps, ch.database, filter)}
+ORDER BY event_id, ${firstReceivedOrder(layout)}
+LIMIT 1 BY event_id)
 ORDER BY ${orderBy(layout, options.order ?? 'desc')}
-LIMIT 1 BY event_id
 LIMIT ${unsafeRaw(String(limit))}`; // validated integer: 18.16 takes only a literal after LIMIT
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'find_events', ...options });
   return rows.map(fromRow);
@@ -166,7 +171,7 @@ export async function getEvent(ch: ClickHouse, tenantId: string, eventId: string
   const layout = layoutFor(await ch.capabilities());
   const q = sql`SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
 WHERE tenant_id = ${tenantId} AND event_id = ${p.uuid(eventId)}
-LIMIT 1 BY event_id
+ORDER BY ${firstReceivedOrder(layout)}
 LIMIT 1`;
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'get_event', ...options });
   return rows[0] ? fromRow(rows[0]) : undefined;

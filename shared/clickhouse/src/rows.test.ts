@@ -59,7 +59,10 @@ test('legacy rows keep microseconds in a second column and attributes as sorted 
   assert.deepEqual(back.event.resource, event.resource);
   assert.equal(back.event.host, null);
   assert.equal(back.meta.kafka_offset, '1099511627776');
-  assert.equal(back.meta.received_at.toISOString(), '2024-05-01T12:00:01.000Z', 'legacy keeps ingest times to the second');
+  assert.equal(row.received_at_ms, 250);
+  assert.equal(row.ingested_at_ms, 500);
+  assert.equal(back.meta.received_at.toISOString(), '2024-05-01T12:00:01.250Z', 'legacy keeps ingest times to the millisecond (issue 22.10)');
+  assert.equal(back.meta.ingested_at.toISOString(), '2024-05-01T12:00:02.500Z');
 });
 
 test('modern rows use DateTime64 text and a map', () => {
@@ -127,7 +130,7 @@ const PIN_META = {
 } as const satisfies IngestMeta;
 const PINNED_ROW_JSON = {
   legacy:
-    '{"tenant_id":"acme","event_id":"0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b","action":"auth.login","category":"authentication","outcome":"failure","reason":"bad\\n","actor_id":"u-42","actor_type":"user","actor_name":"Zoë \\"q\\" \\\\","actor_session_id":"","actor_ip":"203.0.113.7","actor_user_agent":"","service":"sso","host":"","region":"eu-west-1","resource_type":"account","resource_id":"a-1","resource_name":"","request_id":"req-1","trace_id":"","severity":"medium","kafka_topic":"audit.events","kafka_partition":3,"kafka_offset":"123","geo_country":"","geo_city":"","ua_browser":"","ua_os":"","ua_device":"","chain_seq":"7","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","occurred_at":4294967294,"occurred_at_us":999999,"received_at":1735689601,"ingested_at":1735689602,"attr_keys":["alpha","zeta","é"],"attr_values":["first","last","✓"]}',
+    '{"tenant_id":"acme","event_id":"0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b","action":"auth.login","category":"authentication","outcome":"failure","reason":"bad\\n","actor_id":"u-42","actor_type":"user","actor_name":"Zoë \\"q\\" \\\\","actor_session_id":"","actor_ip":"203.0.113.7","actor_user_agent":"","service":"sso","host":"","region":"eu-west-1","resource_type":"account","resource_id":"a-1","resource_name":"","request_id":"req-1","trace_id":"","severity":"medium","kafka_topic":"audit.events","kafka_partition":3,"kafka_offset":"123","geo_country":"","geo_city":"","ua_browser":"","ua_os":"","ua_device":"","chain_seq":"7","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","occurred_at":4294967294,"occurred_at_us":999999,"received_at":1735689601,"ingested_at":1735689602,"received_at_ms":999,"ingested_at_ms":0,"attr_keys":["alpha","zeta","é"],"attr_values":["first","last","✓"]}',
   modern:
     '{"tenant_id":"acme","event_id":"0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b","action":"auth.login","category":"authentication","outcome":"failure","reason":"bad\\n","actor_id":"u-42","actor_type":"user","actor_name":"Zoë \\"q\\" \\\\","actor_session_id":"","actor_ip":"203.0.113.7","actor_user_agent":"","service":"sso","host":"","region":"eu-west-1","resource_type":"account","resource_id":"a-1","resource_name":"","request_id":"req-1","trace_id":"","severity":"medium","kafka_topic":"audit.events","kafka_partition":3,"kafka_offset":"123","geo_country":"","geo_city":"","ua_browser":"","ua_os":"","ua_device":"","chain_seq":"7","prev_hash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff","occurred_at":"2106-02-07 06:28:14.999999","received_at":"2025-01-01 00:00:01.999","ingested_at":"2025-01-01 00:00:02.000","attributes":{"alpha":"first","zeta":"last","é":"✓"}}',
 };

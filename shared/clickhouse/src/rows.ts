@@ -120,13 +120,16 @@ export type StoredIngestMeta = Record<Exclude<IngestMetaColumn, 'kafka_partition
 
 type EventRowCommon = Omit<Record<EventContentColumn, string>, keyof EnumColumns> & EnumColumns & StoredIngestMeta;
 
-/** The legacy layout (18.16): whole seconds + µs column, attributes as two aligned arrays. */
+/** The legacy layout (18.16): whole seconds + µs/ms columns, attributes as two aligned arrays. */
 export interface LegacyEventRow extends EventRowCommon {
   /** Unix seconds. */
   occurred_at: number;
   occurred_at_us: number;
   received_at: number;
   ingested_at: number;
+  /** Milliseconds within received_at / ingested_at (18.16 has no DateTime64). */
+  received_at_ms: number;
+  ingested_at_ms: number;
   attr_keys: string[];
   attr_values: string[];
 }
@@ -350,6 +353,8 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   row.occurred_at_us = occurredUs;
   row.received_at = Math.floor(received / 1000);
   row.ingested_at = Math.floor(ingested / 1000);
+  row.received_at_ms = received % 1000;
+  row.ingested_at_ms = ingested % 1000;
   row.attr_keys = keys;
   row.attr_values = values;
   return row;
@@ -408,8 +413,9 @@ export function fromRow(row: Record<string, unknown>): StoredEvent {
       attributes,
     },
     meta: {
-      received_at: new Date(Number(parseClickHouseTime(s('received_at')) / 1000n)),
-      ingested_at: new Date(Number(parseClickHouseTime(s('ingested_at')) / 1000n)),
+      // Legacy: whole seconds + the ms column (0 for rows stored before 006_events_source_key).
+      received_at: new Date(Number(parseClickHouseTime(s('received_at')) / 1000n) + Number(row.received_at_ms ?? 0)),
+      ingested_at: new Date(Number(parseClickHouseTime(s('ingested_at')) / 1000n) + Number(row.ingested_at_ms ?? 0)),
       kafka_topic: s('kafka_topic'),
       kafka_partition: Number(row.kafka_partition ?? 0),
       kafka_offset: s('kafka_offset'),

@@ -24,6 +24,8 @@ export interface ColumnSpec {
   /** CODEC clause used when caps.codecs. */
   codec?: string;
   comment: string;
+  /** The migration that added the column (absent: 001_events). Applied migrations render without later columns. */
+  since?: string;
 }
 
 const S = 'String';
@@ -61,6 +63,20 @@ export const EVENT_COLUMNS: readonly ColumnSpec[] = [
   // ingest
   { name: 'received_at', legacy: "DateTime('UTC')", modern: "DateTime64(3, 'UTC')", comment: 'Kafka message timestamp' },
   { name: 'ingested_at', legacy: "DateTime('UTC')", modern: "DateTime64(3, 'UTC')", comment: 'when ingest wrote the row; ReplacingMergeTree version' },
+  {
+    name: 'received_at_ms',
+    legacy: 'UInt16',
+    modern: null,
+    since: '006_events_source_key',
+    comment: 'legacy only: milliseconds within received_at second (0..999)',
+  },
+  {
+    name: 'ingested_at_ms',
+    legacy: 'UInt16',
+    modern: null,
+    since: '006_events_source_key',
+    comment: 'legacy only: milliseconds within ingested_at second (0..999)',
+  },
   { name: 'kafka_topic', ...LC(S), comment: 'source topic' },
   { name: 'kafka_partition', legacy: 'UInt32', modern: 'UInt32', comment: 'source partition' },
   { name: 'kafka_offset', legacy: 'UInt64', modern: 'UInt64', codec: 'CODEC(Delta, ZSTD(1))', comment: 'source offset' },
@@ -86,16 +102,21 @@ export function eventColumnNames(layout: Layout): string[] {
 }
 
 /**
- * Sorting key of audit.events.
+ * Sorting key of audit.events (since migration 006_events_source_key).
  * - tenant_id first: every query is tenant-scoped.
  * - toDate(occurred_at) next: time-range queries read only the days asked for; a day (not the
  *   full timestamp) so the columns after it still cluster rows inside a tenant-day.
  * - action, actor_id: the next most common filters and group-bys; also good compression.
- * - event_id last: makes the key unique per event.
- * Every column is taken from the event itself, never from ingest metadata, so a re-delivered copy
- * of an event has exactly the same key, and ReplacingMergeTree collapses the copies on merge.
+ * - event_id, then where the row came from (kafka_topic, kafka_partition, kafka_offset): a stored
+ *   row is identified by its Kafka message. A re-delivered copy of a message has the same key
+ *   (every column before the source is taken from the event itself), so ReplacingMergeTree
+ *   collapses the copies on merge; two different messages never share a key, so a message that
+ *   reuses another's event_id can never merge it away (issue 21: it erased chain entries).
+ * Queries show one row per event_id by the rule in queries.ts (FIRST_STORED_RULE).
  */
-export const EVENTS_ORDER_BY = '(tenant_id, toDate(occurred_at), action, actor_id, event_id)';
+export const EVENTS_ORDER_BY = '(tenant_id, toDate(occurred_at), action, actor_id, event_id, kafka_topic, kafka_partition, kafka_offset)';
+/** The key migration 001 created (rows merged by event content alone); 006 swaps the table for one with EVENTS_ORDER_BY. */
+export const EVENTS_ORDER_BY_001 = '(tenant_id, toDate(occurred_at), action, actor_id, event_id)';
 export const EVENTS_PARTITION_BY = 'toYYYYMM(occurred_at)';
 
 /** Lookup tables fed by materialized views (servers without skip indexes). */

@@ -112,7 +112,7 @@ export function formatReport(r: VerifyReport): string {
     r.scope.tenant !== undefined ? `tenant ${r.scope.tenant}` : undefined,
   ].filter(Boolean);
   lines.push(
-    `Verified ${scope.join(', ')}: ${r.partitions.length} partition${r.partitions.length === 1 ? '' : 's'}, ${int(r.rows)} rows (${int(r.entries)} chain entries, ${int(r.duplicates)} re-delivered copies) in ${(r.duration_ms / 1000).toFixed(1)} s, ${int(r.events_per_second)} events/s`,
+    `Verified ${scope.join(', ')}: ${r.partitions.length} partition${r.partitions.length === 1 ? '' : 's'}, ${int(r.rows)} rows (${int(r.entries)} chain entries, ${int(r.duplicates)} re-delivered copies${r.event_id_conflicts > 0 ? `, ${int(r.event_id_conflicts)} event ids carried by conflicting messages` : ''}) in ${(r.duration_ms / 1000).toFixed(1)} s, ${int(r.events_per_second)} events/s`,
   );
   lines.push(
     `Checkpoints: table${r.sources.checkpoints_topic ? ` and topic ${r.sources.checkpoints_topic} (${int(r.sources.checkpoints_topic_messages ?? 0)} messages)` : ' only'}${r.sources.ingest_group ? `; committed offsets of group ${r.sources.ingest_group}` : ''}`,

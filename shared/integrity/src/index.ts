@@ -34,6 +34,7 @@ export {
 } from './checkpointer.js';
 export { formatReport, generateKeyFiles, type KeysGenerateResult, runVerifyCommand, VERIFY_EXIT, type VerifyCommandInput } from './cli.js';
 export { type IntegrityConfig, signingKeyFromConfig } from './config.js';
+export { type ConflictSource, conflictFindings, type EventIdConflict, findEventIdConflicts } from './conflicts.js';
 export { type DlqDecision, rawSha256, recordDlqDecisions } from './dlq.js';
 export { chainContentFromRow, chainContentFromStored, chainFieldsFromStored } from './fields.js';
 export { canonicalJson, type JcsValue } from './jcs.js';

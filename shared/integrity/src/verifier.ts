@@ -18,7 +18,8 @@ export type FindingKind =
   | 'unexplained_gap' // Kafka offsets skipped by the chain that have no dead-letter decision
   | 'truncated' // (warning) the stored chain does not start at chain_seq 1: retention, or the oldest rows deleted
   | 'checkpoint_unpublished' // (warning) a checkpoint in the table never reached the checkpoints topic
-  | 'dlq_conflict'; // (warning) a dead-letter decision for an offset that has a chain entry
+  | 'dlq_conflict' // (warning) a dead-letter decision for an offset that has a chain entry
+  | 'event_id_conflict'; // (warning) another message with this row's event_id and different content is the one queries show
 
 export type Severity = 'error' | 'warning';
 

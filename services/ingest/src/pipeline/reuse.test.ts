@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type AuditEventInput, toRow } from '@auditstream/clickhouse';
+import { Registry } from 'prom-client';
+import { createIngestMetrics } from '../metrics.js';
+import { createReuseTracker } from './reuse.js';
+
+const ID = '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5b';
+const event = (over: Partial<AuditEventInput> = {}): AuditEventInput => ({
+  event_id: ID,
+  tenant_id: 'acme',
+  occurred_at: 1_714_564_800_123_457,
+  actor: { id: 'u-1', type: 'user' },
+  action: 'auth.login',
+  category: 'authentication',
+  outcome: 'success',
+  service: 'sso',
+  attributes: { a: '1' },
+  ...over,
+});
+const row = (offset: number, over: Partial<AuditEventInput> = {}, layout: 'legacy' | 'modern' = 'legacy') =>
+  toRow(event(over), { received_at: 1_714_564_801_000, kafka_topic: 'audit.events', kafka_partition: 4, kafka_offset: offset }, layout);
+
+for (const layout of ['legacy', 'modern'] as const) {
+  test(`reuse tracker (${layout}): re-delivery is nothing, same content is a duplicate, other content a conflict`, async () => {
+    const metrics = createIngestMetrics(new Registry());
+    const warnings: object[] = [];
+    const observe = createReuseTracker({ metrics, logger: { warn: (o: object) => void warnings.push(o) } as never });
+    observe([row(5762, {}, layout)]);
+    observe([row(5762, {}, layout)]); // the same message again (re-delivery)
+    observe([row(5763, {}, layout)]); // the same event published twice
+    observe([row(5764, { outcome: 'failure' }, layout), row(5765, { attributes: { a: '2' } }, layout)]);
+    const counts = Object.fromEntries((await metrics.eventIdReuse.get()).values.map((v) => [v.labels.kind, v.value]));
+    assert.deepEqual(counts, { duplicate: 1, conflict: 2 });
+    assert.equal(warnings.length, 2);
+    assert.deepEqual((warnings[0] as { first: unknown }).first, { topic: 'audit.events', partition: 4, offset: '5762' });
+    assert.doesNotMatch(JSON.stringify(warnings), /failure|auth\.login/, 'no payload in the log');
+  });
+}
+
+test('reuse tracker forgets the oldest ids beyond its window', async () => {
+  const metrics = createIngestMetrics(new Registry());
+  const observe = createReuseTracker({ metrics, logger: { warn() {} } as never, window: 1 });
+  observe([row(1)]);
+  observe([row(2, { event_id: '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5c' })]);
+  observe([row(3, { outcome: 'failure' })]);
+  assert.equal((await metrics.eventIdReuse.get()).values.length, 0);
+});
