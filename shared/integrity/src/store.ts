@@ -253,12 +253,17 @@ type ChainRowJson = Record<string, unknown>;
 
 function chainRowFrom(r: ChainRowJson, legacy: boolean): StoredChainRow {
   let attributes: Record<string, string>;
+  let malformed = false;
   if (legacy) {
     const keys = r.c22 as string[];
     const values = r.c23 as string[];
     const order = keys.map((k, i) => [k, values[i] ?? ''] as const).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     attributes = {};
-    for (const [k, v] of order) attributes[k] = v;
+    for (const [k, v] of order) {
+      // Ingest writes each key once (from a map): a repeated key is a changed row, even if the map it folds to hashes right.
+      if (Object.hasOwn(attributes, k)) malformed = true;
+      attributes[k] = v;
+    }
   } else attributes = (r.c22 as Record<string, string>) ?? {};
   const fields: ChainEntryFields = {
     tenant_id: r.c0 as string,
@@ -296,7 +301,7 @@ function chainRowFrom(r: ChainRowJson, legacy: boolean): StoredChainRow {
     chain_seq: r.c33 as string,
     prev_hash: r.c34 as string,
   };
-  return { fields, hash: r.c35 as string };
+  return malformed ? { fields, hash: r.c35 as string, malformed } : { fields, hash: r.c35 as string };
 }
 
 /**
