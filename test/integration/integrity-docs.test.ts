@@ -155,6 +155,11 @@ test('the auditor script in docs/integrity.md passes on an intact log and fails 
   const repeated = runScript();
   assert.equal(repeated.code, 1, repeated.out);
   assert.match(repeated.out, new RegExp(`partition 1: offset ${dup?.o} event [0-9a-f-]+: modified`));
+  const ours = await verifyTestEnv(env);
+  assert.ok(
+    ours.findings.some((f) => f.kind === 'modified' && f.partition === 1 && f.offset === dup?.o),
+    'auditstream verify applies the same rule',
+  );
 
   // Every row of a partition deleted: the partition is still listed (checkpoints, dead letters, commits) and fails.
   await mutate(`ALTER TABLE ${env.database}.events DELETE WHERE kafka_partition = 2`);
