@@ -9,6 +9,7 @@ import {
   createTestEnv,
   type IngestChild,
   publishEvents,
+  publishPoison,
   spawnIngest,
   type TestEnv,
   verifyTestEnv,
@@ -16,7 +17,6 @@ import {
   waitForStored,
 } from '@auditstream/ingest/testing';
 import { readCheckpointsTopic } from '@auditstream/integrity';
-import { Partitioners } from 'kafkajs';
 
 // docs/integrity.md's auditor script, run exactly as the markdown holds it (CI extracts it, so the
 // docs cannot drift), with python3 against a database populated by the real `auditstream ingest`:
@@ -95,14 +95,7 @@ function runScript(): { code: number | null; out: string } {
 test('the auditor script in docs/integrity.md passes on an intact log and fails on tampered ones', async () => {
   assert.match(execFileSync('python3', ['--version'], { encoding: 'utf8' }), /Python 3/);
   await publishEvents(env.kafka, env.topic, env.tenant, EVENTS);
-  const producer = env.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  await producer.send({
-    topic: env.topic,
-    acks: -1,
-    messages: Array.from({ length: POISON }, (_, i) => ({ partition: i % PARTITIONS, value: Buffer.from(`not avro ${i}`) })),
-  });
-  await producer.disconnect();
+  await publishPoison(env.kafka, env.topic, POISON, PARTITIONS);
   const ingest = spawnIngest(env.env);
   children.push(ingest);
   await waitForStored(env, EVENTS, { timeoutMs: 120_000 });

@@ -5,6 +5,7 @@ import {
   createTestEnv,
   type IngestChild,
   publishEvents,
+  publishPoison as publishPoisonTo,
   rowCounts,
   scrape,
   spawnIngest,
@@ -14,7 +15,6 @@ import {
   waitForStored,
 } from '@auditstream/ingest/testing';
 import type { VerifyReport } from '@auditstream/integrity';
-import { Partitioners } from 'kafkajs';
 
 // The real `auditstream ingest` (child process) with integrity on, against the local Kafka 4.1 and
 // ClickHouse 18.16: every stored row is chained, checkpoints are signed into the table and the
@@ -58,16 +58,7 @@ function start(): IngestChild {
 
 const tail = (c: IngestChild) => c.output().split('\n').slice(-15).join('\n');
 
-async function publishPoison(n: number): Promise<void> {
-  const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  await producer.send({
-    topic: env.topic,
-    acks: -1,
-    messages: Array.from({ length: n }, (_, i) => ({ partition: i % PARTITIONS, value: Buffer.from(`not avro ${i}`) })),
-  });
-  await producer.disconnect();
-}
+const publishPoison = (n: number) => publishPoisonTo(env.kafka, env.topic, n, PARTITIONS);
 
 function assertClean(report: VerifyReport, entries: number): void {
   const errors = report.findings.filter((f) => f.severity === 'error');

@@ -13,7 +13,7 @@ import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } fr
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
-import type { Kafka } from 'kafkajs';
+import { type Kafka, Partitioners } from 'kafkajs';
 import { loadIngestConfig } from '../config.js';
 import { type IngestIntegrityDeps, integrityFromConfig } from '../integrity.js';
 
@@ -138,6 +138,21 @@ export async function publishEvents(kafka: Kafka, topic: string, tenant: string,
     await producer.close();
   }
   return ids;
+}
+
+/** Publishes n messages that are not events (ingest dead-letters them), round-robin over the partitions. */
+export async function publishPoison(kafka: Kafka, topic: string, n: number, partitions: number): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: Array.from({ length: n }, (_, i) => ({ partition: i % partitions, value: Buffer.from(`not avro ${i}`) })),
+    });
+  } finally {
+    await producer.disconnect();
+  }
 }
 
 const ALL_TIME = { from: 0, to: 4_000_000_000_000_000 };
