@@ -1,4 +1,5 @@
 export { type CompatibilityIssue, checkCompatibility } from './compat.js';
+export { ACTION_RE, isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
 export {
   AUDIT_EVENT_SCHEMA_FILE,
   type AvroSchema,
@@ -15,3 +16,12 @@ export {
 } from './schema.js';
 export { microsToDate, microsToIso, nowMicros, type TimestampInput, toMicros } from './time.js';
 export * from './types.generated.js';
+export {
+  AuditEventValidationError,
+  createEventNormalizer,
+  EVENT_TIME_WINDOW,
+  type NormalizedEvent,
+  type PublishInput,
+  type ValidationOptions,
+  validateAuditEvent,
+} from './validate.js';
