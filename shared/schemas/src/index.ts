@@ -1,8 +1,10 @@
 export { type CompatibilityIssue, checkCompatibility } from './compat.js';
 export { ACTION_RE, isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
 export {
+  ALERT_SCHEMA_FILE,
   AUDIT_EVENT_SCHEMA_FILE,
   type AvroSchema,
+  alertSchema,
   auditEventSchema,
   auditEventType,
   HISTORY_DIR,

@@ -112,22 +112,41 @@ test('validateAuditEvent: a decoded event breaking a rule names the field; the w
   assert.equal(check({ occurred_at: (at - EVENT_TIME_WINDOW.max_past_age_ms - 1) * 1000 }), 'occurred_at', 'past');
   assert.equal(check({ occurred_at: (at - EVENT_TIME_WINDOW.max_past_age_ms) * 1000 }), undefined, 'edge of the past');
   // The same event judged at another Kafka timestamp: the verdict follows that time, not the wall clock.
-  assert.equal(fieldOf(() => validateAuditEvent(decoded() as never, at + EVENT_TIME_WINDOW.max_past_age_ms + 1)), 'occurred_at');
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded() as never, at + EVENT_TIME_WINDOW.max_past_age_ms + 1)),
+    'occurred_at',
+  );
 });
 
 test('optional strings: null stays null, a value is kept, "" is rejected naming the field (absent is null)', () => {
   const normalize = createEventNormalizer();
   const now = Date.now();
-  const base = { tenant_id: 't', actor: { id: 'u', type: 'user' as const }, action: 'auth.login', category: 'authentication' as const, outcome: 'success' as const, service: 's' };
+  const base = {
+    tenant_id: 't',
+    actor: { id: 'u', type: 'user' as const },
+    action: 'auth.login',
+    category: 'authentication' as const,
+    outcome: 'success' as const,
+    service: 's',
+  };
   for (const f of ['reason', 'host', 'region', 'request_id', 'trace_id']) {
-    assert.equal(fieldOf(() => normalize({ ...base, [f]: '' }, now)), f);
+    assert.equal(
+      fieldOf(() => normalize({ ...base, [f]: '' }, now)),
+      f,
+    );
     assert.equal((normalize({ ...base, [f]: null }, now) as unknown as Record<string, unknown>)[f], null);
     assert.equal((normalize({ ...base, [f]: 'x' }, now) as unknown as Record<string, unknown>)[f], 'x');
   }
   for (const f of ['name', 'session_id', 'ip', 'user_agent']) {
-    assert.equal(fieldOf(() => normalize({ ...base, actor: { ...base.actor, [f]: '' } }, now)), `actor.${f}`);
+    assert.equal(
+      fieldOf(() => normalize({ ...base, actor: { ...base.actor, [f]: '' } }, now)),
+      `actor.${f}`,
+    );
   }
-  assert.equal(fieldOf(() => normalize({ ...base, resource: { type: 'doc', id: 'd', name: '' } }, now)), 'resource.name');
+  assert.equal(
+    fieldOf(() => normalize({ ...base, resource: { type: 'doc', id: 'd', name: '' } }, now)),
+    'resource.name',
+  );
   // Attribute values are map<string>: "" is a value there and is kept.
   assert.deepEqual(normalize({ ...base, attributes: { empty: '' } }, now).attributes, { empty: '' });
   assert.throws(() => normalize({ ...base, reason: '' }, now), /^AuditEventValidationError: reason must not be an empty string/);
