@@ -3,7 +3,7 @@
 //
 // The wire contract is docs/producers.md: Avro single-object encoding (hamba/avro's soe
 // package writes C3 01, the schema's CRC-64-AVRO fingerprint in little-endian byte order, and
-// the Avro body), message key "<tenant_id>:<actor.id>" (UTF-8), and Kafka's murmur2
+// the Avro body; see parseForFingerprint for the one adjustment it needs), message key "<tenant_id>:<actor.id>" (UTF-8), and Kafka's murmur2
 // partitioner, so each actor's events share a partition with the ones the Node SDK publishes.
 // Exits 0 only when Kafka acknowledged every event.
 package main
@@ -60,6 +60,42 @@ type AuditEvent struct {
 	Attributes map[string]string `avro:"attributes"`
 }
 
+// parseForFingerprint parses the schema with its logicalType attributes removed. hamba/avro
+// (v2.31) keeps logicalType in the canonical form it fingerprints; the Avro specification's
+// Parsing Canonical Form, and so Java, fastavro and ingest, strip it. A logical type never
+// changes the binary encoding (occurred_at is a long either way), so the stripped schema writes
+// the same bytes and its fingerprint is the one ingest knows.
+func parseForFingerprint(path string) (avro.Schema, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, err
+	}
+	stripped, err := json.Marshal(stripLogicalTypes(doc))
+	if err != nil {
+		return nil, err
+	}
+	return avro.Parse(string(stripped))
+}
+
+func stripLogicalTypes(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		delete(t, "logicalType")
+		for k, child := range t {
+			t[k] = stripLogicalTypes(child)
+		}
+	case []any:
+		for i, child := range t {
+			t[i] = stripLogicalTypes(child)
+		}
+	}
+	return v
+}
+
 func main() {
 	os.Exit(run())
 }
@@ -83,7 +119,7 @@ func run() int {
 		return 2
 	}
 
-	schema, err := avro.ParseFiles(*schemaPath)
+	schema, err := parseForFingerprint(*schemaPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "reading the schema: %v\n", err)
 		return 1
@@ -103,6 +139,9 @@ func run() int {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		// Idempotent (franz-go's default) implies acks=all and keeps order on retries.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// franz-go compresses with snappy by default; ingest (kafkajs) reads uncompressed or
+		// gzip batches only (docs/producers.md).
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordDeliveryTimeout(30*time.Second),
 	)

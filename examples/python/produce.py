@@ -94,6 +94,7 @@ def main() -> int:
             # client's murmur2 for keyed messages.
             "partitioner": "murmur2_random",
             "enable.idempotence": True,  # acks=all, no duplicates or reordering on retries
+            "compression.type": "none",  # ingest reads uncompressed or gzip batches only
             "linger.ms": 5,
             "message.timeout.ms": 30_000,
             "client.id": "auditstream-example-python",

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { createClickHouse, findEvents, type StoredEvent } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot, UUID_V7_RE } from '@auditstream/core';
-import { clickhouseWriter, createIngest, detectLayout, type Ingest } from '@auditstream/ingest';
+import { clickhouseWriter, createIngest, detectLayout, type Ingest, scanDlq } from '@auditstream/ingest';
 import { countStored, createTestEnv, ingestIntegrity, quietLogger, scrape, type TestEnv, waitFor } from '@auditstream/ingest/testing';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer, createEventNormalizer, murmur2, type PublishInput, type PublishReceipt } from '@auditstream/producer';
@@ -118,6 +118,17 @@ async function sdkRound(round: number): Promise<PublishReceipt[]> {
   return sdk.publishMany(events);
 }
 
+/** For a failure message: what was stored per producer, and what was dead-lettered and why. */
+async function whereTheyWent(): Promise<string> {
+  const rows = await env.ch.queryRows<{ service: string; n: string }>(
+    `SELECT service, count() AS n FROM ${env.database}.events WHERE tenant_id = '${env.tenant}' GROUP BY service ORDER BY service`,
+  );
+  const dead = await scanDlq(env.kafka, env.dlq, { timeoutMs: 5000 });
+  const reasons = new Map<string, number>();
+  for (const d of dead) reasons.set(`${d.errorClass}: ${d.errorMessage}`, (reasons.get(`${d.errorClass}: ${d.errorMessage}`) ?? 0) + 1);
+  return `stored by service ${JSON.stringify(Object.fromEntries(rows.map((r) => [r.service, Number(r.n)])))}, dead letters ${JSON.stringify(Object.fromEntries(reasons))}`;
+}
+
 /** Position of an event in the publish order: (step, seq), compared lexicographically. */
 function position(e: StoredEvent['event']): [number, number] {
   const seq = Number(e.attributes.seq);
@@ -136,12 +147,21 @@ test(`the Python, Go and Java examples publish ${EXAMPLE_EVENTS} events each; al
   }
   const finished = Date.now();
   const total = 3 * EXAMPLE_EVENTS + round * SDK_ROUND;
-  await waitFor(
-    `${total} events stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= total,
-    120_000,
-  );
+  // Fails at once, with ingest's error, if ingest stops (e.g. on a batch it cannot read).
+  const stopped = ingest.done.then(({ error, result }) => {
+    throw new Error(`ingest stopped before storing everything: ${(error as Error)?.message ?? result.reason}`);
+  });
+  await Promise.race([
+    waitFor(
+      `${total} events stored`,
+      () => countStored(env.ch, env.tenant),
+      (n) => n >= total,
+      120_000,
+    ),
+    stopped,
+  ]).catch(async (err: Error) => {
+    throw new Error(`${err.message}; ${await whereTheyWent()}`);
+  });
   const stored = await findEvents(env.ch, { tenant_id: env.tenant, from: 0, to: 4_000_000_000_000_000 }, { limit: 100_000, order: 'asc' });
   assert.equal(stored.length, total, 'each event stored once');
   assert.equal(await scrape(ingest.metricsUrl() as string, 'auditstream_ingest_dead_lettered_events_total'), 0, 'nothing dead-lettered');
@@ -196,9 +216,11 @@ test(`the Python, Go and Java examples publish ${EXAMPLE_EVENTS} events each; al
   // Per actor: one partition for every producer (murmur2 of the UTF-8 key, as the SDK), and
   // offsets in publish order across the SDK's rounds and the three examples.
   const partitions = new Set<number>();
-  for (const actor of ACTORS) {
+  // Producers use the actors in turn: seq s goes to actor s % ACTORS.length.
+  const turns = (n: number, i: number) => Math.ceil((n - i) / ACTORS.length);
+  for (const [i, actor] of ACTORS.entries()) {
     const events = stored.filter((s) => s.event.actor.id === actor);
-    assert.equal(events.length, total / ACTORS.length, `${actor}: all its events`);
+    assert.equal(events.length, 3 * turns(EXAMPLE_EVENTS, i) + turns(round * SDK_ROUND, i), `${actor}: all its events`);
     const expected = (murmur2(`${env.tenant}:${actor}`) & 0x7fffffff) % PARTITIONS;
     assert.deepEqual([...new Set(events.map((s) => s.meta.kafka_partition))], [expected], `${actor}: every producer chose the SDK's partition`);
     partitions.add(expected);
