@@ -26,6 +26,8 @@ export interface IntegrityReport {
   events_checked: number;
   checkpoints_checked: number;
   failures: IntegrityFailure[];
+  /** What verified but deserves a look, same shape: e.g. event_id_conflict (messages reusing an event_id with other content; all stored). */
+  warnings?: IntegrityFailure[];
 }
 
 export interface IntegrityVerifier {

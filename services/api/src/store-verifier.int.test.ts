@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createClickHouse, migrate } from '@auditstream/clickhouse';
+import { type AuditEventInput, createClickHouse, insertRows, layoutFor, migrate, toRow } from '@auditstream/clickhouse';
 import { configSchema, loadConfig } from '@auditstream/config';
-import { uniqueName } from '@auditstream/core';
+import { uniqueName, uuidv7 } from '@auditstream/core';
 import {
   clickhouseIntegrityStore,
+  createChainedInsert,
+  createChainer,
   GENESIS_CHECKPOINT_HASH,
   GENESIS_HASH,
   generateSigningKey,
@@ -57,5 +59,33 @@ test('a checkpoint signed with an untrusted key is a failure naming the partitio
   assert.ok(
     report.failures.some((f) => f.kind === 'checkpoint_forged' && f.partition === 2),
     JSON.stringify(report.failures),
+  );
+});
+
+test('a message reusing an event_id with other content verifies ok and is listed as an event_id_conflict warning', async () => {
+  const layout = layoutFor(await ch.capabilities());
+  const chainer = createChainer({ ch });
+  const insert = createChainedInsert({ chainer, insert: (rows) => insertRows(ch, rows) });
+  const id = uuidv7();
+  const event = (outcome: 'failure' | 'success'): AuditEventInput => ({
+    event_id: id,
+    tenant_id: 'acme',
+    occurred_at: Date.now() * 1000,
+    actor: { id: 'victim', type: 'user' },
+    action: 'auth.login',
+    category: 'authentication',
+    outcome,
+    service: 'sso',
+  });
+  const meta = (offset: number) => ({ received_at: Date.now(), kafka_topic: 'audit.events', kafka_partition: 7, kafka_offset: offset });
+  await insert([toRow(event('failure'), meta(0), layout), toRow(event('success'), meta(1), layout)]);
+  const report = await verifier.verifyRange({ ...range, signal: new AbortController().signal });
+  assert.deepEqual(
+    report.failures.filter((f) => f.partition === 7),
+    [],
+  );
+  assert.deepEqual(
+    report.warnings?.filter((w) => w.kind === 'event_id_conflict').map((w) => ({ partition: w.partition, offset: w.offset, event_id: w.event_id })),
+    [{ partition: 7, offset: '1', event_id: id }],
   );
 });

@@ -1,8 +1,17 @@
 import type { KeyObject } from 'node:crypto';
 import type { ClickHouse } from '@auditstream/clickhouse';
-import { verifyStore } from '@auditstream/integrity';
+import { type Finding, verifyStore } from '@auditstream/integrity';
 import type { Kafka } from 'kafkajs';
-import type { IntegrityReport, IntegrityVerifier } from './integrity.js';
+import type { IntegrityFailure, IntegrityReport, IntegrityVerifier } from './integrity.js';
+
+const toFailure = (f: Finding): IntegrityFailure => ({
+  kind: f.kind,
+  detail: f.detail,
+  partition: f.partition,
+  ...(f.topic ? { topic: f.topic } : {}),
+  ...(f.offset ? { offset: f.offset } : {}),
+  ...(f.event_id ? { event_id: f.event_id } : {}),
+});
 
 /**
  * POST /v1/integrity/verify backed by the same verifier as `auditstream verify`
@@ -41,16 +50,8 @@ export function createStoreVerifier(deps: {
         to: report.scope.to ?? null,
         events_checked: report.rows,
         checkpoints_checked: report.partitions.reduce((n, p) => n + p.checkpoints_in_table, 0),
-        failures: report.findings
-          .filter((f) => f.severity === 'error')
-          .map((f) => ({
-            kind: f.kind,
-            detail: f.detail,
-            partition: f.partition,
-            ...(f.topic ? { topic: f.topic } : {}),
-            ...(f.offset ? { offset: f.offset } : {}),
-            ...(f.event_id ? { event_id: f.event_id } : {}),
-          })),
+        failures: report.findings.filter((f) => f.severity === 'error').map(toFailure),
+        warnings: report.findings.filter((f) => f.severity === 'warning').map(toFailure),
       };
       latest = out;
       return out;

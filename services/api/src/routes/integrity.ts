@@ -21,6 +21,19 @@ const verifyBodySchema = {
   },
 } as const;
 
+const findingSchema = {
+  type: 'object',
+  required: ['kind', 'detail'],
+  properties: {
+    kind: { type: 'string' },
+    detail: { type: 'string' },
+    topic: { type: 'string' },
+    partition: { type: 'integer' },
+    offset: { type: 'string' },
+    event_id: { type: 'string' },
+  },
+} as const;
+
 const reportSchema = named('IntegrityReport', {
   type: 'object',
   required: ['status', 'checked_at', 'from', 'to', 'events_checked', 'checkpoints_checked', 'failures'],
@@ -31,21 +44,8 @@ const reportSchema = named('IntegrityReport', {
     to: { type: ['string', 'null'], format: 'date-time' },
     events_checked: { type: 'integer', minimum: 0 },
     checkpoints_checked: { type: 'integer', minimum: 0 },
-    failures: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['kind', 'detail'],
-        properties: {
-          kind: { type: 'string' },
-          detail: { type: 'string' },
-          topic: { type: 'string' },
-          partition: { type: 'integer' },
-          offset: { type: 'string' },
-          event_id: { type: 'string' },
-        },
-      },
-    },
+    failures: { type: 'array', items: findingSchema },
+    warnings: { type: 'array', items: findingSchema },
   },
 });
 
