@@ -16,7 +16,7 @@ import {
   waitFor,
   waitForStored,
 } from '@auditstream/ingest/testing';
-import { readCheckpointsTopic } from '@auditstream/integrity';
+import { checkpointMessageValue, readCheckpointsTopic } from '@auditstream/integrity';
 
 // docs/integrity.md's auditor script, run exactly as the markdown holds it (CI extracts it, so the
 // docs cannot drift), with python3 against a database populated by the real `auditstream ingest`:
@@ -120,7 +120,8 @@ test('the auditor script in docs/integrity.md passes on an intact log and fails 
     await admin.disconnect();
   }
   const cps = await readCheckpointsTopic(env.kafka, env.checkpoints);
-  const lines = [...(cps?.byPartition.values() ?? [])].flat().map((c) => `${JSON.stringify(c)}\n`);
+  // The message values as kafka-console-consumer prints them.
+  const lines = [...(cps?.byPartition.values() ?? [])].flat().map((c) => `${checkpointMessageValue(c)}\n`);
   assert.ok(lines.length >= PARTITIONS, 'checkpoints were published');
   writeFileSync(join(dir, 'checkpoints.ndjson'), lines.join(''));
   assert.equal((await verifyTestEnv(env)).ok, true, 'auditstream verify agrees the log is intact');
@@ -161,4 +162,9 @@ test('the auditor script in docs/integrity.md passes on an intact log and fails 
   assert.match(emptied.out, /partition 2: checkpoint at offset \d+ proves entries beyond the stored chain/);
   assert.match(emptied.out, /partition 2: ingest committed offset \d+, but offsets after -1 are neither stored nor dead-lettered/);
   assert.match(emptied.out, new RegExp(`FAILED: ${PARTITIONS} partitions`));
+  const afterDelete = await verifyTestEnv(env);
+  assert.ok(
+    afterDelete.findings.some((f) => f.severity === 'error' && f.partition === 2),
+    'auditstream verify also lists the emptied partition and fails it',
+  );
 });

@@ -158,7 +158,7 @@ export interface PartitionKey {
   partition: number;
 }
 
-/** Every (topic, partition) that has rows or checkpoints: a partition whose rows were all deleted still has its checkpoints. */
+/** Every (topic, partition) that has rows, checkpoints or dead letters: a partition whose rows were all deleted still has the others (verify adds those with a committed offset). */
 export async function listChainPartitions(ch: ClickHouse): Promise<PartitionKey[]> {
   const fromEvents = await ch.queryRows<{ topic: string; partition: number }>(
     sql`SELECT DISTINCT kafka_topic AS topic, kafka_partition AS \`partition\` FROM ${table(ch.database, 'events')}`,
@@ -168,7 +168,11 @@ export async function listChainPartitions(ch: ClickHouse): Promise<PartitionKey[
     sql`SELECT DISTINCT topic, \`partition\` FROM ${table(ch.database, 'checkpoints')}`,
     { operation: 'integrity_partitions' },
   );
-  return uniquePartitions([...fromEvents, ...fromCheckpoints].map((r) => ({ topic: r.topic, partition: Number(r.partition) })));
+  const fromDeadLetters = await ch.queryRows<{ topic: string; partition: number }>(
+    sql`SELECT DISTINCT topic, \`partition\` FROM ${table(ch.database, 'dlq_decisions')}`,
+    { operation: 'integrity_partitions' },
+  );
+  return uniquePartitions([...fromEvents, ...fromCheckpoints, ...fromDeadLetters].map((r) => ({ topic: r.topic, partition: Number(r.partition) })));
 }
 
 export function uniquePartitions(keys: readonly PartitionKey[]): PartitionKey[] {

@@ -174,13 +174,17 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
 
   const committedByTopic = new Map<string, Map<number, bigint>>();
   if (o.kafka && o.ingestGroupId) {
-    for (const t of new Set(keys.map((k) => k.topic))) {
+    for (const t of new Set([...keys.map((k) => k.topic), ...(o.topic !== undefined ? [o.topic] : [])])) {
       try {
-        committedByTopic.set(t, await readCommittedOffsets(o.kafka, o.ingestGroupId, t));
+        const committed = await readCommittedOffsets(o.kafka, o.ingestGroupId, t);
+        committedByTopic.set(t, committed);
+        // A partition ingest committed offsets on had messages: verified even when nothing else of it is left.
+        for (const [partition, offset] of committed) if (offset > 0n && (!o.partitions || o.partitions.includes(partition))) keys.push({ topic: t, partition });
       } catch (err) {
         notes.push(`could not read the committed offsets of group ${o.ingestGroupId} on ${t}: ${(err as Error).message}`);
       }
     }
+    keys = uniquePartitions(keys);
   }
 
   const partitions: VerifiedPartition[] = [];
