@@ -1,5 +1,5 @@
+import type { PublishInput } from '@auditstream/producer';
 import type { Category, Outcome } from '@auditstream/schemas';
-import type { PublishInput } from '../validate.js';
 
 /**
  * Realistic mixed audit traffic for `auditstream demo`: logins (some failing), document

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createEventNormalizer } from '../validate.js';
+import { createEventNormalizer } from '@auditstream/producer';
 import { runDemo } from './run.js';
 import { createTrafficGenerator } from './traffic.js';
 
