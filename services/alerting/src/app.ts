@@ -238,7 +238,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
           const off = BigInt(m.offset);
           const seen = seenUpTo.get(partition);
           if (seen !== undefined && off < seen) return;
-          await evaluate(m.value);
+          await evaluate(m.value, m.timestamp);
           seenUpTo.set(partition, off + 1n);
         },
       });
@@ -249,7 +249,8 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     log.info({ partitions: ranges.map((r) => r.partition), records: n, ms: Date.now() - started }, 'rebuilt rule windows from the events topic');
   }
 
-  async function evaluate(value: Buffer | null): Promise<void> {
+  /** `timestamp`: the Kafka record timestamp (epoch ms as a string), the event's arrival. */
+  async function evaluate(value: Buffer | null, timestamp: string): Promise<void> {
     if (!value) return;
     let event: AlertEvent;
     try {
@@ -258,7 +259,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       metrics.undecodable.inc();
       return;
     }
-    requireEngine().process(event);
+    requireEngine().process(event, Number(timestamp));
   }
 
   async function updateLag(): Promise<void> {
@@ -327,6 +328,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         rules,
         allowed_lateness_ms: config.allowed_lateness_ms,
         max_future_skew_ms: config.max_future_skew_ms,
+        min_update_interval_ms: config.min_update_interval_ms,
         limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
         metrics: metrics.engine,
         onAlert: (d: AlertDelivery) => {
@@ -405,7 +407,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
             const off = BigInt(m.offset);
             const seen = seenUpTo.get(p);
             if (seen === undefined || off >= seen) {
-              await evaluate(m.value);
+              await evaluate(m.value, m.timestamp);
               seenUpTo.set(p, off + 1n);
             }
             resolveOffset(m.offset);
