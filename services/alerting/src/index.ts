@@ -4,7 +4,7 @@ export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertin
 export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
-export { type OfflineResult, parseNdjson, runRulesOffline } from './offline.js';
+export { compareRulesOffline, type OfflineResult, parseNdjson, type RulesComparison, runRulesOffline } from './offline.js';
 export { compileFilter, type Filter } from './rules/filters.js';
 export { loadRulesFile, type ParseOptions, parseRules } from './rules/parse.js';
 export { createRulesReloader, type RulesReloader } from './rules/reload.js';
