@@ -130,3 +130,37 @@ test('min_sources: the run must come from enough distinct source IPs', () => {
   engine.process(ev({ outcome: 'success' }, T0 + 17_000));
   assert.equal(fired().length, 1);
 });
+
+test('restart: replaying a benign incident and a takeover re-fires neither; a takeover missed by a crash is delivered once', () => {
+  const attacker = { ip: '203.0.113.9' };
+  const events = [
+    ...Array.from({ length: 5 }, (_, i) => ev({}, T0 + i * 1000)),
+    ev({ outcome: 'success' }, T0 + 6000),
+    ...Array.from({ length: 8 }, (_, i) => ev({ actor: attacker }, T0 + 60_000 + i * 1000)),
+    ev({ outcome: 'success', actor: attacker }, T0 + 69_000),
+  ];
+  const first = testEngine(rule);
+  for (const e of events) first.engine.process(e);
+  const [benign, takeover] = first.fired();
+  assert.ok(benign && takeover);
+
+  // Both delivered before the restart: the replay delivers nothing.
+  const second = testEngine(rule);
+  second.engine.seedDelivered(benign);
+  second.engine.seedDelivered(takeover);
+  second.engine.beginReplay(600_000);
+  for (const e of events) second.engine.process(e);
+  second.engine.endReplay();
+  assert.equal(second.deliveries.length, 0);
+
+  // Only the benign alert was delivered (crash before the takeover went out): the takeover fires once.
+  const third = testEngine(rule);
+  third.engine.seedDelivered(benign);
+  third.engine.beginReplay(600_000);
+  for (const e of events) third.engine.process(e);
+  third.engine.endReplay();
+  assert.deepEqual(
+    third.deliveries.map((d) => [d.kind, d.alert.alert_id]),
+    [['fired', takeover.alert_id]],
+  );
+});
