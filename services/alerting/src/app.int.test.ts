@@ -95,8 +95,8 @@ test("a tenant publishing at now + 60 s and now + 299 s does not blind another t
     topics.events,
     Array.from({ length: 6 }, (_, i) => login('y-victim', '198.51.100.40', 'failure', t + i * 100, 'tenant-y')),
   );
-  await waitUntil(() => hook.hits.slice(hitsBefore).some((h) => h.alert.tenant_id === 'tenant-y'), 20_000, "Y's brute-force alert");
-  const y = hook.hits.find((h) => h.alert.tenant_id === 'tenant-y');
+  await waitUntil(() => hook.hits.slice(hitsBefore).some((h) => h.alert.group.tenant_id === 'tenant-y'), 20_000, "Y's brute-force alert");
+  const y = hook.hits.find((h) => h.alert.group.tenant_id === 'tenant-y');
   assert.equal(y?.kind, 'fired');
   assert.equal(y?.alert.group['actor.id'], 'y-victim');
   assert.equal(y?.alert.count, 6);
