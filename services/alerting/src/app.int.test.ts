@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
-import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int_helpers.js';
+import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int-helpers.js';
 
 // The real Kafka (127.0.0.1:9092 unless AUDITSTREAM_KAFKA__BROKERS says otherwise), the
 // shipped default rules, a webhook receiver verifying signatures: nothing is mocked.

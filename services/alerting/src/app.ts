@@ -12,7 +12,7 @@ import type { AlertEvent } from './event.js';
 import { createAlertingMetrics } from './metrics.js';
 import { highWatermarks, offsetsAt, readRanges } from './replay.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
-import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert_codec.js';
+import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert-codec.js';
 import { createAlertmanagerSink } from './sinks/alertmanager.js';
 import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
 import { createKafkaSink } from './sinks/kafka.js';

@@ -1,7 +1,7 @@
 import { fieldString } from '../event.js';
 import type { BuildContext, RuleTypeParts } from './build.js';
 import { compileFilter, type Filter } from './filters.js';
-import { bool, expectMap, join, list, onlyKeys, posInt, posNumber, reqStr, SpecError } from './spec_error.js';
+import { bool, expectMap, join, list, onlyKeys, posInt, posNumber, reqStr, SpecError } from './spec-error.js';
 import type { RuleState, StateLimits, Trigger } from './types.js';
 import { type Entry, hasSources, KeyedLists, type MinSources } from './window.js';
 

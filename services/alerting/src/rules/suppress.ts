@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import { fieldString } from '../event.js';
 import type { Filter } from './filters.js';
-import { expectMap, fieldPath, join, list, onlyKeys, posInt, reqStr, SpecError } from './spec_error.js';
+import { expectMap, fieldPath, join, list, onlyKeys, posInt, reqStr, SpecError } from './spec-error.js';
 import type { MinSources } from './window.js';
 
 /**
