@@ -10,8 +10,8 @@ export interface EventPublisher {
 }
 
 export type CollectorResult =
-  | { index: number; status: 'accepted'; event_id: string; partition: number; offset: string }
-  | { index: number; status: 'rejected'; code: string; reason: string; retriable: boolean; field?: string; event_id?: string };
+  | { index: number; status: 'accepted'; event_id: string; partition: number; offset: string; occurred_at?: string }
+  | { index: number; status: 'rejected'; code: string; reason: string; retriable: boolean; field?: string; event_id?: string; occurred_at?: string };
 
 export interface CollectorAnswer {
   accepted: number;
@@ -96,20 +96,36 @@ function safeField(field: string): string {
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
 
+const absent = (v: unknown) => v === undefined || v === null;
+
+/**
+ * An event without event_id or occurred_at gets them here rather than in the SDK, and its
+ * result returns them: re-sending the event with them is the same event again, which the store
+ * keeps once (a retry without them would be a new event_id, or the same id at another time).
+ */
+function withIdentity(e: unknown, nowMs: number): { input: unknown; filledAt: string | undefined } {
+  if (!isObject(e) || (!absent(e.event_id) && !absent(e.occurred_at))) return { input: e, filledAt: undefined };
+  const filledAt = absent(e.occurred_at) ? new Date(nowMs).toISOString() : undefined;
+  return { input: { ...e, event_id: absent(e.event_id) ? uuidv7(nowMs) : e.event_id, occurred_at: filledAt ?? e.occurred_at }, filledAt };
+}
+
 /**
  * Publishes every event through the SDK in input order (per-actor order is kept: the SDK keys
- * by tenant and actor) and waits for each outcome. An event without event_id gets one here, so
- * its result names it and a retry of that result can reuse it.
+ * by tenant and actor) and waits for each outcome: one result per event, in input order.
  */
 export async function publishBatch(publisher: EventPublisher, events: readonly unknown[], metrics: CollectorMetrics): Promise<CollectorAnswer> {
-  const inputs = events.map((e) => (isObject(e) && (e.event_id === undefined || e.event_id === null) ? { ...e, event_id: uuidv7() } : e));
+  const now = Date.now();
+  const filled = events.map((e) => withIdentity(e, now));
+  const inputs = filled.map((f) => f.input);
   const settled = await Promise.allSettled(inputs.map((e) => publisher.publish(e as PublishInput)));
   const results: CollectorResult[] = [];
   let accepted = 0;
   settled.forEach((s, index) => {
+    const filledAt = filled[index]?.filledAt;
+    const at = filledAt ? { occurred_at: filledAt } : {};
     if (s.status === 'fulfilled') {
       accepted++;
-      results.push({ index, status: 'accepted', event_id: s.value.event_id, partition: s.value.partition, offset: s.value.offset });
+      results.push({ index, status: 'accepted', event_id: s.value.event_id, partition: s.value.partition, offset: s.value.offset, ...at });
       return;
     }
     const err = s.reason;
@@ -123,7 +139,7 @@ export async function publishBatch(publisher: EventPublisher, events: readonly u
       results.push({ index, status: 'rejected', code, field, reason: safeReason(err), retriable: false });
     } else {
       const retriable = isAuditstreamError(err) ? err.retriable === true || code in FAILURE_REASONS : false;
-      results.push({ index, status: 'rejected', code, reason: FAILURE_REASONS[code] ?? 'the event could not be published', retriable, ...eventId });
+      results.push({ index, status: 'rejected', code, reason: FAILURE_REASONS[code] ?? 'the event could not be published', retriable, ...eventId, ...at });
     }
   });
   metrics.accepted.inc(accepted);

@@ -111,7 +111,13 @@ describe('POST /v1/events', () => {
     );
     assert.equal(a.results[0].event_id, events[0]?.event_id);
     assert.match(a.results[1].event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/);
-    assert.equal(fk.sent.length, 3);
+    // occurred_at given → not in the result; absent → the time the collector gave it, to re-send with.
+    const timed = await post(app, JSON.stringify([event(3, { occurred_at: new Date().toISOString() }), event(4)]));
+    assert.equal(timed.status, 200, timed.body);
+    const [given, filled] = timed.json().results;
+    assert.equal(given.occurred_at, undefined);
+    assert.match(filled.occurred_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(fk.sent.length, 5);
   });
 
   test('mixed valid and invalid events: per-event results name the field; the valid ones are published', async () => {

@@ -10,7 +10,12 @@ export const collectorResultSchema = named('CollectorResult', {
   properties: {
     index: { type: 'integer', minimum: 0, description: 'Position of the event in the request (JSON array index, or n-th non-blank NDJSON line from 0).' },
     status: { type: 'string', enum: ['accepted', 'rejected'] },
-    event_id: { type: 'string', description: 'The event id (generated when the event had none; reuse it on retry).' },
+    event_id: { type: 'string', description: 'The event id (generated when the event had none: re-send the event with it to retry).' },
+    occurred_at: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Present when the event had no occurred_at: the time the collector gave it (re-send the event with it to retry).',
+    },
     partition: { type: 'integer', minimum: 0, description: 'Kafka partition (accepted).' },
     offset: { type: 'string', description: 'Kafka offset, int64 as a decimal string (accepted).' },
     code: {
