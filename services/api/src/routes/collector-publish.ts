@@ -102,27 +102,29 @@ const absent = (v: unknown) => v === undefined || v === null;
  * An event without event_id or occurred_at gets them here rather than in the SDK, and its
  * result returns them: re-sending the event with them is the same event again, which the store
  * keeps once (a retry without them would be a new event_id, or the same id at another time).
+ * The events are the request's own freshly parsed objects: filled in place (no copy per event),
+ * occurred_at as microseconds (what the SDK would parse an ISO string into).
  */
-function withIdentity(e: unknown, nowMs: number): { input: unknown; filledAt: string | undefined } {
-  if (!isObject(e) || (!absent(e.event_id) && !absent(e.occurred_at))) return { input: e, filledAt: undefined };
-  const filledAt = absent(e.occurred_at) ? new Date(nowMs).toISOString() : undefined;
-  return { input: { ...e, event_id: absent(e.event_id) ? uuidv7(nowMs) : e.event_id, occurred_at: filledAt ?? e.occurred_at }, filledAt };
+function fillIdentity(e: unknown, nowMs: number): string | undefined {
+  if (!isObject(e)) return undefined;
+  if (absent(e.event_id)) e.event_id = uuidv7(nowMs);
+  if (!absent(e.occurred_at)) return undefined;
+  e.occurred_at = nowMs * 1000;
+  return new Date(nowMs).toISOString();
 }
 
 /**
  * Publishes every event through the SDK in input order (per-actor order is kept: the SDK keys
  * by tenant and actor) and waits for each outcome: one result per event, in input order.
  */
-export async function publishBatch(publisher: EventPublisher, events: readonly unknown[], metrics: CollectorMetrics): Promise<CollectorAnswer> {
+export async function publishBatch(publisher: EventPublisher, events: unknown[], metrics: CollectorMetrics): Promise<CollectorAnswer> {
   const now = Date.now();
-  const filled = events.map((e) => withIdentity(e, now));
-  const inputs = filled.map((f) => f.input);
-  const settled = await Promise.allSettled(inputs.map((e) => publisher.publish(e as PublishInput)));
+  const filledAt = events.map((e) => fillIdentity(e, now));
+  const settled = await Promise.allSettled(events.map((e) => publisher.publish(e as PublishInput)));
   const results: CollectorResult[] = [];
   let accepted = 0;
   settled.forEach((s, index) => {
-    const filledAt = filled[index]?.filledAt;
-    const at = filledAt ? { occurred_at: filledAt } : {};
+    const at = filledAt[index] ? { occurred_at: filledAt[index] } : {};
     if (s.status === 'fulfilled') {
       accepted++;
       results.push({ index, status: 'accepted', event_id: s.value.event_id, partition: s.value.partition, offset: s.value.offset, ...at });
@@ -131,7 +133,7 @@ export async function publishBatch(publisher: EventPublisher, events: readonly u
     const err = s.reason;
     const code = isAuditstreamError(err) && CODES.has(err.code) ? err.code : 'other';
     metrics.rejected.inc({ code });
-    const input = inputs[index];
+    const input = events[index];
     const eventId = isObject(input) && typeof input.event_id === 'string' && code !== 'EVENT_INVALID' ? { event_id: input.event_id } : {};
     if (code === 'EVENT_INVALID' || code === 'EVENT_TOO_LARGE') {
       const field = safeField(isAuditstreamError(err) && err.field ? err.field : 'event');
