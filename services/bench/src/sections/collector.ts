@@ -1,10 +1,11 @@
 // The HTTP collector against the SDK, same machine, same run, same offered pattern: `concurrency`
 // closed loops, each sending `batch` events and waiting for every outcome before the next batch,
-// until `events` events per side. SDK side: publish() of each event in this process (a producer
-// with the API's settings); collector side: POST /v1/events (JSON) to a real `auditstream api`
-// child with a service key, whose own SDK producer publishes them. Both to the run's events
-// topic, acks=all. Latency is per event, from the send of its batch (publish() call / request
-// start) to its outcome (its receipt / the answer), so a batch's events share the HTTP round trip.
+// `events` events per side, in halves ordered SDK, collector, collector, SDK. SDK side: publish()
+// of each event in this process (a producer with the API's settings); collector side: POST
+// /v1/events (JSON) to a real `auditstream api` child with a service key, whose own SDK producer
+// publishes them. Both to the run's events topic, acks=all. Latency is per event, from the send of
+// its batch (publish() call / request start) to its outcome (its receipt / the answer), so a
+// batch's events share the HTTP round trip.
 import { createApiKey } from '@auditstream/api';
 import { AuditstreamError } from '@auditstream/core';
 import { sampleInput } from '@auditstream/ingest/testing';
@@ -34,23 +35,26 @@ export interface CollectorOptions {
   track: (c: ServiceChild) => void;
 }
 
-/** Runs `concurrency` loops of `send(batch)` over `events` events; returns events/s. */
+/** Runs `concurrency` loops of `send(first, count)` over events [from, from + events); returns the elapsed ms. */
 async function closedLoops(
-  opts: Pick<CollectorOptions, 'events' | 'batch' | 'concurrency'>,
+  opts: Pick<CollectorOptions, 'batch' | 'concurrency'>,
+  from: number,
+  events: number,
   send: (first: number, count: number) => Promise<void>,
 ): Promise<number> {
-  let next = 0;
+  let next = from;
+  const end = from + events;
   const t0 = performance.now();
   const loop = async () => {
-    while (next < opts.events) {
+    while (next < end) {
       const first = next;
-      const count = Math.min(opts.batch, opts.events - first);
+      const count = Math.min(opts.batch, end - first);
       next += count;
       await send(first, count);
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency }, loop));
-  return perSecond(opts.events, performance.now() - t0);
+  return performance.now() - t0;
 }
 
 export async function runCollector(env: RunEnv, opts: CollectorOptions): Promise<{ result: CollectorResult; child: ServiceChild }> {
@@ -65,19 +69,17 @@ export async function runCollector(env: RunEnv, opts: CollectorOptions): Promise
     const events = (first: number, count: number) => Array.from({ length: count }, (_, k) => sampleInput(tenant, first + k));
 
     // SDK: each event's own publish() → receipt latency.
-    await producer.connect();
-    await Promise.all(events(0, opts.batch).map((e) => producer.publish(e))); // warm-up: connection, metadata
-    const sdkLatencies: number[] = [];
-    const sdkPerS = await closedLoops(opts, async (first, count) => {
+    const sdk = { ms: 0, latencies: [] as number[] };
+    const publish = async (first: number, count: number) => {
       await Promise.all(
         events(first, count).map((e) => {
           const t = performance.now();
-          return producer.publish(e).then(() => sdkLatencies.push(performance.now() - t));
+          return producer.publish(e).then(() => sdk.latencies.push(performance.now() - t));
         }),
       );
-    });
-
-    const colLatencies: number[] = [];
+    };
+    // Collector: the HTTP answer, once per batch, is each of its events' outcome.
+    const col = { ms: 0, latencies: [] as number[] };
     const post = async (first: number, count: number) => {
       const t = performance.now();
       const res = await fetch(endpoint, {
@@ -90,21 +92,34 @@ export async function runCollector(env: RunEnv, opts: CollectorOptions): Promise
       if (accepted !== count)
         throw new AuditstreamError('BENCH_COLLECTOR', `POST /v1/events answered ${res.status} with ${accepted} of ${count} accepted: ${text.slice(0, 300)}`);
       const ms = performance.now() - t;
-      for (let i = 0; i < count; i++) colLatencies.push(ms);
+      for (let i = 0; i < count; i++) col.latencies.push(ms);
     };
-    await post(0, opts.batch); // warm-up: the API's producer connects
-    colLatencies.length = 0;
-    const colPerS = await closedLoops(opts, post);
+    // Warm-up of both sides (connections, metadata), not measured.
+    await producer.connect();
+    await publish(0, opts.batch);
+    await post(opts.batch, opts.batch);
+    sdk.latencies.length = 0;
+    col.latencies.length = 0;
+    // Halves in the order SDK, collector, collector, SDK: a load change on this shared machine
+    // that drifts through the section weighs on both sides alike.
+    const half = Math.ceil(opts.events / 2);
+    const base = 2 * opts.batch;
+    sdk.ms += await closedLoops(opts, base, half, publish);
+    col.ms += await closedLoops(opts, base + half, half, post);
+    col.ms += await closedLoops(opts, base + 2 * half, opts.events - half, post);
+    sdk.ms += await closedLoops(opts, base + 3 * half, opts.events - half, publish);
 
-    const sdkP99 = percentile(sdkLatencies, 99);
-    const colP99 = percentile(colLatencies, 99);
+    const sdkPerS = perSecond(opts.events, sdk.ms);
+    const colPerS = perSecond(opts.events, col.ms);
+    const sdkP99 = percentile(sdk.latencies, 99);
+    const colP99 = percentile(col.latencies, 99);
     return {
       result: {
         collector_events_per_s: colPerS,
-        collector_p50_ms: percentile(colLatencies, 50),
+        collector_p50_ms: percentile(col.latencies, 50),
         collector_p99_ms: colP99,
         collector_sdk_events_per_s: sdkPerS,
-        collector_sdk_p50_ms: percentile(sdkLatencies, 50),
+        collector_sdk_p50_ms: percentile(sdk.latencies, 50),
         collector_sdk_p99_ms: sdkP99,
         collector_over_sdk: colPerS / sdkPerS,
         collector_p99_over_sdk: colP99 / sdkP99,
