@@ -3,6 +3,7 @@ import type { PublishInput, PublishReceipt } from '@auditstream/producer';
 import { Counter, type Registry } from 'prom-client';
 import { type ParameterError, ProblemError } from '../problem.js';
 import type { Principal } from '../scope.js';
+import { printable } from '../text.js';
 
 /** What the collector needs of the SDK producer (createAuditProducer): one per API process. */
 export interface EventPublisher {
@@ -90,12 +91,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Field names come from the request (unknown keys): short and printable. */
-function safeField(field: string): string {
-  const clean = field.replace(/[^\x20-\x7e]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
-}
-
 const absent = (v: unknown) => v === undefined || v === null;
 
 /**
@@ -136,9 +131,10 @@ export async function publishBatch(publisher: EventPublisher, events: unknown[],
     const input = events[index];
     const eventId = isObject(input) && typeof input.event_id === 'string' && code !== 'EVENT_INVALID' ? { event_id: input.event_id } : {};
     if (code === 'EVENT_INVALID' || code === 'EVENT_TOO_LARGE') {
-      const field = safeField(isAuditstreamError(err) && err.field ? err.field : 'event');
+      // Field names come from the request (unknown keys): short and printable.
+      const field = printable(isAuditstreamError(err) && err.field ? err.field : 'event', 64);
       // The validator's messages name the field and never the value.
-      results.push({ index, status: 'rejected', code, field, reason: safeReason(err), retriable: false });
+      results.push({ index, status: 'rejected', code, field, reason: printable(err instanceof Error ? err.message : 'is invalid', 300), retriable: false });
     } else {
       const retriable = isAuditstreamError(err) ? err.retriable === true || code in FAILURE_REASONS : false;
       results.push({ index, status: 'rejected', code, reason: FAILURE_REASONS[code] ?? 'the event could not be published', retriable, ...eventId, ...at });
@@ -146,9 +142,4 @@ export async function publishBatch(publisher: EventPublisher, events: unknown[],
   });
   metrics.accepted.inc(accepted);
   return { accepted, rejected: events.length - accepted, results };
-}
-
-function safeReason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : 'is invalid';
-  return msg.replace(/[^\x20-\x7e]/g, '?').slice(0, 300);
 }
