@@ -47,15 +47,15 @@ function fakeKafka() {
   return { kafka, sent, state };
 }
 
-function makeApp(over: { publisher?: boolean; max_events?: number; max_bytes?: number } = {}) {
+function makeApp(over: { publisher?: boolean; max_events?: number; max_bytes?: number; burst?: number } = {}) {
   const fk = fakeKafka();
   const producer = createAuditProducer({ kafka: fk.kafka as never, topic: 't', linger_ms: 0, delivery_timeout_ms: 2000, retry_initial_delay_ms: 1 });
   const metrics = createMetricsRegistry({ service: 'api-test', defaultMetrics: false });
   const apiKeys: ApiKeyVerifier = { verify: async (t) => KEYS[t] };
   const app = buildApi({
     config: apiDefaults({
-      rate_limit_burst: 1000,
-      rate_limit_per_s: 1000,
+      rate_limit_burst: over.burst ?? 1000,
+      rate_limit_per_s: over.burst ? 0.001 : 1000,
       unauthenticated_rate_limit_per_s: 1000,
       collector_max_events: over.max_events ?? 100,
       collector_max_body_bytes: over.max_bytes ?? 64 * 1024,
@@ -256,6 +256,21 @@ describe('POST /v1/events', () => {
     assert.equal(x.code, 'PRODUCER_SEND_FAILED');
     assert.equal(x.event_id, e.event_id);
     assert.doesNotMatch(r.body, /TOPIC_AUTHORIZATION_FAILED/);
+  });
+
+  test('rate limits as on the rest of the API: one token per request, 429 with Retry-After when the bucket is empty', async () => {
+    const { app, fk } = makeApp({ burst: 2 });
+    assert.equal((await post(app, JSON.stringify([event(0)]))).status, 200);
+    assert.equal((await post(app, JSON.stringify([event(1)]))).status, 200);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { authorization: 'Bearer ask_service', 'content-type': 'application/json' },
+      payload: JSON.stringify([event(2)]),
+    });
+    assert.equal(r.statusCode, 429);
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+    assert.equal(fk.sent.length, 2);
   });
 
   test('without a producer the endpoint answers 501', async () => {
