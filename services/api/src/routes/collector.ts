@@ -39,7 +39,8 @@ export function collectorRoutes(app: FastifyInstance, ctx: RouteContext, deps: {
             'every event must name one of the key\u2019s tenants (else 403 and nothing is published). Each event is validated by the same ' +
             'validator as the SDK and ingest, then published; the answer comes once Kafka acknowledged or refused each event, with one ' +
             'result per event in input order (a receipt, or the field and reason). Retrying with the same event_id is safe: the store ' +
-            'keeps one row per event_id. Events without event_id get one (returned in the result).',
+            'keeps one row per event_id. Events without event_id or occurred_at get them from the collector, returned in their result: ' +
+            're-send the event with them to retry. See docs/api.md#collector.',
           tags: ['collector'],
           response: { 200: collectorAnswerSchema },
         },
