@@ -3,7 +3,8 @@ import { isAuditstreamError } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ParameterError, PROBLEM_CONTENT_TYPE, type Problem, ProblemError } from '../problem.js';
-import { isWellFormed } from '../text.js';
+import type { Refusal } from './audit-self.js';
+import { registerParameterChecks, UNKNOWN_PARAMETER } from './params.js';
 
 /**
  * Every error answer is an RFC 9457 problem (application/problem+json):
@@ -46,8 +47,9 @@ export function validationErrors(errors: readonly AjvError[], context: string | 
     let message: string;
     switch (e.keyword) {
       case 'additionalProperties':
-        parameter = [path, String(e.params?.additionalProperty ?? '')].filter(Boolean).join('.');
-        message = where === 'body' ? 'is not a known field' : 'is not a known parameter';
+        // The name is the caller's text (it may be markup): never echoed.
+        parameter = [path, UNKNOWN_PARAMETER].filter(Boolean).join('.');
+        message = where === 'body' ? 'is not a known field (see /openapi.json)' : 'is not a known parameter (see /openapi.json)';
         break;
       case 'required':
         parameter = [path, String(e.params?.missingProperty ?? '')].filter(Boolean).join('.');
@@ -71,7 +73,7 @@ export function validationErrors(errors: readonly AjvError[], context: string | 
   return out;
 }
 
-/** Unknown parameter names come from the request: keep them short and printable. */
+/** Declared names and JSON paths only reach here; kept short and printable all the same. */
 function truncateName(name: string): string {
   const clean = name.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
@@ -81,78 +83,63 @@ function fromStatus(status: number, detail: string, instance: string): Problem {
   return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance };
 }
 
-export function registerProblems(app: FastifyInstance, logger: Logger, onForbidden?: (request: FastifyRequest, err: ProblemError) => void): void {
-  // Query values must round-trip to ClickHouse as text: refuse lone surrogates up front, naming the parameter.
-  app.addHook('preValidation', async (request) => {
-    const q = request.query as Record<string, unknown> | undefined;
-    if (!q || typeof q !== 'object') return;
-    const errors: ParameterError[] = [];
-    for (const [k, v] of Object.entries(q)) {
-      const values = Array.isArray(v) ? v : [v];
-      if (values.some((x) => typeof x === 'string' && (!isWellFormed(x) || x.includes('\ufffd'))))
-        errors.push({ parameter: truncateName(k), in: 'query', message: 'is not valid UTF-8 text' });
-    }
-    if (errors.length) throw new ProblemError('invalid_parameters', `invalid parameters: ${errors.map((e) => e.parameter).join(', ')}`, { errors });
-  });
+export function registerProblems(app: FastifyInstance, logger: Logger, onRefused?: (request: FastifyRequest, refusal: Refusal) => void): void {
+  registerParameterChecks(app);
 
   app.setNotFoundHandler((request, reply) => {
     sendProblem(reply, new ProblemError('not_found', 'no such endpoint; see /openapi.json').toProblem(request.id));
   });
 
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
-    const instance = request.id;
-    if (err instanceof ProblemError) {
-      if (err.kind === 'forbidden') onForbidden?.(request, err);
-      return sendProblem(reply, err.toProblem(instance), err.headers);
-    }
-    if (err.validation) {
-      const errors = validationErrors(err.validation as AjvError[], err.validationContext);
-      const names = [...new Set(errors.map((e) => e.parameter))];
-      return sendProblem(reply, new ProblemError('invalid_parameters', `invalid parameters: ${names.join(', ')}`, { errors }).toProblem(instance));
-    }
-    if (isAuditstreamError(err)) {
-      switch (err.code) {
-        case 'CLICKHOUSE_TIMEOUT':
-          return sendProblem(
-            reply,
-            new ProblemError(
-              'query_timeout',
-              'the query took longer than its time limit (ClickHouse max_execution_time); narrow the time range or add filters',
-            ).toProblem(instance),
-          );
-        case 'CLICKHOUSE_UNAVAILABLE':
-        case 'CLICKHOUSE_ABORTED':
-          logger.warn({ err_code: err.code, route: request.routeOptions.url }, 'ClickHouse unavailable');
-          return sendProblem(reply, new ProblemError('unavailable', 'the audit store is unavailable; retry later').toProblem(instance), { 'retry-after': '5' });
-        case 'SQL_PARAM':
-        case 'QUERY_INVALID':
-          // A value the safe-SQL builder refused: user input, caught before it reached SQL.
-          return sendProblem(
-            reply,
-            new ProblemError('invalid_parameters', `a parameter holds a value that cannot be searched for${err.field ? ` (${err.field})` : ''}`, {
-              errors: [{ parameter: err.field && err.field !== 'sql' ? err.field : 'query', in: 'query', message: 'cannot be used in a query' }],
-            }).toProblem(instance),
-          );
-        case 'CLICKHOUSE_SCHEMA':
-          logger.error({ err_code: err.code, msg: err.message }, 'audit tables missing or outdated');
-          return sendProblem(reply, new ProblemError('unavailable', 'the audit store is not ready; retry later').toProblem(instance), { 'retry-after': '30' });
-        default:
-          break;
-      }
-    }
-    const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
-    if (status === 413)
-      return sendProblem(reply, new ProblemError('payload_too_large', 'the request body is larger than api.body_limit_bytes').toProblem(instance));
-    if (status === 415) return sendProblem(reply, new ProblemError('unsupported_media_type', 'the request body must be application/json').toProblem(instance));
-    if (status === 400 && typeof err.code === 'string' && err.code.startsWith('FST_ERR_CTP'))
-      return sendProblem(
-        reply,
-        new ProblemError('invalid_parameters', 'the request body is not valid JSON', {
-          errors: [{ parameter: 'body', in: 'body', message: 'is not valid JSON' }],
-        }).toProblem(instance),
-      );
-    if (status >= 400 && status < 500) return sendProblem(reply, fromStatus(status, 'the request was refused', instance));
-    logger.error({ err_code: err.code ?? 'none', err_name: err.name, route: request.routeOptions.url, stack: err.stack }, 'unexpected error');
-    return sendProblem(reply, new ProblemError('internal', 'an internal error occurred; it has been logged').toProblem(instance));
+    const { problem, headers } = toProblem(err, request, logger);
+    if (problem.status >= 400 && problem.status < 500)
+      onRefused?.(request, { status: problem.status, kind: problem.type.replace(/^urn:auditstream:problem:/, '').replace(/-/g, '_'), errors: problem.errors });
+    return sendProblem(reply, problem, headers);
   });
+}
+
+/** The answer to an error thrown anywhere in a request's lifecycle. */
+function toProblem(err: FastifyError & { validationContext?: string }, request: FastifyRequest, logger: Logger): { problem: Problem; headers?: Record<string, string> } {
+  const instance = request.id;
+  const of = (e: ProblemError, headers?: Record<string, string>) => ({ problem: e.toProblem(instance), ...(headers || e.headers ? { headers: { ...e.headers, ...headers } } : {}) });
+  if (err instanceof ProblemError) return of(err);
+  if (err.validation) {
+    const errors = validationErrors(err.validation as AjvError[], err.validationContext);
+    const names = [...new Set(errors.map((e) => e.parameter))];
+    return of(new ProblemError('invalid_parameters', `invalid parameters: ${names.join(', ')}`, { errors }));
+  }
+  if (isAuditstreamError(err)) {
+    switch (err.code) {
+      case 'CLICKHOUSE_TIMEOUT':
+        return of(
+          new ProblemError('query_timeout', 'the query took longer than its time limit (ClickHouse max_execution_time); narrow the time range or add filters'),
+        );
+      case 'CLICKHOUSE_UNAVAILABLE':
+      case 'CLICKHOUSE_ABORTED':
+        logger.warn({ err_code: err.code, route: request.routeOptions.url }, 'ClickHouse unavailable');
+        return of(new ProblemError('unavailable', 'the audit store is unavailable; retry later'), { 'retry-after': '5' });
+      case 'SQL_PARAM':
+      case 'QUERY_INVALID':
+        // A value the safe-SQL builder refused: user input, caught before it reached SQL.
+        return of(
+          new ProblemError('invalid_parameters', `a parameter holds a value that cannot be searched for${err.field ? ` (${err.field})` : ''}`, {
+            errors: [{ parameter: err.field && err.field !== 'sql' ? err.field : 'query', in: 'query', message: 'cannot be used in a query' }],
+          }),
+        );
+      case 'CLICKHOUSE_SCHEMA':
+        logger.error({ err_code: err.code, msg: err.message }, 'audit tables missing or outdated');
+        return of(new ProblemError('unavailable', 'the audit store is not ready; retry later'), { 'retry-after': '30' });
+      default:
+        break;
+    }
+  }
+  const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
+  if (status === 413) return of(new ProblemError('payload_too_large', 'the request body is larger than api.body_limit_bytes'));
+  if (status === 415) return of(new ProblemError('unsupported_media_type', 'the request body must be application/json'));
+  if (status === 400 && typeof err.code === 'string' && err.code.startsWith('FST_ERR_CTP'))
+    return of(new ProblemError('invalid_parameters', 'the request body is not valid JSON', { errors: [{ parameter: 'body', in: 'body', message: 'is not valid JSON' }] }));
+  if (status === 400) return of(new ProblemError('malformed_request', 'the request was refused as malformed'));
+  if (status > 400 && status < 500) return { problem: fromStatus(status, 'the request was refused', instance) };
+  logger.error({ err_code: err.code ?? 'none', err_name: err.name, route: request.routeOptions.url, stack: err.stack }, 'unexpected error');
+  return of(new ProblemError('internal', 'an internal error occurred; it has been logged'));
 }
