@@ -53,7 +53,7 @@ export function makeApp(over: Partial<ApiDeps> & { answer?: (sql: string) => unk
   const apiKeys: ApiKeyVerifier = { verify: async (t) => KEYS[t] };
   const metrics = createMetricsRegistry({ service: 'api-test', defaultMetrics: false });
   const app = buildApi({
-    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000, unauthenticated_rate_limit_per_s: 1000 }),
+    config: apiDefaults({ rate_limit_burst: 1000, rate_limit_per_s: 1000, unauthenticated_rate_limit_per_s: 1000, self_audit_refusals_per_s: 1000 }),
     clickhouse: ch,
     logger: createLogger({ service: 'api-test', level: 'silent' }),
     metrics,
