@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
+import { repoRoot } from '@auditstream/core';
 import type { FastifyInstance } from 'fastify';
 import { as, assertProblem, fakeVerifier, get, makeApp, range } from './app.test-helper.js';
 import { apiDefaults } from './config.js';
 import { parseDecimalInteger } from './plugins/params.js';
+import { PROBLEMS, problemType } from './problem.js';
 
 // The API's edges as a hostile or careless client finds them (issue 22): number-shaped and loosely
 // written integers, errors outside the route lifecycle, echoed input, phantom tenants, and the
@@ -320,5 +323,17 @@ describe('refused requests leave audit records', () => {
     assert.deepEqual([events.at(-1)?.outcome, events.at(-1)?.reason, events.at(-1)?.attributes.status], ['failure', 'unsupported_media_type', '415']);
     await get(app, `/v1/alerts?${range}`, 'ask_auditor');
     assert.deepEqual([events.at(-1)?.outcome, events.at(-1)?.reason], ['denied', 'role_not_allowed']);
+  });
+});
+
+describe('docs/api.md', () => {
+  test('the error catalogue lists every problem kind with its status and an example body', () => {
+    const doc = readFileSync(`${repoRoot()}/docs/api.md`, 'utf8');
+    const section = doc.slice(doc.indexOf('## Errors'), doc.indexOf('## Rate limiting'));
+    for (const [kind, { status }] of Object.entries(PROBLEMS)) {
+      const slug = problemType(kind as keyof typeof PROBLEMS).replace('urn:auditstream:problem:', '');
+      assert.match(section, new RegExp(`\\| ${status} \\| \`${slug}\` \\|`), `the table lists ${status} ${slug}`);
+      assert.ok(section.includes(`"type":"${problemType(kind as keyof typeof PROBLEMS)}"`), `an example body of ${slug}`);
+    }
   });
 });
