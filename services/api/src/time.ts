@@ -20,7 +20,8 @@ export function parseIsoMicros(value: string, parameter: string, where: Paramete
   const [, date, time, frac = '', zone = 'Z'] = m;
   const base = Date.parse(`${date}T${time}Z`);
   // Date.parse rolls 2024-02-30 over to March: reject dates and times that do not exist.
-  if (Number.isNaN(base) || new Date(base).toISOString().slice(0, 19) !== `${date}T${time}`) throw badParameter(parameter, 'is not a valid date and time', where);
+  if (Number.isNaN(base) || new Date(base).toISOString().slice(0, 19) !== `${date}T${time}`)
+    throw badParameter(parameter, 'is not a valid date and time', where);
   let offsetMin = 0;
   if (zone !== 'Z' && zone !== 'z') {
     const z = zone.replace(':', '');

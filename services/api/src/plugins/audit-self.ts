@@ -3,8 +3,8 @@ import type { Logger } from '@auditstream/observability';
 import type { FastifyRequest } from 'fastify';
 import { parseApiKey } from '../api-keys.js';
 import { type ParameterError, ProblemError } from '../problem.js';
-import { TokenBucketLimiter } from '../rate-limiter.js';
 import { scopeLabel, type TenantScope } from '../scope.js';
+import { TokenBucketLimiter } from '../token-bucket.js';
 import type { ApiMetrics } from './metrics.js';
 
 /**
@@ -156,6 +156,8 @@ export function createSelfAuditor(deps: {
     ...(deps.now ? { now: deps.now } : {}),
   });
   let suppressed = 0;
+  // A request whose route already recorded it (a 404 after the lookup, a 501) is not recorded twice.
+  const recorded = new WeakSet<FastifyRequest>();
 
   function refusalEvent(request: FastifyRequest, refusal: Refusal): SelfAuditEvent | undefined {
     const route = request.routeOptions.url;
@@ -203,6 +205,7 @@ export function createSelfAuditor(deps: {
   return {
     async record(request, rec) {
       const event = build(request, rec);
+      recorded.add(request);
       try {
         await deps.recordEvent(event);
       } catch (err) {
@@ -215,6 +218,7 @@ export function createSelfAuditor(deps: {
       }
     },
     recordRefusal(request, refusal) {
+      if (recorded.has(request)) return;
       const event = refusalEvent(request, refusal);
       if (!event) return;
       if (!refusals.take('all').allowed) {

@@ -1,10 +1,10 @@
-import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { uuidv7 } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PROBLEM_CONTENT_TYPE, ProblemError, type ProblemKind } from '../problem.js';
-import { sendProblem } from './problem.js';
+import { sendProblem } from './error-handler.js';
 
 /**
  * The errors that happen outside a route's lifecycle, answered as RFC 9457 problems like every
@@ -81,6 +81,8 @@ export function registerHttpRefusals(app: FastifyInstance): void {
     if (closing) throw new ProblemError('unavailable', 'the server is shutting down; retry on another instance', { headers: { 'retry-after': '1' } });
     // Node refuses these itself with a bare 400 unless requireHostHeader is off (app.ts turns it off).
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined)
-      throw new ProblemError('malformed_request', 'an HTTP/1.1 request needs a Host header', { errors: [{ parameter: 'host', in: 'header', message: 'is required' }] });
+      throw new ProblemError('malformed_request', 'an HTTP/1.1 request needs a Host header', {
+        errors: [{ parameter: 'host', in: 'header', message: 'is required' }],
+      });
   });
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validationErrors } from './problem.js';
+import { validationErrors } from './error-handler.js';
 
 test('Ajv errors become one entry per parameter, naming it and where it is', () => {
   const errors = validationErrors(

@@ -99,9 +99,16 @@ export function registerProblems(app: FastifyInstance, logger: Logger, onRefused
 }
 
 /** The answer to an error thrown anywhere in a request's lifecycle. */
-function toProblem(err: FastifyError & { validationContext?: string }, request: FastifyRequest, logger: Logger): { problem: Problem; headers?: Record<string, string> } {
+function toProblem(
+  err: FastifyError & { validationContext?: string },
+  request: FastifyRequest,
+  logger: Logger,
+): { problem: Problem; headers?: Record<string, string> } {
   const instance = request.id;
-  const of = (e: ProblemError, headers?: Record<string, string>) => ({ problem: e.toProblem(instance), ...(headers || e.headers ? { headers: { ...e.headers, ...headers } } : {}) });
+  const of = (e: ProblemError, headers?: Record<string, string>) => ({
+    problem: e.toProblem(instance),
+    ...(headers || e.headers ? { headers: { ...e.headers, ...headers } } : {}),
+  });
   if (err instanceof ProblemError) return of(err);
   if (err.validation) {
     const errors = validationErrors(err.validation as AjvError[], err.validationContext);
@@ -137,7 +144,11 @@ function toProblem(err: FastifyError & { validationContext?: string }, request: 
   if (status === 413) return of(new ProblemError('payload_too_large', 'the request body is larger than api.body_limit_bytes'));
   if (status === 415) return of(new ProblemError('unsupported_media_type', 'the request body must be application/json'));
   if (status === 400 && typeof err.code === 'string' && err.code.startsWith('FST_ERR_CTP'))
-    return of(new ProblemError('invalid_parameters', 'the request body is not valid JSON', { errors: [{ parameter: 'body', in: 'body', message: 'is not valid JSON' }] }));
+    return of(
+      new ProblemError('invalid_parameters', 'the request body is not valid JSON', {
+        errors: [{ parameter: 'body', in: 'body', message: 'is not valid JSON' }],
+      }),
+    );
   if (status === 400) return of(new ProblemError('malformed_request', 'the request was refused as malformed'));
   if (status > 400 && status < 500) return { problem: fromStatus(status, 'the request was refused', instance) };
   logger.error({ err_code: err.code ?? 'none', err_name: err.name, route: request.routeOptions.url, stack: err.stack }, 'unexpected error');
