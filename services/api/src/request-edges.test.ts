@@ -310,6 +310,15 @@ describe('refused requests leave audit records', () => {
     );
   });
 
+  test('a refusal after the route recorded the request (404 after the lookup) is not recorded twice', async () => {
+    const { app, events } = makeApp();
+    assertProblem(await get(app, '/v1/events/01900000-0000-7000-8000-000000000001'), 404);
+    assert.deepEqual(
+      events.map((e) => [e.outcome, e.attributes.result_count]),
+      [['success', '0']],
+    );
+  });
+
   test('authenticated refusals: 400 names the parameters at fault (no values), 415 and 429 are failures, 403 denied', async () => {
     const { app, events } = makeApp({ verify: fakeVerifier() });
     await get(app, `/v1/events?${range}&limit=0x10&sort=sideways`, 'ask_auditor');

@@ -164,7 +164,7 @@ export function createSelfAuditor(deps: {
     if (!route?.startsWith('/v1/')) return undefined;
     if (!request.principal) {
       // Only authentication failures happen before a principal exists on a /v1/ route.
-      if (refusal.kind !== 'unauthenticated' && !(refusal.kind === 'rate_limited' && refusal.status === 429)) return undefined;
+      if (refusal.kind !== 'unauthenticated' && refusal.kind !== 'rate_limited') return undefined;
       const auth = request.headers.authorization;
       const token = typeof auth === 'string' ? /^Bearer +(\S+) *$/i.exec(auth)?.[1] : undefined;
       const keyId = token ? parseApiKey(token)?.id : undefined;

@@ -34,7 +34,7 @@ interface ObjectSchema {
 }
 
 /** The declared name, or UNKNOWN_PARAMETER for a name the route does not know. */
-export function reportedName(name: string, schema: ObjectSchema | undefined): string {
+function reportedName(name: string, schema: ObjectSchema | undefined): string {
   return schema?.properties && Object.hasOwn(schema.properties, name) ? name : UNKNOWN_PARAMETER;
 }
 
