@@ -36,9 +36,13 @@ after(async () => {
     for (const pid of groupMembers(s.children)) spawnSync('kill', ['-9', String(pid)]);
   }
   // The database this file made (topics are left to the stack's retention, as in main-job).
-  spawnSync(process.execPath, ['-e', `fetch(process.argv[1], { method: 'POST', body: 'DROP DATABASE IF EXISTS \`${id}\`' }).catch(() => {})`, 'http://127.0.0.1:8123/'], {
-    stdio: 'ignore',
-  });
+  spawnSync(
+    process.execPath,
+    ['-e', `fetch(process.argv[1], { method: 'POST', body: 'DROP DATABASE IF EXISTS \`${id}\`' }).catch(() => {})`, 'http://127.0.0.1:8123/'],
+    {
+      stdio: 'ignore',
+    },
+  );
 });
 
 /** Process ids in the process group of each pid (a supervised child leads its own group). */
