@@ -84,6 +84,15 @@ export interface Refusal {
 const MAX_VALUE = 512;
 const clip = (s: string) => (s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE)}…` : s);
 
+/** The caller's address and user agent, as the actor of a self-audit event. */
+function client(request: FastifyRequest): { ip: string | null; user_agent: string | null } {
+  const ua = request.headers['user-agent'];
+  return {
+    ip: isIP(request.ip) ? request.ip : null,
+    user_agent: typeof ua === 'string' && ua !== '' ? clip(ua) : null, // "" is not a value in the contract
+  };
+}
+
 export function createSelfAuditor(deps: {
   recordEvent: RecordEvent;
   service: string;
@@ -118,16 +127,13 @@ export function createSelfAuditor(deps: {
       attributes[`filter.${k}`] = k === 'cursor' ? 'present' : clip(String(v));
     }
     for (const [k, v] of Object.entries(rec.extra ?? {})) attributes[k] = clip(String(v));
-    const ua = request.headers['user-agent'];
-    const ip = isIP(request.ip) ? request.ip : null;
     const action = rec.kind === 'export' ? 'audit.export' : 'audit.query';
     return {
       tenant_id: named ? (one as string) : deps.defaultTenant,
       actor: {
         id: p?.id ?? 'anonymous',
         type: p?.kind === 'jwt' ? 'user' : 'service',
-        ip,
-        user_agent: typeof ua === 'string' && ua !== '' ? clip(ua) : null, // "" is not a value in the contract
+        ...client(request),
       },
       action,
       category: rec.kind === 'export' ? 'data_export' : 'resource_access',
@@ -168,10 +174,9 @@ export function createSelfAuditor(deps: {
       const auth = request.headers.authorization;
       const token = typeof auth === 'string' ? /^Bearer +(\S+) *$/i.exec(auth)?.[1] : undefined;
       const keyId = token ? parseApiKey(token)?.id : undefined;
-      const ua = request.headers['user-agent'];
       return {
         tenant_id: deps.defaultTenant,
-        actor: { id: 'anonymous', type: 'anonymous', ip: isIP(request.ip) ? request.ip : null, user_agent: typeof ua === 'string' ? clip(ua) : null },
+        actor: { id: 'anonymous', type: 'anonymous', ...client(request) },
         action: 'audit.authenticate',
         category: 'authentication',
         outcome: 'failure',
