@@ -60,6 +60,8 @@ function config(over: Partial<ApiConfig> = {}): ApiConfig {
     rate_limit_burst: 1_000_000,
     rate_limit_per_s: 1_000_000,
     unauthenticated_rate_limit_per_s: 1_000_000,
+    // Every refusal on record: the self-audit test looks for particular ones among hundreds of 400s.
+    self_audit_refusals_per_s: 1_000_000,
     oidc_jwks_url: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
     oidc_issuer: 'https://issuer.test',
     oidc_audience: 'auditstream-api',
