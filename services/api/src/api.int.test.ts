@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { type AuditEventInput, type ClickHouse, countEvents, rawEventRowCount, type SqlFragment, sql } from '@auditstream/clickhouse';
 import { uuidv7 } from '@auditstream/core';
 import { createMetricsRegistry } from '@auditstream/observability';
+import type { AuditEvent } from '@auditstream/schemas';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Registry } from 'prom-client';
 import { createApiKey, revokeApiKey } from './api-keys.js';
@@ -59,6 +60,8 @@ function config(over: Partial<ApiConfig> = {}): ApiConfig {
     rate_limit_burst: 1_000_000,
     rate_limit_per_s: 1_000_000,
     unauthenticated_rate_limit_per_s: 1_000_000,
+    // Every refusal on record: the self-audit test looks for particular ones among hundreds of 400s.
+    self_audit_refusals_per_s: 1_000_000,
     oidc_jwks_url: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`,
     oidc_issuer: 'https://issuer.test',
     oidc_audience: 'auditstream-api',
@@ -520,7 +523,8 @@ describe('errors as documented', () => {
         .json<{ errors: { parameter: string }[] }>()
         .errors.map((e) => e.parameter)
         .sort(),
-      ['limit', 'nope'],
+      // An unknown name is never echoed.
+      ['(unknown)', 'limit'],
     );
     const span = await call(`/v1/events?${qs({ from: BASE_US, to: BASE_US + 40 * DAY_US })}`, keys.admin);
     assert.equal(span.status, 400);
@@ -762,10 +766,14 @@ describe('integrity and operations', () => {
 describe('self-audit', () => {
   test('every call left its audit event on the topic, with the actor and the filter', async () => {
     assert.ok(expectedAudit.size > 100, `${expectedAudit.size} calls tracked`);
+    // Refusals are on record too: key guessing (401) and bad input (400), published best-effort.
+    const guessing = (e: AuditEvent) => e.action === 'audit.authenticate' && e.attributes.credential === 'api_key' && e.actor.type === 'anonymous';
+    const badInput = (e: AuditEvent) => e.outcome === 'failure' && (e.attributes.invalid_parameters ?? '').split(',').sort().join() === '(unknown),limit';
     const events = await audit.readAll((evs) => {
       const got = new Set(evs.map((e) => e.request_id));
-      return [...expectedAudit.keys()].every((id) => got.has(id));
+      return [...expectedAudit.keys()].every((id) => got.has(id)) && evs.some(guessing) && evs.some(badInput);
     }, 60_000);
+    assert.ok(events.some(guessing) && events.some(badInput));
     const byRequest = new Map(events.map((e) => [e.request_id, e]));
     for (const [rid, want] of expectedAudit) {
       const e = byRequest.get(rid);

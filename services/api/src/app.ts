@@ -14,8 +14,9 @@ import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { buildOpenApi } from './openapi.js';
 import { createSelfAuditor, type RecordEvent } from './plugins/audit-self.js';
 import { registerAuth } from './plugins/auth.js';
+import { registerProblems } from './plugins/error-handler.js';
+import { clientErrorHandler, frameworkErrors, registerHttpRefusals } from './plugins/http-errors.js';
 import { apiMetrics, registerMetrics } from './plugins/metrics.js';
-import { registerProblems } from './plugins/problem.js';
 import { createRateLimitGate } from './plugins/rate-limit.js';
 import { createFieldRevealer, type RevealDeps } from './reveal.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -64,25 +65,33 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   const { config } = deps;
   const logger = deps.logger.child({ component: 'api' });
   const https = apiTlsOptions(config);
+  // Host is checked by the problem plugin (Node's own refusal is a bare 400).
   const app = Fastify({
-    ...(https ? { https } : {}),
+    ...(https ? { https: { ...https, requireHostHeader: false } } : { http: { requireHostHeader: false } }),
+    clientErrorHandler: clientErrorHandler(logger),
+    frameworkErrors,
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => uuidv7(),
     requestIdHeader: false,
     bodyLimit: config.body_limit_bytes,
     trustProxy: config.trust_proxy,
-    return503OnClosing: true,
+    // Requests during close get a 503 problem from registerHttpRefusals instead of fastify's own body.
+    return503OnClosing: false,
     // HEAD would run a GET handler (and its query and audit record) for nothing.
     exposeHeadRoutes: false,
     routerOptions: { maxParamLength: 128, ignoreTrailingSlash: false, querystringParser: parseQueryString },
     ajv: {
       // Unknown parameters are errors (never silently dropped), every error is reported, and
       // query strings are coerced to the declared scalar types (a repeated scalar stays an error).
-      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: true, useDefaults: false },
+      // Integers are parsed before validation (plugins/params.ts); NaN and Infinity are never numbers.
+      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: true, useDefaults: false, strictNumbers: true },
     },
   });
 
+  // Bodies are JSON only: text/plain would reach the schema as a string (400) instead of 415.
+  app.removeContentTypeParser('text/plain');
+  registerHttpRefusals(app);
   const metrics = apiMetrics(deps.metrics);
   const routes: Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>[] = [];
   app.addHook('onRoute', (r) => {
@@ -96,6 +105,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     logger,
     metrics,
     host: hostname(),
+    refusalsPerS: config.self_audit_refusals_per_s,
+    ...(deps.now ? { now: deps.now } : {}),
   });
   const limits = createRateLimitGate(
     {
@@ -147,16 +158,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     else logger.debug({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  registerProblems(app, logger, (request, err) => {
-    // Refusals of an authenticated caller are on record too (best effort: nothing was served).
-    if (request.principal && request.routeOptions.url?.startsWith('/v1/'))
-      audit.recordBestEffort(request, {
-        kind: request.routeOptions.url === '/v1/export' ? 'export' : 'query',
-        outcome: 'denied',
-        reason: err.errors?.some((e) => e.parameter === 'tenant') ? 'tenant_out_of_scope' : 'role_not_allowed',
-        filter: (request.query ?? {}) as Record<string, unknown>,
-      });
-  });
+  // Refused requests are on record too (rate-limited, best effort: nothing was served).
+  registerProblems(app, logger, (request, refusal) => audit.recordRefusal(request, refusal));
   registerMetrics(app, deps.metrics, metrics);
   registerAuth(app, { apiKeys, jwt, limits });
 

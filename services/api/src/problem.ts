@@ -26,12 +26,17 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 /** Problem kinds: URN slug, title and HTTP status. */
 export const PROBLEMS = {
   invalid_parameters: { status: 400, title: 'Invalid request parameters' },
+  malformed_request: { status: 400, title: 'Malformed HTTP request' },
   unauthenticated: { status: 401, title: 'Authentication required' },
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
+  request_timeout: { status: 408, title: 'Request timeout' },
   payload_too_large: { status: 413, title: 'Request body too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  expectation_failed: { status: 417, title: 'Expectation failed' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  headers_too_large: { status: 431, title: 'Request header fields too large' },
   internal: { status: 500, title: 'Internal error' },
   not_configured: { status: 501, title: 'Not configured' },
   unavailable: { status: 503, title: 'Service unavailable' },

@@ -59,11 +59,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// `auditstream … | head` closes our stdout early: that is the reader's choice, not an error.
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-});
+// `auditstream … | head` closes our stdout early, a closed terminal fails our writes (EIO): that is
+// the reader's choice, not an error. A command that runs until stopped (up: it listens for
+// SIGTERM) stops as on SIGTERM, stopping its children; any other command is done. Later write
+// errors of the dead stream are ignored.
+let outputGone = false;
+function onOutputError(): void {
+  if (outputGone) return;
+  outputGone = true;
+  if (process.listenerCount('SIGTERM') > 0) process.emit('SIGTERM', 'SIGTERM');
+  else process.exit(0);
+}
+process.stdout.on('error', onOutputError);
+process.stderr.on('error', onOutputError);
 
 main(process.argv.slice(2)).then(
   (code) => {

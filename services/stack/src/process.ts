@@ -97,7 +97,8 @@ export async function stopProcess(record: PidRecord, pidFile: string, graceMs: n
   return 'killed';
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** A signal to the process group of pid (a detached child leads its own), else to pid alone. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { sleep } from '@auditstream/core';
+import { signalGroup } from './process.js';
 
 /**
  * Runs the pipeline's processes for the main job (`auditstream up`): each a child process
@@ -37,8 +38,15 @@ export function createSupervisor(): Supervisor {
   let stopping = false;
   let onExit: ((child: Supervised, code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
 
+  // Last resort, whatever ends this process (an uncaught error, process.exit on a closed output):
+  // children run in their own process groups, so nothing else would stop them. 'exit' allows only
+  // synchronous work: a SIGTERM to each group still running; they shut down on their own.
+  const onProcessExit = () => {
+    for (const p of procs) if (!p.sup.exited() && p.child.pid !== undefined) signalGroup(p.child.pid, 'SIGTERM');
+  };
   return {
     start(spec) {
+      if (procs.length === 0) process.on('exit', onProcessExit);
       mkdirSync(dirname(spec.log), { recursive: true });
       const fd = openSync(spec.log, 'a');
       let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -74,6 +82,7 @@ export function createSupervisor(): Supervisor {
         }
         out.push({ name: p.sup.name, result: ended ? 'exited' : 'killed', code: p.sup.exited()?.code ?? null });
       }
+      process.removeListener('exit', onProcessExit);
       return out;
     },
     children: () => procs.map((p) => p.sup),

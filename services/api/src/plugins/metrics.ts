@@ -13,6 +13,7 @@ export interface ApiMetrics {
   queryDuration: Histogram<'query'>;
   exportedRows: Counter<'format'>;
   selfAuditFailures: Counter<'action'>;
+  selfAuditSuppressed: Counter;
   rateLimited: Counter<'kind'>;
   /** Times one ClickHouse query (the promise), labelled with its constant name. */
   timeQuery<T>(query: string, fn: () => Promise<T>): Promise<T>;
@@ -55,6 +56,11 @@ export function apiMetrics(registry: Registry): ApiMetrics {
       name: 'auditstream_api_self_audit_failures_total',
       help: 'Self-audit events (audit.query, audit.export) the SDK could not publish; the request was refused with 503 when it read data.',
       labelNames: ['action'],
+      registers: [registry],
+    }),
+    selfAuditSuppressed: new Counter({
+      name: 'auditstream_api_self_audit_suppressed_total',
+      help: 'Refused requests (400, 401, 403, 429 …) not recorded one by one because api.self_audit_refusals_per_s was used up; the next recorded refusal carries the count.',
       registers: [registry],
     }),
     rateLimited: new Counter({

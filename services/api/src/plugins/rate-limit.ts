@@ -1,6 +1,6 @@
 import { ProblemError } from '../problem.js';
-import { TokenBucketLimiter } from '../rate-limiter.js';
 import type { Principal } from '../scope.js';
+import { TokenBucketLimiter } from '../token-bucket.js';
 import type { ApiMetrics } from './metrics.js';
 
 /**

@@ -76,7 +76,7 @@ export function integrityRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (hasRange && body.latest === true) throw badParameter('latest', 'cannot be combined with from and to', 'body');
       if (body.from !== undefined && body.to === undefined) throw badParameter('to', 'is required with from', 'body');
       if (body.to !== undefined && body.from === undefined) throw badParameter('from', 'is required with to', 'body');
-      const range = hasRange ? parseRange(body.from as string, body.to as string, ctx.config.export_max_range_s) : undefined;
+      const range = hasRange ? parseRange(body.from as string, body.to as string, ctx.config.export_max_range_s, 'body') : undefined;
       const scope = { all: true } as const;
       if (!ctx.verify) {
         await ctx.audit.record(request, {

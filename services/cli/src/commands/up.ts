@@ -16,7 +16,8 @@ The main job (\`npm start\`). Brings the local stack up (Kafka + ClickHouse), cr
 topics, applies the ClickHouse migrations, then runs ingest, alerting and the query API, plus
 a demo producer with injected attacks. Prints where everything is, then a live status line
 (events/s in, stored, lag, alerts) and every alert as it fires, until Ctrl-C (or SIGTERM),
-which stops everything it started, cleanly. Service logs go to .auditstream/logs/.
+which stops everything it started, cleanly; so does SIGHUP (the terminal closed) or a closed
+output (\`npm start | tee log\` after Ctrl-C). Service logs go to .auditstream/logs/.
 
 Options:
   --config <file>         config file (YAML); the environment overrides it
@@ -40,7 +41,11 @@ export const command: Command = {
     const demoRate = intOption(values['demo-rate'], 'demo-rate', 20);
     const interval = Math.max(1, intOption(values['status-interval-s'], 'status-interval-s', 2)) * 1000;
     const logger = createLogger({ level: 'warn', service: 'up' });
-    const say = (msg: string) => console.log(msg);
+    // Once the reader is gone (main.ts turns that into SIGTERM), nothing is written any more.
+    const write = (text: string) => {
+      if (process.stdout.writable) process.stdout.write(text);
+    };
+    const say = (msg: string) => write(`${msg}\n`);
 
     let stopRequested = false;
     let wake: () => void = () => {};
@@ -48,8 +53,11 @@ export const command: Command = {
       stopRequested = true;
       wake();
     };
+    // SIGHUP: the terminal closed. Its children are in process groups of their own, so no
+    // signal of the terminal reaches them: up stops them, whatever stops up.
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
 
     const stack = createStack({ ...stackOptionsFromConfig(cfg), log: (m) => console.error(`stack: ${m}`) });
     const res = await stack.up();
@@ -58,7 +66,7 @@ export const command: Command = {
 
     const sup = createSupervisor();
     const cleanup = async () => {
-      if (process.stdout.isTTY) process.stdout.write('\n');
+      if (process.stdout.isTTY) write('\n');
       say('Stopping…');
       for (const r of await sup.stopAll(30_000)) say(`  ${r.name}: ${r.result}${r.code !== null ? ` (exit ${r.code})` : ''}`);
       if (!res.alreadyRunning) for (const r of await stack.down()) say(`  ${r.name}: ${r.result}`);
@@ -121,7 +129,7 @@ Press Ctrl-C to stop.
 `);
       const tty = process.stdout.isTTY === true;
       const alertsDone = watchAlerts(createKafkaClient(cfg.kafka, { component: 'up-alerts' }), cfg.topics.alerts, (line) => {
-        process.stdout.write(tty ? `\r\x1b[K${line}\n` : `${line}\n`);
+        write(tty ? `\r\x1b[K${line}\n` : `${line}\n`);
       });
 
       const ingestUrl = `http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics`;
@@ -148,7 +156,7 @@ Press Ctrl-C to stop.
         const line = i
           ? `in ${rate.toFixed(0)} ev/s · stored ${inserted} · lag ${i.auditstream_ingest_consumer_lag ?? 0} · alerts ${a?.auditstream_alerting_alerts_fired_total ?? '?'}`
           : 'waiting for ingest to answer…';
-        if (tty) process.stdout.write(`\r\x1b[K${line}`);
+        if (tty) write(`\r\x1b[K${line}`);
         else if (ticks++ % 5 === 0) say(line);
       }
       await alertsDone.stop();

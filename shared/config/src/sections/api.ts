@@ -81,7 +81,16 @@ export const apiSection = z
       .string()
       .min(1)
       .default('auditstream')
-      .describe('Tenant of the audit.query/audit.export events when a request spans several tenants (else the tenant read).'),
+      .describe(
+        'Operator tenant of the self-audit events of all-tenant credentials (admin, "*"; the tenant read is attributes.target_tenant), of reads spanning several tenants, and of refused requests. A credential scoped to named tenants records a one-tenant read under that tenant.',
+      ),
+    self_audit_refusals_per_s: z
+      .number()
+      .positive()
+      .default(10)
+      .describe(
+        'Refused requests (401 key guessing, 400, 403, 429) recorded as self-audit events per second, whole process (burst twice that); beyond it they are counted into the next recorded one (attributes.suppressed_before), protecting the store.',
+      ),
     self_audit_service: z.string().min(1).default('auditstream-api').describe('`service` field of the self-audit events.'),
     trust_proxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For (only behind a trusted proxy).'),
     shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TokenBucketLimiter } from './rate-limiter.js';
+import { TokenBucketLimiter } from './token-bucket.js';
 
 test('a bucket allows its burst, then refills at the rate', () => {
   let now = 0;

@@ -1,4 +1,15 @@
 /**
+ * Why not @fastify/rate-limit (checked against its 10.x source, store/LocalStore.js and index.js):
+ * - it counts fixed windows (a counter reset every timeWindow), so a client gets up to twice the
+ *   limit across a window boundary; these buckets refill continuously;
+ * - every request costs 1; here an export or a verification costs api.rate_limit_export_cost from
+ *   the same bucket as the caller's searches (its per-route limits are separate counters instead);
+ * - it runs as its own hook on every request; here one bucket counts only FAILED authentications
+ *   per client IP, is checked before any key lookup, and another counts per credential after it
+ *   (plugins/rate-limit.ts, plugins/auth.ts), answering 429 as an RFC 9457 problem;
+ * - the self-audit uses the same bucket for its refusal records (plugins/audit-self.ts).
+ * Replacing it would mean a custom store plus per-route plumbing larger than this file.
+ *
  * Token buckets, one per key (an API key id, a token subject, or a client IP), in memory.
  * A bucket holds up to `burst` tokens and refills at `ratePerS`; a request takes `cost` tokens
  * or is refused with the time until enough have refilled (for Retry-After). Buckets live in a
