@@ -32,8 +32,57 @@ export interface Sender {
   inFlight(): number;
 }
 
+function closeError(p: Pending): AuditstreamError {
+  return new AuditstreamError(
+    ProducerErrorCode.CLOSED,
+    `producer closed before Kafka acknowledged the event${p.sent ? ' (it was sent and may still have been written)' : ' (never sent)'}`,
+    { details: { maybe_delivered: p.sent } },
+  );
+}
+
+/** Settles a batch Kafka acknowledged: each event's receipt from its partition's base offset. */
+function complete(deps: SenderDeps, batch: Pending[], md: RecordMetadata[]): void {
+  const { opts, buffer, settle, headerBytes } = deps;
+  const topic = opts.topic;
+  // One record batch per partition per produce request: the message at position i of a
+  // partition's list has offset baseOffset + i (kafkajs keeps our order within a partition).
+  const base = new Map<number, number>();
+  for (const r of md) if (r.topicName === topic && r.errorCode === 0) base.set(r.partition, Number(r.baseOffset));
+  const now = performance.now();
+  const withHash = opts.withHash;
+  let ok = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const p = batch[i] as Pending;
+    const partition = p.message?.partition;
+    const b = partition === undefined ? undefined : base.get(partition);
+    if (partition === undefined || b === undefined) {
+      settle.err(
+        p,
+        new AuditstreamError(ProducerErrorCode.SEND_FAILED, `Kafka acknowledged the batch without an offset for partition ${partition} of ${topic}`),
+      );
+      continue;
+    }
+    base.set(partition, b + 1);
+    if (p.settled) continue; // timed out while in flight; it did land after all
+    ok++;
+    // One literal per shape: adding content_hash afterwards would reshape every receipt.
+    const receipt: PublishReceipt = withHash
+      ? {
+          event_id: p.eventId,
+          topic,
+          partition,
+          offset: String(b),
+          content_hash: oneShotHash('sha256', p.slab.subarray(p.start + headerBytes, p.start + p.bytes - p.key.length), 'hex'),
+        }
+      : { event_id: p.eventId, topic, partition, offset: String(b) };
+    buffer.release(p);
+    settle.ok(p, receipt, now);
+  }
+  settle.published(ok);
+}
+
 export function createSender(deps: SenderDeps): Sender {
-  const { opts, buffer, settle, metrics, connection, log, headerBytes } = deps;
+  const { opts, buffer, settle, metrics, connection, log } = deps;
   const { topic, deliveryTimeoutMs, maxBatchEvents, maxBatchBytes, lingerMs } = opts;
   const flushWaiters: Array<{ target: number; resolve: () => void }> = [];
   let inflight: Pending[] | undefined;
@@ -178,47 +227,9 @@ export function createSender(deps: SenderDeps): Sender {
         continue;
       }
       lastError = undefined;
-      complete(batch, md);
+      complete(deps, batch, md);
       return;
     }
-  }
-
-  function complete(batch: Pending[], md: RecordMetadata[]): void {
-    // One record batch per partition per produce request: the message at position i of a
-    // partition's list has offset baseOffset + i (kafkajs keeps our order within a partition).
-    const base = new Map<number, number>();
-    for (const r of md) if (r.topicName === topic && r.errorCode === 0) base.set(r.partition, Number(r.baseOffset));
-    const now = performance.now();
-    const withHash = opts.withHash;
-    let ok = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i] as Pending;
-      const partition = p.message?.partition;
-      const b = partition === undefined ? undefined : base.get(partition);
-      if (partition === undefined || b === undefined) {
-        settle.err(
-          p,
-          new AuditstreamError(ProducerErrorCode.SEND_FAILED, `Kafka acknowledged the batch without an offset for partition ${partition} of ${topic}`),
-        );
-        continue;
-      }
-      base.set(partition, b + 1);
-      if (p.settled) continue; // timed out while in flight; it did land after all
-      ok++;
-      // One literal per shape: adding content_hash afterwards would reshape every receipt.
-      const receipt: PublishReceipt = withHash
-        ? {
-            event_id: p.eventId,
-            topic,
-            partition,
-            offset: String(b),
-            content_hash: oneShotHash('sha256', p.slab.subarray(p.start + headerBytes, p.start + p.bytes - p.key.length), 'hex'),
-          }
-        : { event_id: p.eventId, topic, partition, offset: String(b) };
-      buffer.release(p);
-      settle.ok(p, receipt, now);
-    }
-    settle.published(ok);
   }
 
   // --- delivery timeout -----------------------------------------------------------------
@@ -285,14 +296,6 @@ export function createSender(deps: SenderDeps): Sender {
       flushWaiters.push({ target, resolve });
       maybeSend();
     });
-  }
-
-  function closeError(p: Pending): AuditstreamError {
-    return new AuditstreamError(
-      ProducerErrorCode.CLOSED,
-      `producer closed before Kafka acknowledged the event${p.sent ? ' (it was sent and may still have been written)' : ' (never sent)'}`,
-      { details: { maybe_delivered: p.sent } },
-    );
   }
 
   function abandon(): string[] {
