@@ -43,7 +43,10 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   const { topic, deliveryTimeoutMs, maxEventBytes } = opts;
   const codec = options.codec ?? createDefaultCodec(options);
   const log = options.logger;
-  const normalize = createEventNormalizer(options);
+  const normalize = createEventNormalizer({
+    max_future_skew_ms: options.max_future_skew_ms ?? PRODUCER_DEFAULTS.max_future_skew_ms,
+    max_past_age_ms: options.max_past_age_ms ?? PRODUCER_DEFAULTS.max_past_age_ms,
+  });
   /** Where the codec wrote the event being prepared (reused: prepare() copies what it needs). */
   const slice: EncodedSlice = { buf: Buffer.alloc(0), start: 0, end: 0 };
   const buffer = new ProducerBuffer(opts);
