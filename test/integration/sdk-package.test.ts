@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -20,6 +20,16 @@ const EVENTS = 200;
 const work = mkdtempSync(join(tmpdir(), 'sdk-package-'));
 const topic = uniqueName('sdkpkg');
 const kafka = createKafkaClient({ brokers, client_id: 'sdk-package-test' }, { component: 'sdk-package-test' });
+
+const CONSUMER_TS = `import { Kafka } from 'kafkajs';
+import { AuditstreamError, createAuditProducer, type PublishReceipt } from '@auditstream/producer';
+const audit = createAuditProducer({ kafka: new Kafka({ brokers: ['127.0.0.1:9092'] }), topic: 'audit.events' });
+const event = { tenant_id: 'a', actor: { id: 'u', type: 'user' as const }, action: 'a.b', outcome: 'success' as const, service: 's' };
+export const receipt: Promise<PublishReceipt> = audit.publish({ ...event, category: 'data_export' });
+// @ts-expect-error: category must be one of the contract's symbols
+audit.publish({ ...event, category: 'no_such_category' });
+export const code = (e: unknown) => (e instanceof AuditstreamError ? e.code : undefined);
+`;
 
 function npm(args: string[], cwd: string, timeoutMs: number): string {
   const r = spawnSync('npm', [...args, '--no-audit', '--no-fund'], { cwd, encoding: 'utf8', timeout: timeoutMs });
@@ -63,6 +73,18 @@ test('npm pack → npm install in a fresh folder → plain node publishes and ge
   npm(['init', '-y'], app, 60_000);
   npm(['install', tarball], app, 300_000);
   copyFileSync(join(root, 'test/fixtures/sdk-package/app.mjs'), join(app, 'app.mjs'));
+
+  // The declarations type-check a TypeScript user's code as they are (skipLibCheck off, no
+  // prom-client installed), and carry the contract's enums.
+  writeFileSync(join(app, 'check.mts'), CONSUMER_TS);
+  const tscArgs = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022'];
+  const types = ['--typeRoots', join(root, 'node_modules/@types'), '--types', 'node'];
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), ...tscArgs, ...types, 'check.mts'], {
+    cwd: app,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(tsc.status, 0, `tsc on a TypeScript consumer of the package:\n${tsc.stdout}\n${tsc.stderr}`);
 
   const admin = kafka.admin();
   await admin.connect();
