@@ -4,7 +4,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { createMetricsRegistry } from '@auditstream/observability';
-import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { createIngest, type IngestStorage } from './app.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
 import { committedTotal, countStored, createTestEnv, ingestIntegrity, publishEvents, quietLogger, rowCounts, waitFor } from './testing/harness.js';
@@ -24,10 +23,6 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
   });
   t.after(() => env.cleanup());
   await publishEvents(env.kafka, env.topic, env.tenant, N);
-  const normalize = createEventNormalizer();
-  const validate = (event: unknown, receivedAtMs: number) => {
-    normalize(event as PublishInput, receivedAtMs);
-  };
 
   let slowInsertStarted = false;
   let insertsA = 0;
@@ -61,7 +56,6 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
       storage: storageFor(slowFirst, ch),
       integrity: ingestIntegrity(env, ch),
       decoder: createCodec(),
-      validate,
       observability: false,
     });
   };
