@@ -174,20 +174,18 @@ export function createSender(deps: SenderDeps): Sender {
   }
 
   async function sendWithRetry(batch: Pending[]): Promise<void> {
-    const messages: Message[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const p = batch[i] as Pending;
-      // Made once: a re-sent batch re-sends the same messages, with the partitions pinned on them.
-      p.message ??= { key: p.key, value: p.slab.subarray(p.start, p.start + p.bytes - p.key.length), partition: undefined };
-      messages[i] = p.message;
-    }
     metrics.batch();
-    let attempted = false;
+    // Fixed at the first attempt that reaches kafkajs: a re-sent batch re-sends the same
+    // messages (partitions pinned on them, same sequence numbers). Events that reached their
+    // delivery deadline before it (while connecting or backing off) were rejected as never
+    // sent, so they are left out rather than written after all.
+    let sent = batch;
+    let messages: Message[] | undefined;
     for (let attempt = 0; ; attempt++) {
-      if (batch.every((p) => p.settled)) {
+      if (sent.every((p) => p.settled)) {
         // Every event timed out: give the batch up. If an attempt may have reached the
         // broker, its sequence numbers are in doubt: start over with a new producer id.
-        if (attempted) connection.reset('batch abandoned after delivery timeout');
+        if (messages) connection.reset('batch abandoned after delivery timeout');
         return;
       }
       if (closingHard) {
@@ -199,9 +197,16 @@ export function createSender(deps: SenderDeps): Sender {
         connectingNow = true;
         const kp = await connection.get();
         connectingNow = false;
-        if (!attempted) {
-          attempted = true;
-          for (const p of batch) p.sent = true;
+        if (!messages) {
+          sent = batch.filter((p) => !p.settled);
+          if (sent.length === 0) return;
+          messages = new Array(sent.length);
+          for (let i = 0; i < sent.length; i++) {
+            const p = sent[i] as Pending;
+            p.sent = true;
+            p.message ??= { key: p.key, value: p.slab.subarray(p.start, p.start + p.bytes - p.key.length), partition: undefined };
+            messages[i] = p.message;
+          }
         }
         sendingSince = Date.now();
         md = await kp.sendBatch({ topicMessages: [{ topic, messages }], acks: -1, timeout: opts.ackTimeoutMs, compression: opts.compression });
@@ -222,12 +227,12 @@ export function createSender(deps: SenderDeps): Sender {
         if (kind === 'reset') connection.reset(kafkaReason(err));
         metrics.retry();
         const delay = backoffDelay(attempt, opts.backoff);
-        log?.warn({ topic, attempt: attempt + 1, delay_ms: delay, events: batch.length, reason: kafkaReason(err) }, 'send failed; retrying');
+        log?.warn({ topic, attempt: attempt + 1, delay_ms: delay, events: sent.length, reason: kafkaReason(err) }, 'send failed; retrying');
         await sleep(delay, hardStop.signal);
         continue;
       }
       lastError = undefined;
-      complete(deps, batch, md);
+      complete(deps, sent, md);
       return;
     }
   }
