@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
-import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int_helpers.js';
+import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int-helpers.js';
 
 // The real Kafka (127.0.0.1:9092 unless AUDITSTREAM_KAFKA__BROKERS says otherwise), the
 // shipped default rules, a webhook receiver verifying signatures: nothing is mocked.
@@ -75,4 +75,31 @@ test('6 failed logins → exactly one alert on the alerts topic and at the webho
   assert.match(metrics, /auditstream_alerting_evaluated_events_total 22/);
   const ready = await fetch(`${app.metricsUrl}/readyz`);
   assert.equal(ready.status, 200);
+});
+
+test("a tenant publishing at now + 60 s and now + 299 s does not blind another tenant's real-time brute force", async () => {
+  const counter = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await registry.metrics())?.[1] ?? 0);
+  const evaluatedBefore = await counter('auditstream_alerting_evaluated_events_total');
+  const lateBefore = await counter('auditstream_alerting_late_events_total');
+  const now = Date.now();
+  // Tenant X first, so that on a shared watermark its future times would be seen before Y's events.
+  await produce(kafka, topics.events, [
+    ...Array.from({ length: 6 }, (_, i) => login('x-one', '198.51.100.30', 'failure', now + 60_000 + i, 'tenant-x')),
+    ...Array.from({ length: 6 }, (_, i) => login('x-two', '198.51.100.31', 'failure', now + 299_000 + i, 'tenant-x')),
+  ]);
+  await waitUntil(async () => (await counter('auditstream_alerting_evaluated_events_total')) >= evaluatedBefore + 12, 20_000, "X's events evaluated");
+  const hitsBefore = hook.hits.length;
+  const t = Date.now();
+  await produce(
+    kafka,
+    topics.events,
+    Array.from({ length: 6 }, (_, i) => login('y-victim', '198.51.100.40', 'failure', t + i * 100, 'tenant-y')),
+  );
+  await waitUntil(() => hook.hits.slice(hitsBefore).some((h) => h.alert.group.tenant_id === 'tenant-y'), 20_000, "Y's brute-force alert");
+  const y = hook.hits.find((h) => h.alert.group.tenant_id === 'tenant-y');
+  assert.equal(y?.kind, 'fired');
+  assert.equal(y?.alert.group['actor.id'], 'y-victim');
+  assert.equal(y?.alert.count, 6);
+  assert.equal(await counter('auditstream_alerting_late_events_total'), lateBefore, 'nobody was counted late');
+  assert.equal(await counter('auditstream_alerting_future_events_total'), 12, "X's future times were evaluated at their arrival");
 });

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot, uniqueName } from '@auditstream/core';
-import { createTopics, freePort, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int_helpers.js';
+import { createTopics, freePort, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int-helpers.js';
 
 // kill -9 / restart of the real service process (main.ts) against the real Kafka: an incident
 // straddling the restart fires exactly once, and an alert delivered before a crash is not

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AuditstreamError } from '@auditstream/core';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import { registerCompressionCodecs } from './compression.js';
 
 /** The subset of the `kafka` config section the client needs (see @auditstream/config). */
 export interface KafkaClientConfig {
@@ -24,8 +25,9 @@ interface MinimalLogger {
   debug: (obj: object, msg?: string) => void;
 }
 
-/** Builds a kafkajs client whose logs go through the component's pino logger. */
+/** Builds a kafkajs client whose logs go through the component's pino logger; it reads every Kafka codec. */
 export function createKafkaClient(config: KafkaClientConfig, options: { component: string; logger?: MinimalLogger }): Kafka {
+  registerCompressionCodecs();
   const kc: KafkaConfig = {
     clientId: `${config.client_id}-${options.component}`,
     brokers: [...config.brokers],

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Registry } from 'prom-client';
 import type { Alert } from '../alert.js';
-import { freePort, waitUntil } from '../int_helpers.js';
+import { freePort, waitUntil } from '../int-helpers.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 

@@ -1,6 +1,6 @@
 import { AuditstreamError } from '@auditstream/core';
 import type { Producer } from 'kafkajs';
-import type { AlertEncoder } from './alert_codec.js';
+import type { AlertEncoder } from './alert-codec.js';
 import type { Sink } from './types.js';
 
 /**

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { AuditstreamError } from '@auditstream/core';
 import { Registry } from 'prom-client';
 import type { Alert, AlertDelivery } from '../alert.js';
-import { decodeAlert, encodeAlert } from './alert_codec.js';
+import { decodeAlert, encodeAlert } from './alert-codec.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 import { createSlackSink, slackText } from './slack.js';

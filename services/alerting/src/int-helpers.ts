@@ -7,7 +7,7 @@ import type { AuditEventInput } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { AlertDelivery } from './alert.js';
 import { loadAlertingConfig } from './config.js';
-import { decodeAlert } from './sinks/alert_codec.js';
+import { decodeAlert } from './sinks/alert-codec.js';
 import { signBody } from './sinks/webhook.js';
 
 /** Helpers for the alerting integration tests (real Kafka on the configured brokers; nothing mocked). */
