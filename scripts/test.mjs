@@ -8,9 +8,13 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv.filter((a) => a.startsWith('--')));
+// Test files named on the command line: run only those (no lint or type-check), with the stack
+// brought up for them like for the whole suite. CI uses it to re-run tests on another Node.
+const only = argv.filter((a) => !a.startsWith('--'));
 const unitOnly = args.has('--unit');
-const integrationOnly = args.has('--integration');
+const integrationOnly = args.has('--integration') || only.length > 0;
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
 function run(cmd, argv, opts = {}) {
@@ -46,8 +50,15 @@ if (!integrationOnly) {
   }
 }
 
-const { unit, integration } = findTests();
-const files = unitOnly ? unit : integrationOnly ? integration : [...unit, ...integration];
+const found = findTests();
+const unit = only.length > 0 ? found.unit.filter((f) => only.includes(f)) : found.unit;
+const integration = only.length > 0 ? found.integration.filter((f) => only.includes(f)) : found.integration;
+const unknown = only.filter((f) => !unit.includes(f) && !integration.includes(f));
+if (unknown.length > 0) {
+  console.error(`not test files of this repository: ${unknown.join(', ')}`);
+  process.exit(2);
+}
+const files = only.length > 0 ? [...unit, ...integration] : unitOnly ? unit : integrationOnly ? integration : [...unit, ...integration];
 let startedStack = false;
 if (!unitOnly && integration.length > 0 && !stackHealthy()) {
   if (run(bin('auditstream'), ['stack', 'up']) !== 0) {

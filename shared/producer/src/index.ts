@@ -1,3 +1,5 @@
+// The error class every rejection is (its `code` says why): re-exported for `instanceof`.
+export { AuditstreamError } from '@auditstream/core';
 export { AuditEventValidationError, ProducerErrorCode } from './errors.js';
 export {
   type AuditHttpFields,
@@ -8,6 +10,7 @@ export {
   type HttpResponseLike,
   outcomeFromStatus,
 } from './http.js';
+export type { MetricsRegistry } from './metrics.js';
 export { murmur2, pinningPartitioner } from './partitioner.js';
 export {
   type AuditProducer,
@@ -16,6 +19,7 @@ export {
   createAuditProducer,
   type KafkaProducerLike,
   PRODUCER_DEFAULTS,
+  type ProducerDefaults,
   type ProducerStats,
   type PublishReceipt,
 } from './producer.js';

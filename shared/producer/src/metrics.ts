@@ -1,4 +1,17 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Registry } from 'prom-client';
+
+/**
+ * The slice of a prom-client Registry the SDK uses (a prom-client `Registry` is one). Structural,
+ * so the installed package needs prom-client only when metrics are wanted (an optional peer).
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: never): void;
+  getSingleMetric(name: string): unknown;
+}
+
+// prom-client is loaded only when a registry is passed: the package runs without it.
+const load = createRequire(import.meta.url);
 
 /** What the producer records; a no-op implementation when no registry is passed. */
 export interface ProducerMetrics {
@@ -88,11 +101,13 @@ interface Shared {
 
 // Several producers may share one registry: metrics are registered once per registry and
 // the buffer gauges sum every live producer at scrape time (nothing on the hot path).
-const perRegistry = new WeakMap<Registry, Shared>();
+const perRegistry = new WeakMap<MetricsRegistry, Shared>();
 
-function shared(registry: Registry): Shared {
-  let s = perRegistry.get(registry);
+function shared(metricsRegistry: MetricsRegistry): Shared {
+  let s = perRegistry.get(metricsRegistry);
   if (s) return s;
+  const { Counter, Gauge } = load('prom-client') as typeof import('prom-client');
+  const registry = metricsRegistry as unknown as Registry;
   const sources = new Set<BufferSource>();
   const registers = [registry];
   s = {
@@ -129,11 +144,11 @@ function shared(registry: Registry): Shared {
     },
   });
   registry.registerMetric(s.duration as unknown as Parameters<Registry['registerMetric']>[0]);
-  perRegistry.set(registry, s);
+  perRegistry.set(metricsRegistry, s);
   return s;
 }
 
-export function createProducerMetrics(registry: Registry | undefined, source: BufferSource): ProducerMetrics {
+export function createProducerMetrics(registry: MetricsRegistry | undefined, source: BufferSource): ProducerMetrics {
   if (!registry) {
     const noop = () => {};
     return { published: noop, failed: noop, latency: noop, batch: noop, retry: noop, detach: noop };

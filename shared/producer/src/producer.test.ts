@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { createCodec, payloadBody } from '@auditstream/codec';
 import { AuditstreamError, UUID_V7_RE } from '@auditstream/core';
-import { Partitioners } from 'kafkajs';
+import { Partitioners, type ProducerConfig } from 'kafkajs';
 import { Registry } from 'prom-client';
 import { fakeKafka, kafkaError } from './fake-kafka.test-helper.js';
 import { type AuditProducerOptions, createAuditProducer } from './producer.js';
@@ -232,6 +232,28 @@ test('a stalled send times out too (maybe delivered), and queued events behind i
   fake.release();
   await producer.flush();
   assert.equal(fake.calls, 1);
+  await producer.close();
+});
+
+test('an event that reaches delivery_timeout_ms while the producer is still connecting is never sent after all', async () => {
+  const fake = fakeKafka();
+  let connected = () => {};
+  const connecting = new Promise<void>((resolve) => {
+    connected = resolve;
+  });
+  const kafka = { producer: (config?: ProducerConfig) => ({ ...fake.kafka.producer(config), connect: () => connecting }) };
+  const producer = createAuditProducer({ kafka, topic: 'audit.events', linger_ms: 0, delivery_timeout_ms: 50 });
+  const isNeverSent = (e: unknown) => isCode('PRODUCER_DELIVERY_TIMEOUT')(e) && (e as AuditstreamError).details?.maybe_delivered === false;
+  await assert.rejects(producer.publish(ev(1)), isNeverSent);
+  connected();
+  const receipt = await producer.publish(ev(2));
+  const written = [...fake.logs.values()].flat();
+  assert.deepEqual(
+    written.map((m) => String(m.key)),
+    ['t2:u-2'],
+    'only the event published after the connection: the one rejected as never sent was not written',
+  );
+  assert.equal(receipt.offset, '0');
   await producer.close();
 });
 

@@ -1,6 +1,6 @@
 // Producer: the producer package's own benchmark (SDK publish() against raw kafkajs sendBatch of
-// the same encoded bytes, one round per bench run; see shared/producer/bench/run.ts for the method).
-import { runProducerBench } from '@auditstream/producer/bench';
+// the same encoded bytes, one round per bench run; see ../producer/README.md for the method).
+import { runProducerBench } from '../producer/run.js';
 
 export interface ProducerResult {
   producer_sdk_events_per_s: number;

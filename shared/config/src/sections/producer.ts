@@ -8,7 +8,7 @@ const MiB = 1024 * KiB;
  * The audit SDK (@auditstream/producer) as used by auditstream's own processes (the API's
  * self-audit, the demo). Keys are the SDK's option names, so the parsed section spreads
  * straight into it: `createAuditProducer({ kafka, topic: cfg.topics.events, ...cfg.producer })`.
- * Defaults equal the SDK's (shared/producer checks they stay equal).
+ * These defaults are the SDK's: its PRODUCER_DEFAULTS is this section parsed (shared/producer/src/defaults.ts).
  */
 export const producerSection = z
   .strictObject({

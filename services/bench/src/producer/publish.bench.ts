@@ -1,14 +1,14 @@
 // SDK publish throughput vs raw kafkajs sendBatch of the same encoded bytes, plus publish latency.
-// The measurement is runProducerBench() in ./run.ts (also `@auditstream/producer/bench`); this is its CLI.
-//   node --import tsx shared/producer/bench/publish.bench.ts [--events 200000] [--rounds 5] [--rate 5000] [--batch 1000]
+// The measurement is runProducerBench() in ./run.ts (`auditstream bench` calls it too); this is its CLI.
+//   node --import tsx services/bench/src/producer/publish.bench.ts [--events 200000] [--rounds 5] [--rate 5000] [--batch 1000]
 //     [--partitions 6] [--window 10000] [--latency-sample-every 16] [--ids] [--only sdk|raw] [--content-hash false] [--json]
 // --latency-sample-every N: time every N-th publish of the saturated SDK runs (1: all, as before; timing adds a closure per publish).
 // --ids: events carry their own event_id, which isolates the cost of generating UUIDv7s.
 // --content-hash false: receipts without the SHA-256 (the SDK option content_hash: false).
 // --json: print the result object (the fields runProducerBench returns) as the last line.
 // --only sdk: skip the raw rounds and the paced run (for a CPU profile of the SDK alone:
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx shared/producer/bench/publish.bench.ts --only sdk
-//   node --import tsx shared/producer/bench/cpuprofile-top.ts /tmp/prof/*.cpuprofile).
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx services/bench/src/producer/publish.bench.ts --only sdk
+//   node --import tsx services/bench/src/producer/cpuprofile-top.ts /tmp/prof/*.cpuprofile).
 // Wall-clock throughput on a shared machine is noisy: client CPU per event is reported too.
 // Needs a broker (127.0.0.1:9092 or AUDITSTREAM_KAFKA__BROKERS); creates and deletes its own topics.
 import { parseArgs } from 'node:util';

@@ -1,7 +1,7 @@
 // Summarises V8 .cpuprofile files (node --cpu-prof): the functions with the most self time, and
 // the same grouped by package, so a profile of publish.bench.ts reads in one screen.
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx shared/producer/bench/publish.bench.ts --rounds 1
-//   node --import tsx shared/producer/bench/cpuprofile-top.ts /tmp/prof/*.cpuprofile [--top 25]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx services/bench/src/producer/publish.bench.ts --rounds 1
+//   node --import tsx services/bench/src/producer/cpuprofile-top.ts /tmp/prof/*.cpuprofile [--top 25]
 // The summariser is shared with `auditstream bench --profile` (@auditstream/observability).
 import { parseArgs } from 'node:util';
 import { formatCpuProfileSummary, readCpuProfile, summarizeCpuProfile } from '@auditstream/observability';

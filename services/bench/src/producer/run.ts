@@ -2,7 +2,7 @@
 // the same encoded bytes, client CPU per event, and publish latency. publish.bench.ts is its CLI;
 // `auditstream bench` calls runProducerBench() too.
 //
-// Method (shared/producer/README.md, "Benchmark"):
+// Method (README.md beside this file):
 // - raw: kafkajs sendBatch of `batch` pre-encoded messages at a time (the SDK's own encoding of the
 //   same events, same string keys), awaited one after the other, with the producer settings the
 //   SDK uses (idempotent, acks=-1, one request in flight) and kafkajs's DefaultPartitioner.
@@ -16,9 +16,9 @@
 import { createCodec } from '@auditstream/codec';
 import { AuditstreamError, isRetriable, retry, uniqueName, uuidv7 } from '@auditstream/core';
 import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createAuditProducer, createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { type Kafka, type Message, Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
-import { createAuditProducer, createEventNormalizer, type PublishInput } from '../src/index.js';
 
 export interface ProducerBenchOptions {
   /** Bootstrap brokers, host:port. The benchmark creates and deletes its own topics there. */
