@@ -14,6 +14,7 @@ import { createDlqPublisher } from './pipeline/dlq.js';
 import { createEncryptStage, type IngestEncryptionDeps } from './pipeline/encrypt.js';
 import type { GeoLookup } from './pipeline/enrich/geo.js';
 import { createEnricher } from './pipeline/enrich/index.js';
+import { createMemoryGuard } from './pipeline/memory.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { processMessage } from './pipeline/process.js';
 import { createSink, type StorageWriter } from './pipeline/sink.js';
@@ -211,6 +212,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     logger: logger.child({ component: 'ingest.pipeline' }),
     signal: abort.signal,
     onFatal: (err) => fatal(err),
+    memory: createMemoryGuard({ budgetBytes: cfg.memory_budget_bytes, metrics, logger: log }),
     ...(integrity ? { beforeRevoke: () => integrity.flush(), leaving: () => stopping !== undefined } : {}),
   });
 
