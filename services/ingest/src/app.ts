@@ -14,7 +14,7 @@ import { createDlqPublisher } from './pipeline/dlq.js';
 import { createEncryptStage, type IngestEncryptionDeps } from './pipeline/encrypt.js';
 import type { GeoLookup } from './pipeline/enrich/geo.js';
 import { createEnricher } from './pipeline/enrich/index.js';
-import { createMemoryGuard } from './pipeline/memory.js';
+import { createMemoryGuard, HELD_SHARE } from './pipeline/memory.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { processMessage } from './pipeline/process.js';
 import { createSink, type StorageWriter } from './pipeline/sink.js';
@@ -185,10 +185,14 @@ export function createIngest(deps: IngestDeps): Ingest {
     await integrity?.recordDeadLetters(deads);
   };
 
+  // Each Kafka byte held costs ~30 bytes of heap once decoded, mapped and serialised: the budget
+  // caps what one fetch and one INSERT hold at 1/64 of it, so a flush fits in the room left above PAUSE_AT.
+  const heldCap = Math.floor(cfg.memory_budget_bytes / HELD_SHARE);
+  const fetchMaxBytes = Math.min(cfg.fetch_max_bytes, heldCap);
   const pipeline = createPipeline({
     config: {
       batchMaxRows: cfg.batch_max_rows,
-      batchMaxBytes: cfg.batch_max_bytes,
+      batchMaxBytes: Math.min(cfg.batch_max_bytes, heldCap),
       batchMaxAgeMs: cfg.batch_max_age_ms,
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       retry: retryCfg,
@@ -225,9 +229,9 @@ export function createIngest(deps: IngestDeps): Ingest {
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       rebalanceTimeoutMs: cfg.rebalance_timeout_ms,
       // A fetch can never hold more than fetch_max_bytes: a larger minimum would make every fetch wait the full age.
-      fetchMinBytes: Math.min(cfg.fetch_min_bytes, cfg.fetch_max_bytes),
-      fetchMaxBytes: cfg.fetch_max_bytes,
-      fetchMaxPartitionBytes: cfg.fetch_max_partition_bytes,
+      fetchMinBytes: Math.min(cfg.fetch_min_bytes, fetchMaxBytes),
+      fetchMaxBytes,
+      fetchMaxPartitionBytes: Math.min(cfg.fetch_max_partition_bytes, fetchMaxBytes),
       fetchMaxWaitMs: cfg.batch_max_age_ms,
       partitionsConsumedConcurrently: cfg.partitions_consumed_concurrently,
     },

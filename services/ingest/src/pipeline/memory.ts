@@ -14,6 +14,8 @@ import type { IngestMetrics } from '../metrics.js';
  * Pausing below the budget leaves room for the flush itself, which allocates while paused.
  */
 export const PAUSE_AT = 0.75;
+/** One fetch and one INSERT hold at most budget / HELD_SHARE Kafka bytes (fetch_max_bytes and batch_max_bytes are capped). */
+export const HELD_SHARE = 64;
 
 export interface MemoryGuard {
   readonly budgetBytes: number;
