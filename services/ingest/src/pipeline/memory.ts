@@ -55,6 +55,7 @@ export function createMemoryGuard(deps: MemoryGuardDeps): MemoryGuard {
   const threshold = deps.budgetBytes * PAUSE_AT;
   const { metrics } = deps;
   let pausedHandlers = 0;
+  let warned = false;
   metrics.memoryBudget.set(deps.budgetBytes);
   const over = () => {
     const now = rss();
@@ -78,6 +79,13 @@ export function createMemoryGuard(deps: MemoryGuardDeps): MemoryGuard {
         if (over()) {
           collect ??= exposeGc();
           collect();
+          if (!warned && over()) {
+            warned = true;
+            deps.logger.warn(
+              { rss_bytes: rss(), budget_bytes: deps.budgetBytes },
+              'resident memory stays above 3/4 of ingest.memory_budget_bytes with nothing buffered: the budget is too small, ingest goes on slowly',
+            );
+          }
         }
       } finally {
         if (--pausedHandlers === 0) metrics.fetchPaused.set(0);
