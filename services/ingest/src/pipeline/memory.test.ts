@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '@auditstream/observability';
 import { Registry } from 'prom-client';
+import { loadIngestConfig } from '../config.js';
 import { createIngestMetrics } from '../metrics.js';
 import { createMemoryGuard, PAUSE_AT } from './memory.js';
 
@@ -57,4 +58,9 @@ test('the release freed enough: no collection; a failing release still resumes',
     /flush failed/,
   );
   assert.equal((await metrics.fetchPaused.get()).values[0]?.value, 0);
+});
+
+test('ingest.memory_budget_bytes: 512 MiB by default; below 64 MiB refused, naming the key', () => {
+  assert.equal(loadIngestConfig({ env: {} }).ingest.memory_budget_bytes, 512 * 2 ** 20);
+  assert.throws(() => loadIngestConfig({ env: { AUDITSTREAM_INGEST__MEMORY_BUDGET_BYTES: '1000' } }), /ingest\.memory_budget_bytes.*64 MiB/s);
 });
