@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { countStored, createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from './testing/harness.js';
+import { createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitForStored } from './testing/harness.js';
 import { startTcpProxy } from './testing/tcp-proxy.js';
 
 // Ingest (a child process, so the RSS is its own) drains a backlog through a TCP proxy to the
@@ -32,12 +32,7 @@ test('ingest stays within ingest.memory_budget_bytes over a backlog and a ClickH
   t.after(() => child.proc.kill('SIGKILL'));
   const url = await child.metricsUrl();
   assert.equal(await scrape(url, 'auditstream_ingest_memory_budget_bytes'), BUDGET);
-  await waitFor(
-    'the first events stored',
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= 1,
-    60_000,
-  );
+  await waitForStored(env, 1, { what: 'the first events stored', timeoutMs: 60_000 });
 
   await proxy.down();
   await delay(6000);
@@ -45,13 +40,7 @@ test('ingest stays within ingest.memory_budget_bytes over a backlog and a ClickH
   assert.equal(child.proc.exitCode, null, 'ingest keeps running through the outage');
   await proxy.up();
 
-  await waitFor(
-    `all ${N} stored`,
-    () => countStored(env.ch, env.tenant),
-    (n) => n >= N,
-    90_000,
-    500,
-  );
+  await waitForStored(env, N, { timeoutMs: 90_000, everyMs: 500 });
   const pauses = await scrape(url, 'auditstream_ingest_fetch_pauses_total');
   const peak = child.peakRss();
   child.proc.kill('SIGTERM');
