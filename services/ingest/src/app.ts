@@ -14,6 +14,7 @@ import { createDlqPublisher } from './pipeline/dlq.js';
 import { createEncryptStage, type IngestEncryptionDeps } from './pipeline/encrypt.js';
 import type { GeoLookup } from './pipeline/enrich/geo.js';
 import { createEnricher } from './pipeline/enrich/index.js';
+import { createMemoryGuard, HELD_SHARE } from './pipeline/memory.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { processMessage } from './pipeline/process.js';
 import { createReuseTracker } from './pipeline/reuse.js';
@@ -189,10 +190,14 @@ export function createIngest(deps: IngestDeps): Ingest {
     await integrity?.recordDeadLetters(deads);
   };
 
+  // Each Kafka byte held costs ~30 bytes of heap once decoded, mapped and serialised: the budget
+  // caps what one fetch and one INSERT hold at 1/64 of it, so a flush fits in the room left above PAUSE_AT.
+  const heldCap = Math.floor(cfg.memory_budget_bytes / HELD_SHARE);
+  const fetchMaxBytes = Math.min(cfg.fetch_max_bytes, heldCap);
   const pipeline = createPipeline({
     config: {
       batchMaxRows: cfg.batch_max_rows,
-      batchMaxBytes: cfg.batch_max_bytes,
+      batchMaxBytes: Math.min(cfg.batch_max_bytes, heldCap),
       batchMaxAgeMs: cfg.batch_max_age_ms,
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       retry: retryCfg,
@@ -216,6 +221,7 @@ export function createIngest(deps: IngestDeps): Ingest {
     logger: logger.child({ component: 'ingest.pipeline' }),
     signal: abort.signal,
     onFatal: (err) => fatal(err),
+    memory: createMemoryGuard({ budgetBytes: cfg.memory_budget_bytes, metrics, logger: log }),
     ...(integrity ? { beforeRevoke: () => integrity.flush(), leaving: () => stopping !== undefined } : {}),
   });
 
@@ -228,9 +234,9 @@ export function createIngest(deps: IngestDeps): Ingest {
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       rebalanceTimeoutMs: cfg.rebalance_timeout_ms,
       // A fetch can never hold more than fetch_max_bytes: a larger minimum would make every fetch wait the full age.
-      fetchMinBytes: Math.min(cfg.fetch_min_bytes, cfg.fetch_max_bytes),
-      fetchMaxBytes: cfg.fetch_max_bytes,
-      fetchMaxPartitionBytes: cfg.fetch_max_partition_bytes,
+      fetchMinBytes: Math.min(cfg.fetch_min_bytes, fetchMaxBytes),
+      fetchMaxBytes,
+      fetchMaxPartitionBytes: Math.min(cfg.fetch_max_partition_bytes, fetchMaxBytes),
       fetchMaxWaitMs: cfg.batch_max_age_ms,
       partitionsConsumedConcurrently: cfg.partitions_consumed_concurrently,
     },

@@ -94,6 +94,26 @@ export function createIngestMetrics(registry: Registry) {
       help: 'Kafka message bytes held in memory, waiting for or inside a flush.',
       registers,
     }),
+    memoryBudget: new Gauge({
+      name: 'auditstream_ingest_memory_budget_bytes',
+      help: 'The memory budget (ingest.memory_budget_bytes): fetching pauses at 3/4 of it.',
+      registers,
+    }),
+    memoryHeld: new Gauge({
+      name: 'auditstream_ingest_memory_held_bytes',
+      help: 'Resident memory of the process when the memory budget was last checked (before each decoded chunk).',
+      registers,
+    }),
+    fetchPaused: new Gauge({
+      name: 'auditstream_ingest_fetch_paused',
+      help: '1 while fetching is paused by the memory budget, else 0.',
+      registers,
+    }),
+    fetchPauses: new Counter({
+      name: 'auditstream_ingest_fetch_pauses_total',
+      help: 'Times fetching paused because resident memory reached the memory budget.',
+      registers,
+    }),
   };
 }
 

@@ -5,7 +5,7 @@ import { createLogger } from '@auditstream/observability';
 import { Registry } from 'prom-client';
 import { createIngestMetrics } from '../metrics.js';
 import type { DeadLetter, IngestRecord, Outcome, SourceMessage } from '../types.js';
-import { createPipeline, type PipelineDeps } from './pipeline.js';
+import { createPipeline, MEMORY_CHECK_EVERY, type PipelineDeps } from './pipeline.js';
 import type { PartitionBatch } from './source.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
@@ -141,4 +141,41 @@ test('offsets of partitions lost in a rebalance are not committed', async () => 
   h.p.onAssigned([1]);
   await h.p.handleBatch(h.batch(1, [3]));
   assert.deepEqual(h.log, ['insert 0:0', 'commit 0@1', 'insert 1:3', 'commit 1@4']);
+});
+
+test('memory budget: over it between chunks, the handler stores what it decoded before decoding more', async () => {
+  let decoded = 0;
+  let relievedAt = -1;
+  const inserts: number[] = [];
+  const h = harness({
+    process: (m): Outcome => {
+      decoded++;
+      return { kind: 'record', record: { event: { occurred_at: Date.now() * 1000 }, source: m } as unknown as IngestRecord };
+    },
+    memory: {
+      budgetBytes: 1,
+      held: () => 0,
+      // Over once: when the second chunk is about to be decoded.
+      over: () => decoded === MEMORY_CHECK_EVERY && relievedAt === -1,
+      relieve: async (release) => {
+        relievedAt = decoded;
+        await release();
+      },
+    },
+    write: async (records) => {
+      inserts.push(records.length);
+      return { inserted: [...records], rejected: [], statements: 1 };
+    },
+  });
+  const n = MEMORY_CHECK_EVERY + 5;
+  await h.p.handleBatch(
+    h.batch(
+      0,
+      Array.from({ length: n }, (_, i) => i),
+    ),
+  );
+  assert.equal(relievedAt, MEMORY_CHECK_EVERY);
+  assert.deepEqual(inserts, [MEMORY_CHECK_EVERY, 5], 'the first chunk was stored before the rest was decoded');
+  assert.deepEqual(h.commits.at(-1), [{ partition: 0, offset: String(n) }]);
+  assert.equal(h.fatals.length, 0);
 });

@@ -3,6 +3,7 @@ import type { Logger } from '@auditstream/observability';
 import type { IngestMetrics } from '../metrics.js';
 import type { DeadLetter, IngestRecord, Outcome, SourceMessage } from '../types.js';
 import { type Batcher, createBatcher } from './batcher.js';
+import type { MemoryGuard } from './memory.js';
 import { createOffsetTracker, type OffsetTracker } from './offsets.js';
 import { FatalIngestError } from './process.js';
 import type { WriteResult } from './sink.js';
@@ -31,6 +32,8 @@ export interface PipelineDeps {
    * before kafkajs rejoins (integrity: sign the pending checkpoints while they are still ours).
    */
   beforeRevoke?: () => Promise<void>;
+  /** The memory budget: asked before each chunk of a batch is decoded (absent: no budget). */
+  memory?: MemoryGuard;
   /** The service is stopping: handlers also call beforeRevoke after their final commit (kafkajs leaves the group after they return). */
   leaving?: () => boolean;
   now?: () => number;
@@ -50,6 +53,9 @@ export interface Pipeline {
 }
 
 /** Group-membership errors: this generation is over; kafkajs rejoins when the handler throws them. */
+/** Messages decoded between two looks at the memory budget. */
+export const MEMORY_CHECK_EVERY = 1000;
+
 const GROUP_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'NOT_COORDINATOR_FOR_GROUP', 'FENCED_INSTANCE_ID']);
 export const isGroupError = (err: unknown): boolean => GROUP_ERRORS.has(String((err as { type?: unknown })?.type));
 
@@ -156,6 +162,17 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     if (groupError !== undefined) throw groupError;
   }
 
+  /** waitStored, then: a group error gives the partitions up (kafkajs rejoins), anything else is fatal. */
+  async function guarded(done: Promise<void>, heartbeat: () => Promise<void>): Promise<void> {
+    try {
+      await waitStored(done, heartbeat);
+    } catch (err) {
+      if (!isGroupError(err)) deps.onFatal(err);
+      else if (deps.beforeRevoke) await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
+      throw err;
+    }
+  }
+
   return {
     tracker,
     batcher,
@@ -172,28 +189,41 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (batch.messages.length === 0) return;
       commitFn = batch.commit;
       owned.add(batch.partition);
-      active++;
-      const entries: { item: Outcome; bytes: number }[] = [];
-      try {
-        for (const m of batch.messages) {
-          tracker.add(m.partition, m.offset);
-          let o = deps.process(m);
-          if (o instanceof Promise) o = await o;
-          entries.push({ item: o, bytes: m.size });
+      const adds: Promise<void>[] = [];
+      const { messages } = batch;
+      for (let start = 0; start < messages.length; start += MEMORY_CHECK_EVERY) {
+        // Over the budget: decode nothing more (kafkajs fetches nothing more meanwhile) until what is buffered is stored.
+        if (deps.memory?.over())
+          await guarded(
+            deps.memory.relieve(() => batcher.drain()),
+            batch.heartbeat,
+          );
+        active++;
+        const entries: { item: Outcome; bytes: number }[] = [];
+        try {
+          for (const m of messages.slice(start, start + MEMORY_CHECK_EVERY)) {
+            tracker.add(m.partition, m.offset);
+            let o = deps.process(m);
+            if (o instanceof Promise) o = await o;
+            entries.push({ item: o, bytes: m.size });
+          }
+        } catch (err) {
+          active--;
+          const fatal =
+            err instanceof FatalIngestError
+              ? err
+              : new FatalIngestError('INGEST_INTERNAL', `processing a batch failed: ${(err as Error)?.message}`, { cause: err });
+          deps.onFatal(fatal);
+          throw fatal;
         }
-        tracker.seal(batch.partition, batch.lastOffset);
-        metrics.received.inc(batch.messages.length);
-      } catch (err) {
         active--;
-        const fatal =
-          err instanceof FatalIngestError
-            ? err
-            : new FatalIngestError('INGEST_INTERNAL', `processing a batch failed: ${(err as Error)?.message}`, { cause: err });
-        deps.onFatal(fatal);
-        throw fatal;
+        const added = batcher.add(entries);
+        added.catch(() => {}); // awaited below, with the others
+        adds.push(added);
       }
-      active--;
-      const done = batcher.add(entries);
+      tracker.seal(batch.partition, batch.lastOffset);
+      metrics.received.inc(messages.length);
+      const done = Promise.all(adds).then(() => {});
       // kafkajs starts the handlers of one fetch round one after the other in the same tick;
       // once none is still processing, every batch of the round is buffered and nothing more
       // can arrive before they return, so waiting for the age limit would only add latency.
@@ -202,16 +232,9 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           idleCheck = undefined;
           if (active === 0) batcher.flushNow();
         });
-      try {
-        await waitStored(done, batch.heartbeat);
-        if (deps.leaving?.() && deps.beforeRevoke)
-          await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
-      } catch (err) {
-        if (!isGroupError(err)) deps.onFatal(err);
-        else if (deps.beforeRevoke)
-          await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
-        throw err;
-      }
+      await guarded(done, batch.heartbeat);
+      if (deps.leaving?.() && deps.beforeRevoke)
+        await deps.beforeRevoke().catch((e) => logger.warn({ err: (e as Error)?.message }, 'preparing to give partitions up failed'));
     },
   };
 }

@@ -68,6 +68,12 @@ export const ingestSection = z
     fetch_max_partition_bytes: positiveInt()
       .default(4 * MiB)
       .describe('Most bytes one fetch returns for one partition.'),
+    memory_budget_bytes: positiveInt()
+      .min(64 * MiB, 'expected at least 64 MiB (67108864): ingest alone needs about that much')
+      .default(512 * MiB)
+      .describe(
+        'Resident memory ingest keeps under: at 3/4 of it, it stops decoding and fetching until what it holds is stored; caps fetch_max_bytes and batch_max_bytes at 1/64 of it (docs/ingest.md).',
+      ),
     max_message_bytes: positiveInt().default(MiB).describe('Messages larger than this go to the dead-letter topic (error class oversize).'),
     partitions_consumed_concurrently: positiveInt()
       .default(32)
