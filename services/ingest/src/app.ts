@@ -1,5 +1,5 @@
 import type { EventRow } from '@auditstream/clickhouse';
-import { AuditstreamError, retry } from '@auditstream/core';
+import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
 import { kafkaCheckpointPublisher } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
@@ -243,14 +243,11 @@ export function createIngest(deps: IngestDeps): Ingest {
   );
 
   async function boundedFlush(i: IngestIntegrity, ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await withTimeout(
       i.flush().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing checkpoints before leaving the group failed')),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, ms);
-      }),
-    ]);
-    clearTimeout(timer);
+      ms,
+      () => {},
+    );
   }
 
   function fatal(err: unknown): void {
@@ -286,17 +283,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       // After the final flush and commit: flush what is still pending (dropped: the group was left) and stop the timer.
       if (integrity) {
         const left = Math.max(1000, cfg.shutdown_timeout_ms - (Date.now() - stopStarted));
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
+        await withTimeout(
           integrity.stop().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing the last checkpoints failed')),
-          new Promise<void>((r) => {
-            timer = setTimeout(() => {
-              log.error('signing the last checkpoints did not finish in time; the next owner of the partitions signs them');
-              r();
-            }, left);
-          }),
-        ]);
-        clearTimeout(timer);
+          left,
+          () => log.error('signing the last checkpoints did not finish in time; the next owner of the partitions signs them'),
+        );
       }
       abort.abort();
       if (lagTimer) clearInterval(lagTimer);
