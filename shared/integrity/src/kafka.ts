@@ -3,6 +3,7 @@ import { AuditstreamError } from '@auditstream/core';
 import type { Kafka } from 'kafkajs';
 import type { Checkpoint } from './checkpoint.js';
 import { parseCheckpointMessage } from './checkpointer.js';
+import { partitionKey } from './partitions.js';
 
 export interface TopicCheckpoints {
   /** Checkpoints by `<events topic>\0<partition>`, in topic order (identical re-publications once). */
@@ -11,8 +12,6 @@ export interface TopicCheckpoints {
   /** Messages that are not checkpoints (malformed JSON or fields). */
   unreadable: number;
 }
-
-export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
 
 /**
  * Reads the whole checkpoints topic from the beginning to its current end, with a throwaway

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 
 /** The subset of the `kafka` config section the client needs (see @auditstream/config). */
@@ -15,13 +15,6 @@ export interface KafkaClientConfig {
   /** Already resolved from sasl_password_file by the caller's config loading. */
   readonly sasl_password?: string | undefined;
   readonly sasl_password_file?: string | undefined;
-}
-
-interface MinimalLogger {
-  error: (obj: object, msg?: string) => void;
-  warn: (obj: object, msg?: string) => void;
-  info: (obj: object, msg?: string) => void;
-  debug: (obj: object, msg?: string) => void;
 }
 
 /** Builds a kafkajs client whose logs go through the component's pino logger. */
