@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { resolveSecret } from '@auditstream/config';
+import { readConfigFile, resolveSecret } from '@auditstream/config';
 import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
@@ -478,10 +478,5 @@ export function resolveRulesPath(file: string): string {
 
 /** A sink's PEM CA bundle, read once at start; unreadable is an error naming the key. */
 function readCaFile(file: string | undefined, key: string): Buffer | undefined {
-  if (!file) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
-  }
+  return file ? readConfigFile(file, key) : undefined;
 }

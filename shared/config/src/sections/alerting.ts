@@ -9,6 +9,19 @@ const sinkRetry = {
   timeout_ms: positiveInt().default(5000).describe('Timeout of one delivery attempt.'),
 };
 
+/** A sink that is enabled needs each of `keys` (any one of a group: a value or its _file). */
+function requiredWhenEnabled(...keys: (string | [string, string])[]) {
+  return (c: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    if (!c.enabled) return;
+    for (const k of keys) {
+      const [key, file] = typeof k === 'string' ? [k, undefined] : k;
+      if (c[key] === undefined && (file === undefined || c[file] === undefined)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `is required when the sink is enabled${file ? ` (or ${file})` : ''}` });
+      }
+    }
+  };
+}
+
 const kafkaSink = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Publish alerts to topics.alerts (Avro, key = alert_id). Also the record read back on restart.'),
@@ -27,6 +40,7 @@ const webhookSink = z
     send_updates: z.boolean().default(false).describe('Also POST updates of an alert (receivers dedupe on alert_id).'),
     ...sinkRetry,
   })
+  .superRefine(requiredWhenEnabled('url', ['secret', 'secret_file']))
   .prefault({});
 
 const slackSink = z
@@ -37,6 +51,7 @@ const slackSink = z
     send_updates: z.boolean().default(false).describe('Also post updates of an alert.'),
     ...sinkRetry,
   })
+  .superRefine(requiredWhenEnabled(['url', 'url_file']))
   .prefault({});
 
 const alertmanagerSink = z
@@ -48,6 +63,7 @@ const alertmanagerSink = z
     resolve_after_s: positiveInt().default(3600).describe('endsAt = last event of the alert + this; Alertmanager resolves the alert then.'),
     ...sinkRetry,
   })
+  .superRefine(requiredWhenEnabled('url'))
   .prefault({});
 
 export const alertingSection = z
