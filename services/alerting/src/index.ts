@@ -1,6 +1,6 @@
 export { type Alert, type AlertDelivery, alertId, type DeliveryKind, SEVERITIES, type Severity } from './alert.js';
 export { type AlertingDeps, type AlertingService, createAlerting, resolveRulesPath } from './app.js';
-export { type AlertingConfig, alertingSection, loadAlertingConfig } from './config.js';
+export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertingConfig } from './config.js';
 export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
