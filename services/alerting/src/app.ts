@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
+import { topicWatermarks as highWatermarks, offsetsAtTime as offsetsAt, readRanges } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
@@ -9,7 +10,6 @@ import type { AlertingConfig } from './config.js';
 import { Engine } from './engine.js';
 import type { AlertEvent } from './event.js';
 import { createAlertingMetrics } from './metrics.js';
-import { highWatermarks, offsetsAt, readRanges } from './replay.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
 import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert_codec.js';
 import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
