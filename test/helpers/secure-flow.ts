@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, sleep } from '@auditstream/core';
 import { createStack, type Stack, secretFile, tlsPaths } from '@auditstream/stack';
-import { freePort } from './ports.js';
+import { freePort } from '@auditstream/test';
 
 const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
 
@@ -113,25 +113,6 @@ export function spawnCli(name: string, args: string[], env: Record<string, strin
       clearTimeout(t);
     },
   };
-}
-
-/**
- * Polls `fn` every 500 ms until it returns a value other than undefined (errors count as not yet);
- * on timeout throws naming `what`, the last error and, when given, `detail()` (e.g. children's output).
- */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, detail?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`timed out waiting for ${what} (last error: ${String(last)})${detail ? `\n${detail()}` : ''}`);
 }
 
 /** Runs a CLI command to its end; resolves with its exit code and output. */

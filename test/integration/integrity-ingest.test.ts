@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { VerifyReport } from '@auditstream/integrity';
 import {
   countStored,
   createTestEnv,
@@ -12,8 +13,7 @@ import {
   verifyTestEnv,
   waitFor,
   waitForStored,
-} from '@auditstream/ingest/testing';
-import type { VerifyReport } from '@auditstream/integrity';
+} from '@auditstream/test';
 import { Partitioners } from 'kafkajs';
 
 // The real `auditstream ingest` (child process) with integrity on, against the local Kafka 4.1 and

@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
+import { testKafka, waitFor, webhookReceiver } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import { createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
-import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int_helpers.js';
+import { codec, createTopics, login, produce, readAlerts } from './int.test-helper.js';
 
 // The real Kafka (127.0.0.1:9092 unless AUDITSTREAM_KAFKA__BROKERS says otherwise), the
 // shipped default rules, a webhook receiver verifying signatures: nothing is mocked.
-const kafka = kafkaClient('alerting-int');
+const kafka = testKafka('alerting-int');
 const secret = 'int-test-secret';
 let topics: Awaited<ReturnType<typeof createTopics>>;
 let hook: Awaited<ReturnType<typeof webhookReceiver>>;
@@ -51,7 +52,7 @@ test('6 failed logins → exactly one alert on the alerts topic and at the webho
     ...Array.from({ length: 12 }, (_, i) => login(`user${i}`, '203.0.113.66', 'failure', t + i * 100)),
   ];
   await produce(kafka, topics.events, events);
-  await waitUntil(() => hook.hits.length >= 2, 20_000, 'two webhook deliveries');
+  await waitFor('two webhook deliveries', () => hook.hits.length >= 2, 20_000, { everyMs: 100 });
   await new Promise((r) => setTimeout(r, 1500)); // anything extra would arrive by now
 
   const fired = hook.hits.filter((h) => h.kind === 'fired');

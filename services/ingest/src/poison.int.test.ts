@@ -10,11 +10,12 @@ import { repoRoot } from '@auditstream/core';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import type { AuditEventInput } from '@auditstream/schemas';
+import { countStored, createTestEnv, quietLogger, sampleInput, scrape, waitFor } from '@auditstream/test';
 import { Partitioners } from 'kafkajs';
 import { createIngest } from './app.js';
+import { ingestIntegrity } from './integrity.test-helper.js';
 import { DLQ_HEADERS } from './pipeline/dlq.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { countStored, createTestEnv, ingestIntegrity, quietLogger, sampleInput, scrape, waitFor } from './testing/harness.js';
 import { replayDlq, scanDlq } from './tools/dlq.js';
 
 const GOOD = 2000;

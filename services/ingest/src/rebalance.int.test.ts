@@ -5,9 +5,10 @@ import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
+import { committedTotal, countStored, createTestEnv, publishEvents, quietLogger, rowCounts, waitFor } from '@auditstream/test';
 import { createIngest, type IngestStorage } from './app.js';
+import { ingestIntegrity } from './integrity.test-helper.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { committedTotal, countStored, createTestEnv, ingestIntegrity, publishEvents, quietLogger, rowCounts, waitFor } from './testing/harness.js';
 
 const N = 20_000;
 

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { freePort, waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import type { Alert } from '../alert.js';
-import { freePort, waitUntil } from '../int_helpers.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 
@@ -46,7 +46,8 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
     log += String(d);
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(
+  await waitFor(
+    'alertmanager to be ready',
     async () => {
       if (proc?.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
       return fetch(`${base}/-/ready`).then(
@@ -55,7 +56,7 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
       );
     },
     30_000,
-    'alertmanager to be ready',
+    { everyMs: 100 },
   );
 
   const now = Date.now();
@@ -96,13 +97,14 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
 
   type Am = { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; status: { state: string } };
   let got: Am[] = [];
-  await waitUntil(
+  await waitFor(
+    'the alert in Alertmanager',
     async () => {
       got = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Am[];
       return got.length > 0;
     },
     10_000,
-    'the alert in Alertmanager',
+    { everyMs: 100 },
   );
   assert.equal(got.length, 1, 'the update re-posted the same label set: one alert');
   const a = got[0] as Am;

@@ -2,15 +2,15 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
+import { testKafka, waitFor } from '@auditstream/test';
 import type { Producer } from 'kafkajs';
 import type { Alert } from '../alert.js';
 import { alertingConfigSchema } from '../config.js';
-import { kafkaClient, waitUntil } from '../int_helpers.js';
 import { buildSinks } from './registry.js';
 
 // The JSON alert sink against the real Kafka: enabled by config alone, it publishes each
 // delivery as JSON (key = alert_id, header auditstream-delivery) to its own topic.
-const kafka = kafkaClient('json-sink-test');
+const kafka = testKafka('json-sink-test');
 const topic = uniqueName('alerts_json');
 let producer: Producer | undefined;
 
@@ -91,7 +91,7 @@ test('json sink: alerts as JSON on a Kafka topic, fired and updated, keyed by al
     },
   });
   try {
-    await waitUntil(() => got.length >= 2, 30_000, 'two JSON alerts on the topic');
+    await waitFor('two JSON alerts on the topic', () => got.length >= 2, 30_000, { everyMs: 100 });
   } finally {
     await consumer.disconnect();
   }
