@@ -4,18 +4,18 @@
  * sample events), the storage module's queries to count, and the real `auditstream ingest`
  * as a child process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouse, createClickHouse, migrate } from '@auditstream/clickhouse';
 import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
-import { repoRoot, uniqueName } from '@auditstream/core';
+import { uniqueName } from '@auditstream/core';
 import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { countStored } from '@auditstream/workload';
 import type { Kafka } from 'kafkajs';
+import { type Child, spawnCli } from './cli.js';
 import { waitFor } from './poll.js';
 
 export interface TestEnv {
@@ -130,12 +130,7 @@ export async function verifyTestEnv(env: Pick<TestEnv, 'ch' | 'kafka' | 'signing
   });
 }
 
-export interface IngestChild {
-  proc: ChildProcess;
-  /** Resolves with the exit code (or the signal name). */
-  exited: Promise<number | string>;
-  /** stdout+stderr so far (JSON log lines). */
-  output(): string;
+export interface IngestChild extends Child {
   /** The /metrics URL once the service logged it. */
   metricsUrl(): Promise<string>;
   /** Peak resident set size so far, in bytes (VmHWM), while it runs. */
@@ -144,32 +139,18 @@ export interface IngestChild {
 
 /** Runs the real `auditstream ingest` in a child process with the test's environment. */
 export function spawnIngest(env: Record<string, string>): IngestChild {
-  const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
-  const proc = spawn(process.execPath, [bin, 'ingest'], {
-    env: { ...process.env, AUDITSTREAM_LOG__LEVEL: process.env.INGEST_CHILD_LOG ?? 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const child = spawnCli('ingest', ['ingest'], { AUDITSTREAM_LOG__LEVEL: process.env.INGEST_CHILD_LOG ?? 'info', ...env });
   let peak = 0;
   const sample = () => {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.proc.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]) * 1024);
     } catch {}
   };
   const timer = setInterval(sample, 200);
-  void exited.then(() => clearInterval(timer));
+  void child.exited.then(() => clearInterval(timer));
   return {
-    proc,
-    exited,
-    output: () => out,
+    ...child,
     peakRss: () => {
       sample();
       return peak;
@@ -177,7 +158,7 @@ export function spawnIngest(env: Record<string, string>): IngestChild {
     async metricsUrl() {
       const found = await waitFor(
         'the metrics URL in the ingest log',
-        async () => /"url":"(http:\/\/[^"]+)"[^\n]*serving \/metrics/.exec(out)?.[1],
+        async () => /"url":"(http:\/\/[^"]+)"[^\n]*serving \/metrics/.exec(child.output())?.[1],
         (v) => v !== undefined,
         60_000,
         100,
