@@ -3,12 +3,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
 import { topicWatermarks as highWatermarks, offsetsAtTime as offsetsAt, readRanges } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { AlertDelivery } from './alert.js';
 import type { AlertingConfig } from './config.js';
 import { Engine } from './engine.js';
 import type { AlertEvent } from './event.js';
+import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
 import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert_codec.js';
@@ -22,8 +23,10 @@ export interface AlertingDeps {
   topics: { readonly events: string; readonly alerts: string };
   registry: Registry;
   logger: Logger;
-  /** Decodes one record of the events topic (main.ts: @auditstream/codec). */
+  /** Decodes one record of the events topic (main.ts: @auditstream/codec). Records go through gate.ts first. */
   decodeEvent: (value: Buffer) => AlertEvent | Promise<AlertEvent>;
+  /** ingest.max_message_bytes: larger records are dead-lettered by ingest, so never evaluated. */
+  maxMessageBytes?: number;
   encodeAlert?: AlertEncoder;
   decodeAlert?: AlertDecoder;
   /** Additional sinks (tests); they get the same queueing and retries. */
@@ -65,6 +68,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   const decodeAlert = deps.decodeAlert ?? defaultDecodeAlert;
   let engine: Engine | undefined;
   const metrics = createAlertingMetrics(deps.registry, () => engine?.stateEntries() ?? 0);
+  const admit = createEventGate({ decode: deps.decodeEvent, maxMessageBytes: deps.maxMessageBytes });
 
   let reloader: RulesReloader | undefined;
   let admin: Admin | undefined;
@@ -186,7 +190,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
           const off = BigInt(m.offset);
           const seen = seenUpTo.get(partition);
           if (seen !== undefined && off < seen) return;
-          await evaluate(m.value);
+          await evaluate(m);
           seenUpTo.set(partition, off + 1n);
         },
       });
@@ -197,16 +201,11 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     log.info({ partitions: ranges.map((r) => r.partition), records: n, ms: Date.now() - started }, 'rebuilt rule windows from the events topic');
   }
 
-  async function evaluate(value: Buffer | null): Promise<void> {
-    if (!value) return;
-    let event: AlertEvent;
-    try {
-      event = await deps.decodeEvent(value);
-    } catch {
-      metrics.undecodable.inc();
-      return;
-    }
-    requireEngine().process(event);
+  /** Only what ingest would store reaches the rules (gate.ts): an alert never points at a dead letter. */
+  async function evaluate(m: KafkaMessage): Promise<void> {
+    const a = await admit(m.value, Number(m.timestamp));
+    if (a.ok) requireEngine().process(a.event);
+    else metrics.discarded.inc({ reason: a.reason });
   }
 
   async function updateLag(): Promise<void> {
@@ -360,7 +359,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
             const off = BigInt(m.offset);
             const seen = seenUpTo.get(p);
             if (seen === undefined || off >= seen) {
-              await evaluate(m.value);
+              await evaluate(m);
               seenUpTo.set(p, off + 1n);
             }
             resolveOffset(m.offset);

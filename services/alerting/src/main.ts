@@ -24,6 +24,7 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
     topics: cfg.topics,
     registry,
     logger,
+    maxMessageBytes: cfg.ingest.max_message_bytes,
     decodeEvent: (value) => {
       try {
         return codec.decodeSync(value) as unknown as AlertEvent;

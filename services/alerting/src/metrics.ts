@@ -6,7 +6,7 @@ export interface AlertingMetrics {
   engine: EngineMetrics;
   dispatcher: DispatcherMetrics;
   stateEntries: Gauge;
-  undecodable: Counter;
+  discarded: Counter<'reason'>;
   replayed: Counter<'topic'>;
   reloads: Counter<'result'>;
   rulesLoaded: Gauge;
@@ -82,9 +82,10 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
     },
     dispatcher: createDispatcherMetrics(registry),
     stateEntries: gauge,
-    undecodable: new Counter({
-      name: 'auditstream_alerting_undecodable_events_total',
-      help: 'Kafka records that did not decode as audit events (skipped).',
+    discarded: new Counter({
+      name: 'auditstream_alerting_discarded_events_total',
+      help: 'Records not evaluated because ingest would dead-letter them, by its error class (not_avro, unknown_schema, invalid, oversize).',
+      labelNames: ['reason'],
       registers: r,
     }),
     replayed: new Counter({

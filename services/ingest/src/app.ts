@@ -3,7 +3,7 @@ import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
 import { kafkaCheckpointPublisher } from '@auditstream/integrity';
 import { committedOffsets, createKafkaClient, defaultTopicSpecs, ensureTopics, topicWatermarks } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
-import type { AuditEvent } from '@auditstream/schemas';
+import { type AuditEvent, validateAuditEvent } from '@auditstream/schemas';
 import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { IngestServiceConfig } from './config.js';
@@ -35,8 +35,8 @@ export interface IngestDeps {
   storage: IngestStorage;
   /** @auditstream/codec (single-object and Confluent framing). */
   decoder: EventDecoder;
-  /** The SDK's validation rules. */
-  validate: EventValidator;
+  /** The contract's validator; default validateAuditEvent from @auditstream/schemas (unit tests pass fakes). */
+  validate?: EventValidator;
   kafka?: Kafka;
   /** Offline geo database; default geoip-lite's (loaded only when geo enrichment is on). */
   geo?: GeoLookup;
@@ -196,7 +196,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       processMessage(
         {
           decoder: deps.decoder,
-          validate: deps.validate,
+          validate: deps.validate ?? validateAuditEvent,
           enrich,
           maxMessageBytes: cfg.max_message_bytes,
           metrics,

@@ -1,12 +1,10 @@
 import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
-import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { createIngest, type IngestStorage } from './app.js';
 import { loadIngestConfig } from './config.js';
 import { type IngestIntegrityDeps, integrityFromConfig } from './integrity.js';
 import { encryptionFromConfig } from './pipeline/encrypt.js';
-import type { EventValidator } from './pipeline/validate.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
 
 export interface RunIngestOptions {
@@ -33,10 +31,6 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
     ping: () => ch.ping(),
     close: () => ch.close(),
   };
-  const normalize = createEventNormalizer();
-  const validate: EventValidator = (event, receivedAtMs) => {
-    normalize(event as unknown as PublishInput, receivedAtMs);
-  };
   // Confluent-framed events name a schema id the codec fetches from the registry the SDK
   // registers with (producer.registry_url); single-object events need none. Read structurally
   // so this works before and after the producer section is part of the root schema.
@@ -58,7 +52,6 @@ export async function runIngest(options: RunIngestOptions = {}): Promise<number>
       registry,
       storage,
       decoder,
-      validate,
       ...(integrity ? { integrity } : {}),
       ...(encryption ? { encryption } : {}),
     });

@@ -8,12 +8,12 @@ import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot } from '@auditstream/core';
 import { createMetricsRegistry } from '@auditstream/observability';
-import { createEventNormalizer, type PublishInput } from '@auditstream/producer';
+import { createEventNormalizer } from '@auditstream/producer';
 import type { AuditEventInput } from '@auditstream/schemas';
 import { countStored, createTestEnv, quietLogger, sampleInput, scrape, waitFor } from '@auditstream/test';
 import { Partitioners } from 'kafkajs';
 import { createIngest } from './app.js';
-import { ingestIntegrity } from './integrity.test-helper.js';
+import { integrityFromConfig } from './integrity.js';
 import { DLQ_HEADERS } from './pipeline/dlq.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
 import { replayDlq, scanDlq } from './tools/dlq.js';
@@ -68,11 +68,8 @@ test(`${POISON} poison messages interleaved with ${GOOD} good ones: every poison
     logger: quietLogger(),
     registry,
     storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: ingestIntegrity(env, ch),
+    integrity: integrityFromConfig(env.config.integrity, ch),
     decoder: codec,
-    validate: (event, receivedAtMs) => {
-      normalize(event as unknown as PublishInput, receivedAtMs);
-    },
   });
   t.after(() => app.stop());
   await app.start();

@@ -11,6 +11,7 @@ import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCou
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold } from './retention.js';
 import { type AuditEventInput, insertEvents } from './rows.js';
 import { quoteString, sql } from './sql.js';
+import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
 /**
  * The modern path (ClickHouse 26.x in-process via chDB, plugged into @clickhouse/client as its
@@ -124,4 +125,9 @@ test('retention on the modern path: TTL per tenant, held tenants never expire', 
   assert.equal(await all('ttl-held'), 1, 'held');
   assert.equal(await all('ttl-long'), 1, 'longer override');
   assert.equal(await all('tenant-m'), 40, 'recent rows untouched');
+});
+
+test('modern layout: stored as sent (null stays null, values and "" attribute values kept; optional "" is what the validator rejects)', async () => {
+  await migrate(ch);
+  await assertStoredAsSent(ch, 'tenant-sent');
 });

@@ -12,6 +12,7 @@ import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCou
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold, releaseLegalHold } from './retention.js';
 import { type AuditEventInput, insertEvents, insertRows, toRow } from './rows.js';
 import { quoteString, sql } from './sql.js';
+import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
 // Integration tests against the real ClickHouse (the local stack's, or AUDITSTREAM_CLICKHOUSE__URL).
 const cfg = loadConfig(configSchema, {}).clickhouse;
@@ -114,6 +115,10 @@ describe('ClickHouse storage against the real server', () => {
     // And the engine itself collapses the copies once parts merge (sorting key derived from the event).
     await ch.command(`OPTIMIZE TABLE ${DB}.events FINAL`);
     assert.equal(await rawEventRowCount(ch, 'tenant-a'), N);
+  });
+
+  test('stored as sent on this server\'s layout (legacy on 18.16): null stays null, values and "" attribute values kept', async () => {
+    await assertStoredAsSent(ch, 'tenant-sent');
   });
 
   test('microsecond time ranges are exact', async () => {

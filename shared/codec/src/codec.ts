@@ -205,7 +205,7 @@ export function createCodec(options: CodecOptions = {}): AuditCodec {
     } catch (err) {
       if (err instanceof StructureError) {
         const code = err.kind === 'truncated' ? 'CODEC_TRUNCATED' : 'CODEC_CORRUPT';
-        throw new AuditstreamError(code, `Avro body (writer: ${w.label}) is ${err.kind}: ${err.message}`, { cause: err });
+        throw new AuditstreamError(code, `Avro body (writer: ${w.label}) is ${err.kind}: ${err.message}`, { cause: err, field: err.field });
       }
       throw new AuditstreamError('CODEC_CORRUPT', `Avro body (writer: ${w.label}) could not be read`, { cause: err });
     }

@@ -6,13 +6,32 @@ import type avro from 'avsc';
  * (synchronously) for hours. This walk bounds every count by the bytes left, checks union
  * and enum indexes and string lengths, and returns where the body ends, so a poison
  * message fails fast with a precise reason instead of hanging a consumer.
+ *
+ * Checkers are compiled once per avsc Type and shared wherever the Type occurs (avsc shares one
+ * `string` Type across every field), so they know nothing of where they are: the path is put
+ * together while the error unwinds, each record adding its field name (and maps/arrays their
+ * `{}` / `[]`), so the reason names the field the body really ended in.
  */
 export class StructureError extends Error {
+  /** Where in the record: a dotted field path (`actor.user_agent`, `attributes{}`), '' for the whole body. */
+  where = '';
   constructor(
     readonly kind: 'truncated' | 'corrupt',
-    message: string,
+    /** What went wrong, completed by the place: "payload ends inside", "enum index 9 out of range in". */
+    readonly detail: string,
   ) {
-    super(message);
+    super(`${detail} the body`);
+  }
+  /** The dotted field the failure is in (without map/array decorations), if any. */
+  get field(): string | undefined {
+    return this.where.split(/[ {[]/)[0] || undefined;
+  }
+  /** Called by the enclosing record/map/array as the error passes through it. */
+  within(prefix: string): this {
+    const w = this.where;
+    this.where = w === '' ? prefix : w[0] === '{' || w[0] === '[' || w[0] === ' ' ? prefix + w : `${prefix}.${w}`;
+    this.message = `${this.detail} ${this.where}`;
+    return this;
   }
 }
 
@@ -25,11 +44,12 @@ type Checker = (c: Cursor) => void;
 const MAX_ZERO_SIZE_ITEMS = 1_000_000;
 const EMPTY = new Uint8Array(0);
 
-function truncated(what: string): StructureError {
-  return new StructureError('truncated', `payload ends inside ${what}`);
+function truncated(suffix = ''): StructureError {
+  const e = new StructureError('truncated', 'payload ends inside');
+  return suffix ? e.within(suffix) : e;
 }
 
-function readVarint(c: Cursor, what: string): number {
+function readVarint(c: Cursor): number {
   // Fast path: one byte (small lengths, indexes, counts).
   if (c.pos < c.buf.length) {
     const b0 = c.buf[c.pos] as number;
@@ -41,17 +61,17 @@ function readVarint(c: Cursor, what: string): number {
   let n = 0;
   let mult = 1;
   for (let i = 0; i < 10; i++) {
-    if (c.pos >= c.buf.length) throw truncated(what);
+    if (c.pos >= c.buf.length) throw truncated();
     const b = c.buf[c.pos++] as number;
     n += (b & 0x7f) * mult;
     if ((b & 0x80) === 0) return n % 2 === 1 ? -(n + 1) / 2 : n / 2;
     mult *= 128;
   }
-  throw new StructureError('corrupt', `varint longer than 10 bytes in ${what}`);
+  throw new StructureError('corrupt', 'varint longer than 10 bytes in');
 }
 
-function skip(c: Cursor, n: number, what: string): void {
-  if (c.pos + n > c.buf.length) throw truncated(what);
+function skip(c: Cursor, n: number): void {
+  if (c.pos + n > c.buf.length) throw truncated();
   c.pos += n;
 }
 
@@ -81,7 +101,7 @@ function minSize(t: avro.Type, seen = new Set<avro.Type>()): number {
 export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: number) => number {
   const cache = new Map<avro.Type, Checker>();
 
-  function build(t: avro.Type, path: string): Checker {
+  function build(t: avro.Type): Checker {
     const hit = cache.get(t);
     if (hit) return hit;
     // Placeholder first so recursive types terminate; replaced below.
@@ -99,64 +119,70 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
       valuesType?: avro.Type;
       underlyingType?: avro.Type;
     };
-    const what = path || 'the body';
     switch (any.typeName) {
       case 'null':
         impl = () => {};
         break;
       case 'boolean':
         impl = (c) => {
-          if (c.pos >= c.buf.length) throw truncated(what);
+          if (c.pos >= c.buf.length) throw truncated();
           const b = c.buf[c.pos++];
-          if (b !== 0 && b !== 1) throw new StructureError('corrupt', `invalid boolean byte in ${what}`);
+          if (b !== 0 && b !== 1) throw new StructureError('corrupt', 'invalid boolean byte in');
         };
         break;
       case 'int':
       case 'long':
         impl = (c) => {
-          readVarint(c, what);
+          readVarint(c);
         };
         break;
       case 'float':
-        impl = (c) => skip(c, 4, what);
+        impl = (c) => skip(c, 4);
         break;
       case 'double':
-        impl = (c) => skip(c, 8, what);
+        impl = (c) => skip(c, 8);
         break;
       case 'fixed': {
         const size = any.size ?? 0;
-        impl = (c) => skip(c, size, what);
+        impl = (c) => skip(c, size);
         break;
       }
       case 'string':
       case 'bytes':
-        impl = lengthPrefixed(what);
+        impl = lengthPrefixed;
         break;
       case 'enum': {
         const n = any.symbols?.length ?? 0;
         impl = (c) => {
-          const i = readVarint(c, what);
-          if (i < 0 || i >= n) throw new StructureError('corrupt', `enum index ${i} out of range in ${what}`);
+          const i = readVarint(c);
+          if (i < 0 || i >= n) throw new StructureError('corrupt', `enum index ${i} out of range in`);
         };
         break;
       }
       case 'union:unwrapped':
       case 'union:wrapped': {
-        const branches = (any.types ?? []).map((b) => build(b, path));
+        const branches = (any.types ?? []).map((b) => build(b));
         impl = (c) => {
-          const i = readVarint(c, what);
+          const i = readVarint(c);
           const b = branches[i];
-          if (!b) throw new StructureError('corrupt', `union branch ${i} out of range in ${what}`);
+          if (!b) throw new StructureError('corrupt', `union branch ${i} out of range in`);
           b(c);
         };
         break;
       }
       case 'record':
       case 'error': {
-        const fields = (any.fields ?? []).map((f) => build(f.type, path ? `${path}.${f.name}` : f.name));
+        const fields = (any.fields ?? []).map((f) => build(f.type));
+        const names = (any.fields ?? []).map((f) => f.name);
         const n = fields.length;
         impl = (c) => {
-          for (let i = 0; i < n; i++) (fields[i] as Checker)(c);
+          let i = 0;
+          try {
+            for (; i < n; i++) (fields[i] as Checker)(c);
+          } catch (err) {
+            if (err instanceof StructureError) err.within(names[i] as string);
+            throw err;
+          }
         };
         break;
       }
@@ -164,22 +190,34 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
       case 'map': {
         const isMap = any.typeName === 'map';
         const itemType = (isMap ? any.valuesType : any.itemsType) as avro.Type;
-        const item = build(itemType, `${what}${isMap ? '{}' : '[]'}`);
-        const key = isMap ? lengthPrefixed(`${what} key`) : undefined;
+        const item = build(itemType);
+        const itemSuffix = isMap ? '{}' : '[]';
         const perItem = (isMap ? 1 : 0) + minSize(itemType);
         impl = (c) => {
           for (;;) {
-            let count = readVarint(c, what);
+            let count = readVarint(c);
             if (count === 0) return;
             if (count < 0) {
               count = -count;
-              readVarint(c, what); // block size in bytes
+              readVarint(c); // block size in bytes
             }
             const left = c.buf.length - c.pos;
-            if (perItem > 0 ? count * perItem > left : count > MAX_ZERO_SIZE_ITEMS) throw truncated(`${what} (block of ${count} items)`);
+            if (perItem > 0 ? count * perItem > left : count > MAX_ZERO_SIZE_ITEMS) throw truncated(` (block of ${count} items)`);
             for (let i = 0; i < count; i++) {
-              key?.(c);
-              item(c);
+              if (isMap) {
+                try {
+                  lengthPrefixed(c);
+                } catch (err) {
+                  if (err instanceof StructureError) err.within(' key');
+                  throw err;
+                }
+              }
+              try {
+                item(c);
+              } catch (err) {
+                if (err instanceof StructureError) err.within(itemSuffix);
+                throw err;
+              }
             }
           }
         };
@@ -187,7 +225,7 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
       }
       default:
         if (any.typeName.startsWith('logical:') && any.underlyingType) {
-          const inner = build(any.underlyingType, path);
+          const inner = build(any.underlyingType);
           impl = inner;
           break;
         }
@@ -196,7 +234,7 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
     return ref;
   }
 
-  const check = build(root, '');
+  const check = build(root);
   // One cursor per compiled checker: checks are synchronous, so it is never shared mid-walk.
   const c: Cursor = { buf: new Uint8Array(0), pos: 0 };
   return (buf, pos) => {
@@ -211,10 +249,8 @@ export function compileStructureCheck(root: avro.Type): (buf: Uint8Array, pos: n
   };
 }
 
-function lengthPrefixed(what: string): Checker {
-  return (c) => {
-    const len = readVarint(c, what);
-    if (len < 0) throw new StructureError('corrupt', `negative length in ${what}`);
-    skip(c, len, what);
-  };
+function lengthPrefixed(c: Cursor): void {
+  const len = readVarint(c);
+  if (len < 0) throw new StructureError('corrupt', 'negative length in');
+  skip(c, len);
 }

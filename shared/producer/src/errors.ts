@@ -1,5 +1,3 @@
-import { AuditstreamError } from '@auditstream/core';
-
 /**
  * Error codes the producer rejects with. Validation errors are never retriable (the event
  * must change); buffer, send and timeout errors are (the same event may be published again:
@@ -20,10 +18,5 @@ export const ProducerErrorCode = {
   CLOSED: 'PRODUCER_CLOSED',
 } as const;
 
-/** An event that cannot be published as is. `field` is the dotted path, e.g. `actor.type`. */
-export class AuditEventValidationError extends AuditstreamError {
-  constructor(field: string, message: string, code: 'EVENT_INVALID' | 'EVENT_TOO_LARGE' = 'EVENT_INVALID') {
-    super(code, message, { field });
-    this.name = 'AuditEventValidationError';
-  }
-}
+/** An event that cannot be published as is: the contract's validation error, one class for every component. */
+export { AuditEventValidationError } from '@auditstream/schemas';

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import { auditFastifyHook, auditMiddleware, type HttpRequestLike, outcomeFromStatus } from './http.js';
 import type { PublishReceipt } from './producer.js';
-import type { PublishInput } from './validate.js';
+import { createEventNormalizer, type PublishInput } from './validate.js';
 
 test('outcome follows the status code', () => {
   const table: Array<[number, string]> = [
@@ -112,4 +112,22 @@ test('fastify onResponse hook uses reply.statusCode and elapsedTime', async () =
   assert.equal(e.actor.ip, '198.51.100.1');
   assert.deepEqual(e.attributes, { http_method: 'PUT', http_status: '422', setting: 'mfa' });
   assert.ok((e.occurred_at as number) <= (before - 900) * 1000);
+});
+
+test('empty request headers are no value: the event carries null, which the contract accepts ("" it refuses)', async () => {
+  const producer = fakeProducer();
+  const mw = auditMiddleware<Req, EventEmitter & { statusCode: number }>(producer, {
+    service: 'api',
+    describe: () => ({ tenant_id: 'acme', actor: { id: 'u-1', type: 'user' }, action: 'document.read' }),
+  });
+  const req: Req = { method: 'GET', url: '/x', headers: { 'x-request-id': '', 'user-agent': '' }, socket: { remoteAddress: '203.0.113.5' } };
+  const res = Object.assign(new EventEmitter(), { statusCode: 200 });
+  mw(req, res, () => {});
+  res.emit('finish');
+  await new Promise((r) => setImmediate(r));
+  const e = producer.published[0];
+  assert.ok(e);
+  assert.equal(e.request_id, null);
+  assert.equal(e.actor.user_agent, null);
+  assert.doesNotThrow(() => createEventNormalizer()(e, Date.now()));
 });

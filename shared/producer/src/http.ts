@@ -53,7 +53,8 @@ export function outcomeFromStatus(status: number): Outcome {
 
 function header(req: HttpRequestLike, name: string): string | undefined {
   const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  // An empty header is no value: the contract rejects "" in optional strings.
+  return (Array.isArray(v) ? v[0] : v) || undefined;
 }
 
 const TRACEPARENT_RE = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;

@@ -1,7 +1,10 @@
 export { type CompatibilityIssue, checkCompatibility } from './compat.js';
+export { ACTION_RE, isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
 export {
+  ALERT_SCHEMA_FILE,
   AUDIT_EVENT_SCHEMA_FILE,
   type AvroSchema,
+  alertSchema,
   auditEventSchema,
   auditEventType,
   HISTORY_DIR,
@@ -15,3 +18,12 @@ export {
 } from './schema.js';
 export { MAX_US, MIN_US, microsToDate, microsToIso, nowMicros, type TimestampInput, toMicros } from './time.js';
 export * from './types.generated.js';
+export {
+  AuditEventValidationError,
+  createEventNormalizer,
+  EVENT_TIME_WINDOW,
+  type NormalizedEvent,
+  type PublishInput,
+  type ValidationOptions,
+  validateAuditEvent,
+} from './validate.js';

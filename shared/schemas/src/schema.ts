@@ -6,10 +6,12 @@ import avro from 'avsc';
 /** A parsed Avro schema (JSON). */
 export type AvroSchema = avro.Schema;
 
-/** Folder holding audit_event.avsc and history/. */
+/** Folder holding audit_event.avsc, alert.avsc and history/. */
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const AUDIT_EVENT_SCHEMA_FILE = join(SCHEMA_DIR, 'audit_event.avsc');
 export const HISTORY_DIR = join(SCHEMA_DIR, 'history');
+/** The alerts the alerting service publishes to `audit.alerts` (Avro single-object encoded). */
+export const ALERT_SCHEMA_FILE = join(SCHEMA_DIR, 'alert.avsc');
 
 /**
  * Options every auditstream avsc Type is built with: optional fields (["null", T]) are
@@ -34,6 +36,8 @@ export function typeForSchema(schema: AvroSchema): avro.Type {
 export const auditEventSchema: AvroSchema = readSchemaFile(AUDIT_EVENT_SCHEMA_FILE);
 /** The avsc Type of the current contract: the reader schema everyone decodes into. */
 export const auditEventType: avro.Type = typeForSchema(auditEventSchema);
+/** The alert contract, parsed from alert.avsc (services/alerting/src/sinks/alert_codec.ts encodes it). */
+export const alertSchema: AvroSchema = readSchemaFile(ALERT_SCHEMA_FILE);
 
 export interface HistoricSchema {
   /** Major version from the file name, `audit_event.v<N>.avsc`. */

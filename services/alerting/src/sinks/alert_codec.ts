@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { schemaFingerprint } from '@auditstream/codec';
 import { AuditstreamError } from '@auditstream/core';
+import { alertSchema } from '@auditstream/schemas';
 import avro from 'avsc';
 import type { Alert, AlertDelivery } from '../alert.js';
 
@@ -11,7 +11,8 @@ import type { Alert, AlertDelivery } from '../alert.js';
  * The Kafka sink takes `encode` as a dependency. (@auditstream/codec's createCodec cannot take
  * this schema yet: it always adds the audit-event history as writer schemas.)
  */
-export const ALERT_SCHEMA = JSON.parse(readFileSync(new URL('../alert.avsc', import.meta.url), 'utf8')) as avro.Schema;
+/** alert.avsc, the published contract, lives in @auditstream/schemas beside audit_event.avsc. */
+export const ALERT_SCHEMA = alertSchema as avro.Schema;
 export const alertType = avro.Type.forSchema(ALERT_SCHEMA);
 const fingerprint = schemaFingerprint(ALERT_SCHEMA as never);
 const MAGIC = Buffer.from([0xc3, 0x01]);

@@ -98,7 +98,7 @@ export function createSelfAuditor(deps: {
         id: p?.id ?? 'anonymous',
         type: p?.kind === 'jwt' ? 'user' : 'service',
         ip,
-        user_agent: typeof ua === 'string' ? clip(ua) : null,
+        user_agent: typeof ua === 'string' && ua !== '' ? clip(ua) : null, // "" is not a value in the contract
       },
       action,
       category: rec.kind === 'export' ? 'data_export' : 'resource_access',

@@ -2,7 +2,8 @@ import { AuditstreamError } from '@auditstream/core';
 import type { AuditEvent } from '@auditstream/schemas';
 
 /**
- * The SDK's validation (the same rules producers are held to), passed in: it throws an
+ * The contract's validator (validateAuditEvent from @auditstream/schemas, the function the SDK
+ * runs too; unit tests pass fakes): it throws an
  * AuditstreamError naming the field at fault, or returns normally. Time rules (how far
  * occurred_at may be from "now") are judged against `receivedAtMs`, the Kafka message
  * timestamp, never the wall clock: a redelivered message gets the same verdict.
