@@ -4,8 +4,8 @@ import { loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
 import { testKafka, waitFor } from '@auditstream/test';
 import type { Producer } from 'kafkajs';
-import type { Alert } from '../alert.js';
 import { alertingConfigSchema } from '../config.js';
+import { T, testAlert } from './alert.test-helper.js';
 import { buildSinks } from './registry.js';
 
 // The JSON alert sink against the real Kafka: enabled by config alone, it publishes each
@@ -22,28 +22,7 @@ after(async () => {
   await admin.disconnect();
 });
 
-const T = Date.parse('2026-03-02T10:00:00Z');
-const alert: Alert = {
-  alert_id: '0b0c1f2e-6a3d-8c4b-9d5e-0f1a2b3c4d5e',
-  rule_id: 'brute_force',
-  rule_name: 'Brute-force login attempts',
-  rule_type: 'threshold',
-  severity: 'high',
-  tenant_id: 'acme',
-  group_key: 'tenant_id=acme&actor.id=alice',
-  group: { tenant_id: 'acme', 'actor.id': 'alice' },
-  window_start: T,
-  window_end: T + 50_000,
-  count: 6,
-  first_event_at: T,
-  last_event_at: T + 50_000,
-  sample_event_ids: ['e1', 'e2'],
-  summary: '6 failed logins for alice',
-  details: {},
-  fired_at: T + 51_000,
-  updated_at: T + 51_000,
-  version: 0,
-};
+const alert = testAlert({ summary: '6 failed logins for alice' });
 
 test('json sink: alerts as JSON on a Kafka topic, fired and updated, keyed by alert_id', async () => {
   const admin = kafka.admin();
