@@ -139,9 +139,7 @@ func run() int {
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		// Idempotent (franz-go's default) implies acks=all and keeps order on retries.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		// franz-go compresses with snappy by default; ingest (kafkajs) reads uncompressed or
-		// gzip batches only (docs/producers.md).
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		// franz-go's default batch compression (snappy) is kept: ingest reads every Kafka codec.
 		kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RecordDeliveryTimeout(30*time.Second),
 	)

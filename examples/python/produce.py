@@ -94,7 +94,7 @@ def main() -> int:
             # client's murmur2 for keyed messages.
             "partitioner": "murmur2_random",
             "enable.idempotence": True,  # acks=all, no duplicates or reordering on retries
-            "compression.type": "none",  # ingest reads uncompressed or gzip batches only
+            "compression.type": "lz4",  # any Kafka codec works: ingest reads none, gzip, snappy, lz4 and zstd
             "linger.ms": 5,
             "message.timeout.ms": 30_000,
             "client.id": "auditstream-example-python",

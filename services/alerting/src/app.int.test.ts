@@ -77,3 +77,32 @@ test('6 failed logins → exactly one alert on the alerts topic and at the webho
   const ready = await fetch(`${app.metricsUrl}/readyz`);
   assert.equal(ready.status, 200);
 });
+
+test("a tenant publishing at now + 60 s and now + 299 s does not blind another tenant's real-time brute force", async () => {
+  const counter = async (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(await registry.metrics())?.[1] ?? 0);
+  const evaluatedBefore = await counter('auditstream_alerting_evaluated_events_total');
+  const lateBefore = await counter('auditstream_alerting_late_events_total');
+  const now = Date.now();
+  // Tenant X first, so that on a shared watermark its future times would be seen before Y's events.
+  await produce(kafka, topics.events, [
+    ...Array.from({ length: 6 }, (_, i) => login('x-one', '198.51.100.30', 'failure', now + 60_000 + i, 'tenant-x')),
+    ...Array.from({ length: 6 }, (_, i) => login('x-two', '198.51.100.31', 'failure', now + 299_000 + i, 'tenant-x')),
+  ]);
+  await waitFor("X's events evaluated", async () => (await counter('auditstream_alerting_evaluated_events_total')) >= evaluatedBefore + 12, 20_000, {
+    everyMs: 100,
+  });
+  const hitsBefore = hook.hits.length;
+  const t = Date.now();
+  await produce(
+    kafka,
+    topics.events,
+    Array.from({ length: 6 }, (_, i) => login('y-victim', '198.51.100.40', 'failure', t + i * 100, 'tenant-y')),
+  );
+  await waitFor("Y's brute-force alert", () => hook.hits.slice(hitsBefore).some((h) => h.alert.group.tenant_id === 'tenant-y'), 20_000, { everyMs: 100 });
+  const y = hook.hits.find((h) => h.alert.group.tenant_id === 'tenant-y');
+  assert.equal(y?.kind, 'fired');
+  assert.equal(y?.alert.group['actor.id'], 'y-victim');
+  assert.equal(y?.alert.count, 6);
+  assert.equal(await counter('auditstream_alerting_late_events_total'), lateBefore, 'nobody was counted late');
+  assert.equal(await counter('auditstream_alerting_future_events_total'), 12, "X's future times were evaluated at their arrival");
+});

@@ -12,7 +12,7 @@ import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
-import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert_codec.js';
+import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert-codec.js';
 import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
 import { buildSinks } from './sinks/registry.js';
 import type { Sink, SinkQueueOptions } from './sinks/types.js';
@@ -204,7 +204,8 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   /** Only what ingest would store reaches the rules (gate.ts): an alert never points at a dead letter. */
   async function evaluate(m: KafkaMessage): Promise<void> {
     const a = await admit(m.value, Number(m.timestamp));
-    if (a.ok) requireEngine().process(a.event);
+    // The Kafka timestamp is the event's arrival: future event times are clamped against it.
+    if (a.ok) requireEngine().process(a.event, Number(m.timestamp));
     else metrics.discarded.inc({ reason: a.reason });
   }
 
@@ -274,6 +275,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         rules,
         allowed_lateness_ms: config.allowed_lateness_ms,
         max_future_skew_ms: config.max_future_skew_ms,
+        min_update_interval_ms: config.min_update_interval_ms,
         limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
         metrics: metrics.engine,
         onAlert: (d: AlertDelivery) => {

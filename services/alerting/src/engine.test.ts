@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { alertId, cleanText } from './alert.js';
+import { alertingSection } from './config.js';
 import { ev, oneRule, T0, testEngine } from './testing.js';
 
 const bruteForce = oneRule(`id: brute_force
@@ -124,4 +125,80 @@ test('a duplicate event (same event_id) is counted once', () => {
   for (let i = 0; i < 6; i++) engine.process(e);
   assert.equal(fired().length, 0);
   assert.equal(dups, 5);
+});
+
+describe('watermarks: one tenant cannot make another tenant late', () => {
+  const defaults = alertingSection.parse({}); // the shipped configuration
+  const lateness = defaults.allowed_lateness_ms;
+  for (const ahead of [60_000, 299_000]) {
+    test(`tenant X publishes at now + ${ahead / 1000} s; tenant Y's real-time burst alerts on time, nobody's events are late`, () => {
+      let wall = T0;
+      let late = 0;
+      let clamped = 0;
+      const { engine, fired } = testEngine(bruteForce, {
+        now: () => wall,
+        allowed_lateness_ms: lateness,
+        max_future_skew_ms: defaults.max_future_skew_ms,
+        metrics: { late: () => late++, futureClamped: () => clamped++ },
+      });
+      // Everybody's ordinary traffic, arriving as it happens.
+      for (const tenant of ['y', 'z']) engine.process(ev({ tenant_id: tenant, outcome: 'success', actor: { id: 'u1' } }, wall), wall);
+      // X: six failures dated in the future (within the SDK's 5-minute skew limit).
+      for (let i = 0; i < 6; i++) engine.process(ev({ tenant_id: 'x', actor: { id: 'mallory' } }, wall + ahead + i), wall);
+      assert.equal(clamped, 6, 'future times are evaluated at their arrival');
+      // Y's brute force in real time, one failure per second: alerts with the 6th failure.
+      for (let i = 0; i < 6; i++) {
+        wall += 1000;
+        engine.process(ev({ tenant_id: 'y', actor: { id: 'bob' } }, wall), wall);
+        if (i < 5) assert.equal(fired().filter((a) => a.tenant_id === 'y').length, 0);
+      }
+      const y = fired().filter((a) => a.tenant_id === 'y');
+      assert.equal(y.length, 1, "Y's burst fired");
+      assert.equal(y[0]!.last_event_at, wall, 'on time: completed by the newest event');
+      // Z's and X's own real-time events still count; nothing was dropped as late.
+      for (const tenant of ['z', 'x']) engine.process(ev({ tenant_id: tenant, actor: { id: 'u2' } }, wall), wall);
+      assert.equal(late, 0);
+      assert.ok(engine.watermarkOf('y') <= wall - lateness);
+    });
+  }
+
+  test('without a clamp (large skew), future times move only their own tenant: others keep their windows and are not late', () => {
+    let late = 0;
+    const { engine, fired } = testEngine(bruteForce, { allowed_lateness_ms: lateness, max_future_skew_ms: 300_000, metrics: { late: () => late++ } });
+    const arrival = T0 + 3_600_000;
+    for (let i = 0; i < 3; i++) engine.process(ev({ tenant_id: 'y', actor: { id: 'bob' } }, T0 + i * 1000), arrival);
+    for (let i = 0; i < 6; i++) engine.process(ev({ tenant_id: 'x', actor: { id: 'mallory' } }, T0 + 120_000 + i), arrival);
+    assert.equal(engine.watermarkOf('x'), T0 + 120_005 - lateness);
+    for (let i = 3; i < 6; i++) engine.process(ev({ tenant_id: 'y', actor: { id: 'bob' } }, T0 + i * 1000), arrival);
+    assert.equal(late, 0);
+    assert.deepEqual(
+      fired()
+        .map((a) => a.tenant_id)
+        .sort(),
+      ['x', 'y'],
+    );
+    // X's own late events are late against X only.
+    engine.process(ev({ tenant_id: 'x', actor: { id: 'other' } }, T0 + 6000), arrival);
+    assert.equal(late, 1);
+  });
+});
+
+test('updates are rate-limited per incident; the held-back update is delivered by tick with the latest state', () => {
+  let wall = T0;
+  const { engine, deliveries } = testEngine(bruteForce, { now: () => wall, min_update_interval_ms: 60_000 });
+  for (let i = 0; i < 40; i++) {
+    wall = T0 + i * 1000;
+    engine.process(ev({}, wall), wall);
+  }
+  const kinds = deliveries.map((d) => d.kind);
+  assert.deepEqual(kinds, ['fired'], 'no update within the first minute');
+  wall = T0 + 66_000;
+  engine.tick(wall, false);
+  assert.deepEqual(
+    deliveries.map((d) => d.kind),
+    ['fired', 'updated'],
+  );
+  assert.equal(deliveries[1]!.alert.count, 40, 'the coalesced update carries every event');
+  engine.tick(wall + 120_000, false);
+  assert.equal(deliveries.length, 2, 'nothing pending: nothing more sent');
 });

@@ -1,5 +1,6 @@
 import { type Alert, type AlertDelivery, alertId, cleanText, encodeGroupKey, formatDuration, renderSummary } from './alert.js';
 import { eventTimeMs, fieldString } from './event.js';
+import { EventClock } from './event-clock.js';
 import type { Rule, RuleSet, RuleState, StateLimits, Trigger } from './rules/types.js';
 
 /** Hooks the engine reports through; app.ts backs them with prom-client metrics. */
@@ -10,15 +11,19 @@ export interface EngineMetrics {
   invalid?(): void;
   duplicate?(): void;
   futureClamped?(): void;
-  suppressed?(reason: 'delivered' | 'replay_update'): void;
+  suppressed?(reason: 'delivered' | 'replay_update' | 'rate_limited'): void;
+  /** An event a rule skipped because its actor or source IP is on the rule's allowlist. */
+  allowlisted?(ruleId: string): void;
 }
 
 export interface EngineOptions {
   rules: RuleSet;
-  /** Events older than (newest event time seen - this) are dropped as late. */
+  /** Events older than (newest event time seen for their tenant - this) are dropped as late. */
   allowed_lateness_ms: number;
-  /** Event times further than this ahead of the wall clock are clamped to it (a skewed producer must not stall the watermark). */
+  /** Event times further than this ahead of their arrival (Kafka timestamp, at most the wall clock) are clamped to the arrival. */
   max_future_skew_ms?: number;
+  /** Least wall-clock time between two `updated` deliveries of one incident; updates in between are coalesced. Default 0. */
+  min_update_interval_ms?: number;
   limits: StateLimits;
   /** Wall clock (epoch ms). */
   now?: () => number;
@@ -34,6 +39,10 @@ interface Incident {
   alert: Alert;
   /** Event time after which a new trigger for the key is a new incident. */
   end: number;
+  /** Wall-clock time of the incident's last delivery (rate limit of updates). */
+  sentAt: number;
+  /** An update held back by the rate limit, delivered by `tick` or when the incident closes. */
+  pending: boolean;
 }
 
 interface Slot {
@@ -45,15 +54,18 @@ interface Slot {
 /**
  * The rules engine: event-time evaluation of every rule, one alert per incident.
  *
- * Time: `watermark` = newest event time seen - allowed lateness. Events older than the
- * watermark are dropped (and counted); everything newer is placed by event time, so
- * out-of-order arrival within the lateness is counted exactly. State is evicted behind the
- * watermark. Clock-driven rules (absence) use a separate timer clock: the watermark, pushed
- * on by the wall clock only while the caller says it is caught up (see `tick`).
+ * Time (event-clock.ts): one watermark per tenant = newest event time of that tenant -
+ * allowed lateness; future times are clamped to the event's arrival. Events older than their
+ * tenant's watermark are dropped (and counted); everything newer is placed by event time, so
+ * out-of-order arrival within the lateness is counted exactly. Clock-driven rules (absence)
+ * use a separate timer clock: the newest watermark, pushed on by the wall clock only while
+ * the caller says it is caught up (see `tick`).
  *
  * Incidents: a trigger for (rule, group key) opens an incident and fires an alert whose id
  * is derived from (rule, key, window start). Triggers for the same key until
- * last event + cooldown update that alert (an `updated` delivery) and never fire again.
+ * last event + cooldown update that alert (an `updated` delivery, at most one per
+ * `min_update_interval_ms`) and never fire again, except a new completion of a sequence
+ * (its events all after the incident's last event): that is a new incident and fires.
  *
  * Replay: between `beginReplay()` and `endReplay()` (rebuilding windows after a restart)
  * the lateness is widened to the replay span, updates are not delivered, and a fired alert
@@ -62,7 +74,7 @@ interface Slot {
 export class Engine {
   private slots = new Map<string, Slot>();
   private ruleSet: RuleSet;
-  private maxSeen = Number.NEGATIVE_INFINITY;
+  private readonly clock: EventClock;
   private lastEvictAt = Number.NEGATIVE_INFINITY;
   private timerClock = Number.NEGATIVE_INFINITY;
   private replayLatenessMs: number | undefined;
@@ -72,6 +84,12 @@ export class Engine {
 
   constructor(private readonly opts: EngineOptions) {
     this.now = opts.now ?? Date.now;
+    this.clock = new EventClock({
+      lateness: () => this.lateness(),
+      max_future_skew_ms: opts.max_future_skew_ms,
+      max_tenants: opts.limits.maxKeys,
+      idle_ms: () => this.maxLookbackMs + this.lateness(),
+    });
     this.ruleSet = opts.rules;
     this.setRules(opts.rules);
   }
@@ -84,9 +102,14 @@ export class Engine {
     return this.replayLatenessMs !== undefined;
   }
 
-  /** Newest event time seen minus the lateness in force. */
+  /** Newest event time seen (any tenant) minus the lateness in force: the timer clock's event-time part. */
   get watermark(): number {
-    return this.maxSeen - this.lateness();
+    return this.clock.watermark;
+  }
+
+  /** A tenant's watermark: its events older than this are late. */
+  watermarkOf(tenant: string): number {
+    return this.clock.watermarkOf(tenant);
   }
 
   /** Longest event-time span any rule looks back over (sizes the replay). */
@@ -126,40 +149,36 @@ export class Engine {
     }
     if (slot.rule.type === 'absence') return;
     const cur = slot.incidents.get(alert.group_key);
-    if (cur && cur.alert.last_event_at >= alert.last_event_at && cur.alert.version >= alert.version) return;
-    slot.incidents.set(alert.group_key, { alert, end: alert.last_event_at + slot.rule.cooldown_ms });
+    // The newest incident of the key stays open; of one alert, its newest version.
+    if (cur && (cur.alert.alert_id === alert.alert_id ? cur.alert.version >= alert.version : cur.alert.last_event_at >= alert.last_event_at)) return;
+    slot.incidents.set(alert.group_key, { alert, end: alert.last_event_at + slot.rule.cooldown_ms, sentAt: alert.updated_at, pending: false });
   }
 
   isDelivered(id: string): boolean {
     return this.delivered.has(id);
   }
 
-  process(event: Readonly<Record<string, unknown>>): void {
+  /** Evaluates one event; `arrivalMs` is when it reached the broker (the Kafka record timestamp), if known. */
+  process(event: Readonly<Record<string, unknown>>, arrivalMs?: number): void {
     const started = performance.now();
     try {
-      this.evaluate(event);
+      this.evaluate(event, arrivalMs);
     } finally {
       this.opts.metrics?.evaluated?.((performance.now() - started) / 1000);
     }
   }
 
-  private evaluate(event: Readonly<Record<string, unknown>>): void {
-    let t = eventTimeMs(event as { occurred_at?: unknown });
+  private evaluate(event: Readonly<Record<string, unknown>>, arrivalMs: number | undefined): void {
+    const occurred = eventTimeMs(event as { occurred_at?: unknown });
     const id = typeof event.event_id === 'string' ? event.event_id : undefined;
     const tenant = typeof event.tenant_id === 'string' && event.tenant_id ? event.tenant_id : undefined;
-    if (!Number.isFinite(t) || !id || !tenant) {
+    if (!Number.isFinite(occurred) || !id || !tenant) {
       this.opts.metrics?.invalid?.();
       return;
     }
-    const skew = this.opts.max_future_skew_ms;
-    if (skew !== undefined && Number.isFinite(skew)) {
-      const wall = this.now();
-      if (t > wall + skew) {
-        t = wall;
-        this.opts.metrics?.futureClamped?.();
-      }
-    }
-    if (t < this.watermark) {
+    const { t, arrival, clamped } = this.clock.place(occurred, arrivalMs, this.now());
+    if (clamped) this.opts.metrics?.futureClamped?.();
+    if (t < this.clock.watermarkOf(tenant)) {
       this.opts.metrics?.late?.();
       return;
     }
@@ -175,6 +194,10 @@ export class Engine {
     for (const slot of this.slots.values()) {
       const { rule } = slot;
       if (!rule.filter(event)) continue;
+      if (rule.allowlisted?.(event)) {
+        this.opts.metrics?.allowlisted?.(rule.id);
+        continue;
+      }
       const entries: Array<[string, string]> = [['tenant_id', tenant]];
       let complete = true;
       for (const f of rule.group_by) {
@@ -190,10 +213,7 @@ export class Engine {
       const trig = slot.state.onEvent(key, t, id, event);
       if (trig) this.trigger(slot, key, entries, trig, t, event);
     }
-    if (t > this.maxSeen) {
-      this.maxSeen = t;
-      if (this.maxSeen - this.lastEvictAt >= 1000) this.evict();
-    }
+    if (this.clock.observe(tenant, t, arrival) && this.clock.newestSeen - this.lastEvictAt >= 1000) this.evict();
   }
 
   /**
@@ -202,6 +222,7 @@ export class Engine {
    */
   tick(wallNow: number, caughtUp: boolean): void {
     if (this.replaying) return;
+    this.flushUpdates();
     let clock = Math.max(this.timerClock, this.watermark);
     if (caughtUp) clock = Math.max(clock, wallNow - this.opts.allowed_lateness_ms);
     this.advanceTimers(clock);
@@ -229,13 +250,26 @@ export class Engine {
     return [...this.slots.values()].flatMap((s) => [...s.incidents.values()].map((i) => i.alert));
   }
 
+  /** Delivers updates the rate limit held back, once their incident's interval has passed. */
+  flushUpdates(): void {
+    const wall = this.now();
+    const interval = this.opts.min_update_interval_ms ?? 0;
+    for (const slot of this.slots.values()) {
+      for (const inc of slot.incidents.values()) if (inc.pending && wall - inc.sentAt >= interval) this.deliverUpdate(inc);
+    }
+  }
+
   private evict(): void {
-    const wm = this.watermark;
+    const wm = this.clock.evictionWatermark();
     if (!Number.isFinite(wm)) return;
-    this.lastEvictAt = this.maxSeen;
+    this.lastEvictAt = this.clock.newestSeen;
     for (const slot of this.slots.values()) {
       slot.state.evict(wm);
-      for (const [k, inc] of slot.incidents) if (inc.end < wm) slot.incidents.delete(k);
+      for (const [k, inc] of slot.incidents) {
+        if (inc.end >= wm) continue;
+        if (inc.pending && !this.replaying) this.deliverUpdate(inc); // the incident's final state
+        slot.incidents.delete(k);
+      }
     }
   }
 
@@ -263,10 +297,14 @@ export class Engine {
     const incKey = trig.key_suffix ? `${key}&${encodeGroupKey([trig.key_suffix])}` : key;
     const at = t ?? trig.last_at;
     const existing = slot.incidents.get(incKey);
-    if (existing && at <= existing.end) {
+    // A new completion (none of its events in the open incident, e.g. a takeover after a
+    // benign lockout) is its own incident, so that every sink sees it fire.
+    const completion = trig.completion === true && existing !== undefined && trig.window_start > existing.alert.last_event_at;
+    if (existing && at <= existing.end && !completion) {
       this.update(slot, existing, trig, at, event);
       return;
     }
+    if (existing?.pending && !this.replaying) this.deliverUpdate(existing);
     const wall = this.now();
     const lastAt = Math.max(trig.last_at, at);
     const alert: Alert = {
@@ -285,13 +323,13 @@ export class Engine {
       last_event_at: lastAt,
       sample_event_ids: trig.event_ids.slice(0, this.opts.limits.sampleSize),
       summary: '',
-      details: { ...(trig.details ?? {}) },
+      details: { ...(trig.details ?? {}), ...(completion && existing ? { previous_alert_id: existing.alert.alert_id } : {}) },
       fired_at: wall,
       updated_at: wall,
       version: 0,
     };
     alert.summary = this.summarize(rule, alert, event);
-    if (rule.cooldown_ms > 0) slot.incidents.set(incKey, { alert, end: lastAt + rule.cooldown_ms });
+    if (rule.cooldown_ms > 0) slot.incidents.set(incKey, { alert, end: lastAt + rule.cooldown_ms, sentAt: wall, pending: false });
     if (this.delivered.has(alert.alert_id)) {
       this.opts.metrics?.suppressed?.('delivered');
       return;
@@ -325,12 +363,24 @@ export class Engine {
     };
     next.summary = this.summarize(slot.rule, next, event);
     inc.alert = next;
-    inc.end = Math.max(inc.end, next.last_event_at + slot.rule.cooldown_ms);
+    // Only a trigger renews the cooldown (the rule's condition held again at `at`), never a mere filter match.
+    inc.end = Math.max(inc.end, at + slot.rule.cooldown_ms);
     if (this.replaying) {
       this.opts.metrics?.suppressed?.('replay_update');
       return;
     }
-    this.opts.onAlert({ kind: 'updated', alert: next });
+    if (this.now() - inc.sentAt < (this.opts.min_update_interval_ms ?? 0)) {
+      inc.pending = true;
+      this.opts.metrics?.suppressed?.('rate_limited');
+      return;
+    }
+    this.deliverUpdate(inc);
+  }
+
+  private deliverUpdate(inc: Incident): void {
+    inc.pending = false;
+    inc.sentAt = this.now();
+    this.opts.onAlert({ kind: 'updated', alert: inc.alert });
   }
 
   private summarize(rule: Rule, alert: Alert, event: Readonly<Record<string, unknown>> | undefined): string {

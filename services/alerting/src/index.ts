@@ -4,12 +4,12 @@ export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertin
 export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
-export { type OfflineResult, parseNdjson, runRulesOffline } from './offline.js';
+export { compareRulesOffline, type OfflineResult, parseNdjson, type RulesComparison, runRulesOffline } from './offline.js';
 export { compileFilter, type Filter } from './rules/filters.js';
 export { loadRulesFile, type ParseOptions, parseRules } from './rules/parse.js';
 export { createRulesReloader, type RulesReloader } from './rules/reload.js';
 export type { Rule, RuleSet, RuleType } from './rules/types.js';
-export { ALERT_SCHEMA, decodeAlert, encodeAlert } from './sinks/alert_codec.js';
+export { ALERT_SCHEMA, decodeAlert, encodeAlert } from './sinks/alert-codec.js';
 export { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
 export type { Sink } from './sinks/types.js';
 export { SIGNATURE_HEADER, signBody } from './sinks/webhook.js';

@@ -3,7 +3,7 @@ import { uniqueName, uuidv7 } from '@auditstream/core';
 import type { AuditEventInput } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { AlertDelivery } from './alert.js';
-import { decodeAlert } from './sinks/alert_codec.js';
+import { decodeAlert } from './sinks/alert-codec.js';
 
 /** Helpers of the alerting integration tests only (real Kafka on the configured brokers; nothing mocked); the generic ones are in @auditstream/test. */
 export const codec = createCodec();

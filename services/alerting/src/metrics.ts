@@ -34,7 +34,11 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
     registers: r,
   });
-  const late = new Counter({ name: 'auditstream_alerting_late_events_total', help: 'Events dropped as later than the allowed lateness.', registers: r });
+  const late = new Counter({
+    name: 'auditstream_alerting_late_events_total',
+    help: "Events dropped as later than the allowed lateness behind their own tenant's newest event time.",
+    registers: r,
+  });
   const invalid = new Counter({
     name: 'auditstream_alerting_invalid_events_total',
     help: 'Events without a usable occurred_at, event_id or tenant_id.',
@@ -47,13 +51,19 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
   });
   const clamped = new Counter({
     name: 'auditstream_alerting_future_events_total',
-    help: 'Events whose occurred_at was too far ahead of the wall clock and was clamped to it.',
+    help: 'Events whose occurred_at was further ahead of their arrival (Kafka timestamp) than max_future_skew_ms, evaluated at the arrival.',
     registers: r,
   });
   const suppressed = new Counter({
     name: 'auditstream_alerting_alerts_suppressed_total',
-    help: 'Alert deliveries held back: already delivered (restart, replay) or updates during replay.',
+    help: 'Alert deliveries held back: already delivered (restart, replay), updates during replay, or updates coalesced by the per-incident rate limit.',
     labelNames: ['reason'],
+    registers: r,
+  });
+  const allowlisted = new Counter({
+    name: 'auditstream_alerting_allowlisted_events_total',
+    help: "Events a rule ignored because its actor or source IP is on the rule's suppress allowlist.",
+    labelNames: ['rule_id'],
     registers: r,
   });
   const gauge = new Gauge({
@@ -79,6 +89,7 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
       duplicate: () => duplicates.inc(),
       futureClamped: () => clamped.inc(),
       suppressed: (reason) => suppressed.inc({ reason }),
+      allowlisted: (rule) => allowlisted.inc({ rule_id: rule }),
     },
     dispatcher: createDispatcherMetrics(registry),
     stateEntries: gauge,

@@ -78,3 +78,43 @@ export function runRulesOffline(
   const alerts = [...byId.values()].sort((a, b) => a.fired_at - b.fired_at || a.window_start - b.window_start);
   return { alerts, evaluated, late, invalid };
 }
+
+export interface RulesComparison {
+  baseline: OfflineResult;
+  proposed: OfflineResult;
+  /** Alerts only the proposed rules raise, and only the baseline rules raise (by alert id: rule, group key, window start). */
+  added: Alert[];
+  removed: Alert[];
+  /** Fired alerts per rule id, for each rule set. */
+  perRule: Array<{ rule_id: string; baseline: number; proposed: number }>;
+}
+
+/** A rule change tried on recorded events: what the proposed rules raise that the baseline does not, and the reverse. */
+export function compareRulesOffline(
+  events: AlertEvent[],
+  baseline: RuleSet,
+  proposed: RuleSet,
+  options: Parameters<typeof runRulesOffline>[2] = {},
+): RulesComparison {
+  const before = runRulesOffline(events, baseline, options);
+  const after = runRulesOffline(events, proposed, options);
+  const ids = (r: OfflineResult) => new Set(r.alerts.map((a) => a.alert_id));
+  const beforeIds = ids(before);
+  const afterIds = ids(after);
+  const counts = new Map<string, { rule_id: string; baseline: number; proposed: number }>();
+  const count = (rule: string) => {
+    const c = counts.get(rule) ?? { rule_id: rule, baseline: 0, proposed: 0 };
+    counts.set(rule, c);
+    return c;
+  };
+  for (const r of [...baseline.rules, ...proposed.rules]) count(r.id);
+  for (const a of before.alerts) count(a.rule_id).baseline++;
+  for (const a of after.alerts) count(a.rule_id).proposed++;
+  return {
+    baseline: before,
+    proposed: after,
+    added: after.alerts.filter((a) => !beforeIds.has(a.alert_id)),
+    removed: before.alerts.filter((a) => !afterIds.has(a.alert_id)),
+    perRule: [...counts.values()],
+  };
+}

@@ -19,6 +19,8 @@ import { registerProblems } from './plugins/problem.js';
 import { createRateLimitGate } from './plugins/rate-limit.js';
 import { createFieldRevealer, type RevealDeps } from './reveal.js';
 import { alertRoutes } from './routes/alerts.js';
+import { collectorRoutes } from './routes/collector.js';
+import type { EventPublisher } from './routes/collector-publish.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
@@ -37,6 +39,8 @@ export interface ApiDeps {
   metrics: Registry;
   /** Publishes a self-audit event and resolves once Kafka acknowledged it (the SDK's publish). */
   recordEvent: RecordEvent;
+  /** The process's SDK producer, for the collector (POST /v1/events); absent → that endpoint answers 501. */
+  publisher?: EventPublisher;
   /** Integrity verifier; absent → POST /v1/integrity/verify answers 501. */
   verify?: IntegrityVerifier;
   /** Overrides for tests: a key verifier, a JWT verifier, the rate limiter's clock. */
@@ -166,6 +170,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   exportRoutes(app, ctx);
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
+  collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
 
   let spec: string | undefined;
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {

@@ -47,13 +47,15 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   await ensureTopics(kafka, { topics: defaultTopicSpecs(cfg.topics).filter((t) => t.name === cfg.topics.events), logger }).catch((err: unknown) =>
     logger.warn({ err_code: (err as { code?: string }).code ?? 'unknown', topic: cfg.topics.events }, 'could not check or create the events topic'),
   );
-  // Self-audit events gate reads (fail closed): give up on Kafka sooner than the SDK default.
+  // One SDK producer per process (config section producer): self-audit events and the collector
+  // (POST /v1/events). Self-audit events gate reads (fail closed): give up on Kafka sooner than the SDK default.
   const producer = createAuditProducer({
     kafka,
     topic: cfg.topics.events,
     logger: logger.child({ component: 'producer' }),
     metrics,
-    delivery_timeout_ms: 10_000,
+    ...cfg.producer,
+    delivery_timeout_ms: Math.min(cfg.producer.delivery_timeout_ms, 10_000),
   });
   // Verification needs the trusted public keys; without them the endpoint says it is not configured.
   const verify =
@@ -96,6 +98,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     logger,
     metrics,
     recordEvent: (event) => producer.publish(event),
+    publisher: producer,
     fields,
     ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),

@@ -84,6 +84,8 @@ export function buildOpenApi(routes: readonly Route[], info: OpenApiInfo): Recor
       ...(schema.tags ? { tags: schema.tags } : {}),
       ...(parameters.length ? { parameters } : {}),
       ...(schema.body ? { requestBody: { required: false, content: { 'application/json': { schema: convert(schema.body) } } } } : {}),
+      // A route that parses its own body (the collector) documents it in config.openapi.requestBody.
+      ...(config.openapi?.requestBody ? { requestBody: convert(config.openapi.requestBody) } : {}),
       responses,
       security: config.public ? [] : [{ apiKey: [] }, { oidc: [] }],
     };
@@ -101,6 +103,7 @@ export function buildOpenApi(routes: readonly Route[], info: OpenApiInfo): Recor
       { name: 'export', description: 'Bulk export.' },
       { name: 'alerts', description: 'Alert history (admin).' },
       { name: 'integrity', description: 'Hash-chain verification (admin).' },
+      { name: 'collector', description: 'Publishing events over HTTP (service keys).' },
       { name: 'health', description: 'Liveness and readiness.' },
     ],
     paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => a.localeCompare(b))),

@@ -4,7 +4,7 @@ import { ProblemError } from './problem.js';
  * Who is calling and what they may see. Roles:
  * - auditor: reads events (search, single event, stats) and exports, for its tenants only;
  * - admin:   everything, all tenants: events, exports, alerts, integrity;
- * - service: authenticates (keys for producers and tooling) but may not read anything here.
+ * - service: publishes events for its tenants (POST /v1/events, the collector) but may not read anything here.
  *
  * Tenant scoping is decided here, once per request, and the result (a TenantScope) is what the
  * query layer takes: every query function requires one and turns it into a tenant_id condition,
@@ -13,12 +13,12 @@ import { ProblemError } from './problem.js';
 export const ROLES = ['auditor', 'admin', 'service'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Permission = 'events:read' | 'events:export' | 'alerts:read' | 'integrity:verify';
+export type Permission = 'events:read' | 'events:export' | 'alerts:read' | 'integrity:verify' | 'events:publish';
 
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
   auditor: new Set(['events:read', 'events:export']),
   admin: new Set(['events:read', 'events:export', 'alerts:read', 'integrity:verify']),
-  service: new Set(),
+  service: new Set(['events:publish']),
 };
 
 export interface Principal {
@@ -57,6 +57,8 @@ function describe(p: Permission): string {
       return 'read alerts';
     case 'integrity:verify':
       return 'run integrity verification';
+    case 'events:publish':
+      return 'publish events (service keys only)';
   }
 }
 

@@ -19,3 +19,9 @@ export function parseQueryString(str: string): Record<string, string | string[]>
   }
   return out;
 }
+
+/** Text that came from a request, made safe to put in an answer: printable ASCII ('?' for the rest), at most `max` characters. */
+export function printable(s: string, max: number): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}

@@ -12,6 +12,7 @@ import { summarizeIngestProfile } from './profile.js';
 import { type BenchReport, formatTable, type MachineInfo, medians, type RunFigures, withRatios } from './report.js';
 import { runAlerting } from './sections/alerting.js';
 import { runAnchor } from './sections/anchor.js';
+import { runCollector } from './sections/collector.js';
 import { runIngestSection } from './sections/ingest.js';
 import { runLatency } from './sections/latency.js';
 import { clickhouseWriteLimit, exportRows, kafkaReadLimit } from './sections/limits.js';
@@ -32,7 +33,7 @@ export interface BenchOptions {
   latency_seconds: number;
   alert_seconds: number;
   query_reps: number;
-  /** Events per side of the producer section (default min(events, 200000)). */
+  /** Events per side of the producer and collector sections (default min(events, 200000)). */
   producer_events: number;
   partitions: number;
   /** The command line, recorded in the report. */
@@ -182,6 +183,12 @@ export function createBench(deps: BenchDeps): Bench {
         const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
         Object.assign(figures, q.result);
         await q.child.stop();
+      });
+      await section('collector', async () => {
+        log(`run ${index + 1}/${o.runs}: collector (POST /v1/events) vs SDK, ${o.producer_events} events per side`);
+        const c = await runCollector(env, { events: o.producer_events, batch: 500, concurrency: 4, startTimeoutMs: 120_000, track });
+        Object.assign(figures, c.result);
+        await c.child.stop();
       });
     } finally {
       await cleanup();

@@ -78,6 +78,12 @@ export function tableRows(m: RunFigures): Array<[string, string, string]> {
     ['query', 'time range + action p50 / p99', `${ms('query_range_action_p50_ms')} / ${ms('query_range_action_p99_ms')}`],
     ['query', 'top-10 actors p50 / p99', `${ms('query_top_actors_p50_ms')} / ${ms('query_top_actors_p99_ms')}`],
     ['query', 'hourly time series p50 / p99', `${ms('query_timeseries_hourly_p50_ms')} / ${ms('query_timeseries_hourly_p99_ms')}`],
+    ['collector', 'POST /v1/events (JSON, 500 per request, 4 in flight)', rate('collector_events_per_s')],
+    ['collector', 'SDK publish() (same batches, same concurrency)', rate('collector_sdk_events_per_s')],
+    ['collector', 'collector / SDK events/s', x('collector_over_sdk')],
+    ['collector', 'collector p50 / p99', `${ms('collector_p50_ms')} / ${ms('collector_p99_ms')}`],
+    ['collector', 'SDK p50 / p99', `${ms('collector_sdk_p50_ms')} / ${ms('collector_sdk_p99_ms')}`],
+    ['collector', 'collector p99 / SDK p99', x('collector_p99_over_sdk')],
   ];
   for (const s of SERVICES) {
     rows.push(['resources', `${s}: peak RSS / CPU`, `${n((m[`${s}_peak_rss_bytes`] ?? Number.NaN) / 2 ** 20)} MiB / ${n(m[`${s}_cpu_s`], 1)} s`]);

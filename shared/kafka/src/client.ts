@@ -1,6 +1,7 @@
 import { readConfigFile } from '@auditstream/config';
 import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
+import { registerCompressionCodecs } from './compression.js';
 
 /** The subset of the `kafka` config section the client needs (see @auditstream/config). */
 export interface KafkaClientConfig {
@@ -17,8 +18,9 @@ export interface KafkaClientConfig {
   readonly sasl_password_file?: string | undefined;
 }
 
-/** Builds a kafkajs client whose logs go through the component's pino logger. */
+/** Builds a kafkajs client whose logs go through the component's pino logger; it reads every Kafka codec. */
 export function createKafkaClient(config: KafkaClientConfig, options: { component: string; logger?: MinimalLogger }): Kafka {
+  registerCompressionCodecs();
   const kc: KafkaConfig = {
     clientId: `${config.client_id}-${options.component}`,
     brokers: [...config.brokers],

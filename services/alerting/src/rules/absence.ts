@@ -1,6 +1,6 @@
 import { encodeGroupKey } from '../alert.js';
 import type { BuildContext, RuleTypeParts } from './build.js';
-import { expectMap, isMap, join, list, onlyKeys, posNumber, SpecError, scalar } from './spec_error.js';
+import { expectMap, isMap, join, list, onlyKeys, posNumber, SpecError, scalar } from './spec-error.js';
 import type { RuleState, StateLimits, Trigger } from './types.js';
 
 /**

@@ -1,5 +1,6 @@
 import type { FilterContext } from './filters.js';
 import type { RuleState, StateLimits } from './types.js';
+import type { MinSources } from './window.js';
 
 /** What a rule-type module contributes to a compiled rule. */
 export interface RuleTypeParts {
@@ -14,4 +15,6 @@ export interface RuleTypeParts {
 export interface BuildContext extends FilterContext {
   /** group_by fields after tenant_id: absence's `expected` entries must name them all. */
   group_by: readonly string[];
+  /** The rule's `min_sources`, for the rule types that support it (threshold, sequence). */
+  min_sources?: MinSources;
 }

@@ -1,6 +1,6 @@
 import { fieldString } from '../event.js';
 import type { RuleTypeParts } from './build.js';
-import { expectMap, fieldPath, onlyKeys, posInt, posNumber } from './spec_error.js';
+import { expectMap, fieldPath, onlyKeys, posInt, posNumber } from './spec-error.js';
 import type { RuleState, StateLimits, Trigger } from './types.js';
 import { type Entry, KeyedLists } from './window.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ev } from '../testing.js';
 import { compileFilter } from './filters.js';
-import { SpecError } from './spec_error.js';
+import { SpecError } from './spec-error.js';
 
 const ctx = { timezone: 'UTC' };
 const f = (spec: unknown) => compileFilter(spec, 'filter', ctx);

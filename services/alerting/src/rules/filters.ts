@@ -1,5 +1,5 @@
 import { eventTimeMs, fieldString } from '../event.js';
-import { expectMap, fieldPath, join, list, onlyKeys, type Raw, reqStr, SpecError, scalar } from './spec_error.js';
+import { expectMap, fieldPath, join, list, onlyKeys, type Raw, reqStr, SpecError, scalar } from './spec-error.js';
 
 /**
  * Filters: compiled once from the rules file into closures; evaluating one never parses or

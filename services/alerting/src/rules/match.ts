@@ -1,5 +1,5 @@
 import type { RuleTypeParts } from './build.js';
-import { onlyKeys, posNumber, type Raw } from './spec_error.js';
+import { onlyKeys, posNumber, type Raw } from './spec-error.js';
 
 /**
  * `match`: every event passing the filter triggers. Matches for the same group key within

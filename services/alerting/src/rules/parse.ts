@@ -8,9 +8,10 @@ import type { BuildContext, RuleTypeParts } from './build.js';
 import { buildDistinct } from './distinct.js';
 import { compileFilter, localClock, matchAll } from './filters.js';
 import { buildMatch } from './match.js';
-import { buildNewValue } from './new_value.js';
+import { buildNewValue } from './new-value.js';
 import { buildSequence } from './sequence.js';
-import { expectMap, fieldPath, isMap, join, list, onlyKeys, posNumber, type Raw, reqStr, SpecError, str } from './spec_error.js';
+import { expectMap, fieldPath, isMap, join, list, onlyKeys, posNumber, type Raw, reqStr, SpecError, str } from './spec-error.js';
+import { compileSuppress, parseMinSources } from './suppress.js';
 import { buildThreshold } from './threshold.js';
 import { RULE_TYPES, type Rule, type RuleSet, type RuleType } from './types.js';
 
@@ -28,6 +29,8 @@ import { RULE_TYPES, type Rule, type RuleSet, type RuleType } from './types.js';
  *       group_by: [actor.id]            # tenant_id is always the first group field
  *       threshold: { count: 6, window_s: 60 }   # the block named like the type
  *       cooldown_s: 60                  # optional; defaults to the window
+ *       suppress: { actors: [...], ips: [10.0.0.0/8] }   # optional allowlist (suppress.ts)
+ *       min_sources: { field: actor.ip, count: 3 }       # optional; threshold and sequence
  *       summary: "{count} failed logins for {group.actor.id}"
  *       enabled: true
  *
@@ -42,7 +45,21 @@ export interface ParseOptions {
   source?: string;
 }
 
-const RULE_KEYS = ['id', 'name', 'description', 'type', 'severity', 'enabled', 'filter', 'group_by', 'summary', 'cooldown_s', ...RULE_TYPES] as const;
+const RULE_KEYS = [
+  'id',
+  'name',
+  'description',
+  'type',
+  'severity',
+  'enabled',
+  'filter',
+  'group_by',
+  'summary',
+  'cooldown_s',
+  'suppress',
+  'min_sources',
+  ...RULE_TYPES,
+] as const;
 const ID_RE = /^[a-z][a-z0-9_]{0,63}$/;
 
 export function parseRules(text: string, options: ParseOptions = {}): RuleSet {
@@ -142,7 +159,10 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
   const groupBy = r.group_by === undefined ? [] : list(r.group_by, 'group_by').map((g, i) => fieldPath(g, join('group_by', i)));
   if (groupBy.includes('tenant_id')) throw new SpecError('group_by', 'must not list tenant_id: it is always the first group field');
   if (new Set(groupBy).size !== groupBy.length) throw new SpecError('group_by', 'lists a field twice');
-  const bctx: BuildContext = { timezone: ctx.timezone, group_by: groupBy };
+  const allowlisted = r.suppress === undefined ? undefined : compileSuppress(r.suppress, 'suppress');
+  const minSources = r.min_sources === undefined ? undefined : parseMinSources(r.min_sources, 'min_sources');
+  if (minSources && type !== 'threshold' && type !== 'sequence') throw new SpecError('min_sources', 'applies to threshold and sequence rules only');
+  const bctx: BuildContext = { timezone: ctx.timezone, group_by: groupBy, ...(minSources ? { min_sources: minSources } : {}) };
   const block = r[type] as Raw | undefined;
   let parts: RuleTypeParts;
   switch (type) {
@@ -150,7 +170,7 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
       parts = buildMatch(block === undefined ? undefined : expectMap(block, 'match'), 'match');
       break;
     case 'threshold':
-      parts = buildThreshold(required(block, type), type);
+      parts = buildThreshold(required(block, type), type, minSources);
       break;
     case 'distinct':
       parts = buildDistinct(required(block, type), type);
@@ -179,6 +199,7 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
     type,
     enabled,
     filter,
+    ...(allowlisted ? { allowlisted } : {}),
     group_by: groupBy,
     summary,
     cooldown_ms: cooldownMs,

@@ -1,7 +1,8 @@
+import { fieldString } from '../event.js';
 import type { RuleTypeParts } from './build.js';
-import { expectMap, onlyKeys, posInt, posNumber } from './spec_error.js';
+import { expectMap, onlyKeys, posInt, posNumber } from './spec-error.js';
 import type { RuleState, StateLimits, Trigger } from './types.js';
-import { KeyedLists } from './window.js';
+import { type Entry, hasSources, KeyedLists, type MinSources } from './window.js';
 
 /**
  * `threshold`: at least `count` matching events for one group key within any `window_s`
@@ -12,7 +13,7 @@ import { KeyedLists } from './window.js';
  * Events are kept sorted by event time, so an out-of-order event (within the allowed
  * lateness) is counted in every window it falls in.
  */
-export function buildThreshold(raw: unknown, path: string): RuleTypeParts {
+export function buildThreshold(raw: unknown, path: string, minSources?: MinSources): RuleTypeParts {
   const spec = expectMap(raw, path);
   onlyKeys(spec, ['count', 'window_s'], path);
   const count = posInt(spec.count, `${path}.count`);
@@ -21,7 +22,7 @@ export function buildThreshold(raw: unknown, path: string): RuleTypeParts {
     lookback_ms: windowMs,
     cooldown_ms: windowMs,
     default_summary: '{count} matching events for {group} within {window}',
-    createState: (limits) => new ThresholdState(count, windowMs, limits),
+    createState: (limits) => new ThresholdState(count, windowMs, limits, minSources),
   };
 }
 
@@ -32,22 +33,24 @@ export class ThresholdState implements RuleState {
     private readonly count: number,
     private readonly windowMs: number,
     private readonly limits: StateLimits,
+    private readonly minSources?: MinSources,
   ) {
     this.lists = new KeyedLists(windowMs, { maxEventsPerKey: Math.max(limits.maxEventsPerKey, count), maxKeys: limits.maxKeys });
   }
 
-  onEvent(key: string, t: number, eventId: string): Trigger | undefined {
-    const { list, idx } = this.lists.add(key, { t, id: eventId });
+  onEvent(key: string, t: number, eventId: string, event: Readonly<Record<string, unknown>>): Trigger | undefined {
+    const src = this.minSources ? fieldString(event, this.minSources.field) : undefined;
+    const { list, idx } = this.lists.add(key, src === undefined ? { t, id: eventId } : { t, id: eventId, s: src });
     const items = list.items;
     let out: Trigger | undefined;
     // Windows [t_j, t_j + W] that contain t: j from the first entry >= t - W up to the new one.
     for (let j = list.lowerBound(t - this.windowMs); j <= idx; j++) {
-      const start = (items[j] as { t: number }).t;
+      const start = (items[j] as Entry).t;
       const end = list.upperBound(start + this.windowMs);
-      if (end - j >= this.count) {
+      if (end - j >= this.count && (!this.minSources || hasSources(items.slice(j, end), this.minSources.count))) {
         const ids: string[] = [];
-        for (let k = j; k < end && ids.length < this.limits.sampleSize; k++) ids.push((items[k] as { id: string }).id);
-        out = { window_start: start, last_at: (items[end - 1] as { t: number }).t, count: end - j, event_ids: ids };
+        for (let k = j; k < end && ids.length < this.limits.sampleSize; k++) ids.push((items[k] as Entry).id);
+        out = { window_start: start, last_at: (items[end - 1] as Entry).t, count: end - j, event_ids: ids };
         break;
       }
     }

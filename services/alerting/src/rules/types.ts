@@ -17,6 +17,11 @@ export interface Trigger {
   details?: Record<string, string>;
   /** new_value: the new value, appended to the group key so each value is its own incident. */
   key_suffix?: readonly [string, string];
+  /**
+   * sequence: the trigger is a completed sequence. One whose events all come after an open
+   * incident's last event is a new incident (fired), not an update of the open one.
+   */
+  completion?: boolean;
 }
 
 export interface StateLimits {
@@ -49,6 +54,8 @@ export interface Rule {
   severity: Severity;
   type: RuleType;
   filter: Filter;
+  /** `suppress`: true for an event the rule must ignore (allowlisted actor, IP or CIDR). */
+  allowlisted?: Filter;
   /** group_by fields after the implicit leading tenant_id. */
   group_by: string[];
   summary: string;

@@ -6,6 +6,25 @@ export interface Entry {
   v?: string;
   /** sequence: bit i set when the event matches step i. */
   m?: number;
+  /** `min_sources`: the event's source value (e.g. actor.ip). */
+  s?: string;
+}
+
+/** `min_sources` of a rule: its qualifying events must come from at least `count` distinct values of `field`. */
+export interface MinSources {
+  field: string;
+  count: number;
+}
+
+/** Whether the entries hold at least `need` distinct source values (entries without one do not count). */
+export function hasSources(entries: Iterable<Entry>, need: number): boolean {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (e.s === undefined) continue;
+    seen.add(e.s);
+    if (seen.size >= need) return true;
+  }
+  return false;
 }
 
 export class TimeList {

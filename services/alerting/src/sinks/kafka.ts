@@ -1,7 +1,7 @@
 import { AuditstreamError } from '@auditstream/core';
 import type { Producer } from 'kafkajs';
 import { z } from 'zod';
-import type { AlertEncoder } from './alert_codec.js';
+import type { AlertEncoder } from './alert-codec.js';
 import { defineSink, type Sink, sinkQueueFields } from './types.js';
 
 /**

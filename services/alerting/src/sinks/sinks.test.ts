@@ -7,7 +7,7 @@ import { AuditstreamError } from '@auditstream/core';
 import { Registry } from 'prom-client';
 import type { AlertDelivery } from '../alert.js';
 import { testAlert } from './alert.test-helper.js';
-import { decodeAlert, encodeAlert } from './alert_codec.js';
+import { decodeAlert, encodeAlert } from './alert-codec.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 import { createSlackSink, slackText } from './slack.js';

@@ -1,7 +1,7 @@
 import type { Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { AlertDelivery } from '../alert.js';
-import type { AlertEncoder } from './alert_codec.js';
+import type { AlertEncoder } from './alert-codec.js';
 
 /** One alert destination. `send` throws an error whose `retriable` flag decides whether it is retried. */
 export interface Sink {

@@ -17,7 +17,8 @@ shown again. Use it as: Authorization: Bearer <key>.
 Roles:
   auditor   reads events and exports for its tenants (at least one --tenant; "*" = every tenant)
   admin     every tenant, plus alerts and integrity verification (no --tenant)
-  service   authenticates but may not read through the API
+  service   publishes events for its --tenant(s) through POST /v1/events (the HTTP collector);
+            reads nothing
 
   create    create a key; prints id, role and tenants, then the key
   list      every key: id, role, tenants, created, revoked
@@ -25,7 +26,7 @@ Roles:
 
 Options:
   --role <role>     role of the new key
-  --tenant <id>     tenant the key may read (repeat for several)
+  --tenant <id>     tenant the key may read, or publish for (service) (repeat for several)
   --pii             the key may read encrypted personal fields in clear (auditor, admin);
                     without it they are masked (docs/field-encryption.md)
   --config <file>   config file; run as a ClickHouse account that may insert into api_keys`;

@@ -16,6 +16,8 @@ over the runs; every run on its own topics and ClickHouse databases, dropped aft
   latency    publish → queryable p50/p95/p99 at --load × the measured ingest rate
   alerting   publish → alert p50/p99 (default rules, brute force) under that background load
   query      the standard investigation queries through the Query API, p50/p99
+  collector  POST /v1/events (the HTTP collector, an \`auditstream api\` child) against SDK publish(),
+             same batches and concurrency: events/s and p50/p99 per event, and their ratios
   resources  peak RSS and CPU seconds of ingest, alerting, api, ClickHouse, Kafka and the bench
 See docs/benchmarks.md for the method and the latest results.
 
@@ -30,7 +32,7 @@ Options:
   --latency-seconds S   duration of the latency section (default 20)
   --alert-seconds S     duration of the alerting section (default 20)
   --query-reps N        repetitions of each query (default 20)
-  --producer-events N   events per side of the producer section (default min(events, 200000))
+  --producer-events N   events per side of the producer and collector sections (default min(events, 200000))
   --partitions N        partitions of the bench topics (default topics.partitions)
   --config <file>       config file (brokers, ClickHouse URL and account, ports)`;
 

@@ -1,6 +1,8 @@
 import { AuditstreamError } from '@auditstream/core';
+import { type DemoProgress, runDemo } from '@auditstream/demo';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
+import { createAuditProducer } from '@auditstream/producer';
 import { type Command, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
 
@@ -21,45 +23,6 @@ Options:
   --attack-interval S   seconds between injected attacks, alternating kinds; 0 disables (default 30)
   --seed N              random seed, for repeatable traffic (default: time-based)
   --config <file>       config file (YAML); AUDITSTREAM_CONFIG otherwise; the environment overrides it`;
-
-interface DemoProgress {
-  elapsed_s: number;
-  published: number;
-  acked: number;
-  failed: number;
-  in_flight: number;
-  rate_per_s: number;
-  skipped: number;
-  attacks: { brute_force: number; password_spraying: number };
-  last_error?: string;
-}
-interface AttackInfo {
-  kind: string;
-  tenant_id: string;
-  source_ip: string;
-  actors: string[];
-}
-interface Producer {
-  close(o?: { timeout_ms?: number }): Promise<{ undelivered: number }>;
-}
-interface ProducerModule {
-  createAuditProducer(o: { kafka: unknown; topic: string; logger?: unknown }): Producer;
-}
-interface DemoModule {
-  runDemo(o: {
-    producer: Producer;
-    rate: number;
-    duration_s: number;
-    signal: AbortSignal;
-    traffic: { seed: number; tenants?: string[]; attack_interval_s: number };
-    onProgress: (p: DemoProgress) => void;
-    onAttack: (a: AttackInfo) => void;
-  }): Promise<DemoProgress>;
-}
-
-// Loaded by name at run time: @auditstream/cli does not list @auditstream/producer as a dependency yet.
-const PRODUCER_MODULE = '@auditstream/producer';
-const DEMO_MODULE = '@auditstream/producer/demo';
 
 function number(value: string | undefined, name: string, fallback: number, min: number): number {
   if (value === undefined) return fallback;
@@ -108,8 +71,6 @@ export const command: Command = {
     const events = defaultTopicSpecs(cfg.topics).filter((s) => s.name === cfg.topics.events);
     await ensureTopics(kafka, { topics: events, logger });
 
-    const { createAuditProducer } = (await import(PRODUCER_MODULE)) as ProducerModule;
-    const { runDemo } = (await import(DEMO_MODULE)) as DemoModule;
     const producer = createAuditProducer({ kafka, topic: cfg.topics.events, logger: logger.child({ component: 'producer' }) });
 
     const stop = new AbortController();

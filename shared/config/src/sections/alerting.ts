@@ -25,8 +25,18 @@ export const alertingSection = z
       .int()
       .min(0)
       .default(10_000)
-      .describe('Events this far behind the newest event time still count; older ones are dropped and counted.'),
-    max_future_skew_ms: positiveInt().default(300_000).describe('Event times further ahead of the wall clock are clamped to it.'),
+      .describe('Events this far behind the newest event time of their own tenant still count; older ones are dropped and counted.'),
+    max_future_skew_ms: positiveInt()
+      .default(5000)
+      .describe(
+        "Event times further ahead of their arrival (the Kafka record timestamp, at most the wall clock) are evaluated at the arrival; keep it under allowed_lateness_ms so a tenant's future-dated events cannot make its real-time ones late.",
+      ),
+    min_update_interval_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe('Least time between two updated deliveries of one alert; updates in between are coalesced into the next (or the final) one.'),
     tick_interval_ms: positiveInt().default(1000).describe('How often clock-driven rules (absence) are evaluated.'),
     caught_up_lag_events: z.number().int().min(0).default(1000).describe('Consumer lag at or under which the wall clock may advance absence timers.'),
     replay_on_start: z

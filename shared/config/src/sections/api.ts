@@ -35,6 +35,12 @@ export const apiSection = z
       .default(256 * 1024 * 1024)
       .describe('ClickHouse max_bytes_before_external_sort for exports: sorts larger than this spill to disk on the server (0 = never).'),
     body_limit_bytes: positiveInt().default(16_384).describe('Largest request body accepted (POST /v1/integrity/verify); larger bodies answer 413.'),
+    collector_max_events: positiveInt()
+      .default(1000)
+      .describe('Most events one POST /v1/events request may carry (JSON array items or NDJSON lines); more answers 413.'),
+    collector_max_body_bytes: positiveInt()
+      .default(1024 * 1024)
+      .describe('Largest POST /v1/events body (the collector; other endpoints use body_limit_bytes); larger bodies answer 413.'),
     rate_limit_per_s: z
       .number()
       .positive()

@@ -77,7 +77,7 @@ public final class Produce {
     // murmur2 of the key bytes, the client's built-in default.
     props.put(ProducerConfig.ACKS_CONFIG, "all");
     props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
-    props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none"); // ingest reads uncompressed or gzip batches only
+    props.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "zstd"); // any Kafka codec works: ingest reads them all
     props.put(ProducerConfig.LINGER_MS_CONFIG, "5");
     props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000"); // at least linger.ms + request.timeout.ms (30 s)
 

@@ -1,6 +1,6 @@
 /**
  * Publish → alert latency under background traffic, against the real Kafka:
- *   node --import tsx services/alerting/src/bench_latency.ts [--rate 1000] [--seconds 30]
+ *   node --import tsx services/alerting/src/bench-latency.ts [--rate 1000] [--seconds 30]
  * Starts the service in-process with a webhook sink, publishes benign background events at
  * --rate per second, and every 500 ms a burst of 6 failed logins for a fresh actor; the
  * latency is from the burst's publish (before producer.send) to the webhook receiving the alert.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ev, oneRule, T0, testEngine } from '../testing.js';
-import { NewValueState } from './new_value.js';
+import { NewValueState } from './new-value.js';
 
 const rule = (extra = '') =>
   oneRule(`id: new_ip

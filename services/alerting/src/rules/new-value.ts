@@ -1,7 +1,7 @@
 import type { Alert } from '../alert.js';
 import { fieldString } from '../event.js';
 import type { RuleTypeParts } from './build.js';
-import { bool, expectMap, fieldPath, onlyKeys, posInt, posNumber } from './spec_error.js';
+import { bool, expectMap, fieldPath, onlyKeys, posInt, posNumber } from './spec-error.js';
 import type { RuleState, StateLimits, Trigger } from './types.js';
 
 /**

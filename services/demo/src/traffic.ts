@@ -1,10 +1,19 @@
+import type { PublishInput } from '@auditstream/producer';
 import type { Category, Outcome } from '@auditstream/schemas';
-import type { PublishInput } from '../validate.js';
 
 /**
  * Realistic mixed audit traffic for `auditstream demo`: logins (some failing), document
- * reads and edits, configuration changes, exports, role grants, admin actions, plus
- * injected attacks the alerting rules should catch:
+ * reads and edits, configuration changes, exports, role grants, admin actions.
+ *
+ * The baseline behaves like people, so that it raises no alert of the default rules:
+ * - a user logs in once per working session (5-20 min of demo time) and then works; a login
+ *   fails with the user's own mistype rate (6 %, a few users per tenant 45 %), is retried a few
+ *   seconds later, and after at most 4 failures the user resets the password and gets in;
+ *   one user's login attempts never overlap;
+ * - exports are small, roles granted in passing are never administrative, and admin-category
+ *   actions happen in business hours only (Mon-Fri 08:00-19:00 in `business_hours.timezone`).
+ *
+ * Injected attacks the alerting rules should catch:
  * - brute force: 8 failed auth.login for one user from one IP, ~1 s apart (≥ 6 within 60 s),
  *   sometimes followed by a success (the account fell);
  * - password spraying: one source IP failing auth.login for 15 different users (≥ 12).
@@ -18,6 +27,10 @@ export interface TrafficOptions {
   attack_interval_s?: number;
   /** When the first attack starts, seconds after the first event. Default 5. */
   first_attack_s?: number;
+  /** Admin-category actions happen only Mon-Fri within these hours (the default admin_after_hours rule's). */
+  business_hours?: { start_hour: number; end_hour: number; timezone: string };
+  /** Users per tenant who mistype often. Default 3. */
+  mistypers_per_tenant?: number;
 }
 
 export type AttackKind = 'brute_force' | 'password_spraying';
@@ -60,11 +73,16 @@ interface User {
   agent: string;
   session: string;
   admin: boolean;
+  /** Chance that a login attempt fails. */
+  mistype: number;
+  /** Demo time until which the user is logged in / until which a login attempt is under way. */
+  loggedInUntil: number;
+  busyUntil: number;
 }
 
 interface Kind {
   weight: number;
-  make: (tenant: string, u: User) => PublishInput;
+  make: (tenant: string, u: User, nowMs: number) => PublishInput;
 }
 
 const FIRST = ['ada', 'grace', 'alan', 'linus', 'margaret', 'ken', 'barbara', 'dennis', 'frances', 'edsger', 'radia', 'tim', 'hedy', 'john', 'katherine'];
@@ -77,6 +95,10 @@ const AGENTS = [
 ];
 const SETTINGS = ['mfa.required', 'session.timeout', 'password.min_length', 'sso.provider', 'ip.allowlist'];
 const ROLES = ['viewer', 'editor', 'admin', 'billing'];
+/** Roles granted in ordinary work (an admin grant is an event the rules flag). */
+const EVERYDAY_ROLES = ['viewer', 'editor', 'billing'];
+/** A user fails at most this many logins in a row, then resets the password (lockouts start at 5). */
+const MAX_LOGIN_FAILURES = 4;
 const REGIONS = ['eu-west-1', 'us-east-1'];
 
 export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGenerator {
@@ -86,6 +108,14 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
   const perTenant = options.users_per_tenant ?? 40;
   const attackEveryMs = (options.attack_interval_s ?? 30) * 1000;
   const firstAttackMs = (options.first_attack_s ?? 5) * 1000;
+  const mistypers = options.mistypers_per_tenant ?? 3;
+  const hours = options.business_hours ?? { start_hour: 8, end_hour: 19, timezone: 'UTC' };
+  const clock = new Intl.DateTimeFormat('en-US', { timeZone: hours.timezone, hourCycle: 'h23', weekday: 'short', hour: '2-digit' });
+  const businessHours = (ms: number) => {
+    const parts = Object.fromEntries(clock.formatToParts(ms).map((p) => [p.type, p.value]));
+    const h = Number(parts.hour) % 24;
+    return parts.weekday !== 'Sat' && parts.weekday !== 'Sun' && h >= hours.start_hour && h < hours.end_hour;
+  };
   let docSeq = 1000;
 
   const users = new Map<string, User[]>();
@@ -101,6 +131,9 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
         agent: pick(AGENTS),
         session: `sess-${Math.floor(rnd() * 1e9).toString(36)}`,
         admin: i < 3,
+        mistype: i >= perTenant - mistypers ? 0.45 : 0.06,
+        loggedInUntil: Number.NEGATIVE_INFINITY,
+        busyUntil: Number.NEGATIVE_INFINITY,
       });
     }
     users.set(tenant, list);
@@ -129,15 +162,13 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
 
   const kinds: Kind[] = [
     {
-      weight: 22,
-      make: (t, u) => base(t, u, 'auth.login', 'authentication', 'success', 'sso', { attributes: { method: rnd() < 0.7 ? 'password+totp' : 'sso' } }),
+      weight: 0.3,
+      make: (t, u, now) => {
+        u.loggedInUntil = now;
+        u.busyUntil = now + 120_000; // away for a while before the next login
+        return base(t, u, 'auth.logout', 'authentication', 'success', 'sso');
+      },
     },
-    {
-      weight: 4,
-      make: (t, u) =>
-        base(t, u, 'auth.login', 'authentication', 'failure', 'sso', { reason: rnd() < 0.8 ? 'invalid_password' : 'mfa_failed', severity: 'low' }),
-    },
-    { weight: 5, make: (t, u) => base(t, u, 'auth.logout', 'authentication', 'success', 'sso') },
     {
       weight: 30,
       make: (t, u) =>
@@ -174,10 +205,10 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
         base(t, u, 'report.export', 'data_export', rnd() < 0.95 ? 'success' : 'error', 'reports', {
           resource: { type: 'report', id: `rpt-${Math.floor(rnd() * 40)}` },
           severity: 'medium',
-          // mostly small; now and then a bulk export (the mass_data_export rule looks at record_count ≥ 10000)
+          // small: the mass_data_export rule looks at record_count ≥ 10000
           attributes: {
             format: rnd() < 0.5 ? 'csv' : 'xlsx',
-            record_count: String(rnd() < 0.98 ? 10 + Math.floor(rnd() * 5000) : 10_000 + Math.floor(rnd() * 190_000)),
+            record_count: String(10 + Math.floor(rnd() * 5000)),
           },
         }),
     },
@@ -185,7 +216,7 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
       weight: 2,
       make: (t, u) => {
         const target = pick(users.get(t) as User[]);
-        const role = pick(ROLES);
+        const role = u.admin ? pick(EVERYDAY_ROLES) : pick(ROLES);
         return base(t, u, 'user.role.grant', 'authorization', u.admin ? 'success' : 'denied', 'iam', {
           resource: { type: 'user', id: target.id, name: target.name },
           severity: role === 'admin' ? 'high' : 'medium',
@@ -206,8 +237,10 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
     },
     {
       weight: 1,
-      make: (t, u) =>
-        base(t, u, 'admin.user.create', 'admin', 'success', 'iam', { resource: { type: 'user', id: `${t}-new-${docSeq++}` }, severity: 'medium' }),
+      make: (t, u, now) =>
+        u.admin && businessHours(now)
+          ? base(t, u, 'admin.user.create', 'admin', 'success', 'iam', { resource: { type: 'user', id: `${t}-new-${docSeq++}` }, severity: 'medium' })
+          : base(t, u, 'document.read', 'resource_access', 'success', 'docs', { resource: { type: 'document', id: `doc-${Math.floor(rnd() * 500)}` } }),
     },
     {
       weight: 1,
@@ -229,15 +262,50 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
   ];
   const total = kinds.reduce((s, k) => s + k.weight, 0);
 
-  function background(): PublishInput {
+  /** A login: its first attempt now; retries after failures, and the final success, scheduled. */
+  function login(tenant: string, u: User, nowMs: number): PublishInput {
+    let failures = 0;
+    while (failures < MAX_LOGIN_FAILURES && rnd() < u.mistype) failures++;
+    const attempt = (outcome: 'failure' | 'success') =>
+      base(
+        tenant,
+        u,
+        'auth.login',
+        'authentication',
+        outcome,
+        'sso',
+        outcome === 'failure'
+          ? { reason: rnd() < 0.8 ? 'invalid_password' : 'mfa_failed', severity: 'low' }
+          : { attributes: { method: rnd() < 0.7 ? 'password+totp' : 'sso' } },
+      );
+    let due = nowMs;
+    const later: PublishInput[] = [];
+    for (let i = 1; i < failures; i++) later.push(attempt('failure'));
+    if (failures === MAX_LOGIN_FAILURES) later.push(base(tenant, u, 'auth.password.reset', 'authentication', 'success', 'sso', { severity: 'low' }));
+    if (failures > 0) later.push(attempt('success'));
+    for (const event of later) {
+      due += 2000 + Math.floor(rnd() * 4000); // a retry a few seconds later
+      scheduled.push({ due, event });
+    }
+    scheduled.sort((a, b) => a.due - b.due);
+    u.busyUntil = due;
+    u.loggedInUntil = due + 300_000 + Math.floor(rnd() * 900_000);
+    return failures > 0 ? attempt('failure') : attempt('success');
+  }
+
+  function background(nowMs: number): PublishInput {
     const tenant = pick(tenants);
-    const u = pick(users.get(tenant) as User[]);
+    const list = users.get(tenant) as User[];
+    let u = pick(list);
+    for (let tries = 0; u.busyUntil > nowMs && tries < 8; tries++) u = pick(list);
+    if (u.busyUntil > nowMs) return (kinds.at(-1) as Kind).make(tenant, u, nowMs); // everyone is mid-login: a system event
+    if (u.loggedInUntil <= nowMs) return login(tenant, u, nowMs);
     let r = rnd() * total;
     for (const k of kinds) {
       r -= k.weight;
-      if (r <= 0) return k.make(tenant, u);
+      if (r <= 0) return k.make(tenant, u, nowMs);
     }
-    return (kinds[0] as Kind).make(tenant, u);
+    return (kinds[0] as Kind).make(tenant, u, nowMs);
   }
 
   // Scheduled attack events, in due order.
@@ -321,7 +389,7 @@ export function createTrafficGenerator(options: TrafficOptions = {}): TrafficGen
         scheduled.shift();
         return { ...head.event, occurred_at: new Date(nowMs) };
       }
-      return { ...background(), occurred_at: new Date(nowMs) };
+      return { ...background(nowMs), occurred_at: new Date(nowMs) };
     },
   };
   return gen;

@@ -1,4 +1,4 @@
-import type { AuditProducer } from '../producer.js';
+import type { AuditProducer } from '@auditstream/producer';
 import { type AttackInfo, createTrafficGenerator, type TrafficGenerator, type TrafficOptions } from './traffic.js';
 
 export interface DemoProgress {
