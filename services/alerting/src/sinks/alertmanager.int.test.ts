@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort, waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
-import type { Alert } from '../alert.js';
+import { testAlert } from './alert.test-helper.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 
@@ -60,27 +60,17 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
   );
 
   const now = Date.now();
-  const alert: Alert = {
+  const alert = testAlert({
     alert_id: '3f1c2a9e-7b4d-8e5f-a1b2-c3d4e5f60718',
-    rule_id: 'brute_force',
-    rule_name: 'Brute-force login attempts',
-    rule_type: 'threshold',
-    severity: 'high',
-    tenant_id: 'acme',
-    group_key: 'tenant_id=acme&actor.id=alice',
-    group: { tenant_id: 'acme', 'actor.id': 'alice' },
     window_start: now - 50_000,
     window_end: now,
-    count: 6,
     first_event_at: now - 50_000,
     last_event_at: now,
     sample_event_ids: ['e1'],
     summary: '6 failed logins for actor alice within 60 s',
-    details: {},
     fired_at: now,
     updated_at: now,
-    version: 0,
-  };
+  });
   const dispatcher = createDispatcher({
     sinks: [
       {
