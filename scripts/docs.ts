@@ -2,7 +2,8 @@
 // from the code, so the README cannot drift from what the services actually read.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { configSchema, renderConfigTable } from '@auditstream/config';
+import { alertingConfigSchema } from '@auditstream/alerting';
+import { renderConfigTable } from '@auditstream/config';
 import { repoRoot } from '@auditstream/core';
 import { renderMetricCatalogue, scanMetrics } from './metric-catalogue.js';
 
@@ -16,7 +17,7 @@ export function replaceBetween(text: string, marker: string, body: string): stri
 }
 
 export function renderReadme(current: string): string {
-  const withConfig = replaceBetween(current, 'config-table', renderConfigTable(configSchema));
+  const withConfig = replaceBetween(current, 'config-table', renderConfigTable(alertingConfigSchema));
   return replaceBetween(withConfig, 'metric-catalogue', renderMetricCatalogue(scanMetrics(repoRoot())));
 }
 

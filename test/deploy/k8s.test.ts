@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { configSchema, describeFields } from '@auditstream/config';
+import { alertingConfigSchema } from '@auditstream/alerting';
+import { describeFields } from '@auditstream/config';
 import { repoRoot } from '@auditstream/core';
 import { parseAllDocuments } from 'yaml';
 
@@ -18,7 +19,7 @@ type Doc = any;
 const docs: Doc[] = kustomization.resources.flatMap((f) => parseAllDocuments(readFileSync(join(base, f), 'utf8')).map((d) => d.toJSON()));
 const byKind = (kind: string) => docs.filter((d) => d?.kind === kind);
 const workloads = [...byKind('Deployment'), ...byKind('Job')];
-const configKeys = new Set(describeFields(configSchema).map((f) => f.key));
+const configKeys = new Set(describeFields(alertingConfigSchema).map((f) => f.key));
 const cliCommands = readdirSync(join(root, 'services/cli/src/commands')).map((f) => f.replace(/\.ts$/, ''));
 const generatedConfigMaps = new Set((kustomization.configMapGenerator ?? []).map((g) => g.name));
 

@@ -4,17 +4,14 @@
  * way an operator runs them. Every child's stdout/stderr is kept, so the secret-leak test can
  * grep all of it.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest, createServer as httpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot, sleep } from '@auditstream/core';
+import { repoRoot } from '@auditstream/core';
 import { createStack, type Stack, secretFile, tlsPaths } from '@auditstream/stack';
-import { freePort } from './ports.js';
-
-const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
+import { type Child, freePort, runCli, spawnCli } from '@auditstream/test';
 
 export interface SecureStack {
   stack: Stack;
@@ -62,91 +59,8 @@ export async function startSecureStack(): Promise<SecureStack> {
   };
 }
 
-/** Everything the children printed, per child, for the leak test. */
-export interface Captured {
-  name: string;
-  output: () => string;
-}
-
-export interface Child extends Captured {
-  proc: ChildProcess;
-  exited: Promise<number | string>;
-  /** Resolves when the output matches re; rejects on exit or timeout, with the output's tail. */
-  waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  stop(): Promise<void>;
-}
-
-export function spawnCli(name: string, args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  let done = false;
-  void exited.then(() => {
-    done = true;
-  });
-  return {
-    name,
-    proc,
-    exited,
-    output: () => out,
-    async waitFor(re, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const m = out.match(re);
-        if (m) return m;
-        if (done) break;
-        await sleep(200);
-      }
-      throw new Error(`${name}: ${done ? 'exited' : 'timed out'} before ${re}; output tail:\n${out.slice(-3000)}`);
-    },
-    async stop() {
-      if (done) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
-/**
- * Polls `fn` every 500 ms until it returns a value other than undefined (errors count as not yet);
- * on timeout throws naming `what`, the last error and, when given, `detail()` (e.g. children's output).
- */
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, detail?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(500);
-  }
-  throw new Error(`timed out waiting for ${what} (last error: ${String(last)})${detail ? `\n${detail()}` : ''}`);
-}
-
-/** Runs a CLI command to its end; resolves with its exit code and output. */
-export async function runCli(
-  name: string,
-  args: string[],
-  env: Record<string, string>,
-  timeoutMs = 60_000,
-): Promise<{ code: number | string; output: string; child: Child }> {
-  const child = spawnCli(name, args, env);
-  const t = setTimeout(() => child.proc.kill('SIGKILL'), timeoutMs);
-  const code = await child.exited;
-  clearTimeout(t);
-  return { code, output: child.output(), child };
-}
+export type { Captured, Child } from '@auditstream/test';
+export { runCli, spawnCli };
 
 export interface WebhookDelivery {
   headers: Record<string, string | string[] | undefined>;

@@ -5,19 +5,9 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type Api, apiDefaults, createApi, createApiKey } from '@auditstream/api';
-import {
-  committedTotal,
-  createTestEnv,
-  type IngestChild,
-  rowCounts,
-  sampleInput,
-  spawnIngest,
-  type TestEnv,
-  waitFor,
-  waitForStored,
-} from '@auditstream/ingest/testing';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
+import { committedTotal, createTestEnv, type IngestChild, rowCounts, sampleInput, spawnIngest, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
 
 let env: TestEnv;
 let ingest: IngestChild;

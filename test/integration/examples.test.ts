@@ -7,10 +7,10 @@ import { promisify } from 'node:util';
 import { createClickHouse, findEvents, type StoredEvent } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot, UUID_V7_RE } from '@auditstream/core';
-import { clickhouseWriter, createIngest, detectLayout, type Ingest, scanDlq } from '@auditstream/ingest';
-import { countStored, createTestEnv, ingestIntegrity, quietLogger, scrape, type TestEnv, waitFor } from '@auditstream/ingest/testing';
+import { clickhouseWriter, createIngest, detectLayout, type Ingest, integrityFromConfig, scanDlq } from '@auditstream/ingest';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer, createEventNormalizer, murmur2, type PublishInput, type PublishReceipt } from '@auditstream/producer';
+import { countStored, createTestEnv, quietLogger, scrape, type TestEnv, waitFor } from '@auditstream/test';
 
 // The producers in examples/ (Python: confluent-kafka + fastavro; Go: franz-go + hamba/avro;
 // Java: kafka-clients + Avro's single-object encoder) against the real Kafka and ClickHouse,
@@ -56,7 +56,7 @@ before(async () => {
     logger: quietLogger(),
     registry: createMetricsRegistry({ service: 'examples-test' }),
     storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: ingestIntegrity(env, ch),
+    integrity: integrityFromConfig(env.config.integrity, ch),
     decoder: createCodec(),
     validate: (event, receivedAtMs) => {
       normalize(event as unknown as PublishInput, receivedAtMs);

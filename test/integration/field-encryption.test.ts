@@ -9,9 +9,9 @@ import { apiDefaults, buildApi, createApiKey } from '@auditstream/api';
 import { placeLegalHold } from '@auditstream/clickhouse';
 import { repoRoot, sleep, uuidv7 } from '@auditstream/core';
 import { createLocalKeyWrapper, createSubjectKeyStore, parseMasterKey } from '@auditstream/crypto';
-import { createTestEnv, type IngestChild, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/ingest/testing';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
+import { createTestEnv, type IngestChild, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/test';
 import type { FastifyInstance } from 'fastify';
 
 // Field encryption and erasure against the real stack (Kafka 4.1, ClickHouse 18.16) and the real

@@ -27,8 +27,8 @@ import {
   verifyStore,
 } from '@auditstream/integrity';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import { testConfig, testKafka } from '@auditstream/test';
 import type { Kafka, Producer } from 'kafkajs';
-import { testConfig, testKafka } from '../helpers/env.js';
 
 // The chain against the real ClickHouse (18.16 in the local stack): what ingest hashes is what
 // verify reads back, a re-delivered range reproduces byte-identical rows, and a clean store verifies.

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot } from '@auditstream/core';
+import { checkpointMessageValue, readCheckpointsTopic } from '@auditstream/integrity';
 import {
   createTestEnv,
   type IngestChild,
@@ -15,8 +16,7 @@ import {
   verifyTestEnv,
   waitFor,
   waitForStored,
-} from '@auditstream/ingest/testing';
-import { checkpointMessageValue, readCheckpointsTopic } from '@auditstream/integrity';
+} from '@auditstream/test';
 
 // docs/integrity.md's auditor script, run exactly as the markdown holds it (CI extracts it, so the
 // docs cannot drift), with python3 against a database populated by the real `auditstream ingest`:

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { VerifyReport } from '@auditstream/integrity';
 import {
   countStored,
   createTestEnv,
@@ -13,8 +14,7 @@ import {
   verifyTestEnv,
   waitFor,
   waitForStored,
-} from '@auditstream/ingest/testing';
-import type { VerifyReport } from '@auditstream/integrity';
+} from '@auditstream/test';
 
 // The real `auditstream ingest` (child process) with integrity on, against the local Kafka 4.1 and
 // ClickHouse 18.16: every stored row is chained, checkpoints are signed into the table and the

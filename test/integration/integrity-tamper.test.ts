@@ -39,8 +39,8 @@ import {
   verifyStore,
 } from '@auditstream/integrity';
 import { createLogger } from '@auditstream/observability';
+import { testConfig, testKafka } from '@auditstream/test';
 import type { Kafka, Producer } from 'kafkajs';
-import { testConfig, testKafka } from '../helpers/env.js';
 
 // Tamper evidence against the real ClickHouse 18.16 and Kafka: a chain of 3,000 events in two
 // partitions (checkpoints signed every 200 events, table + topic, a key rotation half-way through

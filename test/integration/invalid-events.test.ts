@@ -8,10 +8,10 @@ import { type AlertDelivery, alertingSection, createAlerting } from '@auditstrea
 import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { uniqueName, uuidv7 } from '@auditstream/core';
-import { clickhouseWriter, createIngest, detectLayout, scanDlq } from '@auditstream/ingest';
-import { countStored, createTestEnv, ingestIntegrity, quietLogger, type TestEnv, waitFor } from '@auditstream/ingest/testing';
+import { clickhouseWriter, createIngest, detectLayout, integrityFromConfig, scanDlq } from '@auditstream/ingest';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import type { AuditEventInput } from '@auditstream/schemas';
+import { countStored, createTestEnv, quietLogger, type TestEnv, waitFor } from '@auditstream/test';
 
 // Each class of invalid event, published raw (kafkajs + @auditstream/codec, no SDK) to the
 // events topic read by the real ingest and the real alerting (their app.ts factories), on the
@@ -170,7 +170,7 @@ before(async () => {
     logger: quietLogger(),
     registry: createMetricsRegistry({ service: 'ingest-invalid-test' }),
     storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: ingestIntegrity(env, ch),
+    integrity: integrityFromConfig(env.config.integrity, ch),
     decoder: codec,
     observability: false,
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot, sleep, uniqueName } from '@auditstream/core';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '@auditstream/test';
 
 // The README's main job, end to end: `auditstream up` (what `npm start` runs) on the real stack,
 // with its own topics, database and ports, then a real Prometheus scraping the services it started.

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot, uniqueName } from '@auditstream/core';
-import { testConfig, testKafka } from '../helpers/env.js';
+import { testConfig, testKafka } from '@auditstream/test';
 
 test('auditstream retention apply records the run as an audit event on the events topic', async () => {
   const topic = uniqueName('retention_events');

@@ -9,7 +9,8 @@ import { uniqueName, uuidv7 } from '@auditstream/core';
 import { generateSigningKey } from '@auditstream/integrity';
 import { createKafkaClient } from '@auditstream/kafka';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
-import { type Flow, httpsGet, runCli, type SecureStack, startSecureServices, startSecureStack, until } from '../helpers/secure-flow.js';
+import { waitFor } from '@auditstream/test';
+import { type Flow, httpsGet, runCli, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
 
 // Issue 11, secrets: a full run on the secure stack — ingest, alerting and the API as child
 // processes, each given its secrets through *_file variants — plus error paths (wrong Kafka and
@@ -115,7 +116,7 @@ test('no secret appears in any output or log of a full run with error paths', as
   const from = new Date(Date.now() - 3_600_000).toISOString();
   const to = new Date(Date.now() + 3_600_000).toISOString();
   const auth = { authorization: `Bearer ${flow.apiKey}` };
-  await until(
+  await waitFor(
     'the events through the API',
     async () => {
       const res = await httpsGet(`${flow.apiUrl}/v1/events?from=${from}&to=${to}&tenant=${tenant}&limit=100`, ca, auth);
@@ -124,8 +125,9 @@ test('no secret appears in any output or log of a full run with error paths', as
       return data.length >= 8 ? data : undefined;
     },
     90_000,
+    { everyMs: 500, retryOnError: true },
   );
-  await until('the webhook delivery', async () => flow.webhook.deliveries.find((d) => d.signatureValid), 60_000);
+  await waitFor('the webhook delivery', async () => flow.webhook.deliveries.find((d) => d.signatureValid), 60_000, { everyMs: 500, retryOnError: true });
 
   // Error paths. The API: a wrong key, a bad parameter, a forged cursor.
   assert.equal((await httpsGet(`${flow.apiUrl}/v1/events?from=${from}&to=${to}`, ca, { authorization: `Bearer ${wrongApiKey}` })).status, 401);

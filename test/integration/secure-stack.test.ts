@@ -9,8 +9,9 @@ import { uniqueName, uuidv7 } from '@auditstream/core';
 import { generateSigningKey } from '@auditstream/integrity';
 import { createKafkaClient } from '@auditstream/kafka';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
+import { waitFor } from '@auditstream/test';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
-import { type Flow, httpsGet, type SecureStack, startSecureServices, startSecureStack, until } from '../helpers/secure-flow.js';
+import { type Flow, httpsGet, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
 
 // Issue 11, encryption in transit: `stack up --secure` (Kafka SASL_SSL + SCRAM-SHA-512 only,
 // ClickHouse HTTPS only) and one complete flow over it — SDK publish → ingest → query API over
@@ -70,9 +71,13 @@ function events(): PublishInput[] {
   return out;
 }
 
-/** until(), with the tail of every child's output on timeout. */
+/** waitFor(), with the tail of every child's output on timeout. */
 function untilFlow<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  return until(what, fn, timeoutMs, () => flow.children.map((c) => `--- ${c.name}\n${c.output().slice(-1500)}`).join('\n'));
+  return waitFor(what, fn, timeoutMs, {
+    everyMs: 500,
+    retryOnError: true,
+    detail: () => flow.children.map((c) => `--- ${c.name}\n${c.output().slice(-1500)}`).join('\n'),
+  });
 }
 
 test('publish → ingest → query over HTTPS, and publish → alert (topic + HTTPS webhook), all on the secure stack', async () => {

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot, uniqueName } from '@auditstream/core';
+import { testConfig, testKafka } from '@auditstream/test';
 import { createClient } from '@clickhouse/client';
-import { testConfig, testKafka } from '../helpers/env.js';
 
 const cli = join(repoRoot(), 'node_modules', '.bin', 'auditstream');
 

@@ -3,7 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot, sleep, uniqueName } from '@auditstream/core';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '@auditstream/test';
 
 // `npm start | tee log`, then Ctrl-C, left the ingest, alerting and API children running: `up`
 // died on its closed output before it stopped them (issue 22). Whatever ends up's output or up

@@ -2,15 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
+import { testKafka, waitFor, webhookReceiver } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import { createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
-import { codec, createTopics, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int-helpers.js';
+import { codec, createTopics, login, produce, readAlerts } from './int.test-helper.js';
 
 // The real Kafka (127.0.0.1:9092 unless AUDITSTREAM_KAFKA__BROKERS says otherwise), the
 // shipped default rules, a webhook receiver verifying signatures: nothing is mocked.
-const kafka = kafkaClient('alerting-int');
+const kafka = testKafka('alerting-int');
 const secret = 'int-test-secret';
 let topics: Awaited<ReturnType<typeof createTopics>>;
 let hook: Awaited<ReturnType<typeof webhookReceiver>>;
@@ -51,7 +52,7 @@ test('6 failed logins → exactly one alert on the alerts topic and at the webho
     ...Array.from({ length: 12 }, (_, i) => login(`user${i}`, '203.0.113.66', 'failure', t + i * 100)),
   ];
   await produce(kafka, topics.events, events);
-  await waitUntil(() => hook.hits.length >= 2, 20_000, 'two webhook deliveries');
+  await waitFor('two webhook deliveries', () => hook.hits.length >= 2, 20_000, { everyMs: 100 });
   await new Promise((r) => setTimeout(r, 1500)); // anything extra would arrive by now
 
   const fired = hook.hits.filter((h) => h.kind === 'fired');
@@ -87,7 +88,9 @@ test("a tenant publishing at now + 60 s and now + 299 s does not blind another t
     ...Array.from({ length: 6 }, (_, i) => login('x-one', '198.51.100.30', 'failure', now + 60_000 + i, 'tenant-x')),
     ...Array.from({ length: 6 }, (_, i) => login('x-two', '198.51.100.31', 'failure', now + 299_000 + i, 'tenant-x')),
   ]);
-  await waitUntil(async () => (await counter('auditstream_alerting_evaluated_events_total')) >= evaluatedBefore + 12, 20_000, "X's events evaluated");
+  await waitFor("X's events evaluated", async () => (await counter('auditstream_alerting_evaluated_events_total')) >= evaluatedBefore + 12, 20_000, {
+    everyMs: 100,
+  });
   const hitsBefore = hook.hits.length;
   const t = Date.now();
   await produce(
@@ -95,7 +98,7 @@ test("a tenant publishing at now + 60 s and now + 299 s does not blind another t
     topics.events,
     Array.from({ length: 6 }, (_, i) => login('y-victim', '198.51.100.40', 'failure', t + i * 100, 'tenant-y')),
   );
-  await waitUntil(() => hook.hits.slice(hitsBefore).some((h) => h.alert.group.tenant_id === 'tenant-y'), 20_000, "Y's brute-force alert");
+  await waitFor("Y's brute-force alert", () => hook.hits.slice(hitsBefore).some((h) => h.alert.group.tenant_id === 'tenant-y'), 20_000, { everyMs: 100 });
   const y = hook.hits.find((h) => h.alert.group.tenant_id === 'tenant-y');
   assert.equal(y?.kind, 'fired');
   assert.equal(y?.alert.group['actor.id'], 'y-victim');

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { resolveSecret } from '@auditstream/config';
 import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
+import { topicWatermarks as highWatermarks, offsetsAtTime as offsetsAt, readRanges } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
@@ -11,15 +11,11 @@ import { Engine } from './engine.js';
 import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
-import { highWatermarks, offsetsAt, readRanges } from './replay.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
 import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert-codec.js';
-import { createAlertmanagerSink } from './sinks/alertmanager.js';
 import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
-import { createKafkaSink } from './sinks/kafka.js';
-import { createSlackSink } from './sinks/slack.js';
+import { buildSinks } from './sinks/registry.js';
 import type { Sink, SinkQueueOptions } from './sinks/types.js';
-import { createWebhookSink } from './sinks/webhook.js';
 
 export interface AlertingDeps {
   config: AlertingConfig;
@@ -98,54 +94,6 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   function requireEngine(): Engine {
     if (!engine) throw new AuditstreamError('NOT_STARTED', 'alerting service is not started');
     return engine;
-  }
-
-  function buildSinks(): Array<{ sink: Sink; queue: SinkQueueOptions }> {
-    const out: Array<{ sink: Sink; queue: SinkQueueOptions }> = [];
-    const s = config.sinks;
-    const q = (c: SinkQueueOptions) => ({
-      queue_size: c.queue_size,
-      max_attempts: c.max_attempts,
-      initial_delay_ms: c.initial_delay_ms,
-      max_delay_ms: c.max_delay_ms,
-    });
-    if (s.kafka.enabled && producer) {
-      out.push({ sink: createKafkaSink({ producer, topic: topics.alerts, encode: encodeAlert, send_updates: s.kafka.send_updates }), queue: q(s.kafka) });
-    }
-    if (s.webhook.enabled) {
-      const secret = resolveSecret(s.webhook.secret, s.webhook.secret_file, 'alerting.sinks.webhook.secret');
-      if (!s.webhook.url) throw missing('alerting.sinks.webhook.url');
-      if (!secret) throw missing('alerting.sinks.webhook.secret');
-      out.push({
-        sink: createWebhookSink({
-          url: s.webhook.url,
-          secret,
-          timeout_ms: s.webhook.timeout_ms,
-          send_updates: s.webhook.send_updates,
-          ca: readCaFile(s.webhook.ca_file, 'alerting.sinks.webhook.ca_file'),
-        }),
-        queue: q(s.webhook),
-      });
-    }
-    if (s.slack.enabled) {
-      const url = resolveSecret(s.slack.url, s.slack.url_file, 'alerting.sinks.slack.url');
-      if (!url) throw missing('alerting.sinks.slack.url');
-      out.push({ sink: createSlackSink({ url, timeout_ms: s.slack.timeout_ms, send_updates: s.slack.send_updates }), queue: q(s.slack) });
-    }
-    if (s.alertmanager.enabled) {
-      if (!s.alertmanager.url) throw missing('alerting.sinks.alertmanager.url');
-      out.push({
-        sink: createAlertmanagerSink({
-          url: s.alertmanager.url,
-          timeout_ms: s.alertmanager.timeout_ms,
-          send_updates: s.alertmanager.send_updates,
-          resolve_after_s: s.alertmanager.resolve_after_s,
-          ca: readCaFile(s.alertmanager.ca_file, 'alerting.sinks.alertmanager.ca_file'),
-        }),
-        queue: q(s.alertmanager),
-      });
-    }
-    return [...out, ...(deps.extraSinks ?? [])];
   }
 
   async function ensureTopics(a: Admin): Promise<void> {
@@ -351,11 +299,18 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       admin = kafka.admin();
       await admin.connect();
       await ensureTopics(admin);
-      if (config.sinks.kafka.enabled) {
-        producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-        await producer.connect();
-      }
-      dispatcher = createDispatcher({ sinks: buildSinks(), metrics: metrics.dispatcher, logger: log });
+      const sinks = await buildSinks(config.sinks, {
+        topics,
+        encodeAlert,
+        producer: async () => {
+          if (!producer) {
+            producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+            await producer.connect();
+          }
+          return producer;
+        },
+      });
+      dispatcher = createDispatcher({ sinks: [...sinks, ...(deps.extraSinks ?? [])], metrics: metrics.dispatcher, logger: log });
       // A fresh broker answers group requests with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
       // until __consumer_offsets is ready: retriable, so retried here like every other transient error.
       const a = admin;
@@ -465,24 +420,10 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   return service;
 }
 
-function missing(key: string): AuditstreamError {
-  return new AuditstreamError('CONFIG_INVALID', `${key} is required when the sink is enabled`, { field: key });
-}
-
 /** A relative rules path is taken from the working directory, else from the repository root. */
 export function resolveRulesPath(file: string): string {
   if (isAbsolute(file)) return file;
   const fromCwd = resolve(file);
   if (existsSync(fromCwd)) return fromCwd;
   return resolve(repoRoot(), file);
-}
-
-/** A sink's PEM CA bundle, read once at start; unreadable is an error naming the key. */
-function readCaFile(file: string | undefined, key: string): Buffer | undefined {
-  if (!file) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
-  }
 }

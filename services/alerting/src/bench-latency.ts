@@ -8,16 +8,17 @@
 import { parseArgs } from 'node:util';
 import { uniqueName, uuidv7 } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
+import { testKafka, webhookReceiver } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import { createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
-import { codec, createTopics, kafkaClient, login, webhookReceiver } from './int-helpers.js';
+import { codec, createTopics, login } from './int.test-helper.js';
 
 const { values } = parseArgs({ options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' } } });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
-const kafka = kafkaClient('alerting-bench');
+const kafka = testKafka('alerting-bench');
 const topics = await createTopics(kafka, 'alerting_bench', 6);
 const hook = await webhookReceiver('bench');
 const app = createAlerting({

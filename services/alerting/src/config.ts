@@ -1,15 +1,16 @@
-// Bridge: @auditstream/config does not export this section (nor include it in the root
-// schema) yet. Once it does, import { alertingSection } from '@auditstream/config' instead.
-import { type AlertingSection, type AuditstreamConfig, alertingSection, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
-import { z } from 'zod';
+import { alertingSection as baseSection, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
+import type { z } from 'zod';
+import { sinksSchema } from './sinks/registry.js';
 
-export { alertingSection };
-export type AlertingConfig = DeepReadonly<AlertingSection>;
+/** The alerting section with each sink's own section, as the sink modules declare them. */
+export const alertingSection = baseSection.unwrap().extend({ sinks: sinksSchema }).prefault({});
+export type AlertingConfig = DeepReadonly<z.infer<typeof alertingSection>>;
 
-/** The root schema with the alerting section (a no-op extension once the root includes it). */
-export const alertingConfigSchema = z.object({ ...configSchema.shape, alerting: alertingSection }).strict();
-export type AlertingServiceConfig = DeepReadonly<AuditstreamConfig & { alerting: AlertingSection }>;
+/** The whole configuration as the alerting service reads it (what the README table lists). */
+export const alertingConfigSchema = configSchema.extend({ alerting: alertingSection });
+export type AlertingServiceConfig = DeepReadonly<z.infer<typeof alertingConfigSchema>>;
 
+/** File, then the environment, then overrides; every sink section checked by its module. */
 export function loadAlertingConfig(file: string | undefined, overrides: Record<string, unknown> = {}): AlertingServiceConfig {
-  return loadConfig(alertingConfigSchema, { file, overrides }) as AlertingServiceConfig;
+  return loadConfig(alertingConfigSchema, { file, overrides });
 }

@@ -3,12 +3,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot, uniqueName } from '@auditstream/core';
-import { createTopics, freePort, kafkaClient, login, produce, readAlerts, waitUntil, webhookReceiver } from './int-helpers.js';
+import { freePort, testKafka, waitFor, webhookReceiver } from '@auditstream/test';
+import { createTopics, login, produce, readAlerts } from './int.test-helper.js';
 
 // kill -9 / restart of the real service process (main.ts) against the real Kafka: an incident
 // straddling the restart fires exactly once, and an alert delivered before a crash is not
 // delivered again after it.
-const kafka = kafkaClient('alerting-restart');
+const kafka = testKafka('alerting-restart');
 const secret = 'restart-secret';
 let topics: Awaited<ReturnType<typeof createTopics>>;
 let hook: Awaited<ReturnType<typeof webhookReceiver>>;
@@ -40,7 +41,8 @@ async function startService(): Promise<void> {
     stderr += String(d);
   });
   const c = child;
-  await waitUntil(
+  await waitFor(
+    'the alerting service to be ready',
     async () => {
       if (c.exitCode !== null) throw new Error(`alerting exited with ${c.exitCode}: ${stderr}`);
       return fetch(`http://127.0.0.1:${port}/readyz`).then(
@@ -49,7 +51,7 @@ async function startService(): Promise<void> {
       );
     },
     60_000,
-    'the alerting service to be ready',
+    { everyMs: 100 },
   );
 }
 
@@ -88,7 +90,7 @@ test('kill -9 mid-burst and after firing: exactly one alert on the topic and at 
     topics.events,
     [0, 1, 2].map((i) => login('straddle', '192.0.2.1', 'failure', t + i * 200)),
   );
-  await waitUntil(async () => (await evaluated()) >= 3, 20_000, '3 events evaluated');
+  await waitFor('3 events evaluated', async () => (await evaluated()) >= 3, 20_000, { everyMs: 100 });
   await new Promise((r) => setTimeout(r, 1000)); // let the group commit
   await kill9();
 
@@ -102,7 +104,7 @@ test('kill -9 mid-burst and after firing: exactly one alert on the topic and at 
   assert.equal(await replayedEvents(), 3, 'the 3 evaluated, committed events were replayed to rebuild the window');
   assert.equal(hook.hits.length, 0, 'nothing fired on 5 failures');
   await produce(kafka, topics.events, [login('straddle', '192.0.2.1', 'failure', t + 5 * 200)]);
-  await waitUntil(() => hook.hits.some((h) => h.kind === 'fired'), 20_000, 'the brute_force alert');
+  await waitFor('the brute_force alert', () => hook.hits.some((h) => h.kind === 'fired'), 20_000, { everyMs: 100 });
   const fired = hook.hits.filter((h) => h.kind === 'fired');
   assert.equal(fired.length, 1);
   assert.equal(fired[0]?.alert.rule_id, 'brute_force');
@@ -117,7 +119,7 @@ test('kill -9 mid-burst and after firing: exactly one alert on the topic and at 
     topics.events,
     [6, 7].map((i) => login('straddle', '192.0.2.1', 'failure', t + i * 200)),
   );
-  await waitUntil(async () => (await evaluated()) >= 2, 20_000, 'the new events evaluated');
+  await waitFor('the new events evaluated', async () => (await evaluated()) >= 2, 20_000, { everyMs: 100 });
   await new Promise((r) => setTimeout(r, 2000));
 
   assert.equal(hook.hits.filter((h) => h.kind === 'fired').length, 1, 'the webhook got one fired alert');

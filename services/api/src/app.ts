@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import type { ClickHouse } from '@auditstream/clickhouse';
-import { AuditstreamError, uuidv7 } from '@auditstream/core';
+import { readConfigFile } from '@auditstream/config';
+import { uuidv7 } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -118,19 +118,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     },
     metrics,
   );
-  const oidc = { oidc_jwks_url: config.oidc_jwks_url, oidc_issuer: config.oidc_issuer, oidc_audience: config.oidc_audience };
-  const oidcSet = Object.entries(oidc).filter(([, v]) => v !== undefined);
-  if (oidcSet.length > 0 && oidcSet.length < 3) {
-    const missing = Object.entries(oidc).find(([, v]) => v === undefined)?.[0] as string;
-    // Half an OIDC setup would silently accept API keys only: refuse to start instead.
-    throw new AuditstreamError(
-      'CONFIG_INVALID',
-      `config key "api.${missing}" is required when any of api.oidc_jwks_url, api.oidc_issuer, api.oidc_audience is set`,
-      {
-        field: `api.${missing}`,
-      },
-    );
-  }
+  // All three OIDC keys or none: the config schema refuses half a setup.
   const apiKeys = deps.apiKeys ?? createApiKeyVerifier(deps.clickhouse, { ttlMs: config.api_key_cache_ttl_ms });
   const jwt =
     deps.jwt ??
@@ -218,21 +206,9 @@ export interface Api {
  */
 export function apiTlsOptions(config: Pick<ApiConfig, 'tls_cert_file' | 'tls_key_file'>): { cert: Buffer; key: Buffer; minVersion: 'TLSv1.2' } | undefined {
   const { tls_cert_file: certFile, tls_key_file: keyFile } = config;
-  if (!certFile && !keyFile) return undefined;
-  if (!certFile || !keyFile) {
-    const missing = certFile ? 'api.tls_key_file' : 'api.tls_cert_file';
-    throw new AuditstreamError('CONFIG_INVALID', `${missing} must be set together with ${certFile ? 'api.tls_cert_file' : 'api.tls_key_file'} (HTTPS)`, {
-      field: missing,
-    });
-  }
-  const read = (file: string, key: string) => {
-    try {
-      return readFileSync(file);
-    } catch (cause) {
-      throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
-    }
-  };
-  return { cert: read(certFile, 'api.tls_cert_file'), key: read(keyFile, 'api.tls_key_file'), minVersion: 'TLSv1.2' };
+  // The config schema only lets both or neither through.
+  if (!certFile || !keyFile) return undefined;
+  return { cert: readConfigFile(certFile, 'api.tls_cert_file'), key: readConfigFile(keyFile, 'api.tls_key_file'), minVersion: 'TLSv1.2' };
 }
 
 export function createApi(deps: ApiDeps): Api {

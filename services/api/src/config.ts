@@ -1,4 +1,4 @@
-import { type ApiSection, type AuditstreamConfig, apiSection, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
+import { type ApiSection, type AuditstreamConfig, apiSection, configSchema, type DeepReadonly, loadConfig, parseSection } from '@auditstream/config';
 
 export { apiSection };
 export type ApiConfig = DeepReadonly<ApiSection>;
@@ -11,5 +11,5 @@ export function loadApiConfig(file: string | undefined, overrides: Record<string
 
 /** The api section with every default, for tests: `apiDefaults({ port: 0 })`. */
 export function apiDefaults(overrides: Partial<ApiSection> = {}): ApiConfig {
-  return apiSection.parse(overrides) as ApiConfig;
+  return parseSection(apiSection, 'api', overrides) as ApiConfig;
 }

@@ -1,4 +1,7 @@
+import { MAX_US, MIN_US } from '@auditstream/schemas';
 import { badParameter, type ParameterError } from './problem.js';
+
+export { MAX_US, MIN_US, microsToIso } from '@auditstream/schemas';
 
 /**
  * Timestamps at the API boundary: ISO 8601 / RFC 3339 with a zone (`Z` or `±hh:mm`) and up to
@@ -8,10 +11,6 @@ import { badParameter, type ParameterError } from './problem.js';
 export const ISO_PATTERN = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(?:[.,]\\d{1,9})?(?:Z|z|[+ -]\\d{2}:?\\d{2})$';
 // A space stands for `+` in the zone: an unencoded `+` in a query string decodes to a space.
 const ISO_RE = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:[.,](\d{1,9}))?(Z|z|[+ -]\d{2}:?\d{2})$/;
-
-/** ClickHouse DateTime holds 1970-01-01 .. 2106-02-07. */
-export const MIN_US = 0n;
-export const MAX_US = 4_294_967_295n * 1_000_000n;
 
 /** Parses an ISO timestamp to µs; throws a 400 problem naming `parameter`. */
 export function parseIsoMicros(value: string, parameter: string, where: ParameterError['in'] = 'query'): bigint {
@@ -33,24 +32,6 @@ export function parseIsoMicros(value: string, parameter: string, where: Paramete
   const us = (BigInt(base) - BigInt(offsetMin) * 60_000n) * 1000n + BigInt(frac.slice(0, 6).padEnd(6, '0'));
   if (us < MIN_US || us >= MAX_US) throw badParameter(parameter, 'must be between 1970-01-01 and 2106-02-07', where);
   return us;
-}
-
-// One-entry cache of the `YYYY-MM-DDThh:mm:ss` prefix: exports print millions of sorted times,
-// most sharing their second with the previous one.
-let cachedSecond = Number.NaN;
-let cachedPrefix = '';
-
-/** µs since the epoch → `2024-05-01T12:00:00.123456Z`. */
-export function microsToIso(us: bigint | number): string {
-  const v = typeof us === 'bigint' ? us : BigInt(us);
-  const sec = v / 1_000_000n - (v < 0n && v % 1_000_000n !== 0n ? 1n : 0n);
-  const frac = Number(v - sec * 1_000_000n);
-  const s = Number(sec);
-  if (s !== cachedSecond) {
-    cachedSecond = s;
-    cachedPrefix = new Date(s * 1000).toISOString().slice(0, 19);
-  }
-  return `${cachedPrefix}.${String(frac).padStart(6, '0')}Z`;
 }
 
 export interface TimeRange {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { apiTlsOptions } from './app.js';
+import { apiDefaults } from './config.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -22,8 +23,9 @@ test('api TLS: unset = plain HTTP; both files = HTTPS (TLS 1.2+)', () => {
 });
 
 test('api TLS: one file without the other, or an unreadable file, names the key and never the content', () => {
-  assert.throws(() => apiTlsOptions({ tls_cert_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_key_file' });
-  assert.throws(() => apiTlsOptions({ tls_key_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_cert_file' });
+  // The pair is checked when the config is parsed.
+  assert.throws(() => apiDefaults({ tls_cert_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_key_file' });
+  assert.throws(() => apiDefaults({ tls_key_file: '/x.pem' }), { code: 'CONFIG_INVALID', field: 'api.tls_cert_file' });
   const dir = mkdtempSync(join(tmpdir(), 'api-tls-'));
   dirs.push(dir);
   writeFileSync(join(dir, 'c.pem'), 'CERT');

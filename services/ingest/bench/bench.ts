@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { sleep } from '@auditstream/core';
 import { createAuditProducer } from '@auditstream/producer';
-import { countStored, createTestEnv, publishEvents, sampleInput, scrape, spawnIngest, waitFor } from '../src/testing/harness.js';
+import { countStored, createTestEnv, publishEvents, sampleInput, scrape, spawnIngest, waitFor } from '@auditstream/test';
 
 const { values } = parseArgs({ options: { events: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' } } });
 const EVENTS = Number(values.events ?? 200_000);

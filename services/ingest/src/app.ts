@@ -1,7 +1,7 @@
 import type { EventRow } from '@auditstream/clickhouse';
-import { AuditstreamError, retry } from '@auditstream/core';
+import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
 import { kafkaCheckpointPublisher } from '@auditstream/integrity';
-import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
+import { committedOffsets, createKafkaClient, defaultTopicSpecs, ensureTopics, topicWatermarks } from '@auditstream/kafka';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import { type AuditEvent, validateAuditEvent } from '@auditstream/schemas';
 import { type Admin, type Kafka, Partitioners, type Producer } from 'kafkajs';
@@ -254,14 +254,11 @@ export function createIngest(deps: IngestDeps): Ingest {
   );
 
   async function boundedFlush(i: IngestIntegrity, ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await withTimeout(
       i.flush().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing checkpoints before leaving the group failed')),
-      new Promise<void>((r) => {
-        timer = setTimeout(r, ms);
-      }),
-    ]);
-    clearTimeout(timer);
+      ms,
+      () => {},
+    );
   }
 
   function fatal(err: unknown): void {
@@ -297,17 +294,11 @@ export function createIngest(deps: IngestDeps): Ingest {
       // After the final flush and commit: flush what is still pending (dropped: the group was left) and stop the timer.
       if (integrity) {
         const left = Math.max(1000, cfg.shutdown_timeout_ms - (Date.now() - stopStarted));
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
+        await withTimeout(
           integrity.stop().catch((err) => log.warn({ err: (err as Error)?.message }, 'signing the last checkpoints failed')),
-          new Promise<void>((r) => {
-            timer = setTimeout(() => {
-              log.error('signing the last checkpoints did not finish in time; the next owner of the partitions signs them');
-              r();
-            }, left);
-          }),
-        ]);
-        clearTimeout(timer);
+          left,
+          () => log.error('signing the last checkpoints did not finish in time; the next owner of the partitions signs them'),
+        );
       }
       abort.abort();
       if (lagTimer) clearInterval(lagTimer);
@@ -335,16 +326,12 @@ export function createIngest(deps: IngestDeps): Ingest {
       admin = kafka.admin();
       await admin.connect();
     }
-    const [highs, committed] = await Promise.all([
-      admin.fetchTopicOffsets(config.topics.events),
-      admin.fetchOffsets({ groupId: cfg.group_id, topics: [config.topics.events] }),
-    ]);
-    const committedBy = new Map((committed[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-    for (const h of highs) {
-      if (!owned.includes(h.partition)) continue;
-      const c = committedBy.get(h.partition) ?? -1n;
-      const base = c < 0n ? BigInt(h.low) : c;
-      metrics.consumerLag.set({ partition: String(h.partition) }, Number(BigInt(h.high) > base ? BigInt(h.high) - base : 0n));
+    const [marks, committed] = await Promise.all([topicWatermarks(admin, config.topics.events), committedOffsets(admin, cfg.group_id, config.topics.events)]);
+    for (const [partition, m] of marks) {
+      if (!owned.includes(partition)) continue;
+      const base = BigInt(committed.get(partition) ?? m.low);
+      const high = BigInt(m.high);
+      metrics.consumerLag.set({ partition: String(partition) }, Number(high > base ? high - base : 0n));
     }
   }
 

@@ -10,7 +10,7 @@ import {
   spawnIngest,
   type TestEnv,
   waitForStored,
-} from './testing/harness.js';
+} from '@auditstream/test';
 
 // Real broker, real ClickHouse, the real `auditstream ingest` in a child process.
 const N = Number(process.env.INGEST_TEST_EVENTS ?? 100_000);

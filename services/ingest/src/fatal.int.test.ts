@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createTestEnv, spawnIngest } from './testing/harness.js';
+import { createTestEnv, spawnIngest } from '@auditstream/test';
 
 test('ClickHouse rejecting the credentials stops ingest with exit 1 and a message that says so', async (t) => {
   const env = await createTestEnv({ partitions: 1 });

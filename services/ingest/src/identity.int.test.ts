@@ -3,7 +3,6 @@ import { after, before, test } from 'node:test';
 import { getEvent } from '@auditstream/clickhouse';
 import { uuidv7 } from '@auditstream/core';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
-import type { Kafka } from 'kafkajs';
 import {
   committedTotal,
   countStored,
@@ -16,7 +15,8 @@ import {
   type TestEnv,
   verifyTestEnv,
   waitFor,
-} from './testing/harness.js';
+} from '@auditstream/test';
+import type { Kafka } from 'kafkajs';
 
 /**
  * Storage identity (issue 21.1), end to end on the real Kafka, ClickHouse and `auditstream ingest`,

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitForStored } from './testing/harness.js';
-import { startTcpProxy } from './testing/tcp-proxy.js';
+import { createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, startTcpProxy, waitForStored } from '@auditstream/test';
 
 // Ingest (a child process, so the RSS is its own) drains a backlog through a TCP proxy to the
 // shared ClickHouse; the proxy is taken down for part of the drain (the shared server is never

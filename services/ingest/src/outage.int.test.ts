@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createStack } from '@auditstream/stack';
-import { countStored, createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from './testing/harness.js';
+import { countStored, createTestEnv, publishEvents, rowCounts, scrape, spawnIngest, waitFor } from '@auditstream/test';
 
 // The shared ClickHouse must not be stopped: this test runs a private ClickHouse 18.16 (the
 // local stack's, on other ports and in its own state folder) and hangs and kills that one.

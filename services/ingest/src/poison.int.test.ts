@@ -10,11 +10,12 @@ import { repoRoot } from '@auditstream/core';
 import { createMetricsRegistry } from '@auditstream/observability';
 import { createEventNormalizer } from '@auditstream/producer';
 import type { AuditEventInput } from '@auditstream/schemas';
+import { countStored, createTestEnv, quietLogger, sampleInput, scrape, waitFor } from '@auditstream/test';
 import { Partitioners } from 'kafkajs';
 import { createIngest } from './app.js';
+import { integrityFromConfig } from './integrity.js';
 import { DLQ_HEADERS } from './pipeline/dlq.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { countStored, createTestEnv, ingestIntegrity, quietLogger, sampleInput, scrape, waitFor } from './testing/harness.js';
 import { replayDlq, scanDlq } from './tools/dlq.js';
 
 const GOOD = 2000;
@@ -67,7 +68,7 @@ test(`${POISON} poison messages interleaved with ${GOOD} good ones: every poison
     logger: quietLogger(),
     registry,
     storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: ingestIntegrity(env, ch),
+    integrity: integrityFromConfig(env.config.integrity, ch),
     decoder: codec,
   });
   t.after(() => app.stop());

@@ -4,9 +4,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { createMetricsRegistry } from '@auditstream/observability';
+import { committedTotal, countStored, createTestEnv, publishEvents, quietLogger, rowCounts, waitFor } from '@auditstream/test';
 import { createIngest, type IngestStorage } from './app.js';
+import { integrityFromConfig } from './integrity.js';
 import { clickhouseWriter, detectLayout } from './storage.js';
-import { committedTotal, countStored, createTestEnv, ingestIntegrity, publishEvents, quietLogger, rowCounts, waitFor } from './testing/harness.js';
 
 const N = 20_000;
 
@@ -54,7 +55,7 @@ test('a rebalance while a flush is in flight: the instance finishes the INSERT, 
       logger: quietLogger(),
       registry: createMetricsRegistry({ service: 'ingest-test' }),
       storage: storageFor(slowFirst, ch),
-      integrity: ingestIntegrity(env, ch),
+      integrity: integrityFromConfig(env.config.integrity, ch),
       decoder: createCodec(),
       observability: false,
     });

@@ -11,7 +11,7 @@ import {
   verifyTestEnv,
   waitFor,
   waitForStored,
-} from './testing/harness.js';
+} from '@auditstream/test';
 
 const N = 50_000;
 const children: IngestChild[] = [];

@@ -18,11 +18,8 @@ export function recordMeta(r: IngestRecord) {
     kafka_topic: r.source.topic,
     kafka_partition: r.source.partition,
     kafka_offset: r.source.offset,
-    geo_country: r.enrichment.geo_country,
-    geo_city: r.enrichment.geo_city,
-    ua_browser: r.enrichment.ua_browser,
-    ua_os: r.enrichment.ua_os,
-    ua_device: r.enrichment.ua_device,
+    // The columns the enrichment steps declare (the storage row mapping places them).
+    ...r.enrichment,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { AuditEvent } from '@auditstream/schemas';
+import type { Enrichment } from './pipeline/enrich/index.js';
 
 /**
  * Why a message went to the dead-letter topic. Bounded: it is a metrics label and the
@@ -26,14 +27,8 @@ export interface SourceMessage {
   size: number;
 }
 
-/** Enrichment results: empty strings when a step is off, had nothing to look at, or failed. */
-export interface Enrichment {
-  geo_country: string;
-  geo_city: string;
-  ua_browser: string;
-  ua_os: string;
-  ua_device: string;
-}
+/** Enrichment results: one column per column the enrichment steps declare (pipeline/enrich). */
+export type { Enrichment };
 
 /** A message that became a row: the (redacted, severity-raised) event plus everything stored beside it. */
 export interface IngestRecord {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { sleep } from '@auditstream/core';
+import { withTimeout } from '@auditstream/core';
 import { signalGroup } from './process.js';
 
 /**
@@ -75,7 +75,11 @@ export function createSupervisor(): Supervisor {
           continue;
         }
         p.child.kill('SIGTERM');
-        const ended = await Promise.race([p.done.then(() => true), sleep(graceMs).then(() => false)]);
+        const ended = await withTimeout(
+          p.done.then(() => true),
+          graceMs,
+          () => false,
+        );
         if (!ended) {
           p.child.kill('SIGKILL');
           await p.done;

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { DeepReadonly, sections } from '@auditstream/config';
+import { type DeepReadonly, readConfigFile, type sections } from '@auditstream/config';
 import { AuditstreamError, errorType } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client';
@@ -78,7 +77,7 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
     throw new AuditstreamError('CONFIG_INVALID', 'clickhouse.ca_file is set but clickhouse.url is not https://: the CA would never be used', {
       field: 'clickhouse.url',
     });
-  const password = config.password_file ? readSecret(config.password_file) : config.password;
+  const password = config.password_file ? readConfigFile(config.password_file, 'clickhouse.password_file', 'utf8').replace(/\r?\n$/, '') : config.password;
   const clientLogger = log.child({ module: '@clickhouse/client' });
   // The client's own logs include query text and parameters: only module and message are kept.
   class ClientLog {
@@ -108,7 +107,7 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
     clickhouse_settings: baseSettings(config),
     application: 'auditstream',
     log: { LoggerClass: ClientLog as never },
-    ...(config.ca_file ? { tls: { ca_cert: readSecretBuffer(config.ca_file) } } : {}),
+    ...(config.ca_file ? { tls: { ca_cert: readConfigFile(config.ca_file, 'clickhouse.ca_file') } } : {}),
     ...(deps.connection ? { connection: deps.connection as never } : {}),
   });
 
@@ -263,20 +262,6 @@ function switchesOf(c: Capabilities): string {
     .filter(([k, v]) => typeof v === 'boolean' && k !== 'version')
     .map(([k, v]) => `${k}=${v ? 'on' : 'off'}`)
     .join(' ');
-}
-
-function readSecret(file: string): string {
-  return readSecretBuffer(file)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-}
-
-function readSecretBuffer(file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (cause) {
-    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${file}`, { cause, field: 'clickhouse' });
-  }
 }
 
 interface Metrics {

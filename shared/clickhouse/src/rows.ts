@@ -1,45 +1,25 @@
 import { AuditstreamError } from '@auditstream/core';
+import { type ActorType, type Category, type AuditEventInput as ContractEventInput, MAX_US, MIN_US, type Outcome, type Severity } from '@auditstream/schemas';
 import { type Layout, layoutFor } from './capabilities.js';
 import type { ClickHouse, RequestOptions } from './client.js';
 import { ACTOR_TYPES, CATEGORIES, eventColumnNames, OUTCOMES, SEVERITIES } from './schema.js';
 import { formatMicros } from './sql.js';
 
 /**
- * Row mapping, in ONE place: the event contract (shared/schemas/audit_event.avsc) plus ingest
- * metadata → one audit.events row, and back. Defined here rather than imported from the schema
- * package so storage does not depend on its release timing; field names are the contract's.
+ * Row mapping, in ONE place: the event contract (shared/schemas/audit_event.avsc, its types
+ * from @auditstream/schemas) plus ingest metadata → one audit.events row, and back.
  */
-export type ActorType = (typeof ACTOR_TYPES)[number];
-export type Category = (typeof CATEGORIES)[number];
-export type Outcome = (typeof OUTCOMES)[number];
-export type Severity = (typeof SEVERITIES)[number];
+export type { ActorType, Category, Outcome, Severity };
 
-export interface AuditEventInput {
-  event_id: string;
-  tenant_id: string;
-  /** Microseconds since the Unix epoch, UTC (Avro timestamp-micros). */
+/**
+ * What the row mapping accepts: the contract's input type, lenient in three places (occurred_at
+ * may be a bigint, an absent severity or attributes may be null); the checks below still apply.
+ */
+export type AuditEventInput = Omit<ContractEventInput, 'occurred_at' | 'severity' | 'attributes'> & {
   occurred_at: number | bigint;
-  actor: {
-    id: string;
-    type: ActorType;
-    name?: string | null;
-    session_id?: string | null;
-    ip?: string | null;
-    user_agent?: string | null;
-  };
-  action: string;
-  category: Category;
-  outcome: Outcome;
-  reason?: string | null;
-  service: string;
-  host?: string | null;
-  region?: string | null;
-  resource?: { type: string; id: string; name?: string | null } | null;
-  request_id?: string | null;
-  trace_id?: string | null;
   severity?: Severity | null;
   attributes?: Readonly<Record<string, string>> | null;
-}
+};
 
 /** What ingest knows about a row beyond the event: where it came from, enrichment, integrity. */
 export interface IngestMeta {
@@ -157,9 +137,7 @@ export function eventColumns(layout: Layout): string[] {
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// DateTime (UInt32 seconds) holds 1970-01-01 .. 2106-02-07; both layouts accept the same range.
-const MIN_US = 0n;
-const MAX_US = 4_294_967_295n * 1_000_000n;
+// MIN_US..MAX_US: DateTime (UInt32 seconds) holds 1970-01-01 .. 2106-02-07; both layouts accept the same range.
 const sets = {
   actor_type: new Set<string>(ACTOR_TYPES),
   category: new Set<string>(CATEGORIES),

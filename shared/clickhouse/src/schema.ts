@@ -2,12 +2,14 @@
  * The audit tables: names, columns and their types per layout. DDL (migrations), row mapping
  * (rows.ts), the SQL builder's identifier allow-list and retention all read these constants.
  */
+import { ACTOR_TYPE_SYMBOLS, CATEGORY_SYMBOLS, OUTCOME_SYMBOLS, SEVERITY_SYMBOLS } from '@auditstream/schemas';
 import type { Layout } from './capabilities.js';
 
-export const ACTOR_TYPES = ['user', 'service', 'system', 'anonymous'] as const;
-export const CATEGORIES = ['authentication', 'authorization', 'resource_access', 'configuration', 'data_export', 'admin', 'system'] as const;
-export const OUTCOMES = ['success', 'failure', 'denied', 'error'] as const;
-export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+// The contract's enums, generated from audit_event.avsc: an Enum8 column holds exactly these.
+export const ACTOR_TYPES = ACTOR_TYPE_SYMBOLS;
+export const CATEGORIES = CATEGORY_SYMBOLS;
+export const OUTCOMES = OUTCOME_SYMBOLS;
+export const SEVERITIES = SEVERITY_SYMBOLS;
 export const ALERT_STATUSES = ['firing', 'resolved'] as const;
 
 /** Enum8('a' = 1, 'b' = 2, …): values are the contract's symbols, numbered from 1 in contract order. */

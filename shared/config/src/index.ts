@@ -1,5 +1,6 @@
 export { renderConfigTable } from './docs.js';
-export { type DeepReadonly, deepFreeze, ENV_PREFIX, type LoadOptions, loadConfig } from './load.js';
+export { readConfigFile } from './files.js';
+export { type DeepReadonly, deepFreeze, ENV_PREFIX, type LoadOptions, loadConfig, parseSection } from './load.js';
 export { type AuditstreamConfig, configSchema } from './schema.js';
 export { describeFields, type FieldInfo } from './schema-walk.js';
 export { resolveSecret } from './secrets.js';

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AuditstreamError } from '@auditstream/core';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { readConfigFile } from './files.js';
 import { schemaAt } from './schema-walk.js';
 
 export const ENV_PREFIX = 'AUDITSTREAM_';
@@ -29,31 +29,39 @@ export type DeepReadonly<T> = T extends (infer R)[]
  * a deep-frozen object so nothing changes it behind a component's back.
  */
 export function loadConfig<S extends z.ZodType>(schema: S, options: LoadOptions = {}): DeepReadonly<z.infer<S>> {
-  const raw: Record<string, unknown> = options.file ? readConfigFile(options.file) : {};
+  const raw: Record<string, unknown> = options.file ? parseConfigFile(options.file) : {};
   applyEnv(raw, schema, options.env ?? process.env);
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value !== undefined) setPath(raw, key.split('.'), value);
   }
+  return parseOrThrow(schema, raw, []);
+}
+
+/**
+ * One section parsed on its own (defaults filled, cross-field rules checked), e.g. for a test:
+ * `parseSection(apiSection, 'api', { port: 0 })`. Errors name the full key, like loadConfig's.
+ */
+export function parseSection<S extends z.ZodType>(schema: S, name: string, value: unknown): DeepReadonly<z.infer<S>> {
+  return parseOrThrow(schema, value, [name]);
+}
+
+function parseOrThrow<S extends z.ZodType>(schema: S, raw: unknown, prefix: string[]): DeepReadonly<z.infer<S>> {
   const result = schema.safeParse(raw);
   if (!result.success) {
+    const keyOf = (path: PropertyKey[]) => [...prefix, ...path.map(String)].join('.') || '(root)';
     const issue = result.error.issues[0];
-    const key = issue ? issue.path.join('.') : '(root)';
+    const key = issue ? keyOf(issue.path) : keyOf([]);
     const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : '';
     throw new AuditstreamError('CONFIG_INVALID', `config key "${key}": ${issue?.message ?? 'invalid'}${more}`, {
       field: key,
-      details: { issues: result.error.issues.map((i) => ({ key: i.path.join('.'), message: i.message })) },
+      details: { issues: result.error.issues.map((i) => ({ key: keyOf(i.path), message: i.message })) },
     });
   }
   return deepFreeze(result.data) as DeepReadonly<z.infer<S>>;
 }
 
-function readConfigFile(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read config file ${file}`, { cause, field: 'config' });
-  }
+function parseConfigFile(file: string): Record<string, unknown> {
+  const text = readConfigFile(file, 'config file', 'utf8');
   let parsed: unknown;
   try {
     parsed = parseYaml(text);

@@ -72,6 +72,8 @@ export function describeFields(schema: z.ZodType, prefix = ''): FieldInfo[] {
 export function schemaAt(schema: z.ZodType, path: string[]): AnySchema | undefined {
   let s: AnySchema = unwrap(schema).inner;
   for (const part of path) {
+    // A map of unknown values (alerting.sinks, checked by the alerting service) takes any key below it.
+    if (s.def.type === 'unknown') return s;
     if (s.def.type === 'record') {
       s = unwrap(s.def.valueType as z.ZodType).inner;
       continue;

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readConfigFile } from '@auditstream/config';
 import { AuditstreamError } from '@auditstream/core';
 
 /** What a wrapped data key is bound to: unwrapping it for another subject or key id fails. */
@@ -103,16 +103,7 @@ export function loadMasterKeys(cfg: {
   const current = loadMasterKey(cfg);
   if (!current) return undefined;
   const previous = (cfg.previous_master_key_files ?? []).map((f) => {
-    let raw: Buffer;
-    try {
-      raw = readFileSync(f);
-    } catch (cause) {
-      throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read a file of encryption.previous_master_key_files (${f})`, {
-        cause,
-        field: 'encryption.previous_master_key_files',
-      });
-    }
-    return parseMasterKey(raw, 'encryption.previous_master_key_files');
+    return parseMasterKey(readConfigFile(f, 'encryption.previous_master_key_files'), 'encryption.previous_master_key_files');
   });
   return [current, ...previous];
 }
@@ -120,16 +111,7 @@ export function loadMasterKeys(cfg: {
 /** The master key from `master_key_file` (preferred) or `master_key`; undefined when neither is set. */
 export function loadMasterKey(cfg: { master_key_file?: string | undefined; master_key?: string | undefined }): Buffer | undefined {
   if (cfg.master_key_file) {
-    let raw: Buffer;
-    try {
-      raw = readFileSync(cfg.master_key_file);
-    } catch (cause) {
-      throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read encryption.master_key_file (${cfg.master_key_file})`, {
-        cause,
-        field: 'encryption.master_key_file',
-      });
-    }
-    return parseMasterKey(raw, 'encryption.master_key_file');
+    return parseMasterKey(readConfigFile(cfg.master_key_file, 'encryption.master_key_file'), 'encryption.master_key_file');
   }
   if (cfg.master_key) return parseMasterKey(cfg.master_key, 'encryption.master_key');
   return undefined;

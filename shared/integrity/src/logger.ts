@@ -1,6 +1,4 @@
-/** The logging the integrity components need: a pino child logger fits, and so does a test double. */
-export interface MinimalLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+import type { MinimalLogger as CoreLogger } from '@auditstream/core';
+
+/** The logging the integrity components need. */
+export type MinimalLogger = Pick<CoreLogger, 'info' | 'warn' | 'error'>;

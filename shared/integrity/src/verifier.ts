@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { microsToIso } from '@auditstream/schemas';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpoint } from './checkpoint.js';
 
@@ -125,14 +126,13 @@ interface Entry {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** The largest time a Date holds. */
+const MAX_DATE_MS = 8_640_000_000_000_000n;
 
 export function occurredAtText(us: string | undefined): string | undefined {
   if (us === undefined || !/^\d+$/.test(us)) return undefined;
   const n = BigInt(us);
-  const ms = Number(n / 1000n);
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return undefined;
-  return `${d.toISOString().slice(0, 19)}.${(n % 1_000_000n).toString().padStart(6, '0')}Z`;
+  return n / 1000n > MAX_DATE_MS ? undefined : microsToIso(n);
 }
 
 /**

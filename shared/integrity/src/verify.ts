@@ -4,7 +4,8 @@ import { AuditstreamError } from '@auditstream/core';
 import type { Kafka } from 'kafkajs';
 import type { Checkpoint } from './checkpoint.js';
 import { conflictFindings, findEventIdConflicts } from './conflicts.js';
-import { partitionKey, readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
+import { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
+import { partitionKey } from './partitions.js';
 import { listChainPartitions, loadTableCheckpoints, offsetsInRange, type PartitionKey, streamChainRows, streamDlqOffsets, uniquePartitions } from './store.js';
 import { type ChainAnchor, checkCheckpoints, type Finding, type PartitionReport, PartitionVerifier } from './verifier.js';
 

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { AuditstreamError } from '@auditstream/core';
+import { readConfigFile } from '@auditstream/config';
+import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import { Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { registerCompressionCodecs } from './compression.js';
 
@@ -16,13 +16,6 @@ export interface KafkaClientConfig {
   /** Already resolved from sasl_password_file by the caller's config loading. */
   readonly sasl_password?: string | undefined;
   readonly sasl_password_file?: string | undefined;
-}
-
-interface MinimalLogger {
-  error: (obj: object, msg?: string) => void;
-  warn: (obj: object, msg?: string) => void;
-  info: (obj: object, msg?: string) => void;
-  debug: (obj: object, msg?: string) => void;
 }
 
 /** Builds a kafkajs client whose logs go through the component's pino logger; it reads every Kafka codec. */
@@ -55,14 +48,14 @@ export function createKafkaClient(config: KafkaClientConfig, options: { componen
     kc.ssl = {
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
-      ...(config.ssl_ca_file ? { ca: [readConfigFile(config.ssl_ca_file, 'kafka.ssl_ca_file')] } : {}),
+      ...(config.ssl_ca_file ? { ca: [readConfigFile(config.ssl_ca_file, 'kafka.ssl_ca_file', 'utf8')] } : {}),
     };
   } else if (config.ssl_ca_file) {
     throw new AuditstreamError('CONFIG_INVALID', 'kafka.ssl_ca_file is set but kafka.ssl is false: set kafka.ssl=true to use TLS', { field: 'kafka.ssl' });
   }
   const mech = config.sasl_mechanism ?? 'none';
   if (mech !== 'none') {
-    const password = config.sasl_password_file ? readConfigFile(config.sasl_password_file, 'kafka.sasl_password_file').trim() : config.sasl_password;
+    const password = config.sasl_password_file ? readConfigFile(config.sasl_password_file, 'kafka.sasl_password_file', 'utf8').trim() : config.sasl_password;
     if (!config.sasl_username || !password) {
       throw new AuditstreamError('CONFIG_INVALID', `kafka.sasl_mechanism is ${mech} but kafka.sasl_username or kafka.sasl_password is not set`, {
         field: 'kafka.sasl_username',
@@ -71,13 +64,4 @@ export function createKafkaClient(config: KafkaClientConfig, options: { componen
     kc.sasl = { mechanism: mech, username: config.sasl_username, password } as SASLOptions;
   }
   return new Kafka(kc);
-}
-
-/** A file named by a config key; unreadable is an error naming the key (never the content). */
-function readConfigFile(file: string, key: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new AuditstreamError('CONFIG_UNREADABLE', `cannot read ${key} (${file})`, { cause, field: key });
-  }
 }

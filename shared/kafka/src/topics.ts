@@ -1,4 +1,4 @@
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import type { Admin, Kafka } from 'kafkajs';
 
 /** One topic auditstream needs. `configs` are Kafka topic configs (retention.ms, ...). */
@@ -20,14 +20,9 @@ export interface TopicsConfig {
   readonly retention_ms: number;
 }
 
-interface MinimalLogger {
-  info: (obj: object, msg?: string) => void;
-  warn: (obj: object, msg?: string) => void;
-}
-
 export interface EnsureTopicsOptions {
   topics: readonly TopicSpec[];
-  logger?: MinimalLogger;
+  logger?: Pick<MinimalLogger, 'info' | 'warn'>;
   /** Broker-side timeout of the create request, and how long to wait for leaders. Default 30000. */
   timeout_ms?: number;
 }
@@ -141,7 +136,11 @@ export async function ensureTopics(kafka: Kafka, options: EnsureTopicsOptions): 
   }
 }
 
-async function describeExisting(admin: Admin, specs: TopicSpec[], logger: MinimalLogger | undefined): Promise<Array<{ name: string; partitions: number }>> {
+async function describeExisting(
+  admin: Admin,
+  specs: TopicSpec[],
+  logger: Pick<MinimalLogger, 'info' | 'warn'> | undefined,
+): Promise<Array<{ name: string; partitions: number }>> {
   if (specs.length === 0) return [];
   const { topics } = await admin.fetchTopicMetadata({ topics: specs.map((t) => t.name) });
   return specs.map((spec) => {

@@ -16,7 +16,7 @@ export {
   typeForSchema,
   typeOptions,
 } from './schema.js';
-export { microsToDate, microsToIso, nowMicros, type TimestampInput, toMicros } from './time.js';
+export { MAX_US, MIN_US, microsToDate, microsToIso, nowMicros, type TimestampInput, toMicros } from './time.js';
 export * from './types.generated.js';
 export {
   AuditEventValidationError,

@@ -58,11 +58,32 @@ export function microsToDate(us: number): Date {
   return new Date(Math.floor(us / 1000));
 }
 
-/** Microseconds since the epoch → ISO 8601 UTC with 6 fraction digits, e.g. 2024-05-01T12:00:00.123456Z. */
-export function microsToIso(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const rest = us - ms * 1000;
-  return `${new Date(ms).toISOString().slice(0, 23)}${String(rest).padStart(3, '0')}Z`;
+/**
+ * The storable range of a timestamp, in microseconds: ClickHouse DateTime (UInt32 seconds) holds
+ * 1970-01-01 .. 2106-02-07 (MAX_US excluded), on both table layouts.
+ */
+export const MIN_US = 0n;
+export const MAX_US = 4_294_967_295n * 1_000_000n;
+
+// One-entry cache of the `YYYY-MM-DDThh:mm:ss` prefix: exports and verification print millions of
+// sorted times, most sharing their second with the previous one.
+let cachedSecond = Number.NaN;
+let cachedPrefix = '';
+
+/**
+ * Microseconds since the epoch → ISO 8601 UTC with 6 fraction digits, e.g. 2024-05-01T12:00:00.123456Z.
+ * Throws RangeError beyond what a Date can hold (±8.64e21 µs).
+ */
+export function microsToIso(us: bigint | number): string {
+  const v = typeof us === 'bigint' ? us : BigInt(us);
+  const sec = v / 1_000_000n - (v < 0n && v % 1_000_000n !== 0n ? 1n : 0n);
+  const frac = Number(v - sec * 1_000_000n);
+  const s = Number(sec);
+  if (s !== cachedSecond) {
+    cachedPrefix = new Date(s * 1000).toISOString().slice(0, 19);
+    cachedSecond = s;
+  }
+  return `${cachedPrefix}.${String(frac).padStart(6, '0')}Z`;
 }
 
 /** Current wall-clock time in microseconds since the epoch (millisecond resolution). */

@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { freePort, waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
-import type { Alert } from '../alert.js';
-import { freePort, waitUntil } from '../int-helpers.js';
+import { testAlert } from './alert.test-helper.js';
 import { createAlertmanagerSink } from './alertmanager.js';
 import { createDispatcher, createDispatcherMetrics } from './dispatcher.js';
 
@@ -46,7 +46,8 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
     log += String(d);
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(
+  await waitFor(
+    'alertmanager to be ready',
     async () => {
       if (proc?.exitCode !== null) throw new Error(`alertmanager exited: ${log}`);
       return fetch(`${base}/-/ready`).then(
@@ -55,31 +56,21 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
       );
     },
     30_000,
-    'alertmanager to be ready',
+    { everyMs: 100 },
   );
 
   const now = Date.now();
-  const alert: Alert = {
+  const alert = testAlert({
     alert_id: '3f1c2a9e-7b4d-8e5f-a1b2-c3d4e5f60718',
-    rule_id: 'brute_force',
-    rule_name: 'Brute-force login attempts',
-    rule_type: 'threshold',
-    severity: 'high',
-    tenant_id: 'acme',
-    group_key: 'tenant_id=acme&actor.id=alice',
-    group: { tenant_id: 'acme', 'actor.id': 'alice' },
     window_start: now - 50_000,
     window_end: now,
-    count: 6,
     first_event_at: now - 50_000,
     last_event_at: now,
     sample_event_ids: ['e1'],
     summary: '6 failed logins for actor alice within 60 s',
-    details: {},
     fired_at: now,
     updated_at: now,
-    version: 0,
-  };
+  });
   const dispatcher = createDispatcher({
     sinks: [
       {
@@ -96,13 +87,14 @@ test('alerts posted through the sink show up in Alertmanager’s API v2 with the
 
   type Am = { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string; endsAt: string; status: { state: string } };
   let got: Am[] = [];
-  await waitUntil(
+  await waitFor(
+    'the alert in Alertmanager',
     async () => {
       got = (await (await fetch(`${base}/api/v2/alerts`)).json()) as Am[];
       return got.length > 0;
     },
     10_000,
-    'the alert in Alertmanager',
+    { everyMs: 100 },
   );
   assert.equal(got.length, 1, 'the update re-posted the same label set: one alert');
   const a = got[0] as Am;

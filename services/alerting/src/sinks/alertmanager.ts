@@ -1,5 +1,7 @@
+import { readConfigFile } from '@auditstream/config';
+import { z } from 'zod';
 import { post } from './http.js';
-import type { Sink } from './types.js';
+import { defineSink, requiredWhenEnabled, type Sink, sinkQueueFields } from './types.js';
 
 /**
  * Prometheus Alertmanager, API v2: POST {url}/api/v2/alerts with one postable alert.
@@ -45,3 +47,26 @@ export function createAlertmanagerSink(options: {
     },
   };
 }
+
+export const alertmanagerSink = defineSink({
+  name: 'alertmanager',
+  config: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('POST alerts to a Prometheus Alertmanager (API v2, /api/v2/alerts).'),
+      url: z.string().url().optional().describe('Alertmanager base URL, e.g. http://127.0.0.1:9093.'),
+      ca_file: z.string().min(1).optional().describe('PEM CA bundle that verifies an https url (unset: the system CAs); the certificate is always verified.'),
+      send_updates: z.boolean().default(true).describe('Re-post updated alerts, which extends their endsAt.'),
+      resolve_after_s: z.number().int().positive().default(3600).describe('endsAt = last event of the alert + this; Alertmanager resolves the alert then.'),
+      ...sinkQueueFields,
+    })
+    .superRefine(requiredWhenEnabled('url'))
+    .prefault({}),
+  create: (c) =>
+    createAlertmanagerSink({
+      url: c.url as string,
+      timeout_ms: c.timeout_ms,
+      send_updates: c.send_updates,
+      resolve_after_s: c.resolve_after_s,
+      ca: c.ca_file ? readConfigFile(c.ca_file, 'alerting.sinks.alertmanager.ca_file') : undefined,
+    }),
+});

@@ -1,12 +1,7 @@
-import { errorType, retry } from '@auditstream/core';
+import { errorType, type MinimalLogger, retry } from '@auditstream/core';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AlertDelivery } from '../alert.js';
 import type { Sink, SinkQueueOptions } from './types.js';
-
-interface MinimalLogger {
-  warn: (obj: object, msg?: string) => void;
-  error: (obj: object, msg?: string) => void;
-}
 
 export interface DispatcherMetrics {
   deliveries: Counter<'sink' | 'result'>;
@@ -64,7 +59,7 @@ interface Lane {
 export function createDispatcher(options: {
   sinks: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   metrics: DispatcherMetrics;
-  logger?: MinimalLogger;
+  logger?: Pick<MinimalLogger, 'warn' | 'error'>;
 }): Dispatcher {
   const abort = new AbortController();
   const lanes: Lane[] = options.sinks.map(({ sink, queue }) => ({ sink, opts: queue, queue: [], busy: false }));

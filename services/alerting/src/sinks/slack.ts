@@ -1,6 +1,9 @@
+import { resolveSecret } from '@auditstream/config';
+import { AuditstreamError } from '@auditstream/core';
+import { z } from 'zod';
 import type { Alert, AlertDelivery } from '../alert.js';
 import { post } from './http.js';
-import type { Sink } from './types.js';
+import { defineSink, requiredWhenEnabled, type Sink, sinkQueueFields } from './types.js';
 
 /** Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): {"text": "..."}. */
 export function createSlackSink(options: { url: string; timeout_ms: number; send_updates: boolean }): Sink {
@@ -36,3 +39,22 @@ export function slackText({ kind, alert }: AlertDelivery): string {
   ];
   return lines.join('\n');
 }
+
+export const slackSink = defineSink({
+  name: 'slack',
+  config: z
+    .strictObject({
+      enabled: z.boolean().default(false).describe('POST alerts to a Slack-compatible incoming webhook ({"text": ...}).'),
+      url: z.string().url().optional().describe('Incoming-webhook URL (secret: prefer url_file or the environment).'),
+      url_file: z.string().optional().describe('File holding the incoming-webhook URL.'),
+      send_updates: z.boolean().default(false).describe('Also post updates of an alert.'),
+      ...sinkQueueFields,
+    })
+    .superRefine(requiredWhenEnabled(['url', 'url_file']))
+    .prefault({}),
+  create(c) {
+    const url = resolveSecret(c.url, c.url_file, 'alerting.sinks.slack.url');
+    if (!url) throw new AuditstreamError('CONFIG_INVALID', 'alerting.sinks.slack.url_file is empty', { field: 'alerting.sinks.slack.url_file' });
+    return createSlackSink({ url, timeout_ms: c.timeout_ms, send_updates: c.send_updates });
+  },
+});

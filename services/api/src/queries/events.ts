@@ -16,6 +16,7 @@ import {
   table,
   timeRange,
 } from '@auditstream/clickhouse';
+import { MAX_US } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
 import { afterPosition, type EventQuery, eventOrder, eventsWhere, limitCount, tenantCondition } from './scope-sql.js';
@@ -130,7 +131,6 @@ ORDER BY ${eventOrder(layout, options.order)}`;
 
 const HOUR_US = 3_600_000_000n;
 /** DateTime's end (2106): ids claiming a later time skip the window. */
-const MAX_US = 4_294_967_295n * 1_000_000n;
 const DAY_US = 24n * HOUR_US;
 
 /**

@@ -6,8 +6,8 @@
 
 import { decodeAlert } from '@auditstream/alerting';
 import { sleep, uniqueName } from '@auditstream/core';
-import { sampleInput } from '@auditstream/ingest/testing';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
+import { sampleInput } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
 import { percentile } from '../stats.js';

@@ -8,8 +8,8 @@
 // batch's events share the HTTP round trip.
 import { createApiKey } from '@auditstream/api';
 import { AuditstreamError } from '@auditstream/core';
-import { sampleInput } from '@auditstream/ingest/testing';
 import { createAuditProducer } from '@auditstream/producer';
+import { sampleInput } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
 import { percentile, perSecond } from '../stats.js';

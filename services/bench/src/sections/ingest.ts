@@ -1,7 +1,7 @@
 // Ingest throughput: N SDK events are published first (so the producer is not the bottleneck),
 // then the real `auditstream ingest` child drains them; timed until uniqExact(event_id) = N.
 import { AuditstreamError, sleep } from '@auditstream/core';
-import { countStored, publishEvents } from '@auditstream/ingest/testing';
+import { countStored, publishEvents } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
 import { perSecond } from '../stats.js';

@@ -4,8 +4,8 @@
 // time from its publish() call to the first poll that returned it. Resolution: pollMs plus the
 // duration of one poll query (recorded as latency_poll_ms).
 import { sleep } from '@auditstream/core';
-import { sampleInput } from '@auditstream/ingest/testing';
 import { createAuditProducer } from '@auditstream/producer';
+import { sampleInput } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { percentile } from '../stats.js';
 

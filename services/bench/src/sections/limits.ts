@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditstreamError, uniqueName } from '@auditstream/core';
+import { AuditstreamError, uniqueName, withTimeout } from '@auditstream/core';
 import type { AppConfig, RunEnv } from '../env.js';
 import { perSecond } from '../stats.js';
 
@@ -51,10 +51,9 @@ export async function kafkaReadLimit(env: RunEnv, config: AppConfig, events: num
         if (seen >= events) done();
       },
     });
-    const timer = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new AuditstreamError('BENCH_TIMEOUT', `raw consumer read ${seen} of ${events} within ${timeoutMs} ms`, {})), timeoutMs).unref(),
-    );
-    await Promise.race([finished, timer]);
+    await withTimeout(finished, timeoutMs, () => {
+      throw new AuditstreamError('BENCH_TIMEOUT', `raw consumer read ${seen} of ${events} within ${timeoutMs} ms`, {});
+    });
     const tEnd = Date.now();
     const ms = tEnd - t0;
     return {

@@ -1,3 +1,5 @@
+import { Fifo } from '@auditstream/core';
+
 /**
  * The batcher pools what every partition's handler produced into one buffer, and hands
  * it to `flush` (one INSERT) when it holds `maxRows` items, or `maxBytes` bytes, or its
@@ -42,10 +44,9 @@ interface Waiter {
 
 export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const now = options.now ?? Date.now;
-  const items: T[] = [];
-  const sizes: number[] = [];
-  const addedAt: number[] = [];
-  let head = 0;
+  /** What add() was given, oldest first, and when each add happened (one time per entry). */
+  const entries = new Fifo<{ item: T; bytes: number }>();
+  const addedAt = new Fifo<number>();
   let bufferedBytes = 0;
   let inflightRows = 0;
   let inflightBytes = 0;
@@ -57,14 +58,14 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   let flushing = false;
   let failure: unknown;
   let timer: NodeJS.Timeout | undefined;
-  const waiters: Waiter[] = [];
+  const waiters = new Fifo<Waiter>();
 
-  const buffered = () => items.length - head;
+  const buffered = () => entries.length;
   const report = () => options.onSize?.(buffered() + inflightRows, bufferedBytes + inflightBytes);
 
   function armTimer(): void {
     if (timer || buffered() === 0 || failure !== undefined) return;
-    const wait = Math.max(0, (addedAt[head] as number) + options.maxAgeMs - now());
+    const wait = Math.max(0, (addedAt.peek() as number) + options.maxAgeMs - now());
     timer = setTimeout(() => {
       timer = undefined;
       maybeFlush();
@@ -75,7 +76,7 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
     if (buffered() === 0) return false;
     if (requestedSeq > flushedSeq + inflightRows) return true;
     if (buffered() >= options.maxRows || bufferedBytes >= options.maxBytes) return true;
-    return now() - (addedAt[head] as number) >= options.maxAgeMs;
+    return now() - (addedAt.peek() as number) >= options.maxAgeMs;
   }
 
   function maybeFlush(): void {
@@ -91,21 +92,15 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
     // Take the oldest items, up to the row and byte limits (at least one).
     let n = 0;
     let bytes = 0;
-    while (head + n < items.length && n < options.maxRows) {
-      const b = sizes[head + n] as number;
+    while (n < entries.length && n < options.maxRows) {
+      const b = (entries.at(n) as { bytes: number }).bytes;
       if (n > 0 && bytes + b > options.maxBytes) break;
       bytes += b;
       n++;
     }
-    const chunk = items.slice(head, head + n);
-    head += n;
+    const chunk = entries.take(n).map((e) => e.item);
+    addedAt.take(n);
     bufferedBytes -= bytes;
-    if (head > 4096 && head * 2 > items.length) {
-      items.splice(0, head);
-      sizes.splice(0, head);
-      addedAt.splice(0, head);
-      head = 0;
-    }
     flushing = true;
     inflightRows = n;
     inflightBytes = bytes;
@@ -123,18 +118,13 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
       (err) => {
         flushing = false;
         failure = err ?? new Error('flush failed');
-        for (const w of waiters.splice(0)) w.reject(failure);
+        for (const w of waiters.clear()) w.reject(failure);
       },
     );
   }
 
   function settle(): void {
-    let i = 0;
-    while (i < waiters.length && (waiters[i] as Waiter).seq <= flushedSeq) {
-      (waiters[i] as Waiter).resolve();
-      i++;
-    }
-    if (i > 0) waiters.splice(0, i);
+    while (waiters.length > 0 && (waiters.peek() as Waiter).seq <= flushedSeq) (waiters.shift() as Waiter).resolve();
   }
 
   function waitFor(seq: number): Promise<void> {
@@ -147,16 +137,15 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   }
 
   return {
-    add(entries) {
+    add(added) {
       if (failure !== undefined) return Promise.reject(failure);
       const t = now();
-      for (const e of entries) {
-        items.push(e.item);
-        sizes.push(e.bytes);
+      for (const e of added) {
+        entries.push(e);
         addedAt.push(t);
         bufferedBytes += e.bytes;
       }
-      addedSeq += entries.length;
+      addedSeq += added.length;
       report();
       const p = waitFor(addedSeq);
       maybeFlush();

@@ -1,3 +1,5 @@
+import { Fifo } from '@auditstream/core';
+
 /**
  * Contiguous offset tracking, one partition at a time.
  *
@@ -30,10 +32,9 @@ export interface OffsetTracker {
 }
 
 interface PartitionState {
-  /** Pending offsets in delivery order, as a queue: [head, offsets.length) are live. */
-  offsets: bigint[];
+  /** Pending offsets in delivery order. */
+  offsets: Fifo<bigint>;
   doneSet: Set<bigint>;
-  head: number;
   /** One past the highest offset delivered (message or sealed batch end). */
   end: bigint;
   lastCommitted: bigint;
@@ -45,23 +46,18 @@ export function createOffsetTracker(): OffsetTracker {
   function state(partition: number): PartitionState {
     let s = parts.get(partition);
     if (!s) {
-      s = { offsets: [], doneSet: new Set(), head: 0, end: -1n, lastCommitted: -1n };
+      s = { offsets: new Fifo(), doneSet: new Set(), end: -1n, lastCommitted: -1n };
       parts.set(partition, s);
     }
     return s;
   }
 
   function advance(s: PartitionState): void {
-    while (s.head < s.offsets.length) {
-      const o = s.offsets[s.head] as bigint;
+    while (s.offsets.length > 0) {
+      const o = s.offsets.peek() as bigint;
       if (!s.doneSet.has(o)) break;
       s.doneSet.delete(o);
-      s.head++;
-    }
-    // Compact the queue now and then so memory stays proportional to what is pending.
-    if (s.head > 1024 && s.head * 2 > s.offsets.length) {
-      s.offsets = s.offsets.slice(s.head);
-      s.head = 0;
+      s.offsets.shift();
     }
   }
 
@@ -72,7 +68,7 @@ export function createOffsetTracker(): OffsetTracker {
       const o = BigInt(offset);
       // The consumer fetched from the committed offset: committing o itself would be no progress.
       if (fresh) s.lastCommitted = o;
-      const last = s.offsets.length > s.head ? (s.offsets[s.offsets.length - 1] as bigint) : -1n;
+      const last = s.offsets.last() ?? -1n;
       if (o <= last) throw new Error(`offset ${offset} of partition ${partition} added out of order (after ${last})`);
       s.offsets.push(o);
       if (o + 1n > s.end) s.end = o + 1n;
@@ -86,14 +82,15 @@ export function createOffsetTracker(): OffsetTracker {
       const s = parts.get(partition);
       if (!s) return;
       const o = BigInt(offset);
-      if (s.head >= s.offsets.length || o < (s.offsets[s.head] as bigint)) return;
+      const oldest = s.offsets.peek();
+      if (oldest === undefined || o < oldest) return;
       s.doneSet.add(o);
       advance(s);
     },
     committable() {
       const out: { partition: number; offset: string }[] = [];
       for (const [partition, s] of parts) {
-        const next = s.head < s.offsets.length ? (s.offsets[s.head] as bigint) : s.end;
+        const next = s.offsets.peek() ?? s.end;
         if (next > s.lastCommitted && next >= 0n) out.push({ partition, offset: next.toString() });
       }
       return out.sort((a, b) => a.partition - b.partition);
@@ -106,7 +103,7 @@ export function createOffsetTracker(): OffsetTracker {
     },
     pending() {
       let n = 0;
-      for (const s of parts.values()) n += s.offsets.length - s.head;
+      for (const s of parts.values()) n += s.offsets.length;
       return n;
     },
     forget(partitions) {

@@ -1,4 +1,4 @@
-import { isRetriable, retry, sleep } from '@auditstream/core';
+import { isRetriable, retry, withTimeout } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import type { IngestMetrics } from '../metrics.js';
 import type { DeadLetter, IngestRecord, Outcome, SourceMessage } from '../types.js';
@@ -144,8 +144,11 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     });
     settled.catch(() => {});
     while (!finished) {
-      const hb = sleep(config.heartbeatIntervalMs);
-      await Promise.race([settled.catch(() => {}), hb]);
+      await withTimeout(
+        settled.catch(() => {}),
+        config.heartbeatIntervalMs,
+        () => {},
+      );
       if (finished) break;
       try {
         await heartbeat();

@@ -1,5 +1,6 @@
-import { AuditstreamError, uniqueName } from '@auditstream/core';
-import type { IHeaders, Kafka } from 'kafkajs';
+import { AuditstreamError } from '@auditstream/core';
+import { rangesToEnd, readRanges, withAdmin } from '@auditstream/kafka';
+import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import { DLQ_HEADERS } from '../pipeline/dlq.js';
 
 /** One message of the dead-letter topic, with what ingest said about it. */
@@ -26,7 +27,7 @@ export interface ScanOptions {
   /** Start every partition at this offset (default: the earliest retained). */
   fromOffset?: string;
   filter?: (e: DlqEntry) => boolean;
-  /** Give up waiting for the end of the topic after this long. */
+  /** The scan must reach the end of the topic within this; else it rejects with a retriable KAFKA_READ_TIMEOUT. */
   timeoutMs?: number;
 }
 
@@ -42,85 +43,46 @@ function header(h: IHeaders, name: string): string {
  */
 export async function scanDlq(kafka: Kafka, topic: string, options: ScanOptions = {}): Promise<DlqEntry[]> {
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
-  const admin = kafka.admin();
-  await admin.connect();
-  const groupId = uniqueName('auditstream-dlq-scan');
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
   const out: DlqEntry[] = [];
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic).catch((cause) => {
+  await withAdmin(kafka, async (admin) => {
+    const ranges = await rangesToEnd(admin, topic, options.fromOffset).catch((cause) => {
       throw new AuditstreamError('DLQ_UNAVAILABLE', `cannot read the offsets of topic ${topic}: ${(cause as Error).message}`, { cause });
     });
-    const from = options.fromOffset === undefined ? undefined : BigInt(options.fromOffset);
-    const start = new Map<number, bigint>();
-    const end = new Map<number, bigint>();
-    for (const o of offsets) {
-      const low = BigInt(o.low);
-      const high = BigInt(o.high);
-      const s = from === undefined || from < low ? low : from;
-      if (s < high) {
-        start.set(o.partition, s);
-        end.set(o.partition, high);
-      }
-    }
-    if (end.size === 0) return out;
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    const remaining = new Set(end.keys());
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => resolve(), options.timeoutMs ?? 30_000);
-      const finish = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      let seeked = false;
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        if (seeked) return;
-        seeked = true;
-        for (const [partition, offset] of start) consumer.seek({ topic, partition, offset: offset.toString() });
-      });
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch, resolveOffset }) => {
-            const stop = end.get(batch.partition);
-            if (stop === undefined) return;
-            for (const m of batch.messages) {
-              const o = BigInt(m.offset);
-              if (o >= stop) break;
-              const s = start.get(batch.partition) ?? 0n;
-              resolveOffset(m.offset);
-              if (o < s || out.length >= limit) continue;
-              const headers = m.headers ?? {};
-              const e: DlqEntry = {
-                partition: batch.partition,
-                offset: m.offset,
-                sourceTimestamp: header(headers, DLQ_HEADERS.sourceTimestamp) || m.timestamp,
-                key: m.key ?? null,
-                value: m.value ?? null,
-                headers,
-                bytes: m.value?.length ?? 0,
-                errorClass: header(headers, DLQ_HEADERS.errorClass) || '(none)',
-                errorMessage: header(headers, DLQ_HEADERS.errorMessage),
-                sourceTopic: header(headers, DLQ_HEADERS.sourceTopic),
-                sourcePartition: header(headers, DLQ_HEADERS.sourcePartition),
-                sourceOffset: header(headers, DLQ_HEADERS.sourceOffset),
-                firstSeen: header(headers, DLQ_HEADERS.firstSeen),
-              };
-              if (!options.filter || options.filter(e)) out.push(e);
-            }
-            if (BigInt(batch.lastOffset()) + 1n >= stop) remaining.delete(batch.partition);
-            if (remaining.size === 0 || out.length >= limit) finish();
-          },
-        })
-        .catch(reject);
+    if (limit <= 0) return;
+    await readRanges({
+      kafka,
+      admin,
+      topic,
+      ranges,
+      groupPrefix: 'auditstream-dlq-scan',
+      timeoutMs: options.timeoutMs ?? 30_000,
+      onMessage: (m, partition) => {
+        const e = dlqEntry(m, partition);
+        if (!options.filter || options.filter(e)) out.push(e);
+        return out.length < limit;
+      },
     });
-  } finally {
-    await consumer.disconnect().catch(() => {});
-    await admin.deleteGroups([groupId]).catch(() => {});
-    await admin.disconnect().catch(() => {});
-  }
+  });
   return out.sort((a, b) => a.partition - b.partition || (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1));
+}
+
+function dlqEntry(m: KafkaMessage, partition: number): DlqEntry {
+  const headers = m.headers ?? {};
+  return {
+    partition,
+    offset: m.offset,
+    sourceTimestamp: header(headers, DLQ_HEADERS.sourceTimestamp) || m.timestamp,
+    key: m.key ?? null,
+    value: m.value ?? null,
+    headers,
+    bytes: m.value?.length ?? 0,
+    errorClass: header(headers, DLQ_HEADERS.errorClass) || '(none)',
+    errorMessage: header(headers, DLQ_HEADERS.errorMessage),
+    sourceTopic: header(headers, DLQ_HEADERS.sourceTopic),
+    sourcePartition: header(headers, DLQ_HEADERS.sourcePartition),
+    sourceOffset: header(headers, DLQ_HEADERS.sourceOffset),
+    firstSeen: header(headers, DLQ_HEADERS.firstSeen),
+  };
 }
 
 /** Counts by error class, most frequent first. */

@@ -1,55 +1,11 @@
 import { z } from 'zod';
 import { listenHost, port, positiveInt } from './common.js';
 
-const sinkRetry = {
-  queue_size: positiveInt().default(1000).describe('Deliveries queued for this sink; beyond it new deliveries are dropped and counted.'),
-  max_attempts: positiveInt().default(8).describe('Attempts per delivery, the first included, before it is given up and counted as failed.'),
-  initial_delay_ms: positiveInt().default(200).describe('First retry backoff (full jitter, doubling).'),
-  max_delay_ms: positiveInt().default(30_000).describe('Retry backoff cap.'),
-  timeout_ms: positiveInt().default(5000).describe('Timeout of one delivery attempt.'),
-};
-
-const kafkaSink = z
-  .strictObject({
-    enabled: z.boolean().default(true).describe('Publish alerts to topics.alerts (Avro, key = alert_id). Also the record read back on restart.'),
-    send_updates: z.boolean().default(true).describe('Publish updates of an alert (same alert_id, higher version), not only the first firing.'),
-    ...sinkRetry,
-  })
-  .prefault({});
-
-const webhookSink = z
-  .strictObject({
-    enabled: z.boolean().default(false).describe('POST alerts as JSON to url, signed with X-Auditstream-Signature: sha256=<HMAC>.'),
-    url: z.string().url().optional().describe('Webhook endpoint (http or https).'),
-    secret: z.string().optional().describe('HMAC-SHA256 signing key (secret: prefer secret_file or the environment).'),
-    secret_file: z.string().optional().describe('File holding the webhook signing key.'),
-    ca_file: z.string().min(1).optional().describe('PEM CA bundle that verifies an https url (unset: the system CAs); the certificate is always verified.'),
-    send_updates: z.boolean().default(false).describe('Also POST updates of an alert (receivers dedupe on alert_id).'),
-    ...sinkRetry,
-  })
-  .prefault({});
-
-const slackSink = z
-  .strictObject({
-    enabled: z.boolean().default(false).describe('POST alerts to a Slack-compatible incoming webhook ({"text": ...}).'),
-    url: z.string().url().optional().describe('Incoming-webhook URL (secret: prefer url_file or the environment).'),
-    url_file: z.string().optional().describe('File holding the incoming-webhook URL.'),
-    send_updates: z.boolean().default(false).describe('Also post updates of an alert.'),
-    ...sinkRetry,
-  })
-  .prefault({});
-
-const alertmanagerSink = z
-  .strictObject({
-    enabled: z.boolean().default(false).describe('POST alerts to a Prometheus Alertmanager (API v2, /api/v2/alerts).'),
-    url: z.string().url().optional().describe('Alertmanager base URL, e.g. http://127.0.0.1:9093.'),
-    ca_file: z.string().min(1).optional().describe('PEM CA bundle that verifies an https url (unset: the system CAs); the certificate is always verified.'),
-    send_updates: z.boolean().default(true).describe('Re-post updated alerts, which extends their endsAt.'),
-    resolve_after_s: positiveInt().default(3600).describe('endsAt = last event of the alert + this; Alertmanager resolves the alert then.'),
-    ...sinkRetry,
-  })
-  .prefault({});
-
+/**
+ * The alerting service's settings. `sinks` holds one section per alert sink; each sink module
+ * (services/alerting/src/sinks/*.ts) declares and checks its own keys, so here they are only a
+ * map (the alerting service parses them with its own schema; the README table lists them).
+ */
 export const alertingSection = z
   .strictObject({
     rules_file: z.string().min(1).default('deploy/rules/default.yaml').describe('YAML rules file (relative paths from the working directory); hot-reloaded.'),
@@ -97,13 +53,9 @@ export const alertingSection = z
     metrics_host: listenHost().describe('Address of the /metrics, /healthz and /readyz server.'),
     metrics_port: port().default(9465).describe('Port of the /metrics, /healthz and /readyz server (0: any free port).'),
     sinks: z
-      .strictObject({
-        kafka: kafkaSink,
-        webhook: webhookSink,
-        slack: slackSink,
-        alertmanager: alertmanagerSink,
-      })
-      .prefault({}),
+      .record(z.string(), z.record(z.string(), z.unknown()))
+      .prefault({})
+      .describe('Alert sinks by name (alerting.sinks.<name>.<key>): each sink module checks its own section.'),
   })
   .prefault({});
 

@@ -95,6 +95,22 @@ export const apiSection = z
     trust_proxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For (only behind a trusted proxy).'),
     shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),
   })
+  .superRefine((c, ctx) => {
+    // Half an OIDC setup would silently accept API keys only: refuse it, naming the first key missing.
+    const oidc = ['oidc_jwks_url', 'oidc_issuer', 'oidc_audience'] as const;
+    const missing = oidc.filter((k) => c[k] === undefined);
+    if (missing.length > 0 && missing.length < oidc.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing[0] as string],
+        message: 'is required when any of api.oidc_jwks_url, api.oidc_issuer, api.oidc_audience is set',
+      });
+    }
+    if (!c.tls_cert_file !== !c.tls_key_file) {
+      const [absent, present] = c.tls_cert_file ? ['tls_key_file', 'tls_cert_file'] : ['tls_cert_file', 'tls_key_file'];
+      ctx.addIssue({ code: 'custom', path: [absent], message: `must be set together with api.${present} (HTTPS)` });
+    }
+  })
   .prefault({});
 
 export type ApiSection = z.infer<typeof apiSection>;

@@ -1,17 +1,15 @@
+import { CATEGORY_SYMBOLS, OUTCOME_SYMBOLS, SEVERITY_SYMBOLS } from '@auditstream/schemas';
 import { z } from 'zod';
 import { listenHost, port, positiveInt } from './common.js';
 
 const MiB = 1024 * 1024;
 
-const severity = z.enum(['info', 'low', 'medium', 'high', 'critical']);
+const severity = z.enum(SEVERITY_SYMBOLS);
 
 /** One severity rule: every condition given must match; the event's severity is raised to `severity`. */
 export const severityRule = z.strictObject({
-  category: z
-    .enum(['authentication', 'authorization', 'resource_access', 'configuration', 'data_export', 'admin', 'system'])
-    .optional()
-    .describe('Category the event must have.'),
-  outcome: z.enum(['success', 'failure', 'denied', 'error']).optional().describe('Outcome the event must have.'),
+  category: z.enum(CATEGORY_SYMBOLS).optional().describe('Category the event must have.'),
+  outcome: z.enum(OUTCOME_SYMBOLS).optional().describe('Outcome the event must have.'),
   action: z.string().min(1).optional().describe('Action the event must have: exact (user.delete), or a prefix ending in * (user.role.*), or * alone.'),
   severity: severity.describe('Severity given to matching events (never lowers what the emitter set).'),
 });

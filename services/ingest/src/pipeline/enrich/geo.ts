@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { defineEnrichStep } from './step.js';
 
 /** Country (ISO 3166-1 alpha-2) and city of an IP address; empty strings when unknown. */
 export interface GeoResult {
@@ -40,3 +41,22 @@ export function lookupGeo(lookup: GeoLookup, raw: string): GeoOutcome {
     return { ok: false, why: 'error' };
   }
 }
+
+/** Country and city of actor.ip, from the offline database (or the one injected). */
+export const geoStep = defineEnrichStep({
+  stage: 'geo',
+  columns: ['geo_country', 'geo_city'],
+  create({ cfg, deps }) {
+    if (!cfg.geo_enabled) return undefined;
+    const lookup = deps.geo ?? geoipLiteLookup();
+    return (event, out) => {
+      const ip = event.actor?.ip;
+      if (!ip) return true;
+      const r = lookupGeo(lookup, ip);
+      if (!r.ok) return false;
+      out.geo_country = r.geo.country;
+      out.geo_city = r.geo.city;
+      return true;
+    };
+  },
+});

@@ -1,4 +1,5 @@
 import type { AuditEvent } from '@auditstream/schemas';
+import { defineEnrichStep } from './step.js';
 
 export type RedactField = 'reason' | 'attributes' | 'actor.name' | 'resource.name';
 
@@ -124,3 +125,38 @@ export function createRedactor(cfg: RedactConfig): (event: AuditEvent) => Redact
     return counts;
   };
 }
+
+function failClosed(event: AuditEvent): void {
+  if (event.reason) event.reason = '[redacted]';
+  if (event.actor?.name) event.actor.name = '[redacted]';
+  if (event.resource?.name) event.resource.name = '[redacted]';
+  for (const k of Object.keys(event.attributes ?? {})) event.attributes[k] = '[redacted]';
+}
+
+/** Scrubs the configured fields in place; counts auditstream_ingest_redacted_fields_total{rule}. */
+export const redactStep = defineEnrichStep({
+  stage: 'redact',
+  columns: [],
+  create({ cfg, metrics }) {
+    if (!cfg.redact_enabled) return undefined;
+    const redact = createRedactor({
+      emails: cfg.redact_emails,
+      bearer_tokens: cfg.redact_bearer_tokens,
+      card_numbers: cfg.redact_card_numbers,
+      patterns: cfg.redact_patterns,
+      fields: cfg.redact_fields,
+      drop_attribute_keys: cfg.redact_drop_attribute_keys,
+      mask_attribute_keys: cfg.redact_mask_attribute_keys,
+    });
+    return (event) => {
+      try {
+        for (const [rule, n] of redact(event)) metrics.redactedFields.inc({ rule }, n);
+        return true;
+      } catch {
+        // Fail closed: text that could not be scrubbed is not stored.
+        failClosed(event);
+        return false;
+      }
+    };
+  },
+});

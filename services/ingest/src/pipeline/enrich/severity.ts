@@ -1,4 +1,5 @@
 import type { AuditEvent, Severity } from '@auditstream/schemas';
+import { defineEnrichStep } from './step.js';
 
 export interface SeverityRuleConfig {
   readonly category?: string | undefined;
@@ -43,3 +44,17 @@ export function compileSeverityRules(
     return best;
   };
 }
+
+/** Raises the event's severity by the configured rules (stored in the event's own column). */
+export const severityStep = defineEnrichStep({
+  stage: 'severity',
+  columns: [],
+  create({ cfg }) {
+    if (!cfg.severity_enabled) return undefined;
+    const severity = compileSeverityRules(cfg.severity_rules);
+    return (event) => {
+      event.severity = severity(event);
+      return true;
+    };
+  },
+});

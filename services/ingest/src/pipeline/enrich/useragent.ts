@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { defineEnrichStep } from './step.js';
 
 /** Browser, OS and device type from a User-Agent header; empty strings when not recognised. */
 export interface UserAgentResult {
@@ -56,3 +57,22 @@ function parseUncached(ua: string): UserAgentResult | undefined {
     return undefined;
   }
 }
+
+/** Browser, OS and device type of actor.user_agent. */
+export const userAgentStep = defineEnrichStep({
+  stage: 'user_agent',
+  columns: ['ua_browser', 'ua_os', 'ua_device'],
+  create({ cfg }) {
+    if (!cfg.user_agent_enabled) return undefined;
+    return (event, out) => {
+      const ua = event.actor?.user_agent;
+      if (!ua) return true;
+      const r = parseUserAgent(ua);
+      if (!r) return false;
+      out.ua_browser = r.browser;
+      out.ua_os = r.os;
+      out.ua_device = r.device;
+      return true;
+    };
+  },
+});

@@ -1,21 +1,12 @@
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createCodec } from '@auditstream/codec';
 import { uniqueName, uuidv7 } from '@auditstream/core';
-import { createKafkaClient } from '@auditstream/kafka';
 import type { AuditEventInput } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { AlertDelivery } from './alert.js';
-import { loadAlertingConfig } from './config.js';
 import { decodeAlert } from './sinks/alert-codec.js';
-import { signBody } from './sinks/webhook.js';
 
-/** Helpers for the alerting integration tests (real Kafka on the configured brokers; nothing mocked). */
+/** Helpers of the alerting integration tests only (real Kafka on the configured brokers; nothing mocked); the generic ones are in @auditstream/test. */
 export const codec = createCodec();
-
-export function kafkaClient(component: string): Kafka {
-  return createKafkaClient(loadAlertingConfig(undefined).kafka, { component });
-}
 
 export async function createTopics(kafka: Kafka, prefix: string, partitions = 3) {
   const events = uniqueName(`${prefix}_events`);
@@ -82,53 +73,4 @@ export async function readAlerts(kafka: Kafka, topic: string, waitMs: number): P
   await new Promise((r) => setTimeout(r, waitMs));
   await consumer.disconnect();
   return out;
-}
-
-export async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export interface WebhookHit {
-  kind: string;
-  alert: { alert_id: string; rule_id: string; group: Record<string, string>; count: number };
-  receivedAt: number;
-}
-
-/** A webhook receiver on 127.0.0.1 that verifies the HMAC signature and rejects what does not verify. */
-export async function webhookReceiver(secret: string) {
-  const hits: WebhookHit[] = [];
-  let rejected = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.headers['x-auditstream-signature'] !== signBody(secret, body)) {
-        rejected++;
-        res.writeHead(401).end();
-        return;
-      }
-      hits.push({ ...(JSON.parse(body.toString('utf8')) as Omit<WebhookHit, 'receivedAt'>), receivedAt: Date.now() });
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    hits,
-    rejected: () => rejected,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }

@@ -1,21 +1,22 @@
 /**
- * Helpers for ingest's integration tests and benchmark, against the real Kafka and
- * ClickHouse: unique topics, group and database per test, the SDK to publish, the
- * storage module's queries to count, and the real `auditstream ingest` as a child process.
+ * The test environment of the flows through ingest, against the real Kafka and ClickHouse:
+ * unique topics, group and database per test, the SDK to publish (@auditstream/workload's
+ * sample events), the storage module's queries to count, and the real `auditstream ingest`
+ * as a child process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClickHouse, countEvents, createClickHouse, migrate } from '@auditstream/clickhouse';
-import { repoRoot, sleep, uniqueName, uuidv7 } from '@auditstream/core';
+import { type ClickHouse, createClickHouse, migrate } from '@auditstream/clickhouse';
+import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
+import { uniqueName } from '@auditstream/core';
 import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
-import { createAuditProducer, type PublishInput } from '@auditstream/producer';
+import { countStored } from '@auditstream/workload';
 import { type Kafka, Partitioners } from 'kafkajs';
-import { loadIngestConfig } from '../config.js';
-import { type IngestIntegrityDeps, integrityFromConfig } from '../integrity.js';
+import { type Child, spawnCli } from './cli.js';
+import { waitFor } from './poll.js';
 
 export interface TestEnv {
   /** AUDITSTREAM_* variables that point a service at this test's topics, group and database. */
@@ -31,7 +32,7 @@ export interface TestEnv {
   tenant: string;
   kafka: Kafka;
   ch: ClickHouse;
-  config: ReturnType<typeof loadIngestConfig>;
+  config: DeepReadonly<AuditstreamConfig>;
   cleanup(): Promise<void>;
 }
 
@@ -61,7 +62,7 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
     ...(options.clickhouseUrl ? { AUDITSTREAM_CLICKHOUSE__URL: options.clickhouseUrl } : {}),
     ...options.extraEnv,
   };
-  const config = loadIngestConfig({ env: { ...process.env, ...env } });
+  const config = loadConfig(configSchema, { env: { ...process.env, ...env } });
   const logger = quietLogger();
   const kafka = createKafkaClient(config.kafka, { component: 'ingest-test' });
   const ch = createClickHouse(config.clickhouse, { logger });
@@ -93,53 +94,6 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
   };
 }
 
-/** createIngest's integrity deps for an in-process ingest: the test's signing key, and a ClickHouse client. */
-export function ingestIntegrity(env: Pick<TestEnv, 'config'>, ch: ClickHouse): IngestIntegrityDeps {
-  const deps = integrityFromConfig(env.config.integrity, ch);
-  if (!deps) throw new Error('integrity is off in this test environment');
-  return deps;
-}
-
-const UAS = [
-  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
-  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1',
-];
-const IPS = ['81.2.69.142', '8.8.8.8', '2a02:8070::1', '10.0.0.7'];
-
-/** A realistic event: geo-resolvable IPs, real user agents, an e-mail in reason for redaction. */
-export function sampleInput(tenant: string, i: number): PublishInput & { event_id: string } {
-  return {
-    event_id: uuidv7(),
-    tenant_id: tenant,
-    actor: { id: `user-${i % 997}`, type: 'user', name: `User ${i % 997}`, ip: IPS[i % IPS.length] as string, user_agent: UAS[i % UAS.length] as string },
-    action: i % 10 === 0 ? 'auth.login' : 'document.read',
-    category: i % 10 === 0 ? 'authentication' : 'resource_access',
-    outcome: i % 10 === 0 ? 'failure' : 'success',
-    reason: i % 10 === 0 ? `bad password for user${i}@example.com` : null,
-    service: 'bench',
-    resource: { type: 'document', id: `doc-${i % 5000}`, name: null },
-    attributes: { seq: String(i), http_method: 'GET' },
-  };
-}
-
-/** Publishes n events through the SDK (acks=all) and returns their ids. */
-export async function publishEvents(kafka: Kafka, topic: string, tenant: string, n: number, from = 0): Promise<string[]> {
-  const producer = createAuditProducer({ kafka, topic, max_buffer_events: 50_000, linger_ms: 5 });
-  await producer.connect();
-  const ids: string[] = [];
-  const chunk = 5000;
-  try {
-    for (let start = from; start < from + n; start += chunk) {
-      const batch = Array.from({ length: Math.min(chunk, from + n - start) }, (_, k) => sampleInput(tenant, start + k));
-      for (const e of batch) ids.push(e.event_id);
-      await producer.publishMany(batch);
-    }
-  } finally {
-    await producer.close();
-  }
-  return ids;
-}
-
 /** Publishes n messages that are not events (ingest dead-letters them), round-robin over the partitions. */
 export async function publishPoison(kafka: Kafka, topic: string, n: number, partitions: number): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
@@ -155,13 +109,6 @@ export async function publishPoison(kafka: Kafka, topic: string, n: number, part
   }
 }
 
-const ALL_TIME = { from: 0, to: 4_000_000_000_000_000 };
-
-/** The project's count query: distinct event ids (uniqExact). */
-export async function countStored(ch: ClickHouse, tenant: string): Promise<number> {
-  return countEvents(ch, { tenant_id: tenant, ...ALL_TIME });
-}
-
 /** Rows as a query sees them after dedup (FINAL), and raw rows including not-yet-merged duplicates. */
 export async function rowCounts(ch: ClickHouse, database: string, tenant: string): Promise<{ final: number; raw: number; distinct: number }> {
   const [r] = await ch.queryRows<{ raw: string; distinct: string }>(
@@ -169,17 +116,6 @@ export async function rowCounts(ch: ClickHouse, database: string, tenant: string
   );
   const [f] = await ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${database}.events FINAL WHERE tenant_id = '${tenant}'`);
   return { raw: Number(r?.raw ?? 0), distinct: Number(r?.distinct ?? 0), final: Number(f?.n ?? 0) };
-}
-
-export async function waitFor<T>(what: string, fn: () => Promise<T>, until: (v: T) => boolean, timeoutMs: number, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (until(last)) return last;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
 /** Waits until at least `atLeast` distinct events of the test's tenant are stored (countStored). */
@@ -209,12 +145,7 @@ export async function verifyTestEnv(env: Pick<TestEnv, 'ch' | 'kafka' | 'signing
   });
 }
 
-export interface IngestChild {
-  proc: ChildProcess;
-  /** Resolves with the exit code (or the signal name). */
-  exited: Promise<number | string>;
-  /** stdout+stderr so far (JSON log lines). */
-  output(): string;
+export interface IngestChild extends Child {
   /** The /metrics URL once the service logged it. */
   metricsUrl(): Promise<string>;
   /** Peak resident set size so far, in bytes (VmHWM), while it runs. */
@@ -223,32 +154,18 @@ export interface IngestChild {
 
 /** Runs the real `auditstream ingest` in a child process with the test's environment. */
 export function spawnIngest(env: Record<string, string>): IngestChild {
-  const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
-  const proc = spawn(process.execPath, [bin, 'ingest'], {
-    env: { ...process.env, AUDITSTREAM_LOG__LEVEL: process.env.INGEST_CHILD_LOG ?? 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += String(d);
-  });
-  proc.stderr?.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const child = spawnCli('ingest', ['ingest'], { AUDITSTREAM_LOG__LEVEL: process.env.INGEST_CHILD_LOG ?? 'info', ...env });
   let peak = 0;
   const sample = () => {
     try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'));
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.proc.pid}/status`, 'utf8'));
       if (m) peak = Math.max(peak, Number(m[1]) * 1024);
     } catch {}
   };
   const timer = setInterval(sample, 200);
-  void exited.then(() => clearInterval(timer));
+  void child.exited.then(() => clearInterval(timer));
   return {
-    proc,
-    exited,
-    output: () => out,
+    ...child,
     peakRss: () => {
       sample();
       return peak;
@@ -256,7 +173,7 @@ export function spawnIngest(env: Record<string, string>): IngestChild {
     async metricsUrl() {
       const found = await waitFor(
         'the metrics URL in the ingest log',
-        async () => /"url":"(http:\/\/[^"]+)"[^\n]*serving \/metrics/.exec(out)?.[1],
+        async () => /"url":"(http:\/\/[^"]+)"[^\n]*serving \/metrics/.exec(child.output())?.[1],
         (v) => v !== undefined,
         60_000,
         100,
