@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { AuditstreamError } from '@auditstream/core';
+import { waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import type { AlertDelivery } from '../alert.js';
 import { testAlert } from './alert.test-helper.js';
@@ -163,7 +164,8 @@ test('dispatcher: a failing sink retries with backoff and never blocks the other
   });
   for (let i = 0; i < 5; i++) dispatcher.dispatch({ kind: 'fired', alert: alert({ alert_id: `a${i}` }) });
   dispatcher.dispatch({ kind: 'updated', alert: alert({ alert_id: 'a4', version: 1 }) });
-  await new Promise((r) => setTimeout(r, 100));
+  // Wait for the work, not a fixed time: a loaded CI machine may not finish 18 retries in 100 ms.
+  await waitFor('the healthy sink and the failing sink to finish', () => good.length === 6 && badCalls === 18, 10_000, { everyMs: 5 });
   assert.equal(good.length, 6, 'the healthy sink got everything while another hangs and another fails');
   assert.equal(await metricValue(registry, 'auditstream_alerting_sink_deliveries_total', { sink: 'kafka', result: 'delivered' }), 6);
   assert.equal(await metricValue(registry, 'auditstream_alerting_sink_failures_total', { sink: 'webhook', error_type: 'SINK_HTTP_5XX' }), badCalls);
