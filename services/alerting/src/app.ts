@@ -1,20 +1,21 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { AuditstreamError, repoRoot, retry } from '@auditstream/core';
-import { topicWatermarks as highWatermarks, offsetsAtTime as offsetsAt, readRanges } from '@auditstream/kafka';
+import { AuditstreamError, repoRoot } from '@auditstream/core';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
-import type { Admin, Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { AlertDelivery } from './alert.js';
 import type { AlertingConfig } from './config.js';
+import { type EventsConsumer, ensureTopics, startEventsConsumer } from './consumer.js';
 import { Engine } from './engine.js';
 import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
+import { EvaluatedOffsets } from './progress.js';
+import { createRebuilder } from './replay.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
 import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert-codec.js';
-import { createDispatcher, type Dispatcher } from './sinks/dispatcher.js';
-import { buildSinks } from './sinks/registry.js';
+import { type Delivery, startDelivery } from './sinks/delivery.js';
 import type { Sink, SinkQueueOptions } from './sinks/types.js';
 
 export interface AlertingDeps {
@@ -60,33 +61,27 @@ export interface AlertingService {
  * Offsets already evaluated by this process are tracked per partition and never evaluated
  * twice, whether they come from a replay or from the group re-delivering uncommitted records.
  * So a restart neither re-fires an alert already delivered nor misses an incident straddling it.
+ *
+ * The parts: sinks/delivery.ts builds the sinks from config behind the dispatcher, replay.ts
+ * is steps 1 and 2, consumer.ts the group membership and live consumption (step 3); this
+ * function loads the rules, builds the engine and starts and stops them in order.
  */
 export function createAlerting(deps: AlertingDeps): AlertingService {
   const { config, kafka, topics, logger } = deps;
   const log = logger.child({ component: 'alerting' });
-  const encodeAlert = deps.encodeAlert ?? defaultEncodeAlert;
-  const decodeAlert = deps.decodeAlert ?? defaultDecodeAlert;
   let engine: Engine | undefined;
   const metrics = createAlertingMetrics(deps.registry, () => engine?.stateEntries() ?? 0);
   const admit = createEventGate({ decode: deps.decodeEvent, maxMessageBytes: deps.maxMessageBytes });
+  const evaluated = new EvaluatedOffsets();
 
   let reloader: RulesReloader | undefined;
   let admin: Admin | undefined;
-  let producer: Producer | undefined;
-  let consumer: Consumer | undefined;
-  let dispatcher: Dispatcher | undefined;
+  let consumer: EventsConsumer | undefined;
+  let delivery: Delivery | undefined;
   let server: ObservabilityServer | undefined;
   let ticker: NodeJS.Timeout | undefined;
   let isReady = false;
   let stopping = false;
-
-  /** Per events partition: the next offset this process has not evaluated yet. */
-  const seenUpTo = new Map<number, bigint>();
-  /** Per alerts partition: how far the alerts topic was read back. */
-  const alertsReadUpTo = new Map<number, string>();
-  let assigned: number[] = [];
-  let rebuilding: Promise<void> = Promise.resolve();
-  let lagByPartition = new Map<number, number>();
   let lagCheckedAt = 0;
 
   const rulesPath = resolveRulesPath(config.rules_file);
@@ -94,111 +89,6 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   function requireEngine(): Engine {
     if (!engine) throw new AuditstreamError('NOT_STARTED', 'alerting service is not started');
     return engine;
-  }
-
-  async function ensureTopics(a: Admin): Promise<void> {
-    const existing = new Set(await a.listTopics());
-    for (const t of [topics.events, topics.alerts]) {
-      if (!existing.has(t)) {
-        throw new AuditstreamError('TOPIC_MISSING', `Kafka topic ${t} does not exist (topic auto-creation is off): create it before starting alerting`, {
-          field: t === topics.events ? 'topics.events' : 'topics.alerts',
-        });
-      }
-    }
-  }
-
-  /** A group that never committed starts where start_from says, pinned before joining so no record falls in between. */
-  async function ensureCommittedOffsets(a: Admin): Promise<void> {
-    const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topics.events] });
-    const missingParts = (committed?.partitions ?? []).filter((p) => p.offset === '-1');
-    if (missingParts.length === 0) return;
-    const marks = await highWatermarks(a, topics.events);
-    const partitions = missingParts.map((p) => {
-      const m = marks.get(p.partition);
-      return { partition: p.partition, offset: (config.start_from === 'earliest' ? m?.low : m?.high) ?? '0' };
-    });
-    try {
-      await a.setOffsets({ groupId: config.consumer_group, topic: topics.events, partitions });
-    } catch (err) {
-      // Another member is active: it owns the group's offsets.
-      log.warn({ err }, 'could not pin the starting offsets of the consumer group (another instance is running?)');
-    }
-  }
-
-  async function readBackAlerts(a: Admin, e: Engine): Promise<void> {
-    const marks = await highWatermarks(a, topics.alerts);
-    const needStart = [...marks.keys()].some((p) => !alertsReadUpTo.has(p));
-    const start = needStart ? await offsetsAt(a, topics.alerts, Date.now() - config.alerts_lookback_ms) : new Map<number, string>();
-    const ranges = [...marks.entries()].map(([partition, m]) => ({
-      partition,
-      from: alertsReadUpTo.get(partition) ?? start.get(partition) ?? m.low,
-      to: m.high,
-    }));
-    let seeded = 0;
-    const n = await readRanges({
-      kafka,
-      admin: a,
-      topic: topics.alerts,
-      ranges,
-      groupPrefix: config.consumer_group,
-      timeoutMs: config.replay_timeout_ms,
-      onMessage: (m) => {
-        if (!m.value) return;
-        try {
-          e.seedDelivered(decodeAlert(m.value).alert);
-          seeded++;
-        } catch (err) {
-          log.warn({ err, offset: m.offset }, 'skipping an alerts-topic record that does not decode');
-        }
-      },
-    });
-    for (const r of ranges) alertsReadUpTo.set(r.partition, r.to);
-    metrics.replayed.inc({ topic: 'alerts' }, n);
-    if (n > 0) log.info({ records: n, seeded }, 'read back delivered alerts');
-  }
-
-  async function rebuild(partitions: number[]): Promise<void> {
-    const a = admin as Admin;
-    const e = requireEngine();
-    const started = Date.now();
-    await readBackAlerts(a, e);
-    const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topics.events] });
-    const committedBy = new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
-    const lookback = e.maxLookbackMs + config.allowed_lateness_ms + config.replay_margin_ms;
-    const startAt = await offsetsAt(a, topics.events, Date.now() - lookback);
-    const ranges = [];
-    for (const p of partitions) {
-      const to = committedBy.get(p);
-      if (to === undefined || to === '-1') continue;
-      const seen = seenUpTo.get(p);
-      let from = BigInt(startAt.get(p) ?? to);
-      if (seen !== undefined && seen > from) from = seen;
-      if (from < BigInt(to)) ranges.push({ partition: p, from: from.toString(), to });
-    }
-    if (ranges.length === 0) return;
-    e.beginReplay(lookback);
-    let n = 0;
-    try {
-      n = await readRanges({
-        kafka,
-        admin: a,
-        topic: topics.events,
-        ranges,
-        groupPrefix: config.consumer_group,
-        timeoutMs: config.replay_timeout_ms,
-        onMessage: async (m, partition) => {
-          const off = BigInt(m.offset);
-          const seen = seenUpTo.get(partition);
-          if (seen !== undefined && off < seen) return;
-          await evaluate(m);
-          seenUpTo.set(partition, off + 1n);
-        },
-      });
-    } finally {
-      e.endReplay();
-    }
-    metrics.replayed.inc({ topic: 'events' }, n);
-    log.info({ partitions: ranges.map((r) => r.partition), records: n, ms: Date.now() - started }, 'rebuilt rule windows from the events topic');
   }
 
   /** Only what ingest would store reaches the rules (gate.ts): an alert never points at a dead letter. */
@@ -209,38 +99,50 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     else metrics.discarded.inc({ reason: a.reason });
   }
 
-  async function updateLag(): Promise<void> {
-    if (!admin || assigned.length === 0) return;
-    const marks = await highWatermarks(admin, topics.events);
-    const next = new Map<number, number>();
-    for (const p of assigned) {
-      const high = BigInt(marks.get(p)?.high ?? '0');
-      const seen = seenUpTo.get(p);
-      // Nothing evaluated yet on the partition: lag unknown until its first batch, unless it is empty.
-      next.set(p, seen === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - seen));
-    }
-    lagByPartition = next;
-  }
+  const rebuilder = createRebuilder({
+    kafka,
+    config,
+    topics,
+    decodeAlert: deps.decodeAlert ?? defaultDecodeAlert,
+    metrics,
+    log,
+    evaluated,
+    evaluate,
+  });
 
-  function caughtUp(): boolean {
-    for (const lag of lagByPartition.values()) if (lag > config.caught_up_lag_events) return false;
-    return true;
-  }
-
-  async function waitRebuilt(heartbeat: () => Promise<void>): Promise<void> {
-    let done = false;
-    const p = rebuilding.then(
-      () => {
-        done = true;
+  function createEngine(): Engine {
+    reloader = createRulesReloader({
+      path: rulesPath,
+      parse: { timezone: config.timezone, newValueMaxEntries: config.new_value_max_entries },
+      debounce_ms: config.reload_debounce_ms,
+      onChange: (set) => {
+        engine?.setRules(set);
+        metrics.reloads.inc({ result: 'ok' });
+        metrics.rulesLoaded.set(set.rules.length);
+        log.info({ rules: set.rules.length, fingerprint: set.fingerprint }, 'rules reloaded');
       },
-      () => {
-        done = true;
+      onError: (err) => {
+        metrics.reloads.inc({ result: 'rejected' });
+        log.error({ err: { code: err.code, message: err.message } }, 'rules file rejected; the last good rules stay active');
       },
-    );
-    while (!done) {
-      await Promise.race([p, new Promise((r) => setTimeout(r, 2000))]);
-      if (!done) await heartbeat().catch(() => undefined);
-    }
+    });
+    if (!config.watch_rules) reloader.close();
+    const rules = reloader.current();
+    metrics.rulesLoaded.set(rules.rules.length);
+    const e = new Engine({
+      rules,
+      allowed_lateness_ms: config.allowed_lateness_ms,
+      max_future_skew_ms: config.max_future_skew_ms,
+      min_update_interval_ms: config.min_update_interval_ms,
+      limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
+      metrics: metrics.engine,
+      onAlert: (d: AlertDelivery) => {
+        log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
+        delivery?.dispatcher.dispatch(d);
+      },
+    });
+    log.info({ rules: rules.rules.length, file: rulesPath }, 'rules loaded');
+    return e;
   }
 
   const service: AlertingService = {
@@ -253,38 +155,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     ready: () => isReady,
 
     async start() {
-      reloader = createRulesReloader({
-        path: rulesPath,
-        parse: { timezone: config.timezone, newValueMaxEntries: config.new_value_max_entries },
-        debounce_ms: config.reload_debounce_ms,
-        onChange: (set) => {
-          engine?.setRules(set);
-          metrics.reloads.inc({ result: 'ok' });
-          metrics.rulesLoaded.set(set.rules.length);
-          log.info({ rules: set.rules.length, fingerprint: set.fingerprint }, 'rules reloaded');
-        },
-        onError: (err) => {
-          metrics.reloads.inc({ result: 'rejected' });
-          log.error({ err: { code: err.code, message: err.message } }, 'rules file rejected; the last good rules stay active');
-        },
-      });
-      if (!config.watch_rules) reloader.close();
-      const rules = reloader.current();
-      metrics.rulesLoaded.set(rules.rules.length);
-      engine = new Engine({
-        rules,
-        allowed_lateness_ms: config.allowed_lateness_ms,
-        max_future_skew_ms: config.max_future_skew_ms,
-        min_update_interval_ms: config.min_update_interval_ms,
-        limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
-        metrics: metrics.engine,
-        onAlert: (d: AlertDelivery) => {
-          log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
-          dispatcher?.dispatch(d);
-        },
-      });
-      log.info({ rules: rules.rules.length, file: rulesPath }, 'rules loaded');
-
+      engine = createEngine();
       const obs = deps.observability ?? { host: config.metrics_host, port: config.metrics_port };
       if (obs) {
         server = await startObservabilityServer({
@@ -296,107 +167,39 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         });
       }
 
-      admin = kafka.admin();
-      await admin.connect();
-      await ensureTopics(admin);
-      const sinks = await buildSinks(config.sinks, {
+      const a = kafka.admin();
+      admin = a;
+      await a.connect();
+      await ensureTopics(a, topics);
+      delivery = await startDelivery({
+        kafka,
+        sinks: config.sinks,
         topics,
-        encodeAlert,
-        producer: async () => {
-          if (!producer) {
-            producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-            await producer.connect();
-          }
-          return producer;
+        encodeAlert: deps.encodeAlert ?? defaultEncodeAlert,
+        extraSinks: deps.extraSinks,
+        metrics: metrics.dispatcher,
+        logger: log,
+      });
+      consumer = await startEventsConsumer({
+        kafka,
+        admin: a,
+        config,
+        topic: topics.events,
+        log,
+        evaluated,
+        evaluate,
+        onJoin: (partitions) => (config.replay_on_start ? rebuilder.rebuild(a, requireEngine(), partitions) : Promise.resolve()),
+        onFatal: () => {
+          isReady = false;
         },
       });
-      dispatcher = createDispatcher({ sinks: [...sinks, ...(deps.extraSinks ?? [])], metrics: metrics.dispatcher, logger: log });
-      // A fresh broker answers group requests with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
-      // until __consumer_offsets is ready: retriable, so retried here like every other transient error.
-      const a = admin;
-      await retry(() => ensureCommittedOffsets(a), {
-        max_attempts: 20,
-        initial_delay_ms: 200,
-        max_delay_ms: 3000,
-        onRetry: (err, attempt) => log.warn({ err: (err as Error).message, attempt }, 'fetching committed offsets failed; retrying'),
-      });
-
-      consumer = kafka.consumer({
-        groupId: config.consumer_group,
-        allowAutoTopicCreation: false,
-        sessionTimeout: config.session_timeout_ms,
-        heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
-      });
-      let firstJoin: (err?: unknown) => void = () => {};
-      const joined = new Promise<void>((res, rej) => {
-        firstJoin = (err) => (err ? rej(err) : res());
-      });
-      consumer.on(consumer.events.GROUP_JOIN, (event) => {
-        const mine = (event.payload.memberAssignment[topics.events] ?? []).slice().sort((x, y) => x - y);
-        assigned = mine;
-        log.info({ partitions: mine }, 'joined the consumer group');
-        rebuilding = config.replay_on_start ? rebuild(mine) : Promise.resolve();
-        rebuilding.then(
-          () => firstJoin(),
-          (err) => {
-            log.error({ err }, 'rebuilding state from Kafka failed; continuing with what was rebuilt');
-            firstJoin(err);
-          },
-        );
-      });
-      consumer.on(consumer.events.CRASH, (event) => {
-        log.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
-        if (!event.payload.restart) isReady = false;
-      });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [topics.events], fromBeginning: config.start_from === 'earliest' });
-      await consumer.run({
-        eachBatchAutoResolve: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          await waitRebuilt(heartbeat);
-          const p = batch.partition;
-          let last = Date.now();
-          for (const m of batch.messages) {
-            if (!isRunning() || isStale()) break;
-            const off = BigInt(m.offset);
-            const seen = seenUpTo.get(p);
-            if (seen === undefined || off >= seen) {
-              await evaluate(m);
-              seenUpTo.set(p, off + 1n);
-            }
-            resolveOffset(m.offset);
-            if (Date.now() - last > 2000) {
-              await heartbeat();
-              last = Date.now();
-            }
-          }
-          lagByPartition.set(p, Number(batch.offsetLag()));
-          await heartbeat();
-        },
-      });
-      let startTimer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          joined,
-          new Promise((_, rej) => {
-            startTimer = setTimeout(
-              () =>
-                rej(
-                  new AuditstreamError('START_TIMEOUT', 'did not join the consumer group and rebuild state in time', { field: 'alerting.replay_timeout_ms' }),
-                ),
-              config.replay_timeout_ms + 30_000,
-            );
-          }),
-        ]);
-      } finally {
-        clearTimeout(startTimer);
-      }
+      const c = consumer;
       ticker = setInterval(() => {
         if (stopping || !engine) return;
-        engine.tick(Date.now(), caughtUp());
+        engine.tick(Date.now(), c.caughtUp());
         if (Date.now() - lagCheckedAt > 5000) {
           lagCheckedAt = Date.now();
-          updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
+          c.updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
         }
       }, config.tick_interval_ms);
       ticker.unref();
@@ -410,8 +213,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       if (ticker) clearInterval(ticker);
       reloader?.close();
       await consumer?.disconnect().catch((err) => log.warn({ err }, 'consumer disconnect failed'));
-      await dispatcher?.close(5000);
-      await producer?.disconnect().catch(() => undefined);
+      await delivery?.close(5000);
       await admin?.disconnect().catch(() => undefined);
       await server?.close();
       log.info('alerting stopped');

@@ -1,0 +1,172 @@
+import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
+import { topicWatermarks as highWatermarks } from '@auditstream/kafka';
+import type { Logger } from '@auditstream/observability';
+import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { AlertingConfig } from './config.js';
+import type { EvaluatedOffsets } from './progress.js';
+
+/** Both topics exist before anything starts: topic auto-creation is off. */
+export async function ensureTopics(a: Admin, topics: { readonly events: string; readonly alerts: string }): Promise<void> {
+  const existing = new Set(await a.listTopics());
+  for (const t of [topics.events, topics.alerts]) {
+    if (!existing.has(t)) {
+      throw new AuditstreamError('TOPIC_MISSING', `Kafka topic ${t} does not exist (topic auto-creation is off): create it before starting alerting`, {
+        field: t === topics.events ? 'topics.events' : 'topics.alerts',
+      });
+    }
+  }
+}
+
+export interface EventsConsumerOptions {
+  kafka: Kafka;
+  admin: Admin;
+  config: AlertingConfig;
+  topic: string;
+  log: Logger;
+  evaluated: EvaluatedOffsets;
+  evaluate: (m: KafkaMessage) => Promise<void>;
+  /** Runs at every group join; live batches wait for it (replay.ts). */
+  onJoin: (partitions: number[]) => Promise<void>;
+  /** The consumer crashed and kafkajs will not restart it. */
+  onFatal: () => void;
+}
+
+export interface EventsConsumer {
+  /** Every assigned partition is within `caught_up_lag_events` of its high watermark. */
+  caughtUp(): boolean;
+  /** Re-reads the high watermarks (the lag of partitions without a recent batch). */
+  updateLag(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Joins the consumer group on the events topic and evaluates each record once, after the
+ * rebuild of the join it belongs to. Resolves once the first join's rebuild is done.
+ */
+export async function startEventsConsumer(o: EventsConsumerOptions): Promise<EventsConsumer> {
+  const { kafka, admin, config, topic, log, evaluated } = o;
+  let assigned: number[] = [];
+  let rebuilding: Promise<void> = Promise.resolve();
+  let lagByPartition = new Map<number, number>();
+
+  // A fresh broker answers group requests with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
+  // until __consumer_offsets is ready: retriable, so retried here like every other transient error.
+  await retry(() => ensureCommittedOffsets(admin, config, topic, log), {
+    max_attempts: 20,
+    initial_delay_ms: 200,
+    max_delay_ms: 3000,
+    onRetry: (err, attempt) => log.warn({ err: (err as Error).message, attempt }, 'fetching committed offsets failed; retrying'),
+  });
+
+  /** Live batches wait for the rebuild, heartbeating so the group does not evict this member meanwhile. */
+  async function waitRebuilt(heartbeat: () => Promise<void>): Promise<void> {
+    let done = false;
+    const settled = rebuilding.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    while (!done) {
+      await withTimeout(settled, 2000, () => undefined);
+      if (!done) await heartbeat().catch(() => undefined);
+    }
+  }
+
+  const consumer: Consumer = kafka.consumer({
+    groupId: config.consumer_group,
+    allowAutoTopicCreation: false,
+    sessionTimeout: config.session_timeout_ms,
+    heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
+  });
+  let firstJoin: (err?: unknown) => void = () => {};
+  const joined = new Promise<void>((res, rej) => {
+    firstJoin = (err) => (err ? rej(err) : res());
+  });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    const mine = (event.payload.memberAssignment[topic] ?? []).slice().sort((x, y) => x - y);
+    assigned = mine;
+    log.info({ partitions: mine }, 'joined the consumer group');
+    rebuilding = o.onJoin(mine);
+    rebuilding.then(
+      () => firstJoin(),
+      (err) => {
+        log.error({ err }, 'rebuilding state from Kafka failed; continuing with what was rebuilt');
+        firstJoin(err);
+      },
+    );
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    log.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+    if (!event.payload.restart) o.onFatal();
+  });
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: config.start_from === 'earliest' });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        await waitRebuilt(heartbeat);
+        const p = batch.partition;
+        let last = Date.now();
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          await evaluated.once(p, m, o.evaluate);
+          resolveOffset(m.offset);
+          if (Date.now() - last > 2000) {
+            await heartbeat();
+            last = Date.now();
+          }
+        }
+        lagByPartition.set(p, Number(batch.offsetLag()));
+        await heartbeat();
+      },
+    });
+    await withTimeout(joined, config.replay_timeout_ms + 30_000, () => {
+      throw new AuditstreamError('START_TIMEOUT', 'did not join the consumer group and rebuild state in time', { field: 'alerting.replay_timeout_ms' });
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    throw err;
+  }
+
+  return {
+    caughtUp() {
+      for (const lag of lagByPartition.values()) if (lag > config.caught_up_lag_events) return false;
+      return true;
+    },
+    async updateLag() {
+      if (assigned.length === 0) return;
+      const marks = await highWatermarks(admin, topic);
+      const next = new Map<number, number>();
+      for (const p of assigned) {
+        const high = BigInt(marks.get(p)?.high ?? '0');
+        const seen = evaluated.get(p);
+        // Nothing evaluated yet on the partition: lag unknown until its first batch, unless it is empty.
+        next.set(p, seen === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - seen));
+      }
+      lagByPartition = next;
+    },
+    disconnect: () => consumer.disconnect(),
+  };
+}
+
+/** A group that never committed starts where start_from says, pinned before joining so no record falls in between. */
+async function ensureCommittedOffsets(a: Admin, config: AlertingConfig, topic: string, log: Logger): Promise<void> {
+  const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topic] });
+  const missingParts = (committed?.partitions ?? []).filter((p) => p.offset === '-1');
+  if (missingParts.length === 0) return;
+  const marks = await highWatermarks(a, topic);
+  const partitions = missingParts.map((p) => {
+    const m = marks.get(p.partition);
+    return { partition: p.partition, offset: (config.start_from === 'earliest' ? m?.low : m?.high) ?? '0' };
+  });
+  try {
+    await a.setOffsets({ groupId: config.consumer_group, topic, partitions });
+  } catch (err) {
+    // Another member is active: it owns the group's offsets.
+    log.warn({ err }, 'could not pin the starting offsets of the consumer group (another instance is running?)');
+  }
+}

@@ -1,0 +1,60 @@
+import type { MinimalLogger } from '@auditstream/core';
+import type { Kafka, Producer } from 'kafkajs';
+import type { AlertEncoder } from './alert-codec.js';
+import { createDispatcher, type Dispatcher, type DispatcherMetrics } from './dispatcher.js';
+import { buildSinks } from './registry.js';
+import type { Sink, SinkQueueOptions } from './types.js';
+
+export interface DeliveryOptions {
+  kafka: Kafka;
+  /** `alerting.sinks`, as the sink modules parsed it. */
+  sinks: Readonly<Record<string, unknown>>;
+  topics: { readonly alerts: string };
+  encodeAlert: AlertEncoder;
+  /** Additional sinks (tests); they get the same queueing and retries. */
+  extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
+  metrics: DispatcherMetrics;
+  logger: Pick<MinimalLogger, 'warn' | 'error'>;
+}
+
+export interface Delivery {
+  readonly dispatcher: Dispatcher;
+  /** Drains the sinks for up to timeoutMs, then disconnects the shared producer. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * The enabled sinks built from config behind one dispatcher. The Kafka-backed sinks share one
+ * idempotent producer, connected only when a sink asks for it.
+ */
+export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
+  let producer: Producer | undefined;
+  const disconnect = async () => {
+    await producer?.disconnect().catch(() => undefined);
+  };
+  let sinks: Array<{ sink: Sink; queue: SinkQueueOptions }>;
+  try {
+    sinks = await buildSinks(o.sinks, {
+      topics: o.topics,
+      encodeAlert: o.encodeAlert,
+      producer: async () => {
+        if (!producer) {
+          producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+          await producer.connect();
+        }
+        return producer;
+      },
+    });
+  } catch (err) {
+    await disconnect();
+    throw err;
+  }
+  const dispatcher = createDispatcher({ sinks: [...sinks, ...(o.extraSinks ?? [])], metrics: o.metrics, logger: o.logger });
+  return {
+    dispatcher,
+    async close(timeoutMs) {
+      await dispatcher.close(timeoutMs);
+      await disconnect();
+    },
+  };
+}
