@@ -1,6 +1,6 @@
 // The producer's buffer: the FIFO of queued events, the publishes waiting for space, and the
 // accounting of what is buffered or in flight (the max_buffer_events / max_buffer_bytes limits).
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, Fifo } from '@auditstream/core';
 import { ProducerErrorCode } from './errors.js';
 import type { Pending } from './pending.js';
 
@@ -23,13 +23,11 @@ export class ProducerBuffer {
   bufferedBytes = 0;
   /** Bytes of the events queued and not yet taken into a batch. */
   queuedBytes = 0;
-  // Queued events, oldest first: array + head index (no O(n) shift).
-  private queue: Array<Pending | undefined> = [];
-  private qHead = 0;
-  // Publishes waiting for space, the same way, with one timer for the oldest waiter's
+  /** Queued events, oldest first. */
+  private readonly queue = new Fifo<Pending>();
+  // Publishes waiting for space, oldest first, with one timer for the oldest waiter's
   // max_block_ms deadline rather than one timer per waiter.
-  private waiters: Array<Waiter | undefined> = [];
-  private wHead = 0;
+  private readonly waiters = new Fifo<Waiter>();
   private waiterTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly limits: BufferLimits) {}
@@ -37,11 +35,11 @@ export class ProducerBuffer {
   // --- the queue ---------------------------------------------------------------------------
 
   get size(): number {
-    return this.queue.length - this.qHead;
+    return this.queue.length;
   }
 
   head(): Pending | undefined {
-    return this.queue[this.qHead];
+    return this.queue.peek();
   }
 
   push(p: Pending): void {
@@ -51,30 +49,25 @@ export class ProducerBuffer {
 
   /** Removes and returns the oldest queued event. */
   shift(): Pending | undefined {
-    if (this.qHead >= this.queue.length) return undefined;
-    const p = this.queue[this.qHead] as Pending;
-    this.queue[this.qHead++] = undefined;
-    this.queuedBytes -= p.bytes;
+    const p = this.queue.shift();
+    if (p) this.queuedBytes -= p.bytes;
     return p;
   }
 
   /** The next batch: oldest first, at most maxEvents, and at most maxBytes unless one event alone is larger. */
   take(maxEvents: number, maxBytes: number): Pending[] {
-    const batch: Pending[] = [];
+    // Count first, then take them in one slice.
+    const available = Math.min(maxEvents, this.queue.length);
+    let n = 0;
     let bytes = 0;
-    while (this.qHead < this.queue.length && batch.length < maxEvents) {
-      const p = this.queue[this.qHead] as Pending;
-      if (batch.length > 0 && bytes + p.bytes > maxBytes) break;
-      this.queue[this.qHead++] = undefined;
-      bytes += p.bytes;
-      this.queuedBytes -= p.bytes;
-      batch.push(p);
+    while (n < available) {
+      const b = (this.queue.at(n) as Pending).bytes;
+      if (n > 0 && bytes + b > maxBytes) break;
+      bytes += b;
+      n++;
     }
-    if (this.qHead > 4096 && this.qHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.qHead);
-      this.qHead = 0;
-    }
-    return batch;
+    this.queuedBytes -= bytes;
+    return this.queue.take(n);
   }
 
   // --- accounting --------------------------------------------------------------------------
@@ -107,7 +100,7 @@ export class ProducerBuffer {
   // --- waiting for space -------------------------------------------------------------------
 
   get waiting(): number {
-    return this.waiters.length - this.wHead;
+    return this.waiters.length;
   }
 
   /** Waits up to max_block_ms, and never past the event's own delivery deadline; resolves with the space reserved. */
@@ -119,36 +112,18 @@ export class ProducerBuffer {
   }
 
   wakeWaiters(): void {
-    while (this.wHead < this.waiters.length) {
-      const w = this.waiters[this.wHead] as Waiter;
-      if (!this.fits(w.bytes)) break;
-      this.waiters[this.wHead++] = undefined;
+    for (let w = this.waiters.peek(); w && this.fits(w.bytes); w = this.waiters.peek()) {
+      this.waiters.shift();
       this.reserve(w.bytes);
       w.resolve();
     }
-    this.compactWaiters();
   }
 
   /** Rejects every waiting publish (close). */
   rejectWaiters(err: () => unknown): void {
-    while (this.wHead < this.waiters.length) {
-      const w = this.waiters[this.wHead] as Waiter;
-      this.waiters[this.wHead++] = undefined;
-      w.reject(err());
-    }
-    this.compactWaiters();
+    for (const w of this.waiters.clear()) w.reject(err());
     if (this.waiterTimer) clearTimeout(this.waiterTimer);
     this.waiterTimer = undefined;
-  }
-
-  private compactWaiters(): void {
-    if (this.wHead === this.waiters.length) {
-      this.waiters = [];
-      this.wHead = 0;
-    } else if (this.wHead > 1024 && this.wHead * 2 > this.waiters.length) {
-      this.waiters = this.waiters.slice(this.wHead);
-      this.wHead = 0;
-    }
   }
 
   private bufferFullError(): AuditstreamError {
@@ -161,20 +136,18 @@ export class ProducerBuffer {
   }
 
   private armWaiterTimer(): void {
-    if (this.waiterTimer || this.wHead >= this.waiters.length) return;
-    const head = this.waiters[this.wHead] as Waiter;
+    const head = this.waiters.peek();
+    if (this.waiterTimer || !head) return;
     this.waiterTimer = setTimeout(this.onWaiterDeadline, Math.max(0, head.deadline - performance.now()) + 1);
   }
 
   private readonly onWaiterDeadline = (): void => {
     this.waiterTimer = undefined;
     const now = performance.now();
-    while (this.wHead < this.waiters.length && (this.waiters[this.wHead] as Waiter).deadline <= now) {
-      const w = this.waiters[this.wHead] as Waiter;
-      this.waiters[this.wHead++] = undefined;
+    for (let w = this.waiters.peek(); w && w.deadline <= now; w = this.waiters.peek()) {
+      this.waiters.shift();
       w.reject(this.bufferFullError());
     }
-    this.compactWaiters();
     this.armWaiterTimer();
   };
 }
