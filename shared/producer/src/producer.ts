@@ -2,7 +2,7 @@
 // buffer space or waits for it (buffer.ts), and hands the event to the sender (sender.ts), which
 // batches, sends, retries and settles it. Options and defaults: options.ts, defaults.ts.
 import { type AuditCodec, createCodec, type EncodedSlice } from '@auditstream/codec';
-import { AuditstreamError, sleep } from '@auditstream/core';
+import { AuditstreamError, withTimeout } from '@auditstream/core';
 import { ProducerBuffer } from './buffer.js';
 import { createProducerConnection } from './connection.js';
 import { PRODUCER_DEFAULTS } from './defaults.js';
@@ -241,16 +241,17 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     buffer.rejectWaiters(closedError);
     closePromise = (async () => {
       const timeoutMs = closeOpts.timeout_ms ?? opts.closeTimeoutMs;
-      const timer = new AbortController();
-      await Promise.race([sender.flush(), sleep(timeoutMs, timer.signal)]);
-      timer.abort();
+      // What is not flushed by then is abandoned (reported as undelivered), never waited for.
+      await withTimeout(sender.flush(), timeoutMs, () => undefined);
       const undelivered = sender.abandon();
       metrics.detach();
       const kp = connection.detach();
       if (kp) {
-        const t = new AbortController();
-        await Promise.race([kp.disconnect().catch(() => {}), sleep(5000, t.signal)]);
-        t.abort();
+        await withTimeout(
+          kp.disconnect().catch(() => {}),
+          5000,
+          () => undefined,
+        );
       }
       if (undelivered.length > 0) log?.warn({ topic, undelivered: undelivered.length }, 'producer closed with undelivered events');
       return { undelivered: undelivered.length, undelivered_event_ids: undelivered };

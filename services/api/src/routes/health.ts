@@ -1,4 +1,5 @@
 import type { ClickHouse } from '@auditstream/clickhouse';
+import { withTimeout } from '@auditstream/core';
 import type { FastifyInstance } from 'fastify';
 
 /** Liveness (the process answers) and readiness (ClickHouse answers within 2 s). No credentials. */
@@ -22,7 +23,7 @@ export function healthRoutes(app: FastifyInstance, ch: ClickHouse): void {
       schema: { operationId: 'readyz', summary: 'Readiness (ClickHouse reachable)', tags: ['health'], response: { 200: status, 503: status } },
     },
     async (_request, reply) => {
-      const clickhouse = await Promise.race([ch.ping(), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref())]);
+      const clickhouse = await withTimeout(ch.ping(), 2000, () => false);
       return reply.code(clickhouse ? 200 : 503).send({ status: clickhouse ? 'ready' : 'not_ready', checks: { clickhouse } });
     },
   );
