@@ -2,6 +2,7 @@ export { type Alert, type AlertDelivery, alertId, type DeliveryKind, SEVERITIES,
 export { type AlertingDeps, type AlertingService, createAlerting, resolveRulesPath } from './app.js';
 export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertingConfig } from './config.js';
 export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
+export { ALERTING_ERROR_CODES, type AlertingErrorCode } from './error-codes.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
 export { compareRulesOffline, type OfflineResult, parseNdjson, type RulesComparison, runRulesOffline } from './offline.js';

@@ -1,6 +1,7 @@
 // services/ingest public API.
 export { createIngest, type Ingest, type IngestDeps, type IngestStorage, type StopResult } from './app.js';
 export { type IngestSection, type IngestServiceConfig, type IntegritySection, ingestConfigSchema, loadIngestConfig } from './config.js';
+export { INGEST_ERROR_CODES, type IngestErrorCode } from './error-codes.js';
 export { createIngestIntegrity, type IngestIntegrity, type IngestIntegrityDeps, integrityFromConfig } from './integrity.js';
 export { type RunIngestOptions, runIngest } from './main.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';

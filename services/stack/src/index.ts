@@ -1,3 +1,4 @@
+export { STACK_ERROR_CODES, type StackErrorCode } from './error-codes.js';
 export { isAlive, portOpen, waitUntil } from './process.js';
 export {
   type ClientEnv,

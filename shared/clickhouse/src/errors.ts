@@ -29,6 +29,11 @@ export const CLICKHOUSE_ERROR_CODES = [
   'CLICKHOUSE_SCHEMA',
   'CLICKHOUSE_QUERY',
   'CLICKHOUSE_ABORTED',
+  // Raised by this package's own checks, not by the server:
+  'QUERY_INVALID', // a query's parameters are invalid (time range, tenant, limit)
+  'RETENTION', // a retention setting the tables cannot take
+  'SQL_IDENTIFIER', // an identifier that is not safe to splice into SQL
+  'SQL_PARAM', // a query parameter of an unsupported type
 ] as const;
 export type ClickHouseErrorCode = (typeof CLICKHOUSE_ERROR_CODES)[number];
 

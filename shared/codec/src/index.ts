@@ -1,4 +1,5 @@
 export { type AuditCodec, type CodecOptions, createCodec, type EncodedSlice } from './codec.js';
+export { CODEC_ERROR_CODES, type CodecErrorCode } from './error-codes.js';
 export { crc64Avro, parsingCanonicalForm, schemaFingerprint } from './fingerprint.js';
 export {
   asBuffer,

@@ -5,6 +5,15 @@
  *
  * Messages name the field or parameter at fault, never payload values or secrets.
  */
+/**
+ * Codes any package may raise: a bad config or config file, a wrong call (CLI usage, arguments),
+ * a timeout (withTimeout). Each package lists its own codes in one `as const` list
+ * (`<PKG>_ERROR_CODES`, its `src/error-codes.ts` or `src/errors.ts`); test/deploy/error-codes.test.ts
+ * checks that every code a package raises is in its list, this one, or one of a package it builds on.
+ */
+export const CORE_ERROR_CODES = ['CONFIG_INVALID', 'CONFIG_UNREADABLE', 'USAGE', 'TIMEOUT'] as const;
+export type CoreErrorCode = (typeof CORE_ERROR_CODES)[number];
+
 export interface AuditstreamErrorOptions {
   retriable?: boolean;
   cause?: unknown;

@@ -1,4 +1,12 @@
-export { AuditstreamError, type AuditstreamErrorOptions, errorType, isAuditstreamError, isRetriable } from './errors.js';
+export {
+  AuditstreamError,
+  type AuditstreamErrorOptions,
+  CORE_ERROR_CODES,
+  type CoreErrorCode,
+  errorType,
+  isAuditstreamError,
+  isRetriable,
+} from './errors.js';
 export { Fifo } from './fifo.js';
 export { UUID_V7_RE, uniqueName, uuidv7 } from './ids.js';
 export type { MinimalLogger } from './logger.js';

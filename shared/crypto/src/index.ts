@@ -11,6 +11,7 @@ export {
   parseEnvelope,
 } from './envelope.js';
 export { blockingHold, type EraseOptions, type EraseResult, eraseSubject } from './erase.js';
+export { CRYPTO_ERROR_CODES, type CryptoErrorCode } from './error-codes.js';
 export {
   checkFieldPath,
   ENCRYPTABLE_FIELDS,

@@ -36,6 +36,7 @@ export { formatReport, generateKeyFiles, type KeysGenerateResult, runVerifyComma
 export { type IntegrityConfig, signingKeyFromConfig } from './config.js';
 export { type ConflictSource, conflictFindings, type EventIdConflict, findEventIdConflicts } from './conflicts.js';
 export { type DlqDecision, rawSha256, recordDlqDecisions } from './dlq.js';
+export { INTEGRITY_ERROR_CODES, type IntegrityErrorCode } from './error-codes.js';
 export { chainContentFromRow, chainContentFromStored, chainFieldsFromStored } from './fields.js';
 export { canonicalJson, type JcsValue } from './jcs.js';
 export { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';

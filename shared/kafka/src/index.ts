@@ -1,5 +1,6 @@
 export { createKafkaClient, type KafkaClientConfig } from './client.js';
 export { registerCompressionCodecs } from './compression.js';
+export { KAFKA_ERROR_CODES, type KafkaErrorCode } from './error-codes.js';
 export { committedOffsets, offsetsAtTime, topicWatermarks, type Watermarks, withAdmin } from './offsets.js';
 export { type OffsetRange, type ReadRangesOptions, rangesToEnd, readRanges } from './range-reader.js';
 export { defaultTopicSpecs, type EnsureTopicsOptions, type EnsureTopicsResult, ensureTopics, type TopicSpec, type TopicsConfig } from './topics.js';

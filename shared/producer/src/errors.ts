@@ -1,3 +1,9 @@
+import type { SchemasErrorCode } from '@auditstream/schemas';
+
+/** The producer's own codes (validation codes are the contract's, from @auditstream/schemas). */
+export const PRODUCER_ERROR_CODES = ['PRODUCER_BUFFER_FULL', 'PRODUCER_SEND_FAILED', 'PRODUCER_DELIVERY_TIMEOUT', 'PRODUCER_CLOSED'] as const;
+export type ProducerErrorCodeValue = (typeof PRODUCER_ERROR_CODES)[number];
+
 /**
  * Error codes the producer rejects with. Validation errors are never retriable (the event
  * must change); buffer, send and timeout errors are (the same event may be published again:
@@ -16,7 +22,7 @@ export const ProducerErrorCode = {
   DELIVERY_TIMEOUT: 'PRODUCER_DELIVERY_TIMEOUT',
   /** The producer was closed before the event was acknowledged. */
   CLOSED: 'PRODUCER_CLOSED',
-} as const;
+} as const satisfies Record<string, ProducerErrorCodeValue | SchemasErrorCode>;
 
 /** An event that cannot be published as is: the contract's validation error, one class for every component. */
 export { AuditEventValidationError } from '@auditstream/schemas';

@@ -1,6 +1,6 @@
 // The error class every rejection is (its `code` says why): re-exported for `instanceof`.
 export { AuditstreamError } from '@auditstream/core';
-export { AuditEventValidationError, ProducerErrorCode } from './errors.js';
+export { AuditEventValidationError, PRODUCER_ERROR_CODES, ProducerErrorCode, type ProducerErrorCodeValue } from './errors.js';
 export {
   type AuditHttpFields,
   type AuditHttpOptions,

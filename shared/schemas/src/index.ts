@@ -1,4 +1,5 @@
 export { type CompatibilityIssue, checkCompatibility } from './compat.js';
+export { SCHEMAS_ERROR_CODES, type SchemasErrorCode } from './error-codes.js';
 export { ACTION_RE, isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
 export {
   ALERT_SCHEMA_FILE,
