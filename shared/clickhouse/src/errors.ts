@@ -1,4 +1,4 @@
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, TRANSIENT_NODE_CODES } from '@auditstream/core';
 
 /**
  * The one place that turns whatever @clickhouse/client throws into an AuditstreamError.
@@ -83,19 +83,9 @@ const UNAVAILABLE = new Set([
   999, // KEEPER_EXCEPTION
 ]);
 
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EAI_AGAIN',
-  'ENOTFOUND',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
+// Beyond core's transient codes: a host name that does not resolve (yet: a container starting)
+// and a response cut off mid-stream.
+const NETWORK_CODES = new Set([...TRANSIENT_NODE_CODES, 'ENOTFOUND', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 export interface ClassifyContext {
   /** What we were doing, for the message: `insert into events`, `query`, `migration 001_events`. */

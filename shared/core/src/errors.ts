@@ -63,7 +63,8 @@ export function isRetriable(err: unknown): boolean {
   return false;
 }
 
-const TRANSIENT_NODE_CODES = new Set([
+/** Node and undici error codes of a network failure that a later attempt may not meet. */
+export const TRANSIENT_NODE_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',

@@ -6,6 +6,7 @@ export {
   errorType,
   isAuditstreamError,
   isRetriable,
+  TRANSIENT_NODE_CODES,
 } from './errors.js';
 export { Fifo } from './fifo.js';
 export { UUID_V7_RE, uniqueName, uuidv7 } from './ids.js';

@@ -1,11 +1,10 @@
 import type { KeyObject } from 'node:crypto';
 import type { ClickHouse, EventRow } from '@auditstream/clickhouse';
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import type { Registry } from 'prom-client';
 import { type ChainContent, GENESIS_HASH, type PreparedEntry, prepareContent, preparedHash } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { prepareRow } from './fields.js';
-import type { MinimalLogger } from './logger.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionKey, partitionStates } from './partitions.js';
 import { type ChainStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
@@ -46,7 +45,7 @@ export interface ChainerDeps {
   ch?: ClickHouse;
   /** Instead of `ch`: any ChainStore (unit tests). */
   store?: ChainStore;
-  logger?: MinimalLogger;
+  logger?: Pick<MinimalLogger, 'info' | 'warn' | 'error'>;
   /** Registry for auditstream_ingest_chain_redelivered_total. */
   metrics?: Registry;
   /**

@@ -1,10 +1,9 @@
 import type { ClickHouse } from '@auditstream/clickhouse';
-import { AuditstreamError } from '@auditstream/core';
+import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import type { Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
 import type { SigningKey } from './keys.js';
-import type { MinimalLogger } from './logger.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionStates } from './partitions.js';
 import { type CheckpointStore, clickhouseIntegrityStore } from './store.js';
@@ -89,7 +88,7 @@ export interface CheckpointerDeps {
   /** ... or once this long has passed since it, when events were inserted. */
   intervalMs: number;
   metrics?: Registry;
-  logger?: MinimalLogger;
+  logger?: Pick<MinimalLogger, 'info' | 'warn' | 'error'>;
   /** Clock (tests). */
   now?: () => number;
   /** How often the interval is checked; default min(intervalMs / 4, 5 s), at least 100 ms. */

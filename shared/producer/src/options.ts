@@ -1,5 +1,6 @@
 // The SDK's public types and its options, resolved once against PRODUCER_DEFAULTS.
 import type { AuditCodec } from '@auditstream/codec';
+import type { MinimalLogger } from '@auditstream/core';
 import { AuditstreamError } from '@auditstream/core';
 import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
 import type { MetricsRegistry } from './metrics.js';
@@ -22,12 +23,8 @@ export interface CloseReport {
   undelivered_event_ids: string[];
 }
 
-export interface MinimalLogger {
-  error: (obj: object, msg?: string) => void;
-  warn: (obj: object, msg?: string) => void;
-  info: (obj: object, msg?: string) => void;
-  debug: (obj: object, msg?: string) => void;
-}
+/** The SDK logs through a pino-shaped logger: core's one `MinimalLogger`. */
+export type { MinimalLogger } from '@auditstream/core';
 
 /** The slice of a kafkajs Producer the SDK drives (a fake in unit tests). */
 export type KafkaProducerLike = Pick<Producer, 'connect' | 'disconnect' | 'sendBatch'>;
