@@ -15,6 +15,7 @@ const rejects = (env: Record<string, string>, field: string) =>
 test('sink registry: each module names its section of alerting.sinks, with its defaults', () => {
   const names = SINK_MODULES.map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'names are unique');
+  assert.deepEqual(names, ['alertmanager', 'json', 'kafka', 'slack', 'webhook'], 'every module of sinks/ that calls defineSink, and nothing else');
   const sinks = load({}).alerting.sinks as Record<string, { enabled: boolean; queue_size: number }>;
   assert.deepEqual(Object.keys(sinks), names);
   assert.equal(sinks.kafka?.enabled, true);
@@ -36,7 +37,7 @@ test('an enabled sink needs its destination, checked when the config is parsed',
   load({ AUDITSTREAM_ALERTING__SINKS__ALERTMANAGER__ENABLED: 'false' });
 });
 
-test('buildSinks starts the enabled sinks in registry order, with their queue options', async () => {
+test('buildSinks starts the enabled sinks in SINK_MODULES order (file names), with their queue options', async () => {
   const cfg = load({
     AUDITSTREAM_ALERTING__SINKS__KAFKA__ENABLED: 'false',
     AUDITSTREAM_ALERTING__SINKS__ALERTMANAGER__ENABLED: 'true',
@@ -54,8 +55,8 @@ test('buildSinks starts the enabled sinks in registry order, with their queue op
   assert.deepEqual(
     built.map((b) => [b.sink.name, b.queue.queue_size]),
     [
-      ['webhook', 1000],
       ['alertmanager', 7],
+      ['webhook', 1000],
     ],
   );
 });
