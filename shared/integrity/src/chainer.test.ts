@@ -9,7 +9,7 @@ import { FakeStore, makeRow } from './fake-store.test-helper.js';
 import { chainContentFromRow } from './fields.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadSigningKey } from './keys.js';
-import { PartitionVerifier } from './verifier.js';
+import { PartitionVerifier } from './partition-verifier.js';
 
 const rowsFor = (from: number, to: number, opts: { partition?: number; geo?: string } = {}) => {
   const out = [];

@@ -6,7 +6,7 @@ import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpo
 import { checkpointMessageKey, checkpointMessageValue, createCheckpointer, kafkaCheckpointPublisher, parseCheckpointMessage } from './checkpointer.js';
 import { FakeStore } from './fake-store.test-helper.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
-import { checkCheckpoints } from './verifier.js';
+import { checkCheckpoints } from './partition-verifier.js';
 
 const pair = generateSigningKey();
 const key = loadSigningKey(pair.privatePem, 'test');

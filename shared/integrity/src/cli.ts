@@ -5,8 +5,8 @@ import { AuditstreamError } from '@auditstream/core';
 import { createKafkaClient, type KafkaClientConfig } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { generateSigningKey, loadPublicKeyFiles } from './keys.js';
-import type { Finding } from './verifier.js';
-import { type VerifyProgress, type VerifyReport, verifyStore } from './verify.js';
+import type { Finding } from './partition-verifier.js';
+import { type VerifyProgress, type VerifyReport, verifyStore } from './verify-store.js';
 
 /**
  * What the `auditstream verify` and `auditstream keys` commands (services/cli) run, once they have

@@ -1,7 +1,7 @@
 import { type ClickHouse, contentHashSql, firstReceivedOrder, joinSql, layoutFor, p, sql, table, unsafeRaw } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
-import type { Finding } from './verifier.js';
-import { occurredAtText } from './verifier.js';
+import type { Finding } from './partition-verifier.js';
+import { occurredAtText } from './partition-verifier.js';
 
 /**
  * event_id conflicts (issue 21; the model is in @auditstream/clickhouse identity.ts): messages

@@ -2,8 +2,8 @@ import { type AuditEventInput, type EventRow, type IngestMeta, type LegacyEventR
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import { chainContentFromRow } from './fields.js';
+import type { StoredChainRow } from './partition-verifier.js';
 import type { ChainStore, CheckpointStore, StoredLink } from './store.js';
-import type { StoredChainRow } from './verifier.js';
 
 /** An in-memory events + checkpoints table with the ChainStore / CheckpointStore interfaces. */
 export class FakeStore implements ChainStore, CheckpointStore {

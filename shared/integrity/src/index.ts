@@ -53,7 +53,6 @@ export {
   verifyBytes,
 } from './keys.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
-export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export {
   type ChainAnchor,
   type CheckpointCheckResult,
@@ -65,5 +64,6 @@ export {
   type PartitionVerifierOptions,
   type Severity,
   type StoredChainRow,
-} from './verifier.js';
-export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify.js';
+} from './partition-verifier.js';
+export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
+export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';

@@ -21,7 +21,7 @@ import { createChainedInsert } from './chained-insert.js';
 import { createChainer } from './chainer.js';
 import { createCheckpointer } from './checkpointer.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
-import { verifyStore } from './verify.js';
+import { verifyStore } from './verify-store.js';
 
 /**
  * The modern layout (DateTime64, Map) in-process with chDB: what the chainer hashes from toRow's

@@ -4,7 +4,7 @@ import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
-import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './verifier.js';
+import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
 
 function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredChainRow[] {
   const rows: StoredChainRow[] = [];

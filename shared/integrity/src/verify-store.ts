@@ -5,9 +5,9 @@ import type { Kafka } from 'kafkajs';
 import type { Checkpoint } from './checkpoint.js';
 import { conflictFindings, findEventIdConflicts } from './conflicts.js';
 import { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
+import { type ChainAnchor, checkCheckpoints, type Finding, type PartitionReport, PartitionVerifier } from './partition-verifier.js';
 import { partitionKey } from './partitions.js';
 import { listChainPartitions, loadTableCheckpoints, offsetsInRange, type PartitionKey, streamChainRows, streamDlqOffsets, uniquePartitions } from './store.js';
-import { type ChainAnchor, checkCheckpoints, type Finding, type PartitionReport, PartitionVerifier } from './verifier.js';
 
 export interface VerifyProgress {
   topic: string;
