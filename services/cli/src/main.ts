@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAuditstreamError } from '@auditstream/core';
 import type { Command } from './command.js';
 
-// Commands are discovered from commands/*.ts so each issue adds its own file.
+// Commands are discovered from commands/*.ts: a new command is its own file, with nothing to register.
 async function loadCommands(): Promise<Map<string, Command>> {
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   const files = readdirSync(dir).filter((f) => /\.ts$/.test(f) && !/\.test\.ts$/.test(f) && !f.startsWith('_'));
