@@ -122,7 +122,8 @@ describe('merkle tree (RFC 9162)', () => {
       assert.equal(verifyInclusion(i, n, leaf, proof.slice(0, -1), root), false, 'truncated path');
       assert.equal(verifyInclusion(i, n, leaf, [...proof, leaf], root), false, 'extended path');
       const bad = proof.map((b) => Buffer.from(b));
-      (bad[0] as Buffer)[0] ^= 1;
+      const first = bad[0] as Buffer;
+      first[0] = (first[0] as number) ^ 1;
       assert.equal(verifyInclusion(i, n, leaf, bad, root), false, 'changed path');
     }
     assert.equal(verifyInclusion(n, n, LEAVES[0] as Buffer, [], root), false, 'index beyond the size');
