@@ -69,7 +69,8 @@ async function chainAndInsert(deps: ChainedInsertDeps, rows: EventRow[]): Promis
       if (!q.head || offsetAbove(r.kafka_offset, q.head.kafka_offset)) q.head = r;
     }
     for (const q of partitions.values()) {
-      if (q.head) deps.checkpointer.inserted(q.topic, q.partition, { offset: q.head.kafka_offset, chain_seq: q.head.chain_seq, hash: q.head.hash }, q.count, q.entries);
+      if (q.head)
+        deps.checkpointer.inserted(q.topic, q.partition, { offset: q.head.kafka_offset, chain_seq: q.head.chain_seq, hash: q.head.hash }, q.count, q.entries);
     }
   }
   return links;

@@ -31,14 +31,16 @@ function memoryStore(opts: { firstSeq?: number } = {}) {
     },
     async leaves(_t, _p, from, to) {
       reads.push([from, to]);
-      if (from < BigInt(opts.firstSeq ?? 1) || to > BigInt(stored))
-        throw new AuditstreamError('INTEGRITY_TREE_INCOMPLETE', 'missing', { retriable: false });
+      if (from < BigInt(opts.firstSeq ?? 1) || to > BigInt(stored)) throw new AuditstreamError('INTEGRITY_TREE_INCOMPLETE', 'missing', { retriable: false });
       const out: Buffer[] = [];
       for (let s = Number(from); s <= Number(to); s++) out.push(Buffer.from(entryHash(s), 'hex'));
       return out;
     },
   };
-  return { store, checkpoints, reads, setStored: (n: number) => (stored = n) };
+  const setStored = (n: number) => {
+    stored = n;
+  };
+  return { store, checkpoints, reads, setStored };
 }
 
 function checkpointer(store: CheckpointStore, merkle = true) {

@@ -5,8 +5,8 @@ import type { Registry } from 'prom-client';
 import { type Checkpoint, checkpointHash, checkpointSigningInput, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
 import { type SigningKey, verifyBytes } from './keys.js';
 import type { MinimalLogger } from './logger.js';
-import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { leafHash, MerkleFrontier } from './merkle.js';
+import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionStates } from './partitions.js';
 import { type CheckpointStore, clickhouseIntegrityStore } from './store.js';
 

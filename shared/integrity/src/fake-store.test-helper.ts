@@ -1,5 +1,5 @@
-import { AuditstreamError } from '@auditstream/core';
 import { type AuditEventInput, type EventRow, type IngestMeta, type LegacyEventRow, toRow } from '@auditstream/clickhouse';
+import { AuditstreamError } from '@auditstream/core';
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import { chainContentFromRow } from './fields.js';

@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import {
-  consistencyProof,
-  EMPTY_ROOT,
-  inclusionProof,
-  leafHash,
-  MerkleFrontier,
-  nodeHash,
-  subtreeRoot,
-  verifyConsistency,
-  verifyInclusion,
-} from './merkle.js';
+import { consistencyProof, EMPTY_ROOT, inclusionProof, leafHash, MerkleFrontier, nodeHash, subtreeRoot, verifyConsistency, verifyInclusion } from './merkle.js';
 
 // The naive, recursive definitions of RFC 9162 2.1.1, written independently of merkle.ts.
 const sha = (...parts: Buffer[]) => createHash('sha256').update(Buffer.concat(parts)).digest();
@@ -32,9 +22,7 @@ function naiveSubproof(m: number, d: Buffer[], b: boolean): Buffer[] {
   if (m === d.length) return b ? [] : [naiveMth(d)];
   let k = 1;
   while (k * 2 < d.length) k *= 2;
-  return m <= k
-    ? [...naiveSubproof(m, d.slice(0, k), b), naiveMth(d.slice(k))]
-    : [...naiveSubproof(m - k, d.slice(k), false), naiveMth(d.slice(0, k))];
+  return m <= k ? [...naiveSubproof(m, d.slice(0, k), b), naiveMth(d.slice(k))] : [...naiveSubproof(m - k, d.slice(k), false), naiveMth(d.slice(0, k))];
 }
 
 // The test vectors of RFC 6962's reference implementation (certificate-transparency), used by RFC 9162 logs.

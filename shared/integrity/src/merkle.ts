@@ -46,7 +46,10 @@ export class MerkleFrontier {
   /** From a stored frontier; undefined when the count of nodes does not fit the size. */
   static from(size: number, nodes: readonly Buffer[]): MerkleFrontier | undefined {
     if (!Number.isSafeInteger(size) || size < 0 || popcount(size) !== nodes.length || nodes.some((b) => b.length !== 32)) return undefined;
-    return new MerkleFrontier(size, nodes.map((b) => Buffer.from(b)));
+    return new MerkleFrontier(
+      size,
+      nodes.map((b) => Buffer.from(b)),
+    );
   }
 
   get size(): number {

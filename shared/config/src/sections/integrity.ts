@@ -32,7 +32,7 @@ export const integritySection = z
       .boolean()
       .default(true)
       .describe(
-        'Sign a Merkle tree head (RFC 9162 root over the partition\'s chain entries) with each checkpoint, for inclusion and consistency proofs (GET /v1/events/{id}/proof); off signs version 1 checkpoints without one.',
+        "Sign a Merkle tree head (RFC 9162 root over the partition's chain entries) with each checkpoint, for inclusion and consistency proofs (GET /v1/events/{id}/proof); off signs version 1 checkpoints without one.",
       ),
     public_key_files: z
       .array(z.string().min(1))
