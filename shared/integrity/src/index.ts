@@ -65,6 +65,17 @@ export {
   verifyInclusion,
 } from './merkle.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
+export {
+  buildConsistencyProof,
+  buildInclusionProof,
+  type ConsistencyProof,
+  type InclusionProof,
+  type ProofCheck,
+  type ProofDocument,
+  readTreeHeads,
+  type TreeHead,
+  verifyProofDocument,
+} from './proofs.js';
 export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export { readLeafEntries } from './tree-store.js';
 export {
