@@ -55,7 +55,7 @@ export async function readTreeHeads(ch: ClickHouse, q: { topic?: string; partiti
     sql`SELECT ${TREE_HEAD_COLUMNS} FROM ${table(ch.database, 'checkpoints')}
 WHERE \`partition\` = ${q.partition}${topic}${size} AND tree_size > 0
 ORDER BY tree_size DESC, created_at DESC
-LIMIT ${q.size === undefined ? 1 : 10}`,
+${q.size === undefined ? sql`LIMIT 1` : sql`LIMIT 10`}`,
     { operation: 'integrity_tree_heads' },
   );
   return rows.map((r) => signedCheckpoint(checkpointFromRow(r)) as TreeHead);
