@@ -1,3 +1,4 @@
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 /**
@@ -10,12 +11,24 @@ import { createHash } from 'node:crypto';
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
+// One-shot crypto.hash (Node ≥ 20.12) is about twice as fast as createHash for 33- and 65-byte inputs,
+// which is what proof generation over a million leaves spends its time on.
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const scratch = Buffer.alloc(65);
+
 export function leafHash(data: Uint8Array): Buffer {
-  return createHash('sha256').update(LEAF).update(data).digest();
+  if (!oneShot || data.length !== 32) return createHash('sha256').update(LEAF).update(data).digest();
+  scratch[0] = 0;
+  scratch.set(data, 1);
+  return oneShot('sha256', scratch.subarray(0, 33), 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(NODE).update(left).update(right).digest();
+  if (!oneShot || left.length !== 32 || right.length !== 32) return createHash('sha256').update(NODE).update(left).update(right).digest();
+  scratch[0] = 1;
+  scratch.set(left, 1);
+  scratch.set(right, 33);
+  return oneShot('sha256', scratch, 'buffer');
 }
 
 /** MTH({}) = SHA-256 of nothing. */
