@@ -134,3 +134,25 @@ test('without the early entries (retention) or with merkle off, checkpoints are 
   assert.deepEqual(off.reads, []);
   assert.deepEqual(verifyCheckpoint(off.checkpoints[0] as Checkpoint, keys), { ok: true });
 });
+
+test('a failed read of the entries does not hold up the checkpoint: it is signed without a tree head, the next one has it', async () => {
+  const m = memoryStore();
+  let down = true;
+  const leaves = m.store.leaves;
+  m.store.leaves = async (...a) => {
+    if (down) throw new AuditstreamError('CLICKHOUSE_UNAVAILABLE', 'down', { retriable: true });
+    return leaves(...a);
+  };
+  const cp = checkpointer(m.store);
+  await cp.assign(T, 0);
+  m.setStored(30);
+  cp.inserted(T, 0, headAt(30), 30); // entries not told: the tree must be read
+  await cp.flush();
+  assert.equal(m.checkpoints.length, 1);
+  assert.equal(m.checkpoints[0]?.tree_root, undefined);
+  down = false;
+  m.setStored(40);
+  cp.inserted(T, 0, headAt(40), 10);
+  await cp.flush();
+  assert.equal(m.checkpoints[1]?.tree_root, rootOf(40));
+});

@@ -333,12 +333,19 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       const leaves = await store!.leaves(st.topic, st.partition, BigInt(local.size + 1), BigInt(size));
       for (const l of leaves) local.appendLeafHash(leafHash(l));
     } catch (err) {
-      if ((err as { retriable?: boolean }).retriable !== false && (err as { code?: string }).code !== 'INTEGRITY_TREE_INCOMPLETE') throw err;
-      st.treeUnavailable = true;
-      log?.warn(
-        { topic: st.topic, partition: st.partition, err: (err as Error).message },
-        'no Merkle tree for this partition (a chain entry is missing): checkpoints are signed without a tree head',
-      );
+      // The tree never holds up the chain's checkpoint: this one is signed without a tree head (version 1).
+      metrics?.checkpointFailures.inc({ stage: 'tree' });
+      if ((err as { code?: string }).code === 'INTEGRITY_TREE_INCOMPLETE') {
+        st.treeUnavailable = true; // a missing entry stays missing: do not re-read the partition every time
+        log?.warn(
+          { topic: st.topic, partition: st.partition, err: (err as Error).message },
+          'no Merkle tree for this partition (a chain entry is missing): checkpoints are signed without a tree head',
+        );
+      } else
+        log?.warn(
+          { topic: st.topic, partition: st.partition, err: (err as Error).message },
+          'Merkle tree not built (retried at the next checkpoint): this checkpoint is signed without a tree head',
+        );
       return undefined;
     }
     // Entries told while the store was read were not appended (st.tree was unset): the next signing reads them.
