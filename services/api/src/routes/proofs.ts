@@ -116,6 +116,6 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
 function notBuildable(err: unknown): never {
   if ((err as { code?: string }).code === 'INTEGRITY_TREE_INCOMPLETE')
-    throw new ProblemError('not_found', 'no proof can be built: chain entries of this partition are no longer stored (retention)', { cause: err });
+    throw new ProblemError('not_found', 'no proof can be built: a chain entry of this partition is not stored (removed by retention or deleted) or its hash is not 32 bytes', { cause: err });
   throw err;
 }

@@ -35,7 +35,11 @@ const config = loadConfig(configSchema, {});
 const logger = createLogger({ service: 'merkle-bench', level: 'warn' });
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[h] as number) : ((s[h - 1] as number) + (s[h] as number)) / 2;
+};
 const out: Record<string, unknown> = { leaves: N };
 
 // --- 1. proofs at N leaves -------------------------------------------------------------------------------------
