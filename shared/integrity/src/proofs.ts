@@ -64,22 +64,28 @@ ${q.size === undefined ? sql`LIMIT 1` : sql`LIMIT 10`}`,
 const hex = (b: Buffer) => b.toString('hex');
 
 /** The leaf hashes 1..size of a partition (reads size × 32 bytes from the events table). */
-async function leafHashes(ch: ClickHouse, topic: string, partition: number, size: bigint): Promise<Buffer[]> {
-  return (await readLeafEntries(ch, topic, partition, 1n, size)).map(leafHash);
+async function leafHashes(ch: ClickHouse, topic: string, partition: number, size: bigint, o: ProofOptions): Promise<Buffer[]> {
+  return (await readLeafEntries(ch, topic, partition, 1n, size, o)).map(leafHash);
+}
+
+/** Bounds the leaf read (the API passes api.export_timeout_s: a proof reads the whole partition, like an export). */
+export interface ProofOptions {
+  max_execution_time_s?: number;
 }
 
 export async function buildInclusionProof(
   ch: ClickHouse,
   e: { event_id: string; topic: string; partition: number; offset: string; chain_seq: string; prev_hash: string; entry_hash: string; entry: string },
   head: TreeHead,
+  options: ProofOptions = {},
 ): Promise<InclusionProof> {
   const index = Number(e.chain_seq) - 1;
-  const leaves = await leafHashes(ch, e.topic, e.partition, BigInt(head.tree_size));
+  const leaves = await leafHashes(ch, e.topic, e.partition, BigInt(head.tree_size), options);
   return { type: 'inclusion', ...e, leaf_index: index, path: inclusionProof(leaves, index).map(hex), tree_head: head };
 }
 
-export async function buildConsistencyProof(ch: ClickHouse, from: TreeHead, to: TreeHead): Promise<ConsistencyProof> {
-  const leaves = await leafHashes(ch, to.topic, to.partition, BigInt(to.tree_size));
+export async function buildConsistencyProof(ch: ClickHouse, from: TreeHead, to: TreeHead, options: ProofOptions = {}): Promise<ConsistencyProof> {
+  const leaves = await leafHashes(ch, to.topic, to.partition, BigInt(to.tree_size), options);
   return {
     type: 'consistency',
     topic: to.topic,

@@ -11,7 +11,14 @@ import { AuditstreamError } from '@auditstream/core';
  * Rejects with INTEGRITY_TREE_INCOMPLETE when a chain_seq of the range is missing (rows removed
  * by retention or deleted): no tree can be built over a hole.
  */
-export async function readLeafEntries(ch: ClickHouse, topic: string, partition: number, from: bigint, to: bigint): Promise<Buffer[]> {
+export async function readLeafEntries(
+  ch: ClickHouse,
+  topic: string,
+  partition: number,
+  from: bigint,
+  to: bigint,
+  options: { max_execution_time_s?: number } = {},
+): Promise<Buffer[]> {
   if (to < from) return [];
   const n = Number(to - from) + 1;
   const q = sql`SELECT chain_seq, kafka_offset, unhex(hash) AS leaf_bytes FROM ${table(ch.database, 'events')}
@@ -21,7 +28,7 @@ FORMAT RowBinary`;
   const res = await ch.client.exec({
     query: r.query,
     ...(r.query_params ? { query_params: r.query_params } : {}),
-    clickhouse_settings: { wait_end_of_query: 1, max_execution_time: 0 },
+    clickhouse_settings: { wait_end_of_query: 1, max_execution_time: options.max_execution_time_s ?? 0 },
   });
   const chunks: Buffer[] = [];
   for await (const c of res.stream) chunks.push(c as Buffer);
@@ -48,9 +55,13 @@ FORMAT RowBinary`;
   }
   const hole = leaves.findIndex((l) => l === undefined);
   if (hole !== -1 || leaves.length !== n)
-    throw new AuditstreamError('INTEGRITY_TREE_INCOMPLETE', `partition ${partition} of ${topic} has no stored chain entry ${from + BigInt(hole)} (of ${from}..${to})`, {
-      retriable: false,
-      field: 'chain_seq',
-    });
+    throw new AuditstreamError(
+      'INTEGRITY_TREE_INCOMPLETE',
+      `partition ${partition} of ${topic} has no stored chain entry ${from + BigInt(hole)} (of ${from}..${to})`,
+      {
+        retriable: false,
+        field: 'chain_seq',
+      },
+    );
   return leaves as Buffer[];
 }

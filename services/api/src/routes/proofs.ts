@@ -69,6 +69,7 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
             entry,
           },
           head,
+          { max_execution_time_s: ctx.config.export_timeout_s },
         ).catch(notBuildable),
       );
     },
@@ -109,13 +110,19 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const to = await at('to_size', q.to_size);
       if (BigInt(q.from_size) > BigInt(to.tree_size)) throw badParameter('from_size', `must not exceed to_size (${to.tree_size})`);
       const from = await at('from_size', q.from_size);
-      return ctx.metrics.timeQuery('proof', () => buildConsistencyProof(ctx.ch, from, to).catch(notBuildable));
+      return ctx.metrics.timeQuery('proof', () =>
+        buildConsistencyProof(ctx.ch, from, to, { max_execution_time_s: ctx.config.export_timeout_s }).catch(notBuildable),
+      );
     },
   );
 }
 
 function notBuildable(err: unknown): never {
   if ((err as { code?: string }).code === 'INTEGRITY_TREE_INCOMPLETE')
-    throw new ProblemError('not_found', 'no proof can be built: a chain entry of this partition is not stored (removed by retention or deleted) or its hash is not 32 bytes', { cause: err });
+    throw new ProblemError(
+      'not_found',
+      'no proof can be built: a chain entry of this partition is not stored (removed by retention or deleted) or its hash is not 32 bytes',
+      { cause: err },
+    );
   throw err;
 }
