@@ -11,6 +11,8 @@ mkdir -p .build
 python=${PYTHON:-python3}
 [ -x .build/python/bin/python ] || "$python" -m venv .build/python
 .build/python/bin/python -m pip install -q --disable-pip-version-check -r python/requirements.txt
+# The proof checker of docs/integrity.md ("Proofs") needs Ed25519: run by test/integration/merkle-proofs.test.ts.
+.build/python/bin/python -m pip install -q --disable-pip-version-check cryptography==48.0.0
 
 (cd go && go build -o ../.build/go/produce .)
 

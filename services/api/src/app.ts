@@ -27,6 +27,7 @@ import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { proofRoutes } from './routes/proofs.js';
 import { statsRoutes } from './routes/stats.js';
 import { parseQueryString } from './text.js';
 
@@ -173,6 +174,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   exportRoutes(app, ctx);
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
+  proofRoutes(app, ctx);
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
 
   let spec: string | undefined;

@@ -57,7 +57,7 @@ export interface IngestIntegrity {
 }
 
 export interface CreateIngestIntegrityOptions extends IngestIntegrityDeps {
-  config: Pick<IntegrityConfig, 'checkpoint_every_events' | 'checkpoint_interval_ms' | 'public_key_files'>;
+  config: Pick<IntegrityConfig, 'checkpoint_every_events' | 'checkpoint_interval_ms' | 'public_key_files'> & { merkle_enabled?: boolean };
   publisher: CheckpointPublisher;
   registry: Registry;
   logger: Logger;
@@ -87,6 +87,7 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
   const dropped = new Set<string>();
   const store: CheckpointStore = {
     lastCheckpoint: (topic, p) => base.lastCheckpoint(topic, p),
+    leaves: (topic, p, from, to) => base.leaves(topic, p, from, to),
     async insertCheckpoint(c) {
       if (owned.has(key(c.topic, c.partition))) return base.insertCheckpoint(c);
       dropped.add(c.signature);
@@ -108,6 +109,7 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
     signingKey: opts.signingKey,
     everyEvents: opts.config.checkpoint_every_events,
     intervalMs: opts.config.checkpoint_interval_ms,
+    merkle: opts.config.merkle_enabled ?? true,
     metrics: opts.registry,
     logger: log,
   });

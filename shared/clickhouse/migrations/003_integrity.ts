@@ -1,7 +1,7 @@
 import type { Migration } from '../src/migrate.js';
 
 /** The checkpoints table (007 swaps it for one whose key keeps forked checkpoints). */
-export const CHECKPOINTS_DDL = (db: string, name: string, orderBy: string) => `CREATE TABLE IF NOT EXISTS ${db}.${name} (
+export const CHECKPOINTS_DDL = (db: string, name: string, orderBy: string, extraColumns = '') => `CREATE TABLE IF NOT EXISTS ${db}.${name} (
   \`topic\` String COMMENT 'events topic the chain belongs to',
   \`partition\` UInt32 COMMENT 'Kafka partition of the chain',
   \`last_offset\` UInt64 COMMENT 'last offset covered by this checkpoint',
@@ -10,7 +10,7 @@ export const CHECKPOINTS_DDL = (db: string, name: string, orderBy: string) => `C
   \`created_at\` DateTime('UTC'),
   \`prev_checkpoint_hash\` String COMMENT 'hex hash of the previous checkpoint of this partition',
   \`key_id\` String COMMENT 'id of the signing key',
-  \`signature\` String COMMENT 'base64 signature over the checkpoint'
+  \`signature\` String COMMENT 'base64 signature over the checkpoint'${extraColumns}
 ) ENGINE = ReplacingMergeTree(created_at)
 ORDER BY ${orderBy}`;
 

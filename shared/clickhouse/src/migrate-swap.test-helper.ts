@@ -77,7 +77,7 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
   assert.equal(await rawEventRowCount(ch, tenant), 0, 'interrupted after the swap, before the copy');
 
   const res = await migrate(ch);
-  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key']);
+  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key', '008_checkpoints_tree_head']);
   assert.equal((await migrate(ch)).noop, true, 'a second run is a no-op');
   assert.ok((await migrationStatus(ch)).entries.every((e) => e.applied && !e.drift));
 
@@ -89,6 +89,8 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
   assert.equal((await getEvent(ch, tenant, id))?.event.outcome, 'failure', 'the first received is shown');
   const [cps] = await ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${db}.checkpoints`);
   assert.equal(Number(cps?.n), 2, 'both forked checkpoints kept');
+  const [tree] = await ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${db}.checkpoints WHERE tree_size = 0 AND tree_root = ''`);
+  assert.equal(Number(tree?.n), 2, '008: copied checkpoints have no tree head (version 1)');
   const [pre] = await ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${db}.events_pre006`);
   assert.equal(Number(pre?.n), 4, 'the old table is kept until an operator drops it');
 

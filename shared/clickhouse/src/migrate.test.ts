@@ -7,8 +7,21 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
   assert.deepEqual(
     ms.map((m) => m.id),
-    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key'],
+    [
+      '001_events',
+      '002_lookups',
+      '003_integrity',
+      '004_operations',
+      '005_subject_keys',
+      '006_events_source_key',
+      '007_checkpoints_fork_key',
+      '008_checkpoints_tree_head',
+    ],
   );
+  const tree = ms[7]?.statements.join('\n') ?? '';
+  assert.match(tree, /`tree_size` UInt64 DEFAULT 0/);
+  assert.match(tree, /`tree_root` String DEFAULT ''/);
+  assert.match(tree, /RENAME TABLE `audit_x`\.checkpoints TO `audit_x`\.checkpoints_pre008, `audit_x`\.checkpoints_new008 TO `audit_x`\.checkpoints/);
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /CREATE TABLE IF NOT EXISTS `audit_x`\.events/);
   assert.match(events, /`occurred_at` DateTime\('UTC'\)/);
@@ -54,5 +67,6 @@ test('applied migrations render exactly as before (checksums pinned: a change wo
   assert.equal(legacy['003_integrity'], '419dcf3cee66545bd2e3249a923dda82fd7d1ce446a3c4470b9ba20fef2234b0');
   assert.equal(legacy['004_operations'], 'c5f998fac2b3d10b5e258d2c757916cdb44707e92f66d018d6a2da24bdfe3afa');
   assert.equal(legacy['005_subject_keys'], 'b1a4f220598a40ac88f1720cdabeb4d4cfa0b8a606d07e0cbfadb558a3dd832e');
+  assert.equal(legacy['007_checkpoints_fork_key'], '2dc9e15cfb261e987d4e380c04dd197d3afb4e2c41d9f9bd7bd3a5c886761581');
   assert.equal(ck('26.7.2.1')['001_events'], '7423a1da7bbe4f3c22469d146cf7d05f91d9fff27bc60fac00820b1bd2912d40');
 });

@@ -1,6 +1,6 @@
 import type { EventRow } from '@auditstream/clickhouse';
 import type { Chainer, ChainLink } from './chainer.js';
-import type { Checkpointer } from './checkpointer.js';
+import type { Checkpointer, InsertedEntry } from './checkpointer.js';
 
 export interface ChainedInsertDeps {
   chainer: Chainer;
@@ -44,7 +44,7 @@ async function chainAndInsert(deps: ChainedInsertDeps, rows: EventRow[]): Promis
       const k = `${r.kafka_topic}\u0000${r.kafka_partition}`;
       p = partitions.get(k);
       if (!p) {
-        p = { topic: r.kafka_topic, partition: r.kafka_partition, count: 0 };
+        p = { topic: r.kafka_topic, partition: r.kafka_partition, count: 0, entries: [] };
         partitions.set(k, p);
       }
     }
@@ -63,11 +63,14 @@ async function chainAndInsert(deps: ChainedInsertDeps, rows: EventRow[]): Promis
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i] as EventRow;
       const q = partOf[i] as PartitionOfBatch;
+      const status = links[i]?.status;
+      if (status !== 'mismatch') q.entries.push({ chain_seq: r.chain_seq, hash: r.hash, status });
       q.count++;
       if (!q.head || offsetAbove(r.kafka_offset, q.head.kafka_offset)) q.head = r;
     }
     for (const q of partitions.values()) {
-      if (q.head) deps.checkpointer.inserted(q.topic, q.partition, { offset: q.head.kafka_offset, chain_seq: q.head.chain_seq, hash: q.head.hash }, q.count);
+      if (q.head)
+        deps.checkpointer.inserted(q.topic, q.partition, { offset: q.head.kafka_offset, chain_seq: q.head.chain_seq, hash: q.head.hash }, q.count, q.entries);
     }
   }
   return links;
@@ -78,6 +81,8 @@ interface PartitionOfBatch {
   partition: number;
   head?: EventRow;
   count: number;
+  /** The batch's stored entries in the order stored (the Merkle tree's next leaves). */
+  entries: InsertedEntry[];
 }
 
 const CANONICAL_DECIMAL = /^(?:0|[1-9][0-9]*)$/;

@@ -2,8 +2,9 @@ import type { ClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import type { Producer } from 'kafkajs';
 import type { Registry } from 'prom-client';
-import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
-import type { SigningKey } from './keys.js';
+import { type Checkpoint, checkpointHash, checkpointSigningInput, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
+import { type SigningKey, verifyBytes } from './keys.js';
+import { leafHash, MerkleFrontier } from './merkle.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionStates } from './partitions.js';
 import { type CheckpointStore, clickhouseIntegrityStore } from './store.js';
@@ -25,6 +26,7 @@ export function checkpointMessageValue(c: Checkpoint): string {
     created_at_s: c.created_at_s,
     prev_checkpoint_hash: c.prev_checkpoint_hash,
     key_id: c.key_id,
+    ...(c.tree_root !== undefined ? { tree_size: c.tree_size, tree_root: c.tree_root } : {}),
     signature: c.signature,
   });
 }
@@ -59,6 +61,14 @@ export function parseCheckpointMessage(value: Buffer | string | null): Checkpoin
   };
   if (Object.values(c).some((v) => v === undefined)) return undefined;
   if (!DIGITS.test(c.last_offset as string) || !DIGITS.test(c.chain_seq as string)) return undefined;
+  // A tree head (version 2) is both fields or neither.
+  const tree_size = s('tree_size');
+  const tree_root = s('tree_root');
+  if ((tree_size === undefined) !== (tree_root === undefined)) return undefined;
+  if (tree_size !== undefined && tree_root !== undefined) {
+    if (!DIGITS.test(tree_size) || !/^[0-9a-f]{64}$/.test(tree_root)) return undefined;
+    return { ...(c as Checkpoint), tree_size, tree_root };
+  }
   return c as Checkpoint;
 }
 
@@ -95,6 +105,16 @@ export interface CheckpointerDeps {
   tickMs?: number;
   /** Checkpoints kept for a publish retry per partition when Kafka is down (oldest dropped). Default 10,000. */
   maxUnpublished?: number;
+  /** Sign a Merkle tree head with each checkpoint (integrity.merkle_enabled). Default true. */
+  merkle?: boolean;
+}
+
+/** A chain entry just stored: what the tree appends (leaf = the entry hash's 32 bytes). */
+export interface InsertedEntry {
+  chain_seq: string | number | bigint;
+  hash: string;
+  /** The chainer's status: a `conflict` re-chains an existing position, so the tree is rebuilt from the store. */
+  status?: string;
 }
 
 /** The newest stored chain entry of a partition, as the chainer produced it. */
@@ -112,7 +132,7 @@ export interface Checkpointer {
    * partition, `count` how many entries the insert stored. May start signing in the background
    * (never blocks the caller; failures are logged, counted and retried).
    */
-  inserted(topic: string, partition: number, head: InsertedHead, count: number): void;
+  inserted(topic: string, partition: number, head: InsertedHead, count: number, entries?: readonly InsertedEntry[]): void;
   /** Signs what is pending now (all partitions, or one) and waits for it: before giving a partition up and on shutdown. */
   flush(topic?: string, partition?: number): Promise<void>;
   /** flush, then forget the partition (revoked). */
@@ -137,6 +157,12 @@ interface PState {
   candidate: Checkpoint | undefined;
   queue: Promise<void>;
   scheduled: boolean;
+  /** The last stored checkpoint as loaded (its tree frontier is where the tree resumes). */
+  lastCheckpoint: Checkpoint | undefined;
+  /** The Merkle frontier over the entries told so far; undefined: rebuild at the next signing. */
+  tree: MerkleFrontier | undefined;
+  /** A chain entry is missing (retention): no tree heads for this partition until reassigned. */
+  treeUnavailable: boolean;
 }
 
 /**
@@ -174,7 +200,11 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
     candidate: undefined,
     queue: Promise.resolve(),
     scheduled: false,
+    lastCheckpoint: undefined,
+    tree: undefined,
+    treeUnavailable: false,
   }));
+  const merkle = deps.merkle ?? true;
   const state = (topic: string, partition: number): PState => states.get(topic, partition);
   let timer: NodeJS.Timeout | undefined;
 
@@ -192,6 +222,9 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       metrics?.checkpointsSigned.inc();
     }
     st.candidate = undefined;
+    st.lastCheckpoint = last;
+    // Resume from the stored frontier (or an empty tree): entries told from now on extend it, a gap is read from the store.
+    st.tree = merkle ? resumeFrom(last, Number.MAX_SAFE_INTEGER) : undefined;
     st.lastOffset = last ? BigInt(last.last_offset) : -1n;
     st.lastHash = last ? checkpointHash(last) : GENESIS_CHECKPOINT_HASH;
     if (!st.loaded) st.lastAt = now();
@@ -240,6 +273,7 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       return;
     }
     const pendingAtStart = st.pending;
+    const tree = merkle ? await treeAt(st, head.chain_seq) : undefined;
     const at = now();
     const c = signCheckpoint(deps.signingKey, {
       topic: st.topic,
@@ -249,7 +283,9 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       chain_head: head.hash,
       created_at_s: Math.floor(at / 1000),
       prev_checkpoint_hash: st.lastHash,
+      ...(tree ? { tree_size: head.chain_seq.toString(), tree_root: tree.root } : {}),
     });
+    if (tree) c.tree_frontier = tree.frontier;
     try {
       await store!.insertCheckpoint(c);
     } catch (err) {
@@ -259,12 +295,74 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       throw err;
     }
     st.lastOffset = head.offset;
+    st.lastCheckpoint = c;
     st.lastHash = checkpointHash(c);
     st.lastAt = at;
     st.pending = Math.max(0, st.pending - pendingAtStart);
     metrics?.checkpointsSigned.inc();
     queuePublish(st, c);
     await publishPending(st);
+  }
+
+  /**
+   * The tree over entries 1..size as {root, frontier} hex, or undefined when it cannot be built.
+   * Usually the in-memory frontier already has exactly `size` leaves (inserted() appends each
+   * stored entry). Otherwise — after an assignment, a conflict, or entries not told — it resumes
+   * from the last checkpoint's frontier (trusted only when signed by our key and its root is the
+   * signed one) and reads the entries since from the store: O(entries since the last checkpoint),
+   * never the whole partition, except the first time a partition gets a tree.
+   */
+  async function treeAt(st: PState, seq: bigint): Promise<{ root: string; frontier: string } | undefined> {
+    if (st.treeUnavailable || seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+    const size = Number(seq);
+    if (st.tree && st.tree.size === size) return snapshot(st.tree);
+    if (st.tree && st.tree.size < size) {
+      // Entries not told (e.g. inserted() without entries): read just the missing ones.
+      const base = st.tree;
+      st.tree = undefined;
+      return extend(st, base, size);
+    }
+    st.tree = undefined;
+    return extend(st, resumeFrom(st.lastCheckpoint, size), size);
+  }
+
+  async function extend(st: PState, base: MerkleFrontier, size: number): Promise<{ root: string; frontier: string } | undefined> {
+    const local = base.clone();
+    try {
+      const leaves = await store!.leaves(st.topic, st.partition, BigInt(local.size + 1), BigInt(size));
+      for (const l of leaves) local.appendLeafHash(leafHash(l));
+    } catch (err) {
+      // The tree never holds up the chain's checkpoint: this one is signed without a tree head (version 1).
+      metrics?.checkpointFailures.inc({ stage: 'tree' });
+      if ((err as { code?: string }).code === 'INTEGRITY_TREE_INCOMPLETE') {
+        st.treeUnavailable = true; // a missing entry stays missing: do not re-read the partition every time
+        log?.warn(
+          { topic: st.topic, partition: st.partition, err: (err as Error).message },
+          'no Merkle tree for this partition (a chain entry is missing): checkpoints are signed without a tree head',
+        );
+      } else
+        log?.warn(
+          { topic: st.topic, partition: st.partition, err: (err as Error).message },
+          'Merkle tree not built (retried at the next checkpoint): this checkpoint is signed without a tree head',
+        );
+      return undefined;
+    }
+    // Entries told while the store was read were not appended (st.tree was unset): the next signing reads them.
+    st.tree = local;
+    return snapshot(local);
+  }
+
+  function resumeFrom(cp: Checkpoint | undefined, size: number): MerkleFrontier {
+    if (!cp?.tree_root || !cp.tree_size || !cp.tree_frontier || Number(cp.tree_size) > size) return MerkleFrontier.empty();
+    if (cp.key_id !== deps.signingKey.keyId || !verifyBytes(deps.signingKey.publicKey, checkpointSigningInput(cp), cp.signature)) return MerkleFrontier.empty();
+    const hex = cp.tree_frontier;
+    const nodes = hex.match(/[0-9a-f]{64}/g)?.map((h) => Buffer.from(h, 'hex')) ?? [];
+    const f = nodes.length * 64 === hex.length ? MerkleFrontier.from(Number(cp.tree_size), nodes) : undefined;
+    return f && f.root().toString('hex') === cp.tree_root ? f : MerkleFrontier.empty();
+  }
+
+  function snapshot(f: MerkleFrontier): { root: string; frontier: string } {
+    return { root: f.root().toString('hex'), frontier: f.nodeList.map((b) => b.toString('hex')).join('') };
   }
 
   /** Runs `fn` after everything queued for the partition; the queue itself never rejects. */
@@ -297,8 +395,22 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       const st = state(topic, partition);
       return enqueue(st, () => load(st));
     },
-    inserted(topic, partition, head, count) {
+    inserted(topic, partition, head, count, entries) {
       const st = state(topic, partition);
+      if (merkle && st.tree && entries) {
+        for (const e of entries) {
+          const seq = Number(e.chain_seq);
+          if (e.status === 'conflict' && seq <= st.tree.size) {
+            st.tree = undefined; // an existing position re-chained: rebuild from what is stored
+            break;
+          }
+          if (seq === st.tree.size + 1) st.tree.appendLeafHash(leafHash(Buffer.from(e.hash, 'hex')));
+          else if (seq > st.tree.size + 1) {
+            st.tree = undefined; // a gap: read the missing entries from the store at the next signing
+            break;
+          }
+        }
+      }
       const h = { offset: BigInt(head.offset), chain_seq: BigInt(head.chain_seq), hash: head.hash };
       if (!st.head || h.offset > st.head.offset) st.head = h;
       st.pending += count;

@@ -8,6 +8,7 @@ export interface IntegrityConfig {
   readonly signing_key?: string | undefined;
   readonly checkpoint_every_events: number;
   readonly checkpoint_interval_ms: number;
+  readonly merkle_enabled?: boolean;
   readonly public_key_files: readonly string[];
   readonly verify_margin_ms: number;
   readonly verify_allow_offset_gaps: boolean;

@@ -1,4 +1,5 @@
 import { type AuditEventInput, type EventRow, type IngestMeta, type LegacyEventRow, toRow } from '@auditstream/clickhouse';
+import { AuditstreamError } from '@auditstream/core';
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
 import { chainContentFromRow } from './fields.js';
@@ -50,6 +51,18 @@ export class FakeStore implements ChainStore, CheckpointStore {
       .filter((c) => c.topic === topic && c.partition === partition && (below === undefined || BigInt(c.last_offset) < below))
       .sort((a, b) => (BigInt(a.last_offset) < BigInt(b.last_offset) ? -1 : 1));
     return list[list.length - 1];
+  }
+  async leaves(topic: string, partition: number, from: bigint, to: bigint) {
+    this.queries++;
+    const bySeq = new Map<bigint, string>();
+    for (const l of this.links(topic, partition)) if (!bySeq.has(l.chain_seq)) bySeq.set(l.chain_seq, l.hash);
+    const out: Buffer[] = [];
+    for (let s = from; s <= to; s++) {
+      const h = bySeq.get(s);
+      if (!h) throw new AuditstreamError('INTEGRITY_TREE_INCOMPLETE', `no chain entry ${s}`, { retriable: false });
+      out.push(Buffer.from(h, 'hex'));
+    }
+    return out;
   }
   async insertCheckpoint(c: Checkpoint) {
     if (this.failNextCheckpoint) {

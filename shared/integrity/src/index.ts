@@ -19,6 +19,7 @@ export {
   checkpointSigningInput,
   GENESIS_CHECKPOINT_HASH,
   signCheckpoint,
+  signedCheckpoint,
   verifyCheckpoint,
 } from './checkpoint.js';
 export {
@@ -28,6 +29,7 @@ export {
   checkpointMessageKey,
   checkpointMessageValue,
   createCheckpointer,
+  type InsertedEntry,
   type InsertedHead,
   kafkaCheckpointPublisher,
   parseCheckpointMessage,
@@ -52,7 +54,31 @@ export {
   signBytes,
   verifyBytes,
 } from './keys.js';
+export {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  leafHash,
+  MerkleFrontier,
+  nodeHash,
+  subtreeRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
+export {
+  buildConsistencyProof,
+  buildInclusionProof,
+  type ConsistencyProof,
+  type InclusionProof,
+  type ProofCheck,
+  type ProofDocument,
+  readTreeHeads,
+  type TreeHead,
+  verifyProofDocument,
+} from './proofs.js';
+export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
+export { readLeafEntries } from './tree-store.js';
 export {
   type ChainAnchor,
   type CheckpointCheckResult,

@@ -22,7 +22,7 @@ export function integrityMetrics(registry: Registry): IntegrityMetrics {
     }),
     checkpointFailures: new Counter({
       name: 'auditstream_ingest_checkpoint_failures_total',
-      help: 'Checkpoint attempts that failed, by stage: load (previous checkpoint), store (ClickHouse), publish (Kafka; retried on the next tick).',
+      help: 'Checkpoint attempts that failed, by stage: load (previous checkpoint), store (ClickHouse), publish (Kafka; retried on the next tick), tree (the Merkle tree head could not be built: the checkpoint is signed without one).',
       labelNames: ['stage'],
       registers: [registry],
     }),

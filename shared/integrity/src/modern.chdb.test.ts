@@ -21,6 +21,9 @@ import { createChainedInsert } from './chained-insert.js';
 import { createChainer } from './chainer.js';
 import { createCheckpointer } from './checkpointer.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
+import { leafHash, subtreeRoot } from './merkle.js';
+import { clickhouseIntegrityStore } from './store.js';
+import { readLeafEntries } from './tree-store.js';
 import { verifyStore } from './verify-store.js';
 
 /**
@@ -81,6 +84,11 @@ test('modern layout: chained rows verify, and an altered row is named', async ()
   assert.deepEqual(clean.findings, []);
   assert.equal(clean.entries, 200);
   assert.equal(clean.partitions[0]?.checkpoints_matched, clean.partitions[0]?.checkpoints);
+  // The signed tree head (migration 008's columns) is rebuilt from the stored entries on this layout too.
+  const head = await clickhouseIntegrityStore(ch).lastCheckpoint('audit.events', 0);
+  assert.equal(head?.tree_size, '200');
+  const leaves = await readLeafEntries(ch, 'audit.events', 0, 1n, 200n);
+  assert.equal(subtreeRoot(leaves.map(leafHash)).toString('hex'), head?.tree_root);
   await ch.command(`ALTER TABLE ${DB}.events UPDATE attributes = map('a', 'forged') WHERE kafka_offset = 41 SETTINGS mutations_sync = 1`);
   const tampered = await verifyStore({ ch, publicKeys: keys });
   assert.equal(tampered.first_error?.kind, 'modified');

@@ -2,6 +2,7 @@ import { type ClickHouse, joinSql, layoutFor, render, type SqlFragment, sql, tab
 import { AuditstreamError } from '@auditstream/core';
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
+import { readLeafEntries } from './tree-store.js';
 import type { StoredChainRow } from './partition-verifier.js';
 
 /**
@@ -35,6 +36,8 @@ export interface ChainStore {
 export interface CheckpointStore {
   lastCheckpoint(topic: string, partition: number): Promise<Checkpoint | undefined>;
   insertCheckpoint(checkpoint: Checkpoint): Promise<void>;
+  /** The raw 32-byte entry hashes of chain_seq from..to (tree-store.ts); rejects when one is missing. */
+  leaves(topic: string, partition: number, from: bigint, to: bigint): Promise<Buffer[]>;
 }
 
 interface LinkRow {
@@ -55,12 +58,16 @@ interface CheckpointRow {
   prev_checkpoint_hash: string;
   key_id: string;
   signature: string;
+  ts: string;
+  tree_root: string;
+  tree_frontier: string;
 }
 
 // Aliases never reuse a column name: ClickHouse resolves aliases in WHERE and ORDER BY too.
 const LINK_COLUMNS = sql`toString(kafka_offset) AS o, toString(chain_seq) AS cs, prev_hash, hash, toString(event_id) AS eid`;
 const CHECKPOINT_COLUMNS = sql`topic, \`partition\`, toString(last_offset) AS lo, toString(chain_seq) AS cs, chain_head,
-  toUnixTimestamp(created_at) AS cat, prev_checkpoint_hash, key_id, signature`;
+  toUnixTimestamp(created_at) AS cat, prev_checkpoint_hash, key_id, signature,
+  toString(tree_size) AS ts, tree_root, tree_frontier`;
 
 function toLink(r: LinkRow): StoredLink {
   return { offset: BigInt(r.o), chain_seq: BigInt(r.cs || '0'), prev_hash: r.prev_hash, hash: r.hash, event_id: r.eid.toLowerCase() };
@@ -77,6 +84,8 @@ export function checkpointFromRow(r: CheckpointRow): Checkpoint {
     prev_checkpoint_hash: r.prev_checkpoint_hash,
     key_id: r.key_id,
     signature: r.signature,
+    // tree_size 0 = a version 1 checkpoint (no tree head), including every one signed before migration 008.
+    ...(r.ts && r.ts !== '0' ? { tree_size: BigInt(r.ts).toString(), tree_root: r.tree_root, tree_frontier: r.tree_frontier } : {}),
   };
 }
 
@@ -91,10 +100,26 @@ export function checkpointToRow(c: Checkpoint): Record<string, unknown> {
     prev_checkpoint_hash: c.prev_checkpoint_hash,
     key_id: c.key_id,
     signature: c.signature,
+    tree_size: c.tree_size ?? '0',
+    tree_root: c.tree_root ?? '',
+    tree_frontier: c.tree_frontier ?? '',
   };
 }
 
-const CHECKPOINT_INSERT_COLUMNS = ['topic', 'partition', 'last_offset', 'chain_seq', 'chain_head', 'created_at', 'prev_checkpoint_hash', 'key_id', 'signature'];
+const CHECKPOINT_INSERT_COLUMNS = [
+  'topic',
+  'partition',
+  'last_offset',
+  'chain_seq',
+  'chain_head',
+  'created_at',
+  'prev_checkpoint_hash',
+  'key_id',
+  'signature',
+  'tree_size',
+  'tree_root',
+  'tree_frontier',
+];
 
 /** The ClickHouse implementation of ChainStore and CheckpointStore (the ingest account may read both). */
 export function clickhouseIntegrityStore(ch: ClickHouse): ChainStore & CheckpointStore {
@@ -135,6 +160,7 @@ ORDER BY last_offset DESC, created_at DESC LIMIT 1`,
       );
       return rows[0] ? checkpointFromRow(rows[0]) : undefined;
     },
+    leaves: (topic, partition, from, to) => readLeafEntries(ch, topic, partition, from, to),
     async insertCheckpoint(c) {
       await ch.insertJson('checkpoints', [checkpointToRow(c)], { operation: 'integrity_insert_checkpoint', columns: CHECKPOINT_INSERT_COLUMNS });
     },

@@ -28,6 +28,12 @@ export const integritySection = z
       .describe(
         'Sign a checkpoint of a partition this long after its last one if events were stored since (whichever of this and checkpoint_every_events comes first); bounds how long new rows go unsigned.',
       ),
+    merkle_enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Sign a Merkle tree head (RFC 9162 root over the partition's chain entries) with each checkpoint, for inclusion and consistency proofs (GET /v1/events/{id}/proof); off signs version 1 checkpoints without one.",
+      ),
     public_key_files: z
       .array(z.string().min(1))
       .default([])
