@@ -67,6 +67,18 @@ export {
 } from './merkle.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 export {
+  type ChainAnchor,
+  type CheckpointCheckResult,
+  checkCheckpoints,
+  type Finding,
+  type FindingKind,
+  type PartitionReport,
+  PartitionVerifier,
+  type PartitionVerifierOptions,
+  type Severity,
+  type StoredChainRow,
+} from './partition-verifier.js';
+export {
   buildConsistencyProof,
   buildInclusionProof,
   type ConsistencyProof,
@@ -79,17 +91,4 @@ export {
 } from './proofs.js';
 export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export { readLeafEntries } from './tree-store.js';
-export {
-  type ChainAnchor,
-  type CheckpointCheckResult,
-  checkCheckpoints,
-  type Finding,
-  type FindingKind,
-  type PartitionReport,
-  PartitionVerifier,
-  type PartitionVerifierOptions,
-  type Severity,
-  type StoredChainRow,
-} from './partition-verifier.js';
-export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';

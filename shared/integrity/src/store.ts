@@ -2,8 +2,8 @@ import { type ClickHouse, joinSql, layoutFor, render, type SqlFragment, sql, tab
 import { AuditstreamError } from '@auditstream/core';
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
-import { readLeafEntries } from './tree-store.js';
 import type { StoredChainRow } from './partition-verifier.js';
+import { readLeafEntries } from './tree-store.js';
 
 /**
  * Everything the integrity module reads from or writes to ClickHouse, in one place. Every
