@@ -51,6 +51,29 @@ export {
   signBytes,
   verifyBytes,
 } from './keys.js';
+export {
+  ExportDigest,
+  type ExportManifest,
+  type ExportManifestPayload,
+  MANIFEST_TYPE,
+  MANIFEST_VERSION,
+  type ManifestCoverage,
+  type ManifestDigest,
+  type ManifestSignatureCheck,
+  manifestSigningInput,
+  RecordSplitter,
+  signManifest,
+  verifyManifestSignature,
+} from './manifest.js';
+export {
+  EXPORT_VERIFY_EXIT,
+  type ExportCheck,
+  type ExportProblem,
+  exportCheckExit,
+  formatExportCheck,
+  parseManifest,
+  verifyExportFile,
+} from './manifest-verify.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export {
