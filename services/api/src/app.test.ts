@@ -354,6 +354,7 @@ describe('OpenAPI', () => {
       '/v1/events',
       '/v1/events/{event_id}',
       '/v1/export',
+      '/v1/export/manifest',
       '/v1/integrity/verify',
       '/v1/stats/timeseries',
       '/v1/stats/top',
