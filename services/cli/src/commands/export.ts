@@ -41,7 +41,8 @@ export const command: Command = {
       json: { type: 'boolean' },
     });
     const [sub, file, manifestFile, ...rest] = positionals;
-    if (sub !== 'verify') throw new AuditstreamError('USAGE', sub ? `unknown subcommand "${sub}"` : 'a subcommand is required (verify)', { field: 'subcommand' });
+    if (sub !== 'verify')
+      throw new AuditstreamError('USAGE', sub ? `unknown subcommand "${sub}"` : 'a subcommand is required (verify)', { field: 'subcommand' });
     if (!file || !manifestFile) throw new AuditstreamError('USAGE', 'export verify needs <file> and <manifest>', { field: 'argument' });
     if (rest.length > 0) throw new AuditstreamError('USAGE', `unexpected argument "${rest[0]}"`, { field: 'argument' });
     const integrity = (await import(INTEGRITY_MODULE)) as IntegrityModule;
