@@ -81,7 +81,10 @@ export async function verifyExportFile(input: {
       digest.addHeader(rec);
     } else digest.addRow(rec);
   });
-  for await (const chunk of input.file) splitter.push(chunk);
+  for await (const chunk of input.file) {
+    digest.addBody(chunk);
+    splitter.push(chunk);
+  }
   splitter.end();
   const got = digest.result();
   const rows = digest.rows;
@@ -94,7 +97,7 @@ export async function verifyExportFile(input: {
   } else if (rows > m.row_count) {
     const n = rows - m.row_count;
     problems.push({ kind: 'rows_added', rows: n, detail: `${plural(n, 'row')} added: the file has ${rows}, the export had ${m.row_count}` });
-  } else if (got.row_sum !== m.digest.row_sum) {
+  } else if (got.rows_crc32_sum !== m.digest.rows_crc32_sum) {
     problems.push({ kind: 'rows_altered', detail: `rows altered: the file has the export's ${plural(rows, 'row')}, but not with the same content` });
   } else if (got.body_sha256 !== m.digest.body_sha256 && problems.length === 0) {
     problems.push({ kind: 'rows_reordered', detail: `rows reordered: the file has the export's ${plural(rows, 'row')}, in another order` });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { signCheckpoint } from './checkpoint.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
-import { ExportDigest, type ExportManifest, RecordSplitter, signManifest, verifyManifestSignature } from './manifest.js';
+import { crc32, crc32Table, ExportDigest, type ExportManifest, RecordSplitter, signManifest, verifyManifestSignature } from './manifest.js';
 import { exportCheckExit, parseManifest, verifyExportFile } from './manifest-verify.js';
 
 const apiPair = generateSigningKey();
@@ -20,6 +21,7 @@ function manifestOf(format: 'ndjson' | 'csv', rows: string[], key = apiKey): Exp
   const d = new ExportDigest();
   if (format === 'csv') d.addHeader(csvHeader);
   for (const r of rows) d.addRow(r);
+  d.addBody(Buffer.from((format === 'csv' ? csvHeader : '') + rows.join(''), 'utf8'));
   return signManifest(key, {
     export_id: '0193b1c2-0000-7000-8000-000000000001',
     created_at: '2026-12-03T04:00:00.000Z',
@@ -172,4 +174,34 @@ test('parseManifest refuses what is not a manifest, naming what is missing', () 
   assert.throws(() => parseManifest('{"type":"x"}'), /is not an auditstream.export-manifest v1/);
   const m = manifestOf('ndjson', ndjsonRows);
   assert.deepEqual(parseManifest(JSON.stringify(m)), m);
+});
+
+test('rows_crc32_sum is the sum mod 2^32 of zlib CRC-32 of each row; the body hash and size are over every byte (the documented definitions)', () => {
+  const rows = Array.from({ length: 5000 }, (_, i) => `{"n":${i},"é":"${'x'.repeat(i % 97)}"}\n`);
+  const d = new ExportDigest();
+  d.addHeader('h\r\n');
+  for (const row of rows) d.addRow(row);
+  // The body in pieces cut anywhere (mid-row, mid-character): the hash is of the bytes, not the cuts.
+  const all = Buffer.from(`h\r\n${rows.join('')}`, 'utf8');
+  for (let i = 0; i < all.length; i += 4093) d.addBody(all.subarray(i, i + 4093));
+  const r = d.result();
+  // An independent CRC-32 (bitwise, no table) over the UTF-8 bytes.
+  const crc = (b: Buffer) => {
+    let c = 0xffffffff;
+    for (const byte of b) {
+      c ^= byte;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const sum = rows.reduce((s, row) => (s + crc(Buffer.from(row, 'utf8'))) % 2 ** 32, 0);
+  assert.equal(r.rows_crc32_sum, sum.toString(16).padStart(8, '0'));
+  const body = Buffer.from(`h\r\n${rows.join('')}`, 'utf8');
+  assert.equal(r.body_sha256, createHash('sha256').update(body).digest('hex'));
+  assert.equal(r.body_bytes, body.length);
+  assert.equal(r.header_sha256, createHash('sha256').update('h\r\n').digest('hex'));
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926, 'the CRC-32 check value');
+  // The fallback for Node versions without zlib.crc32 agrees.
+  assert.equal(crc32Table('123456789'), 0xcbf43926);
+  for (const row of rows.slice(0, 50)) assert.equal(crc32Table(row), crc(Buffer.from(row, 'utf8')));
 });

@@ -1,4 +1,5 @@
 import { createHash, type KeyObject } from 'node:crypto';
+import zlib from 'node:zlib';
 import type { Checkpoint } from './checkpoint.js';
 import { canonicalJson, type JcsValue } from './jcs.js';
 import { type SigningKey, signBytes, verifyBytes } from './keys.js';
@@ -31,8 +32,8 @@ export interface ManifestDigest {
   body_bytes: number;
   /** SHA-256 (hex) of the CSV header row (null for NDJSON). */
   header_sha256: string | null;
-  /** Diagnostic only (order-free): the sum mod 2^256 of SHA-256(row) over the rows, 64 hex digits. */
-  row_sum: string;
+  /** Diagnostic only (order-free): the sum mod 2^32 of CRC-32(row) over the rows, 8 hex digits. */
+  rows_crc32_sum: string;
 }
 
 export interface ExportManifestPayload {
@@ -86,32 +87,50 @@ export function verifyManifestSignature(m: ExportManifest, publicKeys: ReadonlyM
   return verifyBytes(key, input, m.signature) ? { ok: true } : { ok: false, problem: 'bad_signature' };
 }
 
-const SUM_MASK = (1n << 256n) - 1n;
+// CRC-32 as zlib computes it (Node >= 20.15 has it natively; the table below for older 20.x).
+const nativeCrc32 = (zlib as { crc32?: (data: string | Buffer) => number }).crc32;
+const CRC_TABLE = Int32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+/** CRC-32 of a row: zlib's when Node has it, else crc32Table. */
+export function crc32(data: string | Buffer): number {
+  return nativeCrc32 ? nativeCrc32(data) : crc32Table(data);
+}
+export function crc32Table(data: string | Buffer): number {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  let c = -1;
+  for (let i = 0; i < buf.length; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
 
 /**
- * The digest of an export, fed as it is written (constant memory): `header` once for CSV, then
- * `row` for each row in order, with the exact text sent.
+ * The digest of an export, fed as it is written, in constant memory: `addBody` with every byte of
+ * the body in order (in pieces of any size: the chunks sent, or a file as read), and beside it
+ * `addHeader` with the CSV header record and `addRow` with each row (the same bytes, split into
+ * records). Per row that is one CRC-32; the SHA-256 runs over the pieces (a per-row SHA-256 or
+ * hash update cost the export a third of its speed).
  */
 export class ExportDigest {
   private readonly body = createHash('sha256');
   private bytes = 0;
   private header: string | null = null;
-  private sum = 0n;
+  private crcSum = 0;
   rows = 0;
 
+  addBody(piece: Buffer): void {
+    this.body.update(piece);
+    this.bytes += piece.length;
+  }
+
   addHeader(text: string | Buffer): void {
-    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-    this.body.update(buf);
-    this.bytes += buf.length;
-    this.header = createHash('sha256').update(buf).digest('hex');
+    this.header = createHash('sha256').update(text).digest('hex');
   }
 
   addRow(text: string | Buffer): void {
-    const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-    this.body.update(buf);
-    this.bytes += buf.length;
     this.rows++;
-    this.sum = (this.sum + BigInt(`0x${createHash('sha256').update(buf).digest('hex')}`)) & SUM_MASK;
+    this.crcSum = (this.crcSum + crc32(text)) >>> 0;
   }
 
   /** Call once, after the last row. */
@@ -121,7 +140,7 @@ export class ExportDigest {
       body_sha256: this.body.digest('hex'),
       body_bytes: this.bytes,
       header_sha256: this.header,
-      row_sum: this.sum.toString(16).padStart(64, '0'),
+      rows_crc32_sum: this.crcSum.toString(16).padStart(8, '0'),
     };
   }
 }

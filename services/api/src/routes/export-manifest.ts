@@ -16,8 +16,9 @@ export const manifestPath = (exportId: string) => `/v1/export/manifest?export_id
 
 /**
  * Builds one export's manifest as its body is written (docs/integrity.md#export-manifests):
- * `header` and `row` take the exact text sent; the per-partition highest offsets are the only
- * state besides the running digest, so memory stays constant whatever the export's size.
+ * `header` and `row` take each record's text, `body` the bytes sent; the per-partition highest
+ * offsets are the only state besides the running digest, so memory stays constant whatever the
+ * export's size.
  */
 export function startManifest(
   signing: ManifestSigning,
@@ -32,32 +33,40 @@ export function startManifest(
   },
 ) {
   const digest = new ExportDigest();
-  const partitions = new Map<string, { topic: string; partition: number; rows: number; max: bigint }>();
+  // topic → partition → rows and highest offset (decimal text: compared by length, then as text, per row without a BigInt).
+  const partitions = new Map<string, Map<number, { rows: number; max: string }>>();
   return {
     header(text: string): void {
       digest.addHeader(text);
     },
+    /** Every byte sent, in order (the header included). */
+    body(piece: Buffer): void {
+      digest.addBody(piece);
+    },
     row(e: StoredEvent, text: string): void {
       digest.addRow(text);
-      const { kafka_topic: topic, kafka_partition: partition } = e.meta;
-      const offset = BigInt(e.meta.kafka_offset);
-      const k = `${partition}\u0000${topic}`;
-      const p = partitions.get(k);
-      if (!p) partitions.set(k, { topic, partition, rows: 1, max: offset });
+      const { kafka_topic: topic, kafka_partition: partition, kafka_offset: offset } = e.meta;
+      let byPartition = partitions.get(topic);
+      if (!byPartition) partitions.set(topic, (byPartition = new Map()));
+      const p = byPartition.get(partition);
+      if (!p) byPartition.set(partition, { rows: 1, max: offset });
       else {
         p.rows++;
-        if (offset > p.max) p.max = offset;
+        if (offset.length > p.max.length || (offset.length === p.max.length && offset > p.max)) p.max = offset;
       }
     },
     /** Signs the manifest once the last row was added, and keeps it for GET /v1/export/manifest. */
     async finish(): Promise<ExportManifest> {
       const coverage: ManifestCoverage[] = [];
-      const sorted = [...partitions.values()].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
-      for (const p of sorted) {
-        const last = await signing.lastCheckpoint(p.topic, p.partition);
-        // Verbatim, as stored: once checkpoints carry signed tree heads, so do manifests.
-        const covers = last !== undefined && BigInt(last.last_offset) >= p.max;
-        coverage.push({ topic: p.topic, partition: p.partition, rows: p.rows, max_offset: p.max.toString(), checkpoint: covers ? last : null });
+      for (const topic of [...partitions.keys()].sort()) {
+        const byPartition = partitions.get(topic) as Map<number, { rows: number; max: string }>;
+        for (const partition of [...byPartition.keys()].sort((x, y) => x - y)) {
+          const p = byPartition.get(partition) as { rows: number; max: string };
+          const last = await signing.lastCheckpoint(topic, partition);
+          // Verbatim, as stored: once checkpoints carry signed tree heads, so do manifests.
+          const covers = last !== undefined && BigInt(last.last_offset) >= BigInt(p.max);
+          coverage.push({ topic, partition, rows: p.rows, max_offset: p.max, checkpoint: covers ? last : null });
+        }
       }
       const rowCount = digest.rows;
       const manifest = signManifest(signing.key, {

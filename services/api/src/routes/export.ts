@@ -109,7 +109,7 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const log = ctx.logger;
       const metrics = ctx.metrics;
       let count = 0;
-      async function* body(): AsyncGenerator<string> {
+      async function* body(): AsyncGenerator<Buffer> {
         let buf = format === 'csv' ? csvHeader() : '';
         if (buf !== '') manifest?.header(buf);
         let pending = 0;
@@ -129,16 +129,20 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
               pending++;
               if (buf.length >= CHUNK_BYTES) {
                 flushCount();
-                const out = buf;
+                // Bytes here (the socket needs them anyway): the manifest hashes exactly what is sent.
+                const out = Buffer.from(buf, 'utf8');
                 buf = '';
+                manifest?.body(out);
                 yield out;
               }
             }
           }
           flushCount();
+          const last = Buffer.from(buf, 'utf8');
+          manifest?.body(last);
           // Signed and kept before the last bytes go out: once the client has the whole body, the manifest is there.
           await manifest?.finish();
-          if (buf.length > 0) yield buf;
+          if (last.length > 0) yield last;
           log.info({ rows: count, format, route: '/v1/export' }, 'export finished');
         } catch (err) {
           flushCount();
