@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,47 @@ import { type Child, createTestEnv, type IngestChild, runCli, spawnCli, spawnIng
 // its own message and exit code, and the manifest read is itself on record.
 
 const N = 30;
+
+/**
+ * An independent verifier written from docs/integrity.md#export-manifests alone: Python's standard
+ * library and the openssl CLI (as the auditor script there), no auditstream code.
+ */
+const PYTHON_VERIFIER = String.raw`
+import base64, hashlib, json, subprocess, sys, tempfile, zlib
+path, manifest_path, pub = sys.argv[1:4]
+m = json.load(open(manifest_path, encoding='utf-8'))
+sig = base64.b64decode(m.pop('signature'))
+def jcs(v):
+    if isinstance(v, dict):
+        return '{' + ','.join(json.dumps(k, ensure_ascii=False) + ':' + jcs(v[k]) for k in sorted(v, key=lambda k: k.encode('utf-16-be'))) + '}'
+    if isinstance(v, list):
+        return '[' + ','.join(jcs(x) for x in v) + ']'
+    return json.dumps(v, ensure_ascii=False)
+der = subprocess.run(['openssl', 'pkey', '-pubin', '-in', pub, '-outform', 'DER'], capture_output=True, check=True).stdout
+with tempfile.NamedTemporaryFile() as data, tempfile.NamedTemporaryFile() as sigfile:
+    data.write(jcs(m).encode('utf-8')); data.flush()
+    sigfile.write(sig); sigfile.flush()
+    signed = subprocess.run(['openssl', 'pkeyutl', '-verify', '-pubin', '-inkey', pub, '-rawin', '-in', data.name, '-sigfile', sigfile.name], capture_output=True).returncode == 0
+body = open(path, 'rb').read()
+records, start, quoted = [], 0, False
+for i, b in enumerate(body):
+    if m['format'] == 'csv' and b == 0x22:
+        quoted = not quoted
+    elif b == 0x0A and not quoted:
+        records.append(body[start:i + 1]); start = i + 1
+if start < len(body):
+    records.append(body[start:])
+header = records.pop(0) if m['format'] == 'csv' and records else None
+d = m['digest']
+print(json.dumps({
+    'key_id': hashlib.sha256(der).hexdigest()[:16] == m['key_id'],
+    'signature': signed,
+    'body': hashlib.sha256(body).hexdigest() == d['body_sha256'] and len(body) == d['body_bytes'],
+    'header': (hashlib.sha256(header).hexdigest() if header is not None else None) == d['header_sha256'],
+    'rows': len(records) == m['row_count'],
+    'crc': '%08x' % (sum(zlib.crc32(r) for r in records) % 2**32) == d['rows_crc32_sum'],
+}))
+`;
 let env: TestEnv;
 let ingest: IngestChild | undefined;
 let api: Child | undefined;
@@ -144,6 +186,23 @@ for (const format of ['ndjson', 'csv'] as const) {
       const r = await verify(`${format}-ok`, exp.body, exp.raw);
       assert.equal(r.code, 0, r.output);
       assert.match(r.output, new RegExp(`^OK: .* is exactly export ${exp.manifest.export_id} \\(${N} rows`, 'm'));
+    });
+
+    test('an independent Python verifier written from the docs agrees: the export verifies, an altered one does not', () => {
+      const run = (name: string, body: Buffer, manifest: string) => {
+        const file = join(dir, `${name}.py-export`);
+        const manifestFile = join(dir, `${name}.py-manifest.json`);
+        writeFileSync(file, body);
+        writeFileSync(manifestFile, manifest);
+        const r = spawnSync('python3', ['-c', PYTHON_VERIFIER, file, manifestFile, publicKey], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout) as Record<string, boolean>;
+      };
+      assert.deepEqual(run(`${format}-py-ok`, exp.body, exp.raw), { key_id: true, signature: true, body: true, header: true, rows: true, crc: true });
+      const altered = Buffer.concat([...head, ...recs.slice(0, -1), Buffer.from((recs.at(-1) as Buffer).toString('utf8').replace('doc-', 'dok-'))]);
+      assert.deepEqual(run(`${format}-py-altered`, altered, exp.raw), { key_id: true, signature: true, body: false, header: true, rows: true, crc: false });
+      const edited = JSON.stringify({ ...exp.manifest, row_count: N + 1 });
+      assert.equal(run(`${format}-py-edited`, exp.body, edited).signature, false);
     });
 
     test('an omitted row fails (exit 1), named', async () => {
