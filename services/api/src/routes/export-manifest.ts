@@ -1,5 +1,5 @@
 import type { StoredEvent } from '@auditstream/clickhouse';
-import { ExportDigest, type ExportManifest, type ManifestCoverage, signManifest } from '@auditstream/integrity';
+import { type Checkpoint, ExportDigest, type ExportManifest, type ManifestCoverage, signManifest } from '@auditstream/integrity';
 import type { FastifyInstance } from 'fastify';
 import type { ManifestSigning } from '../export-manifests.js';
 import { ProblemError } from '../problem.js';
@@ -63,9 +63,10 @@ export function startManifest(
         for (const partition of [...byPartition.keys()].sort((x, y) => x - y)) {
           const p = byPartition.get(partition) as { rows: number; max: string };
           const last = await signing.lastCheckpoint(topic, partition);
-          // Verbatim, as stored: once checkpoints carry signed tree heads, so do manifests.
+          // As stored, field for field: once checkpoints carry signed tree heads, so do manifests. The
+          // JSON round trip drops fields a row leaves undefined (absent, as in the topic's JSON copy).
           const covers = last !== undefined && BigInt(last.last_offset) >= BigInt(p.max);
-          coverage.push({ topic, partition, rows: p.rows, max_offset: p.max, checkpoint: covers ? last : null });
+          coverage.push({ topic, partition, rows: p.rows, max_offset: p.max, checkpoint: covers ? (JSON.parse(JSON.stringify(last)) as Checkpoint) : null });
         }
       }
       const rowCount = digest.rows;
