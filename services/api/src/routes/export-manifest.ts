@@ -47,7 +47,10 @@ export function startManifest(
       digest.addRow(text);
       const { kafka_topic: topic, kafka_partition: partition, kafka_offset: offset } = e.meta;
       let byPartition = partitions.get(topic);
-      if (!byPartition) partitions.set(topic, (byPartition = new Map()));
+      if (!byPartition) {
+        byPartition = new Map();
+        partitions.set(topic, byPartition);
+      }
       const p = byPartition.get(partition);
       if (!p) byPartition.set(partition, { rows: 1, max: offset });
       else {
