@@ -356,6 +356,7 @@ describe('OpenAPI', () => {
       '/v1/events/{event_id}/proof',
       '/v1/export',
       '/v1/integrity/consistency',
+      '/v1/export/manifest',
       '/v1/integrity/verify',
       '/v1/stats/timeseries',
       '/v1/stats/top',

@@ -3,12 +3,14 @@ import { hostname } from 'node:os';
 import type { ClickHouse } from '@auditstream/clickhouse';
 import { readConfigFile } from '@auditstream/config';
 import { uuidv7 } from '@auditstream/core';
+import { clickhouseIntegrityStore, loadSigningKey, loadSigningKeyFile, type SigningKey } from '@auditstream/integrity';
 import type { Logger } from '@auditstream/observability';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type ApiKeyVerifier, createApiKeyVerifier } from './api-keys.js';
 import type { ApiConfig } from './config.js';
 import { createCursorCodec } from './cursor.js';
+import { createManifestStore, type ManifestSigning } from './export-manifests.js';
 import type { IntegrityVerifier } from './integrity.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { buildOpenApi } from './openapi.js';
@@ -25,6 +27,7 @@ import type { EventPublisher } from './routes/collector-publish.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
+import { exportManifestRoutes } from './routes/export-manifest.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -57,6 +60,8 @@ export interface ApiDeps {
    * encrypted value is masked. Default mask "***", erased marker "[erased]".
    */
   fields?: Partial<Omit<RevealDeps, 'logger'>>;
+  /** The key export manifests are signed with; default from api.export_manifest_signing_key[_file]; none → exports carry no manifest. */
+  manifestKey?: SigningKey;
 }
 
 export const API_VERSION = '1.0.0';
@@ -161,6 +166,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     audit,
     verify: deps.verify,
     querySettings: { max_execution_time: config.query_timeout_s },
+    manifests: manifestSigning(deps),
     fields: createFieldRevealer({
       store: deps.fields?.store,
       mask: deps.fields?.mask ?? '***',
@@ -172,6 +178,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   eventRoutes(app, ctx);
   statsRoutes(app, ctx);
   exportRoutes(app, ctx);
+  exportManifestRoutes(app, ctx);
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
   proofRoutes(app, ctx);
@@ -191,6 +198,25 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     return reply.type('application/json').send(spec);
   });
   return app;
+}
+
+/** The export manifest key (api.export_manifest_signing_key_file, else _key) and where manifests are kept. */
+function manifestSigning(deps: ApiDeps): ManifestSigning | undefined {
+  const c = deps.config;
+  const key =
+    deps.manifestKey ??
+    (c.export_manifest_signing_key_file
+      ? loadSigningKeyFile(c.export_manifest_signing_key_file)
+      : c.export_manifest_signing_key
+        ? loadSigningKey(c.export_manifest_signing_key, 'api.export_manifest_signing_key')
+        : undefined);
+  if (!key) return undefined;
+  const checkpoints = clickhouseIntegrityStore(deps.clickhouse);
+  return {
+    key,
+    store: createManifestStore({ ttlMs: c.export_manifest_ttl_s * 1000, maxEntries: c.export_manifest_max_entries, ...(deps.now ? { now: deps.now } : {}) }),
+    lastCheckpoint: (topic, partition) => checkpoints.lastCheckpoint(topic, partition),
+  };
 }
 
 export interface Api {

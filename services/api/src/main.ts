@@ -92,6 +92,8 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   };
   const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
+  if (!cfg.api.export_manifest_signing_key_file && !cfg.api.export_manifest_signing_key)
+    logger.warn('api.export_manifest_signing_key_file is not set: exports carry no signed manifest (docs/integrity.md#export-manifests)');
   const api = createApi({
     config: cfg.api,
     clickhouse,

@@ -65,6 +65,29 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
+export {
+  ExportDigest,
+  type ExportManifest,
+  type ExportManifestPayload,
+  MANIFEST_TYPE,
+  MANIFEST_VERSION,
+  type ManifestCoverage,
+  type ManifestDigest,
+  type ManifestSignatureCheck,
+  manifestSigningInput,
+  RecordSplitter,
+  signManifest,
+  verifyManifestSignature,
+} from './manifest.js';
+export {
+  EXPORT_VERIFY_EXIT,
+  type ExportCheck,
+  type ExportProblem,
+  exportCheckExit,
+  formatExportCheck,
+  parseManifest,
+  verifyExportFile,
+} from './manifest-verify.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 export {
   type ChainAnchor,

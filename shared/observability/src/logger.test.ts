@@ -16,7 +16,8 @@ test('secret-looking keys are redacted at the top level and one level down (seco
   logger.info({
     password: S,
     kafka: { sasl_password: S, sasl: { password: S } },
-    api: { cursor_secret: S },
+    api: { cursor_secret: S, export_manifest_signing_key: S },
+    integrity: { signing_key: S },
     encryption: { master_key: S },
     secret: S,
     headers: { authorization: S },

@@ -166,8 +166,11 @@ export function uuidv7Micros(id: string): bigint | undefined {
   return BigInt(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)) * 1000n;
 }
 
-/** Columns an export leaves out: its rows carry no integrity fields (GET /v1/events/{id} has them). */
-const NOT_EXPORTED = new Set(['kafka_topic', 'kafka_partition', 'kafka_offset', 'chain_seq', 'prev_hash', 'hash']);
+/**
+ * Columns an export leaves out: its rows carry no integrity fields (GET /v1/events/{id} has them).
+ * The Kafka position is read (not presented): the export manifest names the checkpoints covering the rows.
+ */
+const NOT_EXPORTED = new Set(['chain_seq', 'prev_hash', 'hash']);
 
 /** The export query: every matching row (copies included), sorted so copies are adjacent. */
 export async function exportQuery(ch: ClickHouse, query: EventQuery, order: 'asc' | 'desc'): Promise<SqlFragment> {

@@ -4,6 +4,7 @@ import type { ClickHouseSettings } from '@clickhouse/client';
 import type { FastifyRequest } from 'fastify';
 import type { ApiConfig } from '../config.js';
 import type { CursorCodec } from '../cursor.js';
+import type { ManifestSigning } from '../export-manifests.js';
 import type { IntegrityVerifier } from '../integrity.js';
 import type { SelfAuditor } from '../plugins/audit-self.js';
 import type { ApiMetrics } from '../plugins/metrics.js';
@@ -20,6 +21,8 @@ export interface RouteContext {
   cursors: CursorCodec;
   audit: SelfAuditor;
   verify: IntegrityVerifier | undefined;
+  /** Signs export manifests; undefined when no manifest key is configured (exports carry none). */
+  manifests: ManifestSigning | undefined;
   /** ClickHouse settings of search, stats and lookup queries (max_execution_time). */
   querySettings: ClickHouseSettings;
   /** Decrypts, masks or marks erased the encrypted personal fields of events before they are presented. */

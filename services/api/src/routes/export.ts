@@ -1,10 +1,12 @@
 import { Readable } from 'node:stream';
 import type { StoredEvent } from '@auditstream/clickhouse';
+import { uuidv7 } from '@auditstream/core';
 import type { FastifyInstance } from 'fastify';
 import { csvHeader, csvRow, toApiEvent } from '../present.js';
 import { streamEventRows } from '../queries/events.js';
 import { eventFilterParams, READ_PROBLEMS } from '../schemas/common.js';
 import { principalOf, type RouteContext } from './context.js';
+import { manifestPath, startManifest } from './export-manifest.js';
 import { type EventFilterInput, eventQueryFrom, filterOf } from './filters.js';
 
 interface ExportQuery extends EventFilterInput {
@@ -57,7 +59,8 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
         summary: 'Export events (NDJSON or CSV, streamed)',
         description:
           'Every event in [from, to) matching the filters (the search filters), streamed straight from ClickHouse in constant memory, ' +
-          'each event once. The range is bounded by api.export_max_range_s. Recorded as an audit.export event (category data_export) before the first byte is sent.',
+          'each event once. The range is bounded by api.export_max_range_s. Recorded as an audit.export event (category data_export, attributes.export_id) before the first byte is sent. ' +
+          'With a manifest key configured, the answer carries X-Export-Id and X-Manifest-Url: once the body is complete, GET that URL for the signed manifest of exactly these bytes.',
         tags: ['export'],
         querystring: exportQuerySchema,
       },
@@ -68,9 +71,19 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const { query, scope } = eventQueryFrom(input, principal, ctx.config.export_max_range_s);
       const format = input.format ?? 'ndjson';
       const order = input.sort ?? 'asc';
+      const exportId = uuidv7();
 
       // The export is on record before any data leaves (fail closed).
-      await ctx.audit.record(request, { kind: 'export', scope, filter: filterOf(input), resource: { type: 'audit_events', id: 'export' }, extra: { format } });
+      await ctx.audit.record(request, {
+        kind: 'export',
+        scope,
+        filter: filterOf(input),
+        resource: { type: 'audit_events', id: 'export' },
+        extra: { format, export_id: exportId },
+      });
+      const manifest = ctx.manifests
+        ? startManifest(ctx.manifests, { exportId, principal, scope, filter: filterOf(input), range: query, format, order })
+        : undefined;
 
       const abort = new AbortController();
       const onClose = () => {
@@ -96,8 +109,9 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const log = ctx.logger;
       const metrics = ctx.metrics;
       let count = 0;
-      async function* body(): AsyncGenerator<string> {
+      async function* body(): AsyncGenerator<Buffer> {
         let buf = format === 'csv' ? csvHeader() : '';
+        if (buf !== '') manifest?.header(buf);
         let pending = 0;
         const flushCount = () => {
           if (pending > 0) metrics.exportedRows.inc({ format }, pending);
@@ -109,18 +123,26 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
           for (let r = first; !r.done; r = await rows.next()) {
             await ctx.fields.reveal(r.value, principal);
             for (const e of r.value) {
-              buf += line(e);
+              const text = line(e);
+              manifest?.row(e, text);
+              buf += text;
               pending++;
               if (buf.length >= CHUNK_BYTES) {
                 flushCount();
-                const out = buf;
+                // Bytes here (the socket needs them anyway): the manifest hashes exactly what is sent.
+                const out = Buffer.from(buf, 'utf8');
                 buf = '';
+                manifest?.body(out);
                 yield out;
               }
             }
           }
           flushCount();
-          if (buf.length > 0) yield buf;
+          const last = Buffer.from(buf, 'utf8');
+          manifest?.body(last);
+          // Signed and kept before the last bytes go out: once the client has the whole body, the manifest is there.
+          await manifest?.finish();
+          if (last.length > 0) yield last;
           log.info({ rows: count, format, route: '/v1/export' }, 'export finished');
         } catch (err) {
           flushCount();
@@ -137,6 +159,7 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
         .header('content-type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8')
         .header('content-disposition', `attachment; filename="auditstream-export.${ext}"`)
         .header('cache-control', 'no-store');
+      if (manifest) reply.header('x-export-id', exportId).header('x-manifest-url', manifestPath(exportId));
       return reply.send(Readable.from(body(), { objectMode: false, highWaterMark: CHUNK_BYTES }));
     },
   );

@@ -99,6 +99,15 @@ export const command: Command = {
       } else if (cfg.integrity.enabled) {
         keyNote = 'checkpoints signed with the configured key';
       }
+      // Export manifests are signed with a key of the API's own (not the checkpoint key), made once likewise.
+      let manifestNote = 'signed with the configured key (api.export_manifest_signing_key_file)';
+      if (!cfg.api.export_manifest_signing_key_file && !cfg.api.export_manifest_signing_key) {
+        const dir = join(stateDir(), 'keys', 'api');
+        if (!existsSync(join(dir, 'private.pem'))) generateKeyFiles(dir);
+        env.AUDITSTREAM_API__EXPORT_MANIFEST_SIGNING_KEY_FILE = join(dir, 'private.pem');
+        env.AUDITSTREAM_API__EXPORT_MANIFEST_PUBLIC_KEY_FILES = join(dir, 'public.pem');
+        manifestNote = `signed with the local key in ${dir}; check with: npx auditstream export verify <file> <manifest> --public-key ${join(dir, 'public.pem')}`;
+      }
       for (const name of SERVICES) sup.start({ name, command: process.execPath, args: [bin, name, ...configArgs], log: join(logs, `${name}.log`), env });
       if (!values['no-demo']) {
         sup.start({
@@ -123,6 +132,7 @@ auditstream is running.
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
   Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
   Integrity     ${keyNote}
+  Exports       manifests ${manifestNote}
   Kafka         ${cfg.kafka.brokers.join(',')} · ClickHouse ${cfg.clickhouse.url}
   Logs          ${logs}/{${[...SERVICES, 'demo'].join(',')}}.log
 Press Ctrl-C to stop.

@@ -34,6 +34,26 @@ export const apiSection = z
       .min(0)
       .default(256 * 1024 * 1024)
       .describe('ClickHouse max_bytes_before_external_sort for exports: sorts larger than this spill to disk on the server (0 = never).'),
+    export_manifest_signing_key_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'PEM file with the Ed25519 private key (PKCS#8, `auditstream keys generate`) that signs export manifests (docs/integrity.md#export-manifests); unset = exports carry no manifest. `auditstream up` makes a local one. Use a key of its own, not the checkpoint key.',
+      ),
+    export_manifest_signing_key: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('The export manifest signing key PEM itself (secret: prefer export_manifest_signing_key_file or the environment).'),
+    export_manifest_ttl_s: positiveInt()
+      .default(DAY_S)
+      .describe("How long the manifest of a finished export can be fetched (GET /v1/export/manifest); kept in this process's memory."),
+    export_manifest_max_entries: positiveInt().default(1000).describe('Manifests kept in memory at most (a few KB each); the oldest is dropped beyond this.'),
+    export_manifest_public_key_files: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Public keys (PEM files, or directories of *.pem) `auditstream export verify` trusts when no --public-key is given (env: comma-separated).'),
     body_limit_bytes: positiveInt().default(16_384).describe('Largest request body accepted (POST /v1/integrity/verify); larger bodies answer 413.'),
     collector_max_events: positiveInt()
       .default(1000)
