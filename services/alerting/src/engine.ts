@@ -8,6 +8,8 @@ export interface EngineMetrics {
   evaluated?(durationSeconds: number): void;
   fired?(ruleId: string, eventToAlertSeconds: number | undefined): void;
   late?(): void;
+  /** Events an event_loss alert reports missing (counted when the alert fires, once). */
+  lost?(count: number): void;
   invalid?(): void;
   duplicate?(): void;
   futureClamped?(): void;
@@ -352,6 +354,7 @@ export class Engine {
       return;
     }
     this.remember(alert.alert_id);
+    if (rule.type === 'event_loss') this.opts.metrics?.lost?.(trig.count);
     this.opts.metrics?.fired?.(rule.id, this.replaying || t === undefined ? undefined : Math.max(0, (wall - at) / 1000));
     this.opts.onAlert({ kind: 'fired', alert });
   }
