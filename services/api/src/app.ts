@@ -27,6 +27,7 @@ import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { freshnessRoutes } from './routes/freshness.js';
 import { statsRoutes } from './routes/stats.js';
 import { parseQueryString } from './text.js';
 
@@ -170,6 +171,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);
   statsRoutes(app, ctx);
+  freshnessRoutes(app, ctx);
   exportRoutes(app, ctx);
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
