@@ -203,7 +203,7 @@ describe('injection payloads never reach SQL as code', () => {
     const { app, queries } = makeApp();
     for (const payload of payloads) {
       for (const param of params) {
-        for (const path of ['/v1/events', '/v1/stats/timeseries', '/v1/stats/top', '/v1/export']) {
+        for (const path of ['/v1/events', '/v1/stats/timeseries', '/v1/stats/top', '/v1/export', '/v1/freshness']) {
           const extra = path === '/v1/stats/top' ? '&dimension=resource' : '';
           const before = queries.length;
           const r = await get(app, `${path}?${range}&${param}=${encodeURIComponent(payload)}${extra}`);
@@ -354,6 +354,7 @@ describe('OpenAPI', () => {
       '/v1/events',
       '/v1/events/{event_id}',
       '/v1/export',
+      '/v1/freshness',
       '/v1/integrity/verify',
       '/v1/stats/timeseries',
       '/v1/stats/top',
