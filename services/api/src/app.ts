@@ -25,9 +25,9 @@ import type { EventPublisher } from './routes/collector-publish.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
+import { freshnessRoutes } from './routes/freshness.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
-import { freshnessRoutes } from './routes/freshness.js';
 import { statsRoutes } from './routes/stats.js';
 import { parseQueryString } from './text.js';
 

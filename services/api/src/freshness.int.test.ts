@@ -78,16 +78,17 @@ after(async () => {
 });
 
 const range = `from=${new Date(BASE_MS - 3_600_000).toISOString()}&to=${new Date(BASE_MS + 3_600_000).toISOString()}`;
+type Freshness = { partitions: Record<string, unknown>[]; producers: Record<string, unknown>[] };
 async function get(query: string, key: string) {
   const res = await fetch(`${url}/v1/freshness?${query}`, { headers: { authorization: `Bearer ${key}` } });
-  return { status: res.status, body: (await res.json()) as Record<string, never> };
+  return { status: res.status, body: (await res.json()) as Freshness };
 }
 const iso = (ms: number) => new Date(ms).toISOString();
 
 test('per partition and per producer: the newest stored event, when it was stored, and counts; an admin sees every tenant', async () => {
   const r = await get(range, keys.admin);
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  const { partitions, producers } = r.body as { partitions: Record<string, unknown>[]; producers: Record<string, unknown>[] };
+  const { partitions, producers } = r.body;
   // Compared to the second: the legacy layout (18.16) keeps the microseconds in a side column.
   assert.deepEqual(
     partitions.map((p) => [p.partition, String(p.newest_event_at).slice(0, 19), p.newest_stored_at, p.events]),
@@ -108,7 +109,7 @@ test('per partition and per producer: the newest stored event, when it was store
 test('a key scoped to one tenant sees only that tenant; another tenant is refused', async () => {
   const r = await get(range, keys.acme);
   assert.equal(r.status, 200);
-  const { partitions, producers } = r.body as { partitions: Record<string, unknown>[]; producers: Record<string, unknown>[] };
+  const { partitions, producers } = r.body;
   assert.deepEqual(
     partitions.map((p) => [p.partition, String(p.newest_event_at).slice(0, 19), p.events]),
     [

@@ -54,7 +54,11 @@ test('legacy rows keep microseconds in a second column and attributes as sorted 
   assert.equal(row.severity, 'high', 'derived severity when the event has none');
   assert.equal(row.kafka_offset, '1099511627776');
   assert.equal(row.host, '');
-  assert.deepEqual(Object.keys(row).sort(), withoutProducer(eventColumns('legacy')).sort(), 'row keys = the column list (an event without producer fields: without them)');
+  assert.deepEqual(
+    Object.keys(row).sort(),
+    withoutProducer(eventColumns('legacy')).sort(),
+    'row keys = the column list (an event without producer fields: without them)',
+  );
   const back = fromRow(asClickHouseReturns(row as unknown as Record<string, unknown>, 'legacy'));
   assert.equal(back.event.occurred_at, event.occurred_at);
   assert.deepEqual(back.event.attributes, event.attributes);
@@ -189,6 +193,9 @@ test('producer_id and producer_seq: written only when the event carries them, re
     const plain = { ...asClickHouseReturns(toRow(event, meta, layout) as unknown as Record<string, unknown>, layout), producer_id: '', producer_seq: '0' };
     assert.equal(fromRow(plain).event.producer_id, null);
     assert.equal(fromRow(plain).event.producer_seq, null);
-    assert.throws(() => toRow({ ...event, producer_id: 'nope', producer_seq: 1 }, meta, layout), (e: unknown) => e instanceof AuditstreamError && e.field === 'producer_id');
+    assert.throws(
+      () => toRow({ ...event, producer_id: 'nope', producer_seq: 1 }, meta, layout),
+      (e: unknown) => e instanceof AuditstreamError && e.field === 'producer_id',
+    );
   }
 });

@@ -155,11 +155,32 @@ test('producer_id and producer_seq: both or neither; a lowercase UUID and a safe
   assert.equal(none.producer_seq, null);
   assert.doesNotThrow(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 2 ** 53 - 2 }), AT));
   assert.doesNotThrow(() => validateAuditEvent(decoded({ producer_id: null, producer_seq: null }), AT));
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: null }), AT)), 'producer_seq');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: null, producer_seq: 3 }), AT)), 'producer_id');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: pid.toUpperCase(), producer_seq: 3 }), AT)), 'producer_id');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: 'p-1', producer_seq: 3 }), AT)), 'producer_id');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: -1 }), AT)), 'producer_seq');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 1.5 }), AT)), 'producer_seq');
-  assert.equal(fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 2 ** 53 - 1 }), AT)), 'producer_seq');
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: null }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: null, producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid.toUpperCase(), producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: 'p-1', producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: -1 }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 1.5 }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 2 ** 53 - 1 }), AT)),
+    'producer_seq',
+  );
 });

@@ -47,7 +47,7 @@ export class LossTracker {
   constructor(private readonly opts: LossTrackerOptions) {}
 
   observe(producerId: string, seq: number, t: number, eventId: string): Observation {
-    let p = this.producers.get(producerId);
+    const p = this.producers.get(producerId);
     if (!p) {
       // First sight (a new producer, or this process started mid-stream): its number starts the prefix.
       if (this.producers.size >= this.opts.maxProducers) this.producers.delete(this.producers.keys().next().value as string);

@@ -186,7 +186,8 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
       parts = buildAbsence(required(block, type), type, bctx);
       break;
     case 'event_loss':
-      if (r.filter !== undefined || r.suppress !== undefined) throw new SpecError(r.filter !== undefined ? 'filter' : 'suppress', 'does not apply to event_loss (it watches every record)');
+      if (r.filter !== undefined || r.suppress !== undefined)
+        throw new SpecError(r.filter !== undefined ? 'filter' : 'suppress', 'does not apply to event_loss (it watches every record)');
       parts = buildEventLoss(block, type, bctx);
       break;
   }

@@ -44,7 +44,10 @@ export const freshnessResponseSchema = named('Freshness', {
           producer_id: { type: 'string' },
           service: { type: 'string', description: 'The service of one of its events.' },
           newest_event_at: time('occurred_at of its newest stored event.'),
-          max_seq: { type: 'integer', description: 'Highest producer_seq stored: with events, a first hint of gaps (max_seq + 1 > events means numbers are missing from the range).' },
+          max_seq: {
+            type: 'integer',
+            description: 'Highest producer_seq stored: with events, a first hint of gaps (max_seq + 1 > events means numbers are missing from the range).',
+          },
           events: { type: 'integer', description: 'Distinct events in the range.' },
         },
       },
