@@ -96,7 +96,10 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     const a = await admit(m.value, Number(m.timestamp));
     // The Kafka timestamp is the event's arrival: future event times are clamped against it.
     if (a.ok) requireEngine().process(a.event, Number(m.timestamp));
-    else metrics.discarded.inc({ reason: a.reason });
+    else {
+      if (a.event) requireEngine().observe(a.event, Number(m.timestamp));
+      metrics.discarded.inc({ reason: a.reason });
+    }
   }
 
   const rebuilder = createRebuilder({

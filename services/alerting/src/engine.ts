@@ -8,6 +8,8 @@ export interface EngineMetrics {
   evaluated?(durationSeconds: number): void;
   fired?(ruleId: string, eventToAlertSeconds: number | undefined): void;
   late?(): void;
+  /** Events an event_loss alert reports missing (counted when the alert fires, once). */
+  lost?(count: number): void;
   invalid?(): void;
   duplicate?(): void;
   futureClamped?(): void;
@@ -178,6 +180,8 @@ export class Engine {
     }
     const { t, arrival, clamped } = this.clock.place(occurred, arrivalMs, this.now());
     if (clamped) this.opts.metrics?.futureClamped?.();
+    // Stream rules (event_loss) count every record, late or repeated: a late one is not a lost one.
+    this.observeStream(t, id, event);
     if (t < this.clock.watermarkOf(tenant)) {
       this.opts.metrics?.late?.();
       return;
@@ -193,7 +197,7 @@ export class Engine {
     }
     for (const slot of this.slots.values()) {
       const { rule } = slot;
-      if (!rule.filter(event)) continue;
+      if (rule.stream || !rule.filter(event)) continue;
       if (rule.allowlisted?.(event)) {
         this.opts.metrics?.allowlisted?.(rule.id);
         continue;
@@ -214,6 +218,21 @@ export class Engine {
       if (trig) this.trigger(slot, key, entries, trig, t, event);
     }
     if (this.clock.observe(tenant, t, arrival) && this.clock.newestSeen - this.lastEvictAt >= 1000) this.evict();
+  }
+
+  /**
+   * A record the gate refused as invalid (ingest dead-letters it): only the stream rules see it,
+   * since it did reach the topic (and the DLQ), so its number is no loss.
+   */
+  observe(event: Readonly<Record<string, unknown>>, arrivalMs: number): void {
+    const id = typeof event.event_id === 'string' ? event.event_id : '';
+    const occurred = eventTimeMs(event as { occurred_at?: unknown });
+    const t = Number.isFinite(occurred) ? this.clock.place(occurred, arrivalMs, this.now()).t : arrivalMs;
+    this.observeStream(t, id, event);
+  }
+
+  private observeStream(t: number, id: string, event: Readonly<Record<string, unknown>>): void {
+    for (const slot of this.slots.values()) if (slot.rule.stream) slot.state.onEvent('', t, id, event);
   }
 
   /**
@@ -335,6 +354,7 @@ export class Engine {
       return;
     }
     this.remember(alert.alert_id);
+    if (rule.type === 'event_loss') this.opts.metrics?.lost?.(trig.count);
     this.opts.metrics?.fired?.(rule.id, this.replaying || t === undefined ? undefined : Math.max(0, (wall - at) / 1000));
     this.opts.onAlert({ kind: 'fired', alert });
   }

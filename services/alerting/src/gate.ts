@@ -12,7 +12,8 @@ import type { AlertEvent } from './event.js';
  */
 export type DiscardReason = 'not_avro' | 'unknown_schema' | 'invalid' | 'oversize';
 
-export type Admission = { ok: true; event: AlertEvent } | { ok: false; reason: DiscardReason };
+/** `event`: set for `invalid` (it decoded): loss detection counts it as delivered (ingest dead-letters it, it is in the DLQ). */
+export type Admission = { ok: true; event: AlertEvent } | { ok: false; reason: DiscardReason; event?: AlertEvent };
 
 export interface EventGateOptions {
   /** Decodes one record (main.ts: @auditstream/codec, the decoder ingest uses). */
@@ -39,7 +40,7 @@ export function createEventGate(opts: EventGateOptions): (value: Buffer | null, 
     try {
       validateAuditEvent(event as never, timestampMs);
     } catch {
-      return { ok: false, reason: 'invalid' };
+      return { ok: false, reason: 'invalid', event };
     }
     return { ok: true, event };
   };

@@ -28,6 +28,11 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
     labelNames: ['rule_id'],
     registers: r,
   });
+  const lost = new Counter({
+    name: 'auditstream_alerting_lost_events_total',
+    help: 'Events producers numbered that never reached the events topic, as reported by event_loss alerts (each missing range counted once, when its alert fires; the producer is in the alert, not a label).',
+    registers: r,
+  });
   const delay = new Histogram({
     name: 'auditstream_alerting_event_to_alert_delay_seconds',
     help: 'From the occurred_at of the event that completed a rule to the alert firing (wall clock).',
@@ -84,6 +89,7 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
         fired.inc({ rule_id: rule });
         if (s !== undefined) delay.observe(s);
       },
+      lost: (n) => lost.inc(n),
       late: () => late.inc(),
       invalid: () => invalid.inc(),
       duplicate: () => duplicates.inc(),

@@ -203,7 +203,7 @@ describe('injection payloads never reach SQL as code', () => {
     const { app, queries } = makeApp();
     for (const payload of payloads) {
       for (const param of params) {
-        for (const path of ['/v1/events', '/v1/stats/timeseries', '/v1/stats/top', '/v1/export']) {
+        for (const path of ['/v1/events', '/v1/stats/timeseries', '/v1/stats/top', '/v1/export', '/v1/freshness']) {
           const extra = path === '/v1/stats/top' ? '&dimension=resource' : '';
           const before = queries.length;
           const r = await get(app, `${path}?${range}&${param}=${encodeURIComponent(payload)}${extra}`);
@@ -357,6 +357,7 @@ describe('OpenAPI', () => {
       '/v1/export',
       '/v1/integrity/consistency',
       '/v1/export/manifest',
+      '/v1/freshness',
       '/v1/integrity/verify',
       '/v1/stats/timeseries',
       '/v1/stats/top',

@@ -28,6 +28,7 @@ import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { exportManifestRoutes } from './routes/export-manifest.js';
+import { freshnessRoutes } from './routes/freshness.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
 import { proofRoutes } from './routes/proofs.js';
@@ -177,6 +178,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);
   statsRoutes(app, ctx);
+  freshnessRoutes(app, ctx);
   exportRoutes(app, ctx);
   exportManifestRoutes(app, ctx);
   alertRoutes(app, ctx);

@@ -47,6 +47,7 @@ describe('number-shaped and loosely written integers', () => {
       '/v1/alerts limit',
       '/v1/events limit',
       '/v1/integrity/consistency partition',
+      '/v1/freshness producers',
       '/v1/stats/timeseries groups',
       '/v1/stats/top limit',
     ]);

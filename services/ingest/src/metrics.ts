@@ -78,6 +78,12 @@ export function createIngestMetrics(registry: Registry) {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600],
       registers,
     }),
+    newestStored: new Gauge({
+      name: 'auditstream_ingest_newest_stored_event_timestamp_seconds',
+      help: 'occurred_at of the newest event this instance stored, by partition (Unix seconds; never goes back). With auditstream_ingest_consumer_lag it tells a stalled partition (lag and an old value) from a quiet one (no lag).',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
     consumerLag: new Gauge({
       name: 'auditstream_ingest_consumer_lag',
       help: 'Messages not yet committed (high watermark minus committed offset), by partition this instance owns.',

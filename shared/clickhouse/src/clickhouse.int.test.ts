@@ -63,6 +63,7 @@ describe('ClickHouse storage against the real server', () => {
         '006_events_source_key',
         '007_checkpoints_fork_key',
         '008_checkpoints_tree_head',
+        '009_events_producer',
       ].filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);

@@ -6,7 +6,7 @@ import type { ClickHouse } from './client.js';
 import { migrate, migrationStatus, renderMigrations } from './migrate.js';
 import { countEvents, getEvent, rawEventRowCount } from './queries.js';
 import { type AuditEventInput, insertRows, toRow } from './rows.js';
-import { eventColumnNames } from './schema.js';
+import { EVENT_COLUMNS, eventColumnNames } from './schema.js';
 
 /**
  * Migrations 006 (events keyed by source) and 007 (checkpoints keyed by signature) on a database
@@ -40,7 +40,9 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
     kafka_partition: 4,
     kafka_offset: offset,
   });
-  const oldColumns = eventColumnNames(layout).filter((c) => c !== 'received_at_ms' && c !== 'ingested_at_ms');
+  // The columns 001 created (later migrations added the others).
+  const later = new Set(EVENT_COLUMNS.filter((c) => c.since !== undefined).map((c) => c.name));
+  const oldColumns = eventColumnNames(layout).filter((c) => !later.has(c));
   const oldRow = (e: AuditEventInput, m: ReturnType<typeof meta>) => {
     const r = toRow(e, m, layout) as unknown as Record<string, unknown>;
     return Object.fromEntries(oldColumns.map((c) => [c, r[c]]));
@@ -76,8 +78,18 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
   for (const s of m006.sqls.slice(0, 2)) await ch.command(s);
   assert.equal(await rawEventRowCount(ch, tenant), 0, 'interrupted after the swap, before the copy');
 
+  // And a 009 that added its first column before it was interrupted: the re-run skips that column.
+  const m009 = renderMigrations(db, caps).find((m) => m.id === '009_events_producer');
+  assert.ok(m009);
+  await ch.command(m009.sqls[0] as string);
+
   const res = await migrate(ch);
-  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key', '008_checkpoints_tree_head']);
+  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key', '008_checkpoints_tree_head', '009_events_producer']);
+  assert.deepEqual(
+    res.statements.filter((s) => s.migration === '009_events_producer').map((s) => /ADD COLUMN `(\w+)`/.exec(s.sql)?.[1]),
+    ['producer_seq'],
+    'the column already added is skipped',
+  );
   assert.equal((await migrate(ch)).noop, true, 'a second run is a no-op');
   assert.ok((await migrationStatus(ch)).entries.every((e) => e.applied && !e.drift));
 

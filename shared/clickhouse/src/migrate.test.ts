@@ -16,6 +16,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
       '006_events_source_key',
       '007_checkpoints_fork_key',
       '008_checkpoints_tree_head',
+      '009_events_producer',
     ],
   );
   const tree = ms[7]?.statements.join('\n') ?? '';

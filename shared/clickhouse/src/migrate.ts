@@ -23,7 +23,8 @@ export interface MigrationContext {
  */
 export interface GuardedStatement {
   sql: string;
-  when: { table: string; exists: boolean };
+  /** With `column`: run only when that column of the table exists (or not): ADD COLUMN on servers without IF NOT EXISTS. */
+  when: { table: string; exists: boolean; column?: string };
 }
 export type MigrationStatement = string | GuardedStatement;
 
@@ -53,7 +54,9 @@ export function renderMigrations(database: string, caps: Capabilities, migration
     .map((m) => {
       const raw = m.up(ctx);
       const statements = raw.map((s) =>
-        typeof s === 'string' ? s : `${s.sql}\n-- only if table ${s.when.table} ${s.when.exists ? 'exists' : 'does not exist'}`,
+        typeof s === 'string'
+          ? s
+          : `${s.sql}\n-- only if ${s.when.column ? `column ${s.when.table}.${s.when.column}` : `table ${s.when.table}`} ${s.when.exists ? 'exists' : 'does not exist'}`,
       );
       const guards = raw.map((s) => (typeof s === 'string' ? undefined : s.when));
       const sqls = raw.map((s) => (typeof s === 'string' ? s : s.sql));
@@ -134,6 +137,15 @@ async function tableExists(ch: ClickHouse, database: string, name: string): Prom
   return Number(rows[0]?.n ?? 0) > 0;
 }
 
+async function guardHolds(ch: ClickHouse, database: string, guard: GuardedStatement['when']): Promise<boolean> {
+  if (guard.column === undefined) return tableExists(ch, database, guard.table);
+  const rows = await ch.queryRows<{ n: string | number }>(
+    sql`SELECT count() AS n FROM system.columns WHERE database = ${database} AND table = ${guard.table} AND name = ${guard.column}`,
+    { operation: 'migrate_check' },
+  );
+  return Number(rows[0]?.n ?? 0) > 0;
+}
+
 async function appliedMigrations(ch: ClickHouse, database: string): Promise<Map<string, MigrationRecord>> {
   if (!(await databaseExists(ch, database)) || !(await tableExists(ch, database, 'schema_migrations'))) return new Map();
   // ReplacingMergeTree + eventual merges: keep the first application of each id.
@@ -196,7 +208,7 @@ export async function migrate(ch: ClickHouse, options: MigrateOptions = {}): Pro
     for (const [i, s] of m.statements.entries()) {
       const guard = m.guards[i];
       // A dry run lists guarded statements as they are (the tables they test may not exist yet).
-      if (!dryRun && guard && (await tableExists(ch, database, guard.table)) !== guard.exists) continue;
+      if (!dryRun && guard && (await guardHolds(ch, database, guard)) !== guard.exists) continue;
       statements.push({ migration: m.id, sql: s });
       options.onStatement?.(m.id, s);
       if (!dryRun) {

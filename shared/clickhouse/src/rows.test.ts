@@ -33,6 +33,9 @@ const meta: IngestMeta = {
   hash: 'f'.repeat(64),
 };
 
+/** The columns a row of an event without producer_id/producer_seq leaves out (JSONEachRow fills '' and 0). */
+const withoutProducer = (cols: string[]) => cols.filter((c) => c !== 'producer_id' && c !== 'producer_seq');
+
 /** What ClickHouse prints back for the row (JSONEachRow): DateTime text, quoted UInt64. */
 function asClickHouseReturns(row: Record<string, unknown>, layout: 'legacy' | 'modern'): Record<string, unknown> {
   const out: Record<string, unknown> = { ...row };
@@ -51,7 +54,11 @@ test('legacy rows keep microseconds in a second column and attributes as sorted 
   assert.equal(row.severity, 'high', 'derived severity when the event has none');
   assert.equal(row.kafka_offset, '1099511627776');
   assert.equal(row.host, '');
-  assert.deepEqual(Object.keys(row).sort(), eventColumns('legacy').sort(), 'row keys = the column list');
+  assert.deepEqual(
+    Object.keys(row).sort(),
+    withoutProducer(eventColumns('legacy')).sort(),
+    'row keys = the column list (an event without producer fields: without them)',
+  );
   const back = fromRow(asClickHouseReturns(row as unknown as Record<string, unknown>, 'legacy'));
   assert.equal(back.event.occurred_at, event.occurred_at);
   assert.deepEqual(back.event.attributes, event.attributes);
@@ -71,7 +78,7 @@ test('modern rows use DateTime64 text and a map', () => {
   assert.equal(row.received_at, '2024-05-01 12:00:01.250');
   assert.deepEqual(row.attributes, { a: "quote ' and \\ and \n", z: '1' });
   assert.equal(row.severity, 'low');
-  assert.deepEqual(Object.keys(row).sort(), eventColumns('modern').sort());
+  assert.deepEqual(Object.keys(row).sort(), withoutProducer(eventColumns('modern')).sort());
   const back = fromRow(row as unknown as Record<string, unknown>);
   assert.equal(back.event.occurred_at, event.occurred_at);
   assert.equal(back.meta.received_at.toISOString(), '2024-05-01T12:00:01.250Z');
@@ -170,4 +177,25 @@ test('toRow: offsets and chain_seq up to 2^64-1 are kept, 20-digit offset text c
     () => toRow({ ...PIN_EVENT, occurred_at: -1 }, PIN_META, 'modern'),
     (e: AuditstreamError) => e.field === 'occurred_at',
   );
+});
+
+test('producer_id and producer_seq: written only when the event carries them, read back as null when absent', () => {
+  const pid = uuidv7();
+  for (const layout of ['legacy', 'modern'] as const) {
+    const row = toRow({ ...event, producer_id: pid, producer_seq: 2 ** 53 - 2 }, meta, layout);
+    assert.deepEqual(Object.keys(row).sort(), eventColumns(layout).sort(), `${layout}: row keys = the column list`);
+    assert.equal(row.producer_id, pid);
+    assert.equal(row.producer_seq, '9007199254740990');
+    const back = fromRow(asClickHouseReturns(row as unknown as Record<string, unknown>, layout));
+    assert.equal(back.event.producer_id, pid);
+    assert.equal(back.event.producer_seq, 2 ** 53 - 2);
+    // What the store returns for a row written without them: the column defaults.
+    const plain = { ...asClickHouseReturns(toRow(event, meta, layout) as unknown as Record<string, unknown>, layout), producer_id: '', producer_seq: '0' };
+    assert.equal(fromRow(plain).event.producer_id, null);
+    assert.equal(fromRow(plain).event.producer_seq, null);
+    assert.throws(
+      () => toRow({ ...event, producer_id: 'nope', producer_seq: 1 }, meta, layout),
+      (e: unknown) => e instanceof AuditstreamError && e.field === 'producer_id',
+    );
+  }
 });

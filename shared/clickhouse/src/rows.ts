@@ -98,7 +98,17 @@ type EnumColumns = { category: Category; outcome: Outcome; actor_type: ActorType
 /** INGEST_META_COLUMNS with their value types, as rows hold them and fromRow returns them. */
 export type StoredIngestMeta = Record<Exclude<IngestMetaColumn, 'kafka_partition'>, string> & { kafka_partition: number };
 
-type EventRowCommon = Omit<Record<EventContentColumn, string>, keyof EnumColumns> & EnumColumns & StoredIngestMeta;
+/**
+ * Loss detection (contract v2): present only on rows of events that carry them, so a row of an
+ * event without them is byte for byte what it was (JSONEachRow fills the absent columns with ''
+ * and 0, what an event without them stores). producer_seq as decimal text, like kafka_offset.
+ */
+interface ProducerColumns {
+  producer_id?: string;
+  producer_seq?: string;
+}
+
+type EventRowCommon = Omit<Record<EventContentColumn, string>, keyof EnumColumns> & EnumColumns & StoredIngestMeta & ProducerColumns;
 
 /** The legacy layout (18.16): whole seconds + µs/ms columns, attributes as two aligned arrays. */
 export interface LegacyEventRow extends EventRowCommon {
@@ -268,6 +278,9 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   const uaOs = str(meta.ua_os, 'ua_os');
   const uaDevice = str(meta.ua_device, 'ua_device');
   const chainSeq = uint64(meta.chain_seq ?? 0, 'chain_seq');
+  const producerId = event.producer_id ?? null;
+  if (producerId !== null && (typeof producerId !== 'string' || !UUID_RE.test(producerId))) bad('producer_id', 'must be a UUID');
+  const producerSeq = producerId === null ? undefined : uint64(event.producer_seq, 'producer_seq');
   const received = toMillis(meta.received_at, 'received_at');
   const ingested = toMillis(meta.ingested_at ?? Date.now(), 'ingested_at');
   // The columns both layouts share, as one literal in table order; the layout's own columns
@@ -306,6 +319,10 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
     prev_hash: prevHash,
     hash,
   };
+  if (producerId !== null) {
+    common.producer_id = producerId;
+    common.producer_seq = producerSeq;
+  }
   if (layout === 'modern') {
     const attributes: Record<string, string> = {};
     for (let i = 0; i < keys.length; i++) attributes[keys[i] as string] = values[i] as string;
@@ -389,6 +406,8 @@ export function fromRow(row: Record<string, unknown>): StoredEvent {
       trace_id: nul(s('trace_id')),
       severity: s('severity') as Severity,
       attributes,
+      producer_id: nul(s('producer_id')),
+      producer_seq: s('producer_id') === '' ? null : Number(s('producer_seq')),
     },
     meta: {
       // Legacy: whole seconds + the ms column (0 for rows stored before 006_events_source_key).

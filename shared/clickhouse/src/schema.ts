@@ -92,6 +92,21 @@ export const EVENT_COLUMNS: readonly ColumnSpec[] = [
   { name: 'chain_seq', legacy: 'UInt64', modern: 'UInt64', codec: 'CODEC(Delta, ZSTD(1))', comment: 'position in the per-partition hash chain' },
   { name: 'prev_hash', legacy: S, modern: S, comment: 'hex SHA-256 of the previous chain entry (64 chars)' },
   { name: 'hash', legacy: S, modern: S, comment: 'hex SHA-256 of this entry (64 chars)' },
+  // loss detection (contract v2): not chained, see docs/integrity.md
+  {
+    name: 'producer_id',
+    legacy: S,
+    modern: 'LowCardinality(String)',
+    since: '009_events_producer',
+    comment: "producer instance that published the event, '' when it did not number its events",
+  },
+  {
+    name: 'producer_seq',
+    legacy: 'UInt64',
+    modern: 'UInt64',
+    since: '009_events_producer',
+    comment: "the event's number in its producer's stream (0 when producer_id is '')",
+  },
 ];
 
 export function columnsFor(layout: Layout): ColumnSpec[] {

@@ -30,6 +30,8 @@ export async function assertStoredAsSent(ch: ClickHouse, tenant: string): Promis
     reason: null,
     host: null,
     region: null,
+    producer_id: null,
+    producer_seq: null,
     resource: null,
     request_id: null,
     trace_id: null,
@@ -45,6 +47,8 @@ export async function assertStoredAsSent(ch: ClickHouse, tenant: string): Promis
     request_id: 'r',
     trace_id: 't',
     attributes: { empty: '', ' ': 'space key', multi: 'a\nb' },
+    producer_id: uuidv7(at),
+    producer_seq: 2 ** 53 - 2,
   };
   const resourceNoName: AuditEventInput = { ...base(3), resource: { type: 'document', id: 'd-2', name: null } };
   const emptyOptional: AuditEventInput = { ...base(4), reason: '', host: '', actor: { id: 'actor-4', type: 'user', user_agent: '' } };
@@ -60,10 +64,21 @@ export async function assertStoredAsSent(ch: ClickHouse, tenant: string): Promis
     return got.event;
   };
   const nulls = { name: null, session_id: null, ip: null, user_agent: null };
-  const absent = { reason: null, host: null, region: null, resource: null, request_id: null, trace_id: null, severity: 'info', attributes: {} };
+  const absent = {
+    reason: null,
+    host: null,
+    region: null,
+    resource: null,
+    request_id: null,
+    trace_id: null,
+    severity: 'info',
+    attributes: {},
+    producer_id: null,
+    producer_seq: null,
+  };
   assert.deepEqual(await read(bare), { ...bare, ...absent, actor: { ...bare.actor, ...nulls } }, 'absent optionals read back null');
   assert.deepEqual(await read(allNull), { ...allNull, severity: 'info' }, 'null stays null');
-  assert.deepEqual(await read(full), { ...full, severity: 'info' }, 'values (and "" attribute values) stay as sent');
+  assert.deepEqual(await read(full), { ...full, severity: 'info' }, 'values (and "" attribute values, and the producer numbering) stay as sent');
   assert.deepEqual((await read(resourceNoName)).resource, { type: 'document', id: 'd-2', name: null });
   const e = await read(emptyOptional);
   assert.deepEqual([e.reason, e.host, e.actor.user_agent], [null, null, null], 'an optional "" cannot be stored as such: the validator rejects it');

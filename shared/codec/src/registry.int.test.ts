@@ -48,6 +48,8 @@ const event: AuditEventInput = {
   trace_id: null,
   severity: 'low',
   attributes: { mfa: 'false', ünï: 'välue ✓' },
+  producer_id: null,
+  producer_seq: null,
 };
 
 /** Decoded records are avsc record instances: compare their data. */

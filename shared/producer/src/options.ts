@@ -92,6 +92,12 @@ export interface AuditProducer {
   /** Connects eagerly (otherwise the first batch does). */
   connect(): Promise<void>;
   stats(): ProducerStats;
+  /**
+   * This instance's producer id (a UUIDv7, new per createAuditProducer): stamped with a
+   * producer_seq (0, 1, 2, … in publish order) on every event that carries neither, so the
+   * pipeline can tell a lost event from a quiet producer (docs/producers.md#loss-detection).
+   */
+  readonly producer_id: string;
 }
 
 export interface ProducerStats {

@@ -120,7 +120,8 @@ test('10,000 events round-trip: raw bytes decode with only the .avsc, and every 
   const raw = await readAll(kafka, topic, N);
   assert.equal(raw.length, N);
 
-  const byId = new Map(sent.map((e) => [e.event_id, e]));
+  // publish() was called in index order: the SDK numbered them 0..N-1 under its id.
+  const byId = new Map(sent.map((e, i) => [e.event_id, { ...e, producer_id: producer.producer_id, producer_seq: i }]));
   const at = new Map<string, string>();
   for (const m of raw) {
     assert.deepEqual([...m.value.subarray(0, 2)], [0xc3, 0x01], 'single-object marker');

@@ -434,3 +434,32 @@ test('a registry that refuses: publish rejects with the codec error (unreachable
   await producer.close();
   await p2.close();
 });
+
+test('loss detection: one producer_id per instance, producer_seq 0,1,2… in publish order, kept across send retries; refused events take no number', async () => {
+  const fake = fakeKafka(3);
+  fake.behaviour = (call) => (call === 1 ? kafkaError('Connection error: ECONNREFUSED', { name: 'KafkaJSConnectionError' }) : undefined);
+  const producer = producerWith(fake, { retry_initial_delay_ms: 5, retry_max_delay_ms: 10 });
+  assert.match(producer.producer_id, UUID_V7_RE);
+  await producer.publish(ev(0));
+  await assert.rejects(producer.publish(ev(1, { action: 'Bad' })), isCode('EVENT_INVALID', 'action'));
+  await assert.rejects(producer.publishMany([ev(2), ev(3, { action: 'Bad' })]), isCode('EVENT_INVALID', 'action'));
+  await producer.publishMany([ev(4), ev(5)]);
+  // Relayed numbering (the HTTP collector passing a client's own) is kept and takes none of ours.
+  await producer.publish(ev(6, { producer_id: '01890f5c-3b2a-4cde-8f01-23456789abcd', producer_seq: 77 }));
+  await producer.publish(ev(7));
+  const stored = [...fake.logs.values()].flat().map((m) => codec.decodeSync(m.value as Buffer));
+  const ours = stored.filter((e) => e.producer_id === producer.producer_id).map((e) => e.producer_seq);
+  assert.deepEqual(
+    ours.sort((a, b) => (a as number) - (b as number)),
+    [0, 1, 2, 3],
+    'the retried first batch kept 0; the refused events left no gap',
+  );
+  assert.deepEqual(
+    stored.filter((e) => e.producer_id !== producer.producer_id).map((e) => [e.producer_id, e.producer_seq]),
+    [['01890f5c-3b2a-4cde-8f01-23456789abcd', 77]],
+  );
+  await producer.close();
+  const next = producerWith(fakeKafka(1));
+  assert.notEqual(next.producer_id, producer.producer_id, 'a new instance (a restart) is a new stream');
+  await next.close();
+});

@@ -2,7 +2,7 @@
 // buffer space or waits for it (buffer.ts), and hands the event to the sender (sender.ts), which
 // batches, sends, retries and settles it. Options and defaults: options.ts, defaults.ts.
 import { type AuditCodec, createCodec, type EncodedSlice } from '@auditstream/codec';
-import { AuditstreamError, withTimeout } from '@auditstream/core';
+import { AuditstreamError, sleep, uuidv7, withTimeout } from '@auditstream/core';
 import { ProducerBuffer } from './buffer.js';
 import { createProducerConnection } from './connection.js';
 import { PRODUCER_DEFAULTS } from './defaults.js';
@@ -59,6 +59,9 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
   const sender = createSender({ opts, buffer, settle, metrics, connection, log, headerBytes: codec.format === 'single-object' ? 10 : 5 });
   let closed = false;
   let closePromise: Promise<CloseReport> | undefined;
+  // Loss detection (docs/producers.md): one id per instance, so a restart is a new stream, not a gap.
+  const producerId = uuidv7();
+  let nextSeq = 0;
 
   /**
    * Validates and encodes. `now`: the publish() call's wall clock (occurred_at and event_id
@@ -66,6 +69,13 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
    */
   function prepare(input: PublishInput, now: number, started: number): Pending {
     const ev = normalize(input, now);
+    // Events that carry their own numbering (relayed by the HTTP collector) keep it. The number
+    // is taken only once the event is accepted below: a refused event leaves no gap.
+    const stamp = ev.producer_id === null;
+    if (stamp) {
+      ev.producer_id = producerId;
+      ev.producer_seq = nextSeq;
+    }
     const out = slice;
     try {
       if (codec.encodeSliceSync) codec.encodeSliceSync(ev, topic, out);
@@ -85,6 +95,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     if (length > maxEventBytes) {
       throw new AuditEventValidationError('event', `event encodes to ${length} bytes, more than max_event_bytes=${maxEventBytes}`, 'EVENT_TOO_LARGE');
     }
+    if (stamp) nextSeq++;
     const key = messageKey(ev.tenant_id, ev.actor.id);
     // The content hash is computed when Kafka acknowledges the event (sender's complete()), from
     // these same immutable bytes: nothing more is held while the event waits.
@@ -195,10 +206,13 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     }
     if (events.length === 0) return [];
     const prepared: Pending[] = new Array(events.length);
+    const firstSeq = nextSeq;
     for (let i = 0; i < events.length; i++) {
       try {
         prepared[i] = prepare(events[i] as PublishInput, now, started);
       } catch (err) {
+        nextSeq = firstSeq; // all or nothing: the numbers of the events refused with it are reused
+
         if (err instanceof AuditstreamError) {
           const wrapped = new AuditEventValidationError(
             err.field ?? 'event',
@@ -267,6 +281,7 @@ export function createAuditProducer(options: AuditProducerOptions): AuditProduce
     async connect() {
       await connection.get();
     },
+    producer_id: producerId,
     stats: () => ({
       buffered_events: buffer.bufferedEvents,
       buffered_bytes: buffer.bufferedBytes,

@@ -5,6 +5,8 @@ import { type AvroSchema, auditEventSchema, auditEventType, readSchemaFile, sche
 import type { AuditEvent } from './types.generated.js';
 
 type Node = Record<string, unknown>;
+/** An event of the v1 contract (before producer_id and producer_seq). */
+type V1Event = Omit<AuditEvent, 'producer_id' | 'producer_seq'>;
 const V2_FILE = new URL('./testdata/audit_event.v2.avsc', import.meta.url).pathname;
 
 function mutate(fn: (s: Node) => void): AvroSchema {
@@ -160,7 +162,7 @@ test('avsc resolvers prove both directions with the v2 test schema', () => {
   const v1 = schemaHistory[0];
   assert.ok(v1);
   const v2 = typeForSchema(readSchemaFile(V2_FILE));
-  const base: AuditEvent = {
+  const base: V1Event = {
     event_id: '01890f5c-3b2a-7cde-8f01-23456789abcd',
     tenant_id: 'acme',
     occurred_at: 1_714_564_800_000_001,
@@ -187,13 +189,53 @@ test('avsc resolvers prove both directions with the v2 test schema', () => {
   // New reader, old data: v2 fields take their defaults.
   const v1Bytes = v1.type.toBuffer(base);
   const newReads = v2.fromBuffer(v1Bytes, v2.createResolver(v1.type));
-  assert.deepEqual(JSON.parse(JSON.stringify(newReads)), { ...base, actor: { ...base.actor, mfa: null }, geo: null, labels: [], schema_minor: 2 });
+  assert.deepEqual(JSON.parse(JSON.stringify(newReads)), {
+    ...base,
+    actor: { ...base.actor, mfa: null },
+    producer_id: null,
+    producer_seq: null,
+    geo: null,
+    labels: [],
+    schema_minor: 2,
+  });
 
   // And the current reader reads every released version.
   for (const h of schemaHistory) {
     const r = auditEventType.createResolver(h.type);
     assert.equal(auditEventType.fromBuffer(h.type.toBuffer(base), r).occurred_at, base.occurred_at);
   }
+});
+
+test('v2 (producer_id, producer_seq): the v1 reader reads v2 data without them, the current reader reads v1 data as null', () => {
+  const v1 = schemaHistory.find((h) => h.version === 1);
+  const v2 = schemaHistory.find((h) => h.version === 2);
+  assert.ok(v1 && v2, 'history/ holds v1 and v2');
+  const base: V1Event = {
+    event_id: '01890f5c-3b2a-7cde-8f01-23456789abcd',
+    tenant_id: 'acme',
+    occurred_at: 1_714_564_800_000_001,
+    actor: { id: 'u-1', type: 'user', name: null, session_id: null, ip: null, user_agent: null },
+    action: 'auth.login',
+    category: 'authentication',
+    outcome: 'success',
+    reason: null,
+    service: 'sso',
+    host: null,
+    region: null,
+    resource: null,
+    request_id: null,
+    trace_id: null,
+    severity: 'info',
+    attributes: {},
+  };
+  const stamped: AuditEvent = { ...base, producer_id: '01890f5c-3b2a-7cde-8f01-000000000001', producer_seq: 41 };
+  const bytes = auditEventType.toBuffer(stamped);
+  const oldReads = v1.type.fromBuffer(bytes, v1.type.createResolver(auditEventType));
+  assert.deepEqual(JSON.parse(JSON.stringify(oldReads)), base);
+  const newReads = auditEventType.fromBuffer(v1.type.toBuffer(base), auditEventType.createResolver(v1.type));
+  assert.deepEqual(JSON.parse(JSON.stringify(newReads)), { ...base, producer_id: null, producer_seq: null });
+  // v2 in history/ is the current contract (the codec decodes it by fingerprint).
+  assert.deepEqual(v2.schema, auditEventSchema);
 });
 
 test('an incompatible change is also refused by avsc (the rules are not laxer than Avro)', () => {

@@ -41,6 +41,28 @@ export function isUuidV7(s: string): boolean {
   return true;
 }
 
+/** Any lowercase RFC 9562 UUID (any version, variant 8-b): `producer_id`, which other-language producers mint with their own libraries. */
+export function isLowercaseUuid(s: string): boolean {
+  if (s.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = s.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false;
+    } else if (i === 19) {
+      if (c !== 56 && c !== 57 && c !== 97 && c !== 98) return false;
+    } else if (!isHex(c)) return false;
+  }
+  return true;
+}
+
+/** Largest producer_seq: avsc encodes a long from a number only below 2^53 - 1. */
+export const MAX_PRODUCER_SEQ = Number.MAX_SAFE_INTEGER - 1;
+
+/** `producer_seq`: an integer 0..MAX_PRODUCER_SEQ (Avro long, decoded as an exact number). */
+export function isProducerSeq(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_PRODUCER_SEQ;
+}
+
 /** Dotted-quad IPv4 without leading zeros, else node's isIP (IPv6). */
 export function isIpAddress(s: string): boolean {
   if (s.indexOf(':') >= 0) return isIP(s) === 6;

@@ -111,6 +111,8 @@ test('a full AuditEvent value round-trips through avsc with microseconds intact'
     trace_id: null,
     severity: 'high',
     attributes: { role: 'admin' },
+    producer_id: '01890f5c-3b2a-7cde-8f01-000000000000',
+    producer_seq: 2 ** 53 - 2,
   };
   assert.ok(auditEventType.isValid(ev));
   const back = auditEventType.fromBuffer(auditEventType.toBuffer(ev));

@@ -103,6 +103,10 @@ export interface AuditEvent {
   severity: Severity;
   /** Free-form context as string key/value pairs (e.g. http_method, mfa). No secrets or personal data beyond the fields above. */
   attributes: Record<string, string>;
+  /** Added in v2. Id of the producer instance that published the event: new at every start of a producer (the SDK: a UUIDv7 per createAuditProducer). With producer_seq, lets the pipeline detect events lost between producer and store. Null when the producer does not number its events. */
+  producer_id: string | null;
+  /** Added in v2. Position of the event in its producer's stream: 0 for the first event of a producer_id, then +1 per event, no gaps; a retry of one event reuses its number. Set together with producer_id, or neither. */
+  producer_seq: number | null;
 }
 
 /** What a producer passes for AuditEvent: fields with a schema default may be left out. */
@@ -139,4 +143,8 @@ export interface AuditEventInput {
   severity?: Severity;
   /** Free-form context as string key/value pairs (e.g. http_method, mfa). No secrets or personal data beyond the fields above. */
   attributes?: Record<string, string>;
+  /** Added in v2. Id of the producer instance that published the event: new at every start of a producer (the SDK: a UUIDv7 per createAuditProducer). With producer_seq, lets the pipeline detect events lost between producer and store. Null when the producer does not number its events. */
+  producer_id?: string | null;
+  /** Added in v2. Position of the event in its producer's stream: 0 for the first event of a producer_id, then +1 per event, no gaps; a retry of one event reuses its number. Set together with producer_id, or neither. */
+  producer_seq?: number | null;
 }

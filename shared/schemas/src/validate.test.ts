@@ -143,3 +143,44 @@ test('optional strings: null stays null, a value is kept, "" is rejected naming 
   assert.deepEqual(normalize({ ...base, attributes: { empty: '' } }, now).attributes, { empty: '' });
   assert.throws(() => normalize({ ...base, reason: '' }, now), /^AuditEventValidationError: reason must not be an empty string/);
 });
+
+test('producer_id and producer_seq: both or neither; a lowercase UUID and a safe non-negative integer', () => {
+  const pid = '01890f5c-3b2a-4cde-8f01-23456789abcd'; // any UUID version: other languages mint their own
+  const n = createEventNormalizer();
+  const out = n({ ...BASE, producer_id: pid, producer_seq: 0 }, AT);
+  assert.equal(out.producer_id, pid);
+  assert.equal(out.producer_seq, 0);
+  const none = n(BASE, AT);
+  assert.equal(none.producer_id, null);
+  assert.equal(none.producer_seq, null);
+  assert.doesNotThrow(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 2 ** 53 - 2 }), AT));
+  assert.doesNotThrow(() => validateAuditEvent(decoded({ producer_id: null, producer_seq: null }), AT));
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: null }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: null, producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid.toUpperCase(), producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: 'p-1', producer_seq: 3 }), AT)),
+    'producer_id',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: -1 }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 1.5 }), AT)),
+    'producer_seq',
+  );
+  assert.equal(
+    fieldOf(() => validateAuditEvent(decoded({ producer_id: pid, producer_seq: 2 ** 53 - 1 }), AT)),
+    'producer_seq',
+  );
+});

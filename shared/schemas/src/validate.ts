@@ -1,5 +1,5 @@
 import { AuditstreamError, uuidv7 } from '@auditstream/core';
-import { isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
+import { isIpAddress, isLowercaseUuid, isProducerSeq, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';
 import { auditEventSchema } from './schema.js';
 import { type TimestampInput, toMicros } from './time.js';
 import { ACTOR_TYPE_SYMBOLS, type AuditEvent, type AuditEventInput, CATEGORY_SYMBOLS, OUTCOME_SYMBOLS, SEVERITY_SYMBOLS } from './types.generated.js';
@@ -110,6 +110,10 @@ function checkKeys(obj: Record<string, unknown>, seen: number, known: Set<string
   if (n !== seen) failOnUnknownKey(obj, known, prefix);
 }
 
+function absent(v: unknown): boolean {
+  return v === undefined || v === null;
+}
+
 function def(v: unknown): number {
   return v === undefined ? 0 : 1;
 }
@@ -183,6 +187,18 @@ export function createEventNormalizer(options: ValidationOptions = {}): (input: 
       if (occurred_at < (nowMs - pastMs) * 1000) fail('occurred_at', `is more than ${pastMs} ms in the past (max_past_age_ms)`);
     }
 
+    // Loss detection numbers events per producer: an id without a number (or the reverse) cannot be tracked.
+    let producer_id: string | null = null;
+    let producer_seq: number | null = null;
+    if (!absent(e.producer_id) || !absent(e.producer_seq)) {
+      if (absent(e.producer_id)) fail('producer_id', 'is required when producer_seq is set');
+      if (typeof e.producer_id !== 'string' || !isLowercaseUuid(e.producer_id)) fail('producer_id', 'must be a lowercase UUID string');
+      if (absent(e.producer_seq)) fail('producer_seq', 'is required when producer_id is set');
+      if (!isProducerSeq(e.producer_seq)) fail('producer_seq', 'must be an integer from 0 to 2^53-2');
+      producer_id = e.producer_id;
+      producer_seq = e.producer_seq;
+    }
+
     checkKeys(
       e,
       def(e.event_id) +
@@ -200,7 +216,9 @@ export function createEventNormalizer(options: ValidationOptions = {}): (input: 
         def(e.request_id) +
         def(e.trace_id) +
         def(e.severity) +
-        def(e.attributes),
+        def(e.attributes) +
+        def(e.producer_id) +
+        def(e.producer_seq),
       TOP_FIELDS,
       '',
     );
@@ -223,6 +241,8 @@ export function createEventNormalizer(options: ValidationOptions = {}): (input: 
         ? 'info'
         : symbol(e.severity, 'severity', SEVERITIES, SEVERITY_SYMBOLS)) as NormalizedEvent['severity'],
       attributes,
+      producer_id,
+      producer_seq,
     };
   };
 }

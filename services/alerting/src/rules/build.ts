@@ -9,6 +9,8 @@ export interface RuleTypeParts {
   /** Default incident cooldown when the rule sets no cooldown_s. */
   cooldown_ms: number;
   default_summary: string;
+  /** A stream rule (types.ts Rule.stream). */
+  stream?: boolean;
   createState(limits: StateLimits): RuleState;
 }
 

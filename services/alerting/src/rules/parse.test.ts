@@ -21,9 +21,10 @@ test('the shipped default rules parse, with every rule type', () => {
       'mass_data_export',
       'admin_after_hours',
       'silent_producer',
+      'event_loss',
     ],
   );
-  assert.deepEqual(new Set(set.rules.map((r) => r.type)), new Set(['threshold', 'distinct', 'sequence', 'match', 'absence']));
+  assert.deepEqual(new Set(set.rules.map((r) => r.type)), new Set(['threshold', 'distinct', 'sequence', 'match', 'absence', 'event_loss']));
   assert.match(readFileSync(join(repoRoot(), 'docs/alerting.md'), 'utf8'), /brute_force/);
 });
 

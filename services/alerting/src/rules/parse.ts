@@ -6,6 +6,7 @@ import { SEVERITIES, type Severity } from '../alert.js';
 import { buildAbsence } from './absence.js';
 import type { BuildContext, RuleTypeParts } from './build.js';
 import { buildDistinct } from './distinct.js';
+import { buildEventLoss } from './event-loss.js';
 import { compileFilter, localClock, matchAll } from './filters.js';
 import { buildMatch } from './match.js';
 import { buildNewValue } from './new-value.js';
@@ -23,7 +24,7 @@ import { RULE_TYPES, type Rule, type RuleSet, type RuleType } from './types.js';
  *   rules:
  *     - id: brute_force                 # [a-z][a-z0-9_]*, unique; part of every alert id
  *       name: Brute-force login attempts
- *       type: threshold                 # match | threshold | distinct | sequence | new_value | absence
+ *       type: threshold                 # match | threshold | distinct | sequence | new_value | absence | event_loss
  *       severity: high                  # info | low | medium | high | critical
  *       filter: { all: [ ... ] }        # see filters.ts
  *       group_by: [actor.id]            # tenant_id is always the first group field
@@ -184,6 +185,11 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
     case 'absence':
       parts = buildAbsence(required(block, type), type, bctx);
       break;
+    case 'event_loss':
+      if (r.filter !== undefined || r.suppress !== undefined)
+        throw new SpecError(r.filter !== undefined ? 'filter' : 'suppress', 'does not apply to event_loss (it watches every record)');
+      parts = buildEventLoss(block, type, bctx);
+      break;
   }
   const cooldownMs = r.cooldown_s === undefined ? parts.cooldown_ms : posNumber(r.cooldown_s, 'cooldown_s') * 1000;
   const summary = str(r.summary, 'summary', { optional: true }) ?? parts.default_summary;
@@ -206,6 +212,7 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
     lookback_ms: parts.lookback_ms,
     fingerprint,
     createState: parts.createState,
+    ...(parts.stream ? { stream: true } : {}),
   };
 }
 

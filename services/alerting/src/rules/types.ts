@@ -1,8 +1,8 @@
 import type { Alert, Severity } from '../alert.js';
 import type { Filter } from './filters.js';
 
-export type RuleType = 'match' | 'threshold' | 'distinct' | 'sequence' | 'new_value' | 'absence';
-export const RULE_TYPES: readonly RuleType[] = ['match', 'threshold', 'distinct', 'sequence', 'new_value', 'absence'];
+export type RuleType = 'match' | 'threshold' | 'distinct' | 'sequence' | 'new_value' | 'absence' | 'event_loss';
+export const RULE_TYPES: readonly RuleType[] = ['match', 'threshold', 'distinct', 'sequence', 'new_value', 'absence', 'event_loss'];
 
 /** What a rule's state tells the engine when an event (or the clock) completes its condition. */
 export interface Trigger {
@@ -65,6 +65,11 @@ export interface Rule {
   lookback_ms: number;
   /** Stable hash of the rule's definition: state survives a reload when it is unchanged. */
   fingerprint: string;
+  /**
+   * A stream rule (event_loss) watches the topic itself: it sees every decodable record, late,
+   * repeated or invalid ones included (Engine.observe), and no filter applies.
+   */
+  stream?: boolean;
   createState(limits: StateLimits): RuleState;
 }
 

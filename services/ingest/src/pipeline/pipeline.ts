@@ -76,6 +76,8 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
   let active = 0;
   let idleCheck: NodeJS.Immediate | undefined;
   let owned = new Set<number>();
+  /** Newest occurred_at (µs) stored per partition. */
+  const newest = new Map<number, number>();
 
   async function flush(items: Outcome[], stats: { rows: number; bytes: number }): Promise<void> {
     const records: IngestRecord[] = [];
@@ -92,7 +94,13 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       metrics.batchRows.observe(records.length);
       metrics.batchBytes.observe(stats.bytes);
       metrics.inserted.inc(res.inserted.length);
-      for (const r of res.inserted) metrics.endToEndDelay.observe(Math.max(0, at - r.event.occurred_at / 1000) / 1000);
+      for (const r of res.inserted) {
+        metrics.endToEndDelay.observe(Math.max(0, at - r.event.occurred_at / 1000) / 1000);
+        const p = r.source.partition;
+        if (r.event.occurred_at > (newest.get(p) ?? Number.NEGATIVE_INFINITY)) newest.set(p, r.event.occurred_at);
+      }
+      // Freshness (docs/ingest.md#freshness): the newest stored event time per partition, never back.
+      for (const [p, us] of newest) metrics.newestStored.set({ partition: String(p) }, us / 1e6);
       for (const rej of res.rejected) deads.push({ source: rej.record.source, errorClass: 'rejected', reason: rej.reason });
     }
     await deps.deadLetter(deads);

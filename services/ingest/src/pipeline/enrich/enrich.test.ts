@@ -29,6 +29,8 @@ export function sampleEvent(over: Partial<AuditEvent> = {}): AuditEvent {
     trace_id: null,
     severity: 'info',
     attributes: {},
+    producer_id: null,
+    producer_seq: null,
     ...over,
   };
 }

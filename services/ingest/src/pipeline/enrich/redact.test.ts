@@ -31,6 +31,8 @@ function ev(over: Partial<AuditEvent>): AuditEvent {
     trace_id: null,
     severity: 'info',
     attributes: {},
+    producer_id: null,
+    producer_seq: null,
     ...over,
   };
 }
