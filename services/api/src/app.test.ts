@@ -351,6 +351,7 @@ describe('OpenAPI', () => {
       '/healthz',
       '/readyz',
       '/v1/alerts',
+      '/v1/console/signin-codes',
       '/v1/events',
       '/v1/events/{event_id}',
       '/v1/export',

@@ -22,6 +22,7 @@ import { createFieldRevealer, type RevealDeps } from './reveal.js';
 import { alertRoutes } from './routes/alerts.js';
 import { collectorRoutes } from './routes/collector.js';
 import type { EventPublisher } from './routes/collector-publish.js';
+import { consoleRoutes } from './routes/console.js';
 import type { RouteContext } from './routes/context.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
@@ -174,6 +175,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
+  consoleRoutes(app, ctx);
 
   let spec: string | undefined;
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {

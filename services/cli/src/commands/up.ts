@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClickHouse, migrate } from '@auditstream/clickhouse';
-import { repoRoot, stateDir } from '@auditstream/core';
+import { repoRoot, sleep, stateDir } from '@auditstream/core';
 import { generateKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
@@ -114,11 +114,13 @@ export const command: Command = {
       });
 
       const api = `http://${cfg.api.host}:${cfg.api.port}`;
+      const consoleLink = cfg.api.console_enabled ? await consoleSigninLink(api, key.key) : undefined;
       say(`
 auditstream is running.
   Query API     ${api}   (OpenAPI: ${api}/openapi.json)
   API key       admin key for this session (shown once):
                 ${key.key}
+  Console       ${consoleLink ? `${api}/console/  (sign in once with: ${consoleLink})` : cfg.api.console_enabled ? `${api}/console/ (sign in with the key above)` : 'off (api.console_enabled is false)'}
   Try           curl -s -H "Authorization: Bearer ${key.key}" "${api}/v1/events?from=$(date -u -d '-10 min' +%FT%TZ)&to=$(date -u +%FT%TZ)&limit=5"
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
   Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
@@ -168,6 +170,24 @@ Press Ctrl-C to stop.
     return 0;
   },
 };
+
+/**
+ * A one-time console sign-in link for the session's key: the API mints a code standing for the
+ * key (POST /v1/console/signin-codes), so the long-lived key never appears in a URL. Waits for
+ * the API to answer (up to 60 s); undefined when it does not.
+ */
+async function consoleSigninLink(api: string, key: string): Promise<string | undefined> {
+  for (let i = 0; i < 120; i++) {
+    try {
+      const res = await fetch(`${api}/v1/console/signin-codes`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      if (res.ok) return `${api}/console/signin#code=${((await res.json()) as { code: string }).code}`;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(500);
+  }
+  return undefined;
+}
 
 /** Prints each alert the pipeline fires (first delivery only) from the alerts topic. */
 function watchAlerts(kafka: ReturnType<typeof createKafkaClient>, topic: string, print: (line: string) => void): { stop: () => Promise<void> } {

@@ -93,6 +93,17 @@ export const apiSection = z
       ),
     self_audit_service: z.string().min(1).default('auditstream-api').describe('`service` field of the self-audit events.'),
     trust_proxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For (only behind a trusted proxy).'),
+    console_enabled: z.boolean().default(true).describe('Serve the web console at /console (assets built at API start; docs/console.md).'),
+    console_frame_ancestors: z
+      .string()
+      .regex(/^[^;,\r\n]+$/, 'one CSP source list (no ; or ,)')
+      .default("'none'")
+      .describe(
+        'CSP frame-ancestors of the embeddable viewer (/console/embed): the origins that may put it in an iframe, e.g. "https://app.example.com"; the rest of the console is never framed (\'none\').',
+      ),
+    console_signin_ttl_s: positiveInt()
+      .default(600)
+      .describe('Lifetime of a one-time console sign-in code (POST /v1/console/signin-codes; `auditstream up` prints one); a code works once.'),
     shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),
   })
   .superRefine((c, ctx) => {

@@ -1,0 +1,255 @@
+// The web console in a real browser (Debian's chromium via playwright-core) against the real
+// stack: events published through the SDK, stored by the real `auditstream ingest`, served by the
+// real `auditstream api` child process. Counts are checked against ClickHouse directly.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createApiKey } from '@auditstream/api';
+import { repoRoot, uniqueName } from '@auditstream/core';
+import {
+  type Child,
+  createTestEnv,
+  launchChromium,
+  publishEvents,
+  seriousA11yViolations,
+  spawnCli,
+  spawnIngest,
+  type TestEnv,
+  waitForStored,
+} from '@auditstream/test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+
+const ARTIFACTS = join(repoRoot(), 'test', 'artifacts', 'console');
+const README_SHOT = join(repoRoot(), 'docs', 'img', 'console.png');
+const N_A = 240;
+const N_B = 60;
+
+let env: TestEnv;
+let ingest: Child;
+let api: Child;
+let url: string;
+let browser: Browser;
+let adminKey: string;
+let tenantB: string;
+// Whole seconds: the same bounds in the URL and in the independent ClickHouse count.
+const from = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toISOString();
+const to = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
+
+async function chCount(where: string): Promise<number> {
+  const [r] = await env.ch.queryRows<{ n: string }>(
+    `SELECT uniqExact(event_id) AS n FROM ${env.database}.events WHERE ${where}
+       AND occurred_at >= toDateTime('${from.slice(0, 19).replace('T', ' ')}', 'UTC') AND occurred_at < toDateTime('${to.slice(0, 19).replace('T', ' ')}', 'UTC')`,
+  );
+  return Number(r?.n ?? -1);
+}
+
+/** A page that records CSP violations and every /v1/ answer body. */
+async function openPage(context: BrowserContext): Promise<{ page: Page; csp: string[]; bodies: string[] }> {
+  const page = await context.newPage();
+  const csp: string[] = [];
+  const bodies: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
+  });
+  page.on('response', async (r) => {
+    if (new URL(r.url()).pathname.startsWith('/v1/')) bodies.push(await r.text().catch(() => ''));
+  });
+  return { page, csp, bodies };
+}
+
+async function signIn(page: Page, key: string): Promise<void> {
+  const res = await fetch(`${url}/v1/console/signin-codes`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  assert.equal(res.status, 200);
+  const { code } = (await res.json()) as { code: string };
+  await page.goto(`${url}/console/signin#code=${code}`);
+  await page.waitForURL(/\/console\/search/);
+}
+
+async function checkPage(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const violations = await seriousA11yViolations(page);
+  assert.deepEqual(violations, [], `${name}: serious or critical accessibility violations`);
+}
+
+const rowIds = (page: Page) => page.locator('[data-testid=results] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-id') ?? ''));
+const totalOf = async (page: Page) => Number((await page.getByTestId('total').textContent())?.replace(/,/g, ''));
+
+describe('the web console in chromium', { timeout: 240_000 }, () => {
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    env = await createTestEnv({ partitions: 2 });
+    tenantB = uniqueName('tenant_b');
+    ingest = spawnIngest(env.env);
+    await publishEvents(env.kafka, env.topic, env.tenant, N_A);
+    await publishEvents(env.kafka, env.topic, tenantB, N_B);
+    await waitForStored(env, N_A, { timeoutMs: 90_000 });
+    await waitForStored({ ch: env.ch, tenant: tenantB }, N_B, { timeoutMs: 90_000 });
+    api = spawnCli('api', ['api'], {
+      ...env.env,
+      AUDITSTREAM_API__PORT: '0',
+      AUDITSTREAM_LOG__LEVEL: 'info',
+      AUDITSTREAM_INTEGRITY__PUBLIC_KEY_FILES: env.signingKey.publicKeyFile,
+    });
+    url = (await api.waitFor(/"url":"(http:\/\/[^"]+)"[^\n]*query API listening/, 60_000))[1] as string;
+    adminKey = (await createApiKey(env.ch, { role: 'admin', tenants: [] })).key;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await api?.stop();
+    await ingest?.stop();
+    await env?.cleanup();
+  });
+
+  test('the console is served with a strict CSP and no inline script', async () => {
+    const res = await fetch(`${url}/console/search`);
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    const html = await res.text();
+    assert.doesNotMatch(html, /<script>|<script [^>]*>[^<]/);
+    const embed = await fetch(`${url}/console/embed`);
+    assert.match(embed.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/); // the default of api.console_frame_ancestors
+  });
+
+  test('sign-in, search counts, paging, pivot, detail, export (admin key)', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
+    const { page, csp } = await openPage(context);
+
+    // A sign-in link's code works once.
+    const res = await fetch(`${url}/v1/console/signin-codes`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}` } });
+    const { code } = (await res.json()) as { code: string };
+    await page.goto(`${url}/console/signin`);
+    await checkPage(page, 'signin');
+    await page.goto(`${url}/console/signin#code=${code}`);
+    await page.waitForURL(/\/console\/search/);
+    assert.equal(page.url().includes(code), false, 'the code is not kept in the URL');
+    const again = await fetch(`${url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+    assert.equal(again.status, 400, 'a used code is refused');
+
+    // A search's count against ClickHouse.
+    const q = new URLSearchParams({ tenant: env.tenant, action: 'auth.login', from, to });
+    await page.goto(`${url}/console/search?${q}`);
+    await page.getByTestId('total').waitFor();
+    const logins = await chCount(`tenant_id = '${env.tenant}' AND action = 'auth.login'`);
+    assert.equal(logins, N_A / 10);
+    assert.equal(await totalOf(page), logins);
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.equal((await rowIds(page)).length, logins);
+    await checkPage(page, 'search');
+
+    // Paging: 50 a page over the tenant's sample events, every one exactly once.
+    const all = new URLSearchParams({ tenant: env.tenant, service: 'bench', from, to, limit: '50' });
+    await page.goto(`${url}/console/search?${all}`);
+    await page.getByTestId('total').waitFor();
+    assert.equal(await totalOf(page), await chCount(`tenant_id = '${env.tenant}' AND service = 'bench'`));
+    await page.screenshot({ path: README_SHOT });
+    const seen: string[] = [];
+    let first: string[] = [];
+    for (let n = 0; ; n++) {
+      await page.locator('[data-testid=results] tbody tr').first().waitFor();
+      const ids = await rowIds(page);
+      if (n === 0) first = ids;
+      seen.push(...ids);
+      const next = page.getByTestId('next');
+      if ((await next.count()) === 0) break;
+      const before = page.url();
+      await next.click();
+      await page.waitForURL((u) => u.toString() !== before);
+    }
+    assert.equal(new Set(seen).size, N_A);
+    assert.equal(seen.length, N_A);
+    // Back to the first page through the browser's history.
+    for (let i = 0; i < Math.ceil(N_A / 50) - 1; i++) await page.goBack();
+    await page.waitForFunction(() => !(globalThis as unknown as { location: URL }).location.search.includes('cursor='));
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.deepEqual(await rowIds(page), first);
+
+    // A pivot: click an actor.
+    const actor = (await page.locator('[data-testid=results] tbody tr').first().locator('td').nth(2).textContent()) as string;
+    await page.locator('[data-testid=results] tbody tr').first().locator('td').nth(2).locator('a').click();
+    await page.waitForURL(/actor_id=/);
+    await page.getByTestId('total').waitFor();
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.equal(await totalOf(page), await chCount(`tenant_id = '${env.tenant}' AND service = 'bench' AND actor_id = '${actor}'`));
+    const actors = await page.locator('[data-testid=results] tbody tr td:nth-child(3)').allTextContents();
+    assert.ok(actors.length > 0 && actors.every((a) => a === actor));
+    await checkPage(page, 'pivot');
+
+    // Export of the current search.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export NDJSON' }).click()]);
+    const lines = readFileSync((await download.path()) as string, 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(lines.length, await totalOf(page));
+    assert.ok(lines.every((l) => (JSON.parse(l) as { actor: { id: string } }).actor.id === actor));
+
+    // Detail of an event: every field and its chain place.
+    const id = (await page.locator('[data-testid=results] tbody tr').first().getAttribute('data-event-id')) as string;
+    await page.locator('[data-testid=results] tbody tr').first().locator('a.time').click();
+    await page.waitForURL(/\/console\/events\//);
+    await page.getByRole('heading', { name: /Chain place/ }).waitFor();
+    assert.match((await page.locator('main').textContent()) ?? '', new RegExp(id));
+    assert.match((await page.locator('main').textContent()) ?? '', /chain_seq/);
+    await checkPage(page, 'detail');
+
+    // The actor page, alerts and integrity render and are accessible.
+    await page.goto(`${url}/console/actors/${encodeURIComponent(actor)}?tenant=${env.tenant}`);
+    await page.getByTestId('top-actions').locator('tbody tr').first().waitFor();
+    await checkPage(page, 'actor');
+    await page.goto(`${url}/console/alerts`);
+    await page.getByTestId('alerts').waitFor();
+    await checkPage(page, 'alerts');
+    await page.goto(`${url}/console/integrity`);
+    await page.getByRole('button', { name: 'Verify this range' }).click();
+    await page
+      .getByTestId('verify-report')
+      .getByText(/events checked/)
+      .waitFor({ timeout: 60_000 });
+    await checkPage(page, 'integrity');
+
+    assert.deepEqual(csp, [], 'no CSP violations');
+    await context.close();
+  });
+
+  test('a tenant-scoped key sees nothing of another tenant, in the UI and on the wire', async () => {
+    const scoped = (await createApiKey(env.ch, { role: 'auditor', tenants: [env.tenant] })).key;
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const { page, bodies } = await openPage(context);
+    await page.goto(`${url}/console/search`);
+    await page.getByLabel('API key').fill(scoped);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto(`${url}/console/search?${new URLSearchParams({ service: 'bench', from, to })}`);
+    await page.getByTestId('total').waitFor();
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.equal(await totalOf(page), N_A);
+    const tenants = await page.locator('[data-testid=results] tbody tr td:nth-child(2)').allTextContents();
+    assert.ok(tenants.every((t) => t === env.tenant));
+    // Naming the other tenant is refused; its events are not found.
+    await page.goto(`${url}/console/search?${new URLSearchParams({ tenant: tenantB, from, to })}`);
+    await page.getByRole('alert').waitFor();
+    assert.ok(bodies.length > 0);
+    for (const b of bodies) assert.equal(b.includes(tenantB), false, 'no answer names the other tenant');
+    assert.equal(
+      (await page.locator('main').textContent())?.includes(`${tenantB}`) && (await page.locator('[data-testid=results] tbody tr').count()) > 0,
+      false,
+    );
+    await context.close();
+  });
+
+  test('time to first results of a one-day search (Performance API)', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    await signIn(page, adminKey);
+    await page.goto(`${url}/console/search?range=24h&tenant=${env.tenant}`);
+    // A function, not a string: a string is eval()ed in the page, which its CSP forbids.
+    const ms = await page.waitForFunction(() => performance.getEntriesByName('auditstream:first-results')[0]?.startTime);
+    const value = Number(await ms.jsonValue());
+    console.log(`console: time to first results of a one-day search (navigation start to results table): ${value.toFixed(0)} ms`);
+    assert.ok(value > 0);
+    await context.close();
+  });
+});
