@@ -23,6 +23,7 @@ import { alertRoutes } from './routes/alerts.js';
 import { collectorRoutes } from './routes/collector.js';
 import type { EventPublisher } from './routes/collector-publish.js';
 import type { RouteContext } from './routes/context.js';
+import { eventVerifyRoutes } from './routes/event-verify.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
@@ -169,6 +170,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   };
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);
+  eventVerifyRoutes(app, ctx);
   statsRoutes(app, ctx);
   exportRoutes(app, ctx);
   alertRoutes(app, ctx);
