@@ -161,3 +161,98 @@ describe('GET /v1/events/{id}/verify', () => {
     assert.equal((await call('GET', `/v1/events/${late[0]}/verify`, keys.own)).json().status, 'unverified_yet');
   });
 });
+
+describe('viewer tokens', () => {
+  const range = () => `from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
+  let token = '';
+  let tokenId = '';
+
+  before(async () => {
+    const r = await call('POST', '/v1/viewer-tokens', keys.service, { tenant: env.tenant, ttl_s: 600, filters: { actor_id: 'user-3' } });
+    assert.equal(r.status, 201, JSON.stringify(r.json()));
+    ({ token, token_id: tokenId } = r.json());
+    assert.match(token, /^avt_/);
+    assert.match(tokenId, /^vt_[0-9a-f]{16}$/);
+    assert.equal(r.json().ttl_s, 600);
+  });
+
+  test('minting: admin or service for its own tenants, ttl bounded by api.viewer_token_max_ttl_s', async () => {
+    assert.equal((await call('POST', '/v1/viewer-tokens', keys.admin, { tenant: other })).status, 201);
+    assert.equal((await call('POST', '/v1/viewer-tokens', keys.service, { tenant: other })).status, 403);
+    assert.equal((await call('POST', '/v1/viewer-tokens', keys.own, { tenant: env.tenant })).status, 403);
+    const long = await call('POST', '/v1/viewer-tokens', keys.admin, { tenant: env.tenant, ttl_s: 3601 });
+    assert.equal(long.status, 400);
+    assert.equal(long.json().errors[0].parameter, 'ttl_s');
+    assert.equal((await call('POST', '/v1/viewer-tokens', keys.admin, { tenant: env.tenant, filters: { tenant_id: 'x' } })).status, 400);
+    assert.equal((await call('POST', '/v1/viewer-tokens', token, { tenant: env.tenant })).status, 403);
+  });
+
+  test('search, stats and event reads are narrowed to the tenant and the fixed filters, whatever the request asks', async () => {
+    const expected = [signed[3], late[0]].sort();
+    const page = await call('GET', `/v1/events?${range()}&limit=100`, token);
+    assert.equal(page.status, 200);
+    assert.deepEqual(
+      page
+        .json()
+        .data.map((e: { event_id: string }) => e.event_id)
+        .sort(),
+      expected,
+    );
+    // The same answer as an admin asking for exactly that.
+    const admin = await call('GET', `/v1/events?${range()}&tenant=${env.tenant}&actor_id=user-3&limit=100`, keys.admin);
+    assert.deepEqual(
+      admin
+        .json()
+        .data.map((e: { event_id: string }) => e.event_id)
+        .sort(),
+      expected,
+    );
+    assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-3&tenant=${env.tenant}`, token)).status, 200);
+    assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-4`, token)).status, 403);
+    assert.equal((await call('GET', `/v1/events?${range()}&tenant=${other}`, token)).status, 403);
+    const ts = (await call('GET', `/v1/stats/timeseries?${range()}&interval=1h`, token)).json();
+    assert.equal(
+      ts.series.reduce((n: number, s: { total: number }) => n + s.total, 0),
+      2,
+    );
+    const top = (await call('GET', `/v1/stats/top?${range()}&dimension=actor`, token)).json();
+    assert.deepEqual(top.data, [{ tenant: env.tenant, actor_id: 'user-3', count: 2 }]);
+    assert.equal((await call('GET', `/v1/events/${signed[3]}`, token)).status, 200);
+    assert.equal((await call('GET', `/v1/events/${signed[4]}`, token)).status, 404, 'own tenant, another actor');
+    assert.equal((await call('GET', `/v1/events/${otherIds[3]}`, token)).status, 404, 'another tenant');
+    assert.equal((await call('GET', `/v1/events/${late[0]}/verify`, token)).json().status, 'unverified_yet');
+    assert.equal((await call('GET', `/v1/events/${otherIds[3]}/verify`, token)).status, 404);
+  });
+
+  test('writes, exports, alerts and integrity runs are refused', async () => {
+    assert.equal((await call('GET', `/v1/export?${range()}`, token)).status, 403);
+    assert.equal((await call('GET', `/v1/alerts?${range()}`, token)).status, 403);
+    assert.equal((await call('POST', '/v1/integrity/verify', token, {})).status, 403);
+  });
+
+  test('reads through it are self-audited naming the token id (never the token)', async () => {
+    const before = audited.length;
+    await call('GET', `/v1/events/${signed[3]}`, token);
+    const rec = audited.slice(before).at(-1);
+    assert.equal(rec?.actor.id, tokenId);
+    assert.equal(rec?.tenant_id, env.tenant);
+    assert.equal(rec?.attributes.viewer_token_id, tokenId);
+    assert.equal(rec?.attributes.principal_kind, 'viewer_token');
+    assert.ok(rec?.attributes.viewer_token_minted_by);
+    assert.ok(!JSON.stringify(audited).includes(token.slice(4)), 'the token itself is never recorded');
+  });
+
+  test('a tampered or expired token is a 401 problem', async () => {
+    const [body, sig] = token.slice(4).split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
+    const forged = `avt_${Buffer.from(JSON.stringify({ ...claims, tenant: other })).toString('base64url')}.${sig}`;
+    const flip = (t: string, i: number) => t.slice(0, i) + (t[i] === 'A' ? 'B' : 'A') + t.slice(i + 1);
+    for (const bad of [forged, `${token}x`, flip(token, token.length - 1), flip(token, token.length - 10), flip(token, 10)]) {
+      const r = await call('GET', `/v1/events?${range()}`, bad);
+      assert.equal(r.status, 401);
+      assert.match(String(r.headers['content-type']), /^application\/problem\+json/);
+    }
+    const short = (await call('POST', '/v1/viewer-tokens', keys.admin, { tenant: env.tenant, ttl_s: 1 })).json().token as string;
+    await waitFor('the one-second token to expire', async () => (await call('GET', `/v1/events?${range()}`, short)).status === 401, 10_000);
+  });
+});
