@@ -16,6 +16,7 @@ import {
   spawnCli,
   spawnIngest,
   type TestEnv,
+  waitFor,
   waitForStored,
 } from '@auditstream/test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -80,7 +81,8 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     env = await createTestEnv({ partitions: 2 });
     tenantB = uniqueName('tenant_b');
-    ingest = spawnIngest(env.env);
+    // A signed checkpoint a second after new rows: the detail page's verified mark has one to check against.
+    ingest = spawnIngest({ ...env.env, AUDITSTREAM_INTEGRITY__CHECKPOINT_INTERVAL_MS: '1000' });
     await publishEvents(env.kafka, env.topic, env.tenant, N_A);
     await publishEvents(env.kafka, env.topic, tenantB, N_B);
     await waitForStored(env, N_A, { timeoutMs: 90_000 });
@@ -112,7 +114,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     const html = await res.text();
     assert.doesNotMatch(html, /<script>|<script [^>]*>[^<]/);
     const embed = await fetch(`${url}/console/embed`);
-    assert.match(embed.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/); // the default of api.console_frame_ancestors
+    assert.match(embed.headers.get('content-security-policy') ?? '', /frame-ancestors 'self'/); // the default of api.console_frame_ancestors
   });
 
   test('sign-in, search counts, paging, pivot, detail, export (admin key)', async () => {
@@ -211,7 +213,83 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       .waitFor({ timeout: 60_000 });
     await checkPage(page, 'integrity');
 
+    // The verified mark, then "tampered" once the row is changed in ClickHouse (a mutation, 18.16).
+    const verifyStatus = async () =>
+      ((await (await fetch(`${url}/v1/events/${id}/verify`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { status: string }).status;
+    await waitFor('a signed checkpoint covering the event', verifyStatus, (st) => st === 'verified', 60_000);
+    await page.goto(`${url}/console/events/${id}?tenant=${env.tenant}`);
+    await page.locator('[data-testid=integrity-mark][data-status=verified]').waitFor();
+    assert.match((await page.getByTestId('integrity-mark').textContent()) ?? '', /verified/);
+    await page.screenshot({ path: join(ARTIFACTS, 'detail-verified.png'), fullPage: true });
+    await env.ch.command(`ALTER TABLE ${env.database}.events UPDATE reason = 'nothing to see' WHERE event_id = toUUID('${id}')`);
+    await waitFor(
+      'the mutation to finish',
+      async () =>
+        Number(
+          (await env.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM system.mutations WHERE database = '${env.database}' AND is_done = 0`))[0]?.n ?? 1,
+        ),
+      (n) => n === 0,
+      60_000,
+    );
+    await page.reload();
+    await page.locator('[data-testid=integrity-mark][data-status=tampered]').waitFor();
+    assert.match((await page.getByTestId('integrity-mark').textContent()) ?? '', /tampered/);
+    await checkPage(page, 'detail-tampered');
+
     assert.deepEqual(csp, [], 'no CSP violations');
+    await context.close();
+  });
+
+  test('an embed token shows its tenant and fixed filters only; an expired one is refused', async () => {
+    const mint = async (body: unknown) => {
+      const r = await fetch(`${url}/v1/viewer-tokens`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(r.status, 201);
+      return ((await r.json()) as { token: string }).token;
+    };
+    const viewer = await mint({ tenant: env.tenant, ttl_s: 600, filters: { action: 'auth.login' } });
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const { page, bodies, csp } = await openPage(context);
+    const embedRes = await page.goto(`${url}/console/embed?${new URLSearchParams({ token: viewer, from, to })}`);
+    assert.match(embedRes?.headers()['content-security-policy'] ?? '', /frame-ancestors 'self'/);
+    await page.getByTestId('total').waitFor();
+    assert.equal(page.url().includes('token='), false, 'the token leaves the URL at once');
+    assert.equal(await totalOf(page), await chCount(`tenant_id = '${env.tenant}' AND action = 'auth.login'`));
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    const actions = await page.locator('[data-testid=results] tbody tr td:nth-child(3)').allTextContents();
+    assert.ok(actions.length > 0 && actions.every((a) => a === 'auth.login'));
+    await checkPage(page, 'embed');
+    await page.locator('[data-testid=results] tbody tr').first().locator('a.time').click();
+    await page.waitForURL(/\/console\/embed\/events\//);
+    await page.getByTestId('integrity-mark').waitFor();
+    await checkPage(page, 'embed-detail');
+    // Another tenant, asked for by name, is refused and never shown.
+    await page.goto(`${url}/console/embed?${new URLSearchParams({ tenant: tenantB, from, to })}`);
+    await page.getByRole('alert').waitFor();
+    assert.equal(await page.locator('[data-testid=results] tbody tr').count(), 0);
+    for (const b of bodies) assert.equal(b.includes(tenantB), false, 'no answer names the other tenant');
+    assert.deepEqual(csp, []);
+
+    // An expired token: the API answers 401 and the viewer says so.
+    const short = await mint({ tenant: env.tenant, ttl_s: 1 });
+    await waitFor(
+      'the one-second token to expire',
+      async () => (await fetch(`${url}/v1/events?${new URLSearchParams({ from, to })}`, { headers: { authorization: `Bearer ${short}` } })).status,
+      (st) => st === 401,
+      10_000,
+    );
+    const refused: number[] = [];
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/v1/events') refused.push(r.status());
+    });
+    await page.goto(`${url}/console/embed?${new URLSearchParams({ token: short, from, to })}`);
+    await page.getByTestId('expired').waitFor();
+    assert.deepEqual(refused, [401]);
+    assert.equal(await page.locator('[data-testid=results] tbody tr').count(), 0);
+    await checkPage(page, 'embed-expired');
     await context.close();
   });
 

@@ -354,10 +354,12 @@ describe('OpenAPI', () => {
       '/v1/console/signin-codes',
       '/v1/events',
       '/v1/events/{event_id}',
+      '/v1/events/{event_id}/verify',
       '/v1/export',
       '/v1/integrity/verify',
       '/v1/stats/timeseries',
       '/v1/stats/top',
+      '/v1/viewer-tokens',
     ]);
     const search = doc.paths['/v1/events']?.get;
     assert.ok(search);
@@ -389,7 +391,9 @@ describe('OpenAPI', () => {
     assert.ok(doc.paths['/v1/integrity/verify']?.post?.responses['501']);
     const text = JSON.stringify(doc);
     for (const [, name] of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) assert.ok(doc.components.schemas[name as string], `${name} resolves`);
-    for (const name of ['Event', 'EventWithIntegrity', 'EventPage', 'Problem', 'Alert', 'IntegrityReport']) assert.ok(doc.components.schemas[name], name);
+    assert.ok(doc.paths['/v1/events/{event_id}/verify']?.get?.responses['501']);
+    for (const name of ['Event', 'EventWithIntegrity', 'EventPage', 'Problem', 'Alert', 'IntegrityReport', 'EventVerification'])
+      assert.ok(doc.components.schemas[name], name);
     const ops = Object.values(doc.paths).flatMap((p) => Object.values(p));
     assert.equal(new Set(ops.map((o) => o.operationId)).size, ops.length, 'unique operation ids');
     for (const o of ops) if (o.operationId !== 'healthz' && o.operationId !== 'readyz') assert.ok(o.security.length > 0, `${o.operationId} is secured`);

@@ -24,12 +24,15 @@ import { collectorRoutes } from './routes/collector.js';
 import type { EventPublisher } from './routes/collector-publish.js';
 import { consoleRoutes } from './routes/console.js';
 import type { RouteContext } from './routes/context.js';
+import { eventVerifyRoutes } from './routes/event-verify.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
 import { statsRoutes } from './routes/stats.js';
+import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import { parseQueryString } from './text.js';
+import { createViewerTokenCodec } from './viewer-tokens.js';
 
 export interface ApiDeps {
   /** The api config section (defaults filled: apiDefaults() in tests). */
@@ -51,6 +54,8 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /** Viewer token signing key; default api.viewer_token_secret (the caller resolves _file), else random per process. */
+  viewerTokenSecret?: string;
   /**
    * Encrypted personal fields (docs/field-encryption.md): the subject key store (with the master
    * key) decrypts for PII-permitted principals and recognises erased subjects; without it every
@@ -150,7 +155,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Refused requests are on record too (rate-limited, best effort: nothing was served).
   registerProblems(app, logger, (request, refusal) => audit.recordRefusal(request, refusal));
   registerMetrics(app, deps.metrics, metrics);
-  registerAuth(app, { apiKeys, jwt, limits });
+  const viewerTokens = createViewerTokenCodec(deps.viewerTokenSecret ?? config.viewer_token_secret, deps.now);
+  registerAuth(app, { apiKeys, jwt, viewerTokens, limits });
 
   const ctx: RouteContext = {
     config,
@@ -170,10 +176,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   };
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);
+  eventVerifyRoutes(app, ctx);
   statsRoutes(app, ctx);
   exportRoutes(app, ctx);
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
+  viewerTokenRoutes(app, ctx, viewerTokens);
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
   consoleRoutes(app, ctx);
 

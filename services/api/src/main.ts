@@ -92,6 +92,8 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   };
   const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
+  const viewerTokenSecret = resolveSecret(cfg.api.viewer_token_secret, cfg.api.viewer_token_secret_file, 'api.viewer_token_secret');
+  if (!viewerTokenSecret) logger.warn('api.viewer_token_secret is not set: viewer tokens are signed with a per-process key and do not survive a restart');
   const api = createApi({
     config: cfg.api,
     clickhouse,
@@ -102,6 +104,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     fields,
     ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),
+    ...(viewerTokenSecret ? { viewerTokenSecret } : {}),
   });
   const { url } = await api.start();
   logger.info({ url, openapi: `${url}/openapi.json` }, 'query API listening');

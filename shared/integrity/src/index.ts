@@ -66,3 +66,4 @@ export {
   type StoredChainRow,
 } from './verifier.js';
 export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify.js';
+export { type EventVerification, type EventVerificationStatus, verifyEvent } from './verify-event.js';

@@ -115,6 +115,11 @@ export function createSelfAuditor(deps: {
       principal_kind: p?.kind ?? 'none',
       role: p?.role ?? 'none',
     };
+    // A read through a viewer token names the token (its id, never the token) and who minted it.
+    if (p?.kind === 'viewer_token') {
+      attributes.viewer_token_id = p.id;
+      if (p.minted_by) attributes.viewer_token_minted_by = clip(p.minted_by);
+    }
     // Who may have seen decrypted personal fields is itself on record (docs/field-encryption.md).
     if (p?.pii === true && p.role !== 'service') attributes.pii_permission = 'true';
     if (scope) attributes.scope = clip(scopeLabel(scope));
@@ -132,7 +137,7 @@ export function createSelfAuditor(deps: {
       tenant_id: named ? (one as string) : deps.defaultTenant,
       actor: {
         id: p?.id ?? 'anonymous',
-        type: p?.kind === 'jwt' ? 'user' : 'service',
+        type: p?.kind === 'jwt' || p?.kind === 'viewer_token' ? 'user' : 'service',
         ...client(request),
       },
       action,
@@ -189,7 +194,8 @@ export function createSelfAuditor(deps: {
         attributes: {
           endpoint: `${request.method} ${route}`,
           status: String(refusal.status),
-          credential: auth === undefined ? 'none' : keyId ? 'api_key' : token?.includes('.') ? 'bearer_token' : 'malformed',
+          credential:
+            auth === undefined ? 'none' : keyId ? 'api_key' : token?.startsWith('avt_') ? 'viewer_token' : token?.includes('.') ? 'bearer_token' : 'malformed',
           ...(keyId ? { key_id: keyId } : {}),
         },
       };

@@ -40,7 +40,8 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/console/embed', page, (_request, reply) => send(reply, 'index.html', config.console_frame_ancestors));
   app.get<{ Params: { '*': string } }>('/console/*', page, (request, reply) => {
     const path = request.params['*'];
-    return send(reply, path.startsWith('assets/') ? path : 'index.html');
+    if (path.startsWith('assets/')) return send(reply, path);
+    return send(reply, 'index.html', path.startsWith('embed/') ? config.console_frame_ancestors : undefined);
   });
 
   app.post(

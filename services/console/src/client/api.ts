@@ -1,10 +1,15 @@
 /** The console's one HTTP client: the bearer token from sessionStorage, problem documents as errors. */
 
 const TOKEN_KEY = 'auditstream.token';
+const EMBED_KEY = 'auditstream.viewer_token';
+
+/** The embed pages read with the viewer token only, never with a signed-in key of the same origin. */
+const inEmbed = () => location.pathname === '/console/embed' || location.pathname.startsWith('/console/embed/');
 
 export const token = {
-  get: (): string | null => sessionStorage.getItem(TOKEN_KEY),
+  get: (): string | null => sessionStorage.getItem(inEmbed() ? EMBED_KEY : TOKEN_KEY),
   set: (t: string) => sessionStorage.setItem(TOKEN_KEY, t),
+  setViewer: (t: string) => sessionStorage.setItem(EMBED_KEY, t),
   clear: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 

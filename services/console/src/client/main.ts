@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, postJson, token } from './api.js';
+import { EmbedApp } from './embed.js';
 import { ActorPage, AlertsPage, EventPage, IntegrityPage } from './pages.js';
 import { go, html, Link, useLocation } from './router.js';
 import { SearchPage } from './search.js';
@@ -46,6 +47,7 @@ const NAV: [string, string][] = [
 
 function App() {
   const { path, params, hash } = useLocation();
+  if (path === '/console/embed' || path.startsWith('/console/embed/')) return html`<${EmbedApp} path=${path} params=${params} />`;
   if (path === '/console/signin' || (!token.get() && !path.startsWith('/console/embed'))) {
     return html`<${SignIn} hash=${hash} next=${path === '/console/signin' ? '' : location.pathname + location.search} />`;
   }
@@ -72,7 +74,7 @@ const root = document.getElementById('app');
 if (root) render(html`<${App} />`, root);
 // A 401 anywhere means the token is gone or revoked: back to sign-in.
 window.addEventListener('unhandledrejection', (e) => {
-  if (e.reason instanceof ApiError && e.reason.status === 401) {
+  if (e.reason instanceof ApiError && e.reason.status === 401 && !location.pathname.startsWith('/console/embed')) {
     token.clear();
     go('/console/signin');
   }

@@ -13,27 +13,27 @@ function Fields(props: { title: string; rows: [string, unknown][] }) {
 }
 
 /** Every field of one event, its enrichment and its place in its partition's chain. */
-export function EventPage(props: { id: string; params: URLSearchParams; searchPath: string }) {
+export function EventPage(props: { id: string; params: URLSearchParams; searchPath: string; embed?: boolean }) {
   const tenant = props.params.get('tenant');
   const q = new URLSearchParams(tenant ? { tenant } : {});
-  const token = props.params.get('token');
   const ev = useLoad(`${props.id}?${q}`, () => getJson<ApiEvent>(`/v1/events/${encodeURIComponent(props.id)}`, q));
+  const check = useLoad(`v${props.id}?${q}`, () => getJson<Verification>(`/v1/events/${encodeURIComponent(props.id)}/verify`, q));
   if (ev.error) return html`<p class="error" role="alert">${ev.error.message}</p>`;
   if (!ev.data) return html`<p>Loading…</p>`;
   const e = ev.data;
   const search = (k: string, v: string) => {
-    const p = new URLSearchParams({ tenant: e.tenant_id, [k]: v, range: '7d' });
-    if (token) p.set('token', token);
+    const p = new URLSearchParams(props.embed ? { [k]: v, range: '7d' } : { tenant: e.tenant_id, [k]: v, range: '7d' });
     return `${props.searchPath}?${p}`;
   };
   return html`<article aria-labelledby="ev-h">
     <h1 id="ev-h">Event <code>${e.event_id}</code></h1>
+    <${IntegrityMark} check=${check} />
     <p class="pivots">Search this
       ${' '}<${Link} href=${search('actor_id', e.actor.id)}>actor<//>,
       ${' '}<${Link} href=${search('action', e.action)}>action<//>
       ${e.resource && html`, <${Link} href=${search('resource_id', e.resource.id)}>resource<//>`}
       ${e.actor.ip && html`, <${Link} href=${search('source_ip', e.actor.ip)}>IP<//>`}
-      ${!token && html` · <${Link} href=${`/console/actors/${encodeURIComponent(e.actor.id)}?tenant=${encodeURIComponent(e.tenant_id)}`}>actor page<//>`}
+      ${!props.embed && html` · <${Link} href=${`/console/actors/${encodeURIComponent(e.actor.id)}?tenant=${encodeURIComponent(e.tenant_id)}`}>actor page<//>`}
     </p>
     <div class="detail-grid">
       <${Fields} title="Event" rows=${[
@@ -58,6 +58,31 @@ export function EventPage(props: { id: string; params: URLSearchParams; searchPa
       <${Fields} title="Chain place" rows=${Object.entries(e.integrity ?? {})} />
     </div>
   </article>`;
+}
+
+interface Verification {
+  status: 'verified' | 'tampered' | 'unverified_yet' | 'unchained';
+  reason: string | null;
+  checkpoint: { last_offset: string; created_at: string; key_id: string } | null;
+}
+
+const MARKS: Record<Verification['status'], [string, string]> = {
+  verified: ['verified', 'its chain link and the covering signed checkpoint check out'],
+  tampered: ['tampered', ''],
+  unverified_yet: ['not yet verifiable', 'no signed checkpoint covers it yet'],
+  unchained: ['unchained', 'stored with integrity off'],
+};
+
+/** The event's integrity status (GET /v1/events/{id}/verify). */
+function IntegrityMark(props: { check: { data?: Verification; error?: Error; loading: boolean } }) {
+  const { data, error } = props.check;
+  if (error) return html`<p class="muted" data-testid="integrity-mark">Integrity: ${error.message}</p>`;
+  if (!data) return html`<p class="muted">Checking integrity…</p>`;
+  const [label, why] = MARKS[data.status];
+  return html`<p data-testid="integrity-mark" data-status=${data.status}>
+    <span class=${`mark ${data.status === 'verified' ? 'verified' : data.status === 'tampered' ? 'tampered' : 'pending'}`}>${label}</span>
+    ${' '}${data.reason ?? why}${data.checkpoint ? ` (checkpoint through offset ${data.checkpoint.last_offset}, ${data.checkpoint.created_at})` : ''}
+  </p>`;
 }
 
 /** One actor: their events over time, their top actions and their latest events. */

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type ApiEvent, getJson, request, type Timeseries } from './api.js';
+import { type ApiError, type ApiEvent, getJson, request, type Timeseries } from './api.js';
 import { Histogram } from './histogram.js';
 import { go, html, Link, useLoad } from './router.js';
 import { apiFilters, DEFAULT_RANGE, ENUM_FILTERS, ENUMS, pickInterval, QUICK_RANGES, resolveRange, TEXT_FILTERS, withParams } from './state.js';
@@ -76,11 +76,18 @@ export function SearchPage(props: { params: URLSearchParams; options: SearchOpti
       ${' '}from ${range.from.replace('T', ' ')} to ${range.to.replace('T', ' ')}
       ${options.exportable !== false && html`<${ExportButtons} filters=${filters} />`}
     </p>
-    ${page.error && html`<p class="error" role="alert">${page.error.message}</p>`}
+    ${
+      page.error &&
+      html`<p class="error" role="alert" data-testid=${(page.error as ApiError).status === 401 ? 'expired' : 'error'}>${
+        (page.error as ApiError).status === 401
+          ? 'This credential is not valid any more (expired or revoked): ask for a new link or sign in again.'
+          : page.error.message
+      }</p>`
+    }
     ${page.loading && !page.data && html`<p>Loading…</p>`}
     ${
       page.data &&
-      html`<${EventTable} events=${page.data.data} params=${params} detailBase=${options.detailBase} showTenant=${!options.fixed?.includes('tenant')} />
+      html`<${EventTable} events=${page.data.data} params=${params} detailBase=${options.detailBase} searchPath=${options.path} showTenant=${!options.fixed?.includes('tenant')} />
       <nav class="pager" aria-label="Result pages">
         ${cursor && html`<${Link} href=${at(withParams(params, { cursor: undefined }))}>First page<//>`}
         ${page.data.next_cursor ? html`<${Link} href=${at(withParams(params, { cursor: page.data.next_cursor }))} data-testid="next">Next page<//>` : html`<span class="muted">No more results</span>`}
@@ -106,8 +113,6 @@ function SearchForm(props: { params: URLSearchParams; options: SearchOptions }) 
       next.delete('from');
       next.delete('to');
     }
-    const token = params.get('token');
-    if (token) next.set('token', token);
     go(`${options.path}?${next}`);
   };
   const absolute = Boolean(params.get('from') && params.get('to'));

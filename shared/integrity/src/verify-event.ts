@@ -1,0 +1,167 @@
+import type { KeyObject } from 'node:crypto';
+import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
+import { entryHash } from './chain.js';
+import type { Checkpoint } from './checkpoint.js';
+import { loadTableCheckpoints, streamChainRows, streamDlqOffsets } from './store.js';
+import { checkCheckpoints, type Finding, PartitionVerifier, type StoredChainRow } from './verifier.js';
+
+/**
+ * One event's proof: its row, the rows between the signed checkpoint before it and the signed
+ * checkpoint covering it (the first at or after its offset), verified by the same
+ * PartitionVerifier as `auditstream verify`. The span is what a checkpoint proves, so a row
+ * rewritten with recomputed hashes anywhere in it shows as the covering checkpoint's mismatch.
+ *
+ * - verified: the event's row hashes to its stored hash, links into the chain, and the chain
+ *   from the previous checkpoint matches the covering checkpoint's signed head;
+ * - tampered: an error finding on this event's row (reason: that finding), or anywhere in the
+ *   span its covering checkpoint proves (reason names the offset): the proof does not check out;
+ * - unverified_yet: nothing is wrong, but no signed checkpoint covers the offset yet;
+ * - unchained: the row carries no chain values (stored with integrity disabled).
+ *
+ * Checkpoints are read from the table only (the topic copy is `auditstream verify`'s cross-check):
+ * a deleted covering checkpoint makes an event unverified_yet, which `auditstream verify` reports.
+ */
+export type EventVerificationStatus = 'verified' | 'tampered' | 'unverified_yet' | 'unchained';
+
+export interface EventVerification {
+  status: EventVerificationStatus;
+  /** Why tampered / unverified_yet / unchained (null when verified). */
+  reason: string | null;
+  /** The stored row's chain fields and the hash recomputed from its content. */
+  chain: { topic: string; partition: number; offset: string; chain_seq: string; prev_hash: string; hash: string; computed_hash: string | null };
+  link: {
+    content_matches_hash: boolean;
+    /** The entry before it (previous offset in the chain): does this row's prev_hash name its hash? null at a chain start. */
+    previous: { offset: string; hash: string; linked: boolean } | null;
+    /** The next stored entry: does its prev_hash name this row's hash? null when none is stored yet. */
+    next: { offset: string; prev_hash: string; linked: boolean } | null;
+  };
+  checkpoint: (Checkpoint & { matches: boolean }) | null;
+  /** The offsets verified: (after the anchoring checkpoint, through the covering one or the next row). */
+  span: { from_offset: string | null; to_offset: string; anchored_on_checkpoint: string | null };
+  findings: Finding[];
+}
+
+export async function verifyEvent(o: {
+  ch: ClickHouse;
+  publicKeys: ReadonlyMap<string, KeyObject>;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  event_id: string;
+  signal?: AbortSignal;
+}): Promise<EventVerification> {
+  const key = { topic: o.topic, partition: o.partition };
+  const cps = checkCheckpoints(await loadTableCheckpoints(o.ch, o.topic, o.partition), undefined, o.publicKeys, key);
+  const anchor = cps.valid.filter((c) => BigInt(c.last_offset) < o.offset).at(-1);
+  const cover = cps.valid.find((c) => BigInt(c.last_offset) >= o.offset);
+  const from = anchor ? BigInt(anchor.last_offset) + 1n : undefined;
+  // Without a covering checkpoint: up to the next stored row, so its link to this one is checked.
+  const to = cover ? BigInt(cover.last_offset) : await nextOffset(o, o.offset);
+  const verifier = new PartitionVerifier({
+    topic: o.topic,
+    partition: o.partition,
+    checkpoints: cover ? [cover] : [],
+    ...(anchor ? { start: { offset: BigInt(anchor.last_offset), chain_seq: BigInt(anchor.chain_seq), hash: anchor.chain_head } } : {}),
+    maxFindings: 100,
+  });
+  let self: StoredChainRow | undefined;
+  let before: StoredChainRow | undefined;
+  let after: StoredChainRow | undefined;
+  const bounds = { ...(from !== undefined ? { from } : {}), to };
+  const dlq = streamDlqOffsets(o.ch, key, bounds)[Symbol.asyncIterator]();
+  let nextDlq = await dlq.next();
+  for await (const batch of streamChainRows(o.ch, key, bounds)) {
+    if (o.signal?.aborted) throw new Error('aborted');
+    for (const row of batch) {
+      const at = BigInt(row.fields.kafka_offset);
+      while (!nextDlq.done && nextDlq.value < at) {
+        verifier.pushDlq(nextDlq.value);
+        nextDlq = await dlq.next();
+      }
+      if (at < o.offset && row.hash !== '') before = row;
+      else if (at === o.offset && (self === undefined || row.fields.event_id === o.event_id)) self = row;
+      else if (at > o.offset && after === undefined) after = row;
+      verifier.push(row);
+    }
+  }
+  while (!nextDlq.done) {
+    verifier.pushDlq(nextDlq.value);
+    nextDlq = await dlq.next();
+  }
+  const report = verifier.finish();
+  const findings = [...cps.findings.filter((f) => inSpan(f, anchor, cover) && f.severity === 'error'), ...report.findings];
+  const offsetText = o.offset.toString();
+  const computed = self ? computedHash(self) : null;
+  const result: EventVerification = {
+    status: 'verified',
+    reason: null,
+    chain: {
+      topic: o.topic,
+      partition: o.partition,
+      offset: offsetText,
+      chain_seq: self?.fields.chain_seq ?? '',
+      prev_hash: self?.fields.prev_hash ?? '',
+      hash: self?.hash ?? '',
+      computed_hash: computed,
+    },
+    link: {
+      content_matches_hash: self !== undefined && computed === self.hash,
+      previous: before
+        ? { offset: before.fields.kafka_offset, hash: before.hash, linked: self?.fields.prev_hash === before.hash }
+        : anchor
+          ? { offset: anchor.last_offset, hash: anchor.chain_head, linked: self?.fields.prev_hash === anchor.chain_head }
+          : null,
+      next: after ? { offset: after.fields.kafka_offset, prev_hash: after.fields.prev_hash, linked: after.fields.prev_hash === self?.hash } : null,
+    },
+    checkpoint: cover ? { ...cover, matches: report.checkpoints_matched === 1 } : null,
+    span: { from_offset: from?.toString() ?? null, to_offset: to.toString(), anchored_on_checkpoint: anchor?.last_offset ?? null },
+    findings,
+  };
+  const errors = findings.filter((f) => f.severity === 'error');
+  const own = errors.find((f) => f.offset === offsetText && f.kind !== 'unchained');
+  const other = errors[0];
+  if (!self) return { ...result, status: 'tampered', reason: `no chain row is stored at offset ${offsetText} of partition ${o.partition}` };
+  if (self.hash === '' && self.fields.prev_hash === '')
+    return { ...result, status: 'unchained', reason: 'the row carries no chain values (stored with integrity disabled)' };
+  if (own) return { ...result, status: 'tampered', reason: own.detail };
+  if (!result.link.content_matches_hash)
+    return { ...result, status: 'tampered', reason: 'the row content does not match its stored hash (a field was changed)' };
+  if (result.link.next && !result.link.next.linked)
+    return { ...result, status: 'tampered', reason: `the next entry (offset ${result.link.next.offset}) does not link to this row's hash` };
+  if (other)
+    return {
+      ...result,
+      status: 'tampered',
+      reason: `the chain span its checkpoint proves was altered${other.offset !== undefined ? ` at offset ${other.offset}` : ''}: ${other.detail}`,
+    };
+  if (!cover) return { ...result, status: 'unverified_yet', reason: 'no signed checkpoint covers this offset yet' };
+  if (!result.checkpoint?.matches) return { ...result, status: 'tampered', reason: 'the covering checkpoint does not match the stored chain' };
+  return result;
+}
+
+function computedHash(row: StoredChainRow): string | null {
+  if (row.malformed) return null;
+  try {
+    return entryHash(row.fields);
+  } catch {
+    return null;
+  }
+}
+
+function inSpan(f: Finding, anchor: Checkpoint | undefined, cover: Checkpoint | undefined): boolean {
+  if (f.offset === undefined) return true;
+  const at = BigInt(f.offset);
+  return (!anchor || at >= BigInt(anchor.last_offset)) && (!cover || at <= BigInt(cover.last_offset));
+}
+
+/** The lowest stored offset above `offset` (or `offset` itself when none is stored yet). */
+async function nextOffset(o: { ch: ClickHouse; topic: string; partition: number }, offset: bigint): Promise<bigint> {
+  const rows = await o.ch.queryRows<{ o: string }>(
+    sql`SELECT toString(min(kafka_offset)) AS o, count() AS n FROM ${table(o.ch.database, 'events')}
+WHERE kafka_topic = ${o.topic} AND kafka_partition = ${o.partition} AND kafka_offset > ${offset}`,
+    { operation: 'integrity_next_offset' },
+  );
+  const r = rows[0] as { o: string; n?: string | number } | undefined;
+  return r && Number(r.n ?? 0) > 0 ? BigInt(r.o) : offset;
+}
