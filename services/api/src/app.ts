@@ -28,6 +28,7 @@ import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { savedSearchRoutes } from './routes/saved-searches.js';
 import { statsRoutes } from './routes/stats.js';
 import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import { parseQueryString } from './text.js';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /** The ClickHouse handle saved searches are written with (api.saved_searches_username); default `clickhouse`. */
+  savedSearchWriter?: ClickHouse;
   /** Viewer token signing key; default api.viewer_token_secret (the caller resolves _file), else random per process. */
   viewerTokenSecret?: string;
   /**
@@ -181,6 +184,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
   viewerTokenRoutes(app, ctx, viewerTokens);
+  savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
 
   let spec: string | undefined;
