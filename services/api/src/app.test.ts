@@ -357,6 +357,8 @@ describe('OpenAPI', () => {
       '/v1/events/{event_id}/verify',
       '/v1/export',
       '/v1/integrity/verify',
+      '/v1/saved-searches',
+      '/v1/saved-searches/{search_id}',
       '/v1/stats/timeseries',
       '/v1/stats/top',
       '/v1/viewer-tokens',

@@ -29,6 +29,7 @@ import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { savedSearchRoutes } from './routes/saved-searches.js';
 import { statsRoutes } from './routes/stats.js';
 import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import { parseQueryString } from './text.js';
@@ -54,6 +55,8 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /** The ClickHouse handle saved searches are written with (api.saved_searches_username); default `clickhouse`. */
+  savedSearchWriter?: ClickHouse;
   /** Viewer token signing key; default api.viewer_token_secret (the caller resolves _file), else random per process. */
   viewerTokenSecret?: string;
   /**
@@ -182,6 +185,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
   viewerTokenRoutes(app, ctx, viewerTokens);
+  savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
   consoleRoutes(app, ctx);
 

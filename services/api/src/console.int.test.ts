@@ -256,3 +256,77 @@ describe('viewer tokens', () => {
     await waitFor('the one-second token to expire', async () => (await call('GET', `/v1/events?${range()}`, short)).status === 401, 10_000);
   });
 });
+
+describe('saved searches', () => {
+  test('saved per credential and tenant; the same name replaces; delete folds away on 18.16 (tombstone + FINAL)', async () => {
+    const q = { tenant: env.tenant, action_prefix: 'auth.', range: '24h' };
+    const a = await call('POST', '/v1/saved-searches', keys.own, { name: 'failed logins', query: q });
+    assert.equal(a.status, 201, JSON.stringify(a.json()));
+    const saved = a.json();
+    assert.match(saved.id, /^[0-9a-f-]{36}$/);
+    assert.deepEqual([saved.name, saved.tenant, saved.query], ['failed logins', env.tenant, q]);
+    const b = await call('POST', '/v1/saved-searches', keys.own, { name: 'everything', query: { outcome: 'failure' } });
+    assert.equal(b.status, 201);
+    assert.equal(b.json().tenant, null);
+    const replaced = await call('POST', '/v1/saved-searches', keys.own, { name: 'failed logins', query: { ...q, outcome: 'failure' } });
+    assert.equal(replaced.json().id, saved.id, 'the same name and tenant replaces');
+    const list = (await call('GET', '/v1/saved-searches', keys.own)).json().data;
+    assert.deepEqual(
+      list.map((s: { name: string; query: Record<string, string> }) => [s.name, s.query.outcome]),
+      [
+        ['everything', 'failure'],
+        ['failed logins', 'failure'],
+      ],
+    );
+    assert.deepEqual(
+      (await call('GET', `/v1/saved-searches?tenant=${env.tenant}`, keys.own)).json().data.map((s: { name: string }) => s.name),
+      ['failed logins'],
+    );
+    assert.equal((await call('DELETE', `/v1/saved-searches/${saved.id}`, keys.own)).status, 204);
+    assert.deepEqual(
+      (await call('GET', '/v1/saved-searches', keys.own)).json().data.map((s: { name: string }) => s.name),
+      ['everything'],
+    );
+    assert.equal((await call('DELETE', `/v1/saved-searches/${saved.id}`, keys.own)).status, 404, 'already deleted');
+    // Saving the name again after a delete makes a new search.
+    const again = await call('POST', '/v1/saved-searches', keys.own, { name: 'failed logins', query: q });
+    assert.notEqual(again.json().id, saved.id);
+    assert.equal((await call('GET', `/v1/saved-searches?tenant=${env.tenant}`, keys.own)).json().data.length, 1);
+    const self = audited.filter((e) => e.resource?.type === 'saved_search');
+    assert.ok(self.some((e) => e.attributes.operation === 'delete' && e.resource?.id === saved.id));
+  });
+
+  test('another credential (another tenant, or an admin) sees none of them and cannot delete them; viewer tokens are refused', async () => {
+    const mine = await call('POST', '/v1/saved-searches', keys.own, { name: 'private', query: { tenant: env.tenant } });
+    const id = mine.json().id as string;
+    assert.deepEqual((await call('GET', '/v1/saved-searches', keys.other)).json().data, []);
+    assert.deepEqual((await call('GET', '/v1/saved-searches', keys.admin)).json().data, []);
+    assert.equal((await call('GET', `/v1/saved-searches?tenant=${env.tenant}`, keys.other)).status, 403);
+    assert.equal((await call('DELETE', `/v1/saved-searches/${id}`, keys.other)).status, 404);
+    assert.equal((await call('DELETE', `/v1/saved-searches/${id}`, keys.admin)).status, 404);
+    assert.equal((await call('POST', '/v1/saved-searches', keys.other, { name: 'x', query: { tenant: env.tenant } })).status, 403);
+    const viewer = (await call('POST', '/v1/viewer-tokens', keys.admin, { tenant: env.tenant })).json().token as string;
+    assert.equal((await call('GET', '/v1/saved-searches', viewer)).status, 403);
+    assert.equal((await call('POST', '/v1/saved-searches', viewer, { name: 'x', query: {} })).status, 403);
+    assert.equal((await call('GET', '/v1/saved-searches', keys.service)).status, 403);
+    assert.ok((await call('GET', '/v1/saved-searches', keys.own)).json().data.some((s: { id: string }) => s.id === id));
+  });
+
+  test('the query is validated like a search: unknown keys, bad values, range with from/to', async () => {
+    const bad = async (query: unknown, parameter?: string) => {
+      const r = await call('POST', '/v1/saved-searches', keys.own, { name: 'bad', query });
+      assert.equal(r.status, 400, JSON.stringify(query));
+      if (parameter)
+        assert.ok(
+          r.json().errors.some((e: { parameter: string }) => e.parameter === parameter),
+          JSON.stringify(r.json().errors),
+        );
+    };
+    await bad({ nope: 'x' });
+    await bad({ outcome: 'sideways' });
+    await bad({ range: '24h', from: '2026-01-01T00:00:00Z' }, 'query.range');
+    await bad({ action: 'auth.login', action_prefix: 'auth.' }, 'query.action_prefix');
+    await bad({ source_ip: '1.2.3' }, 'query.source_ip');
+    assert.equal((await call('POST', '/v1/saved-searches', keys.own, { query: {} })).status, 400);
+  });
+});

@@ -92,6 +92,18 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   };
   const cursorSecret = resolveSecret(cfg.api.cursor_secret, cfg.api.cursor_secret_file, 'api.cursor_secret');
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
+  // Saved searches are the API's one write to ClickHouse: through an account that may insert, when configured.
+  const savedSearchWriter = cfg.api.saved_searches_username
+    ? createClickHouse(
+        {
+          ...cfg.clickhouse,
+          username: cfg.api.saved_searches_username,
+          password: resolveSecret(undefined, cfg.api.saved_searches_password_file, 'api.saved_searches_password') ?? '',
+          password_file: undefined,
+        },
+        { logger, metrics, component: 'clickhouse_saved_searches' },
+      )
+    : undefined;
   const viewerTokenSecret = resolveSecret(cfg.api.viewer_token_secret, cfg.api.viewer_token_secret_file, 'api.viewer_token_secret');
   if (!viewerTokenSecret) logger.warn('api.viewer_token_secret is not set: viewer tokens are signed with a per-process key and do not survive a restart');
   const api = createApi({
@@ -105,6 +117,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),
     ...(viewerTokenSecret ? { viewerTokenSecret } : {}),
+    ...(savedSearchWriter ? { savedSearchWriter } : {}),
   });
   const { url } = await api.start();
   logger.info({ url, openapi: `${url}/openapi.json` }, 'query API listening');
@@ -119,6 +132,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
         await api.stop();
         await producer.close({ timeout_ms: cfg.api.shutdown_timeout_ms });
         await clickhouse.close();
+        await savedSearchWriter?.close();
       } catch (err) {
         logger.error({ err_code: (err as { code?: string }).code ?? 'unknown' }, 'error while stopping');
       }

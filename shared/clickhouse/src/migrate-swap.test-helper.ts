@@ -77,7 +77,7 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
   assert.equal(await rawEventRowCount(ch, tenant), 0, 'interrupted after the swap, before the copy');
 
   const res = await migrate(ch);
-  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key']);
+  assert.deepEqual(res.applied, ['006_events_source_key', '007_checkpoints_fork_key', '010_saved_searches']);
   assert.equal((await migrate(ch)).noop, true, 'a second run is a no-op');
   assert.ok((await migrationStatus(ch)).entries.every((e) => e.applied && !e.drift));
 

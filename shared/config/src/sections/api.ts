@@ -110,6 +110,14 @@ export const apiSection = z
       .describe(
         'CSP frame-ancestors of the embeddable viewer (/console/embed): the origins allowed to put it in an iframe, space-separated (e.g. "\'self\' https://app.example.com"); "\'none\'" forbids embedding.',
       ),
+    saved_searches_username: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'ClickHouse account the API writes saved searches with (INSERT into saved_searches); unset = the API\u2019s own clickhouse.username, which must then be allowed to insert (the secure stack\u2019s reader is not).',
+      ),
+    saved_searches_password_file: z.string().optional().describe('File holding the password of api.saved_searches_username.'),
     saved_searches_max_per_principal: positiveInt()
       .default(200)
       .describe('Most saved searches one credential may keep per tenant (POST beyond it answers 400).'),
