@@ -4,6 +4,7 @@ import { ApiError, postJson, token } from './api.js';
 import { EmbedApp } from './embed.js';
 import { ActorPage, AlertsPage, EventPage, IntegrityPage } from './pages.js';
 import { go, html, Link, useLocation } from './router.js';
+import { SavedPage } from './saved.js';
 import { SearchPage } from './search.js';
 import './console.css';
 
@@ -41,6 +42,7 @@ function SignIn(props: { hash: string; next: string }) {
 
 const NAV: [string, string][] = [
   ['/console/search', 'Search'],
+  ['/console/saved', 'Saved searches'],
   ['/console/alerts', 'Alerts'],
   ['/console/integrity', 'Integrity'],
 ];
@@ -57,6 +59,7 @@ function App() {
   if (m?.[1] === 'events') page = html`<${EventPage} id=${decodeURIComponent(m[2] as string)} params=${params} searchPath="/console/search" />`;
   else if (m?.[1] === 'actors') page = html`<${ActorPage} id=${decodeURIComponent(m[2] as string)} params=${params} />`;
   else if (path === '/console/alerts') page = html`<${AlertsPage} params=${params} />`;
+  else if (path === '/console/saved') page = html`<${SavedPage} />`;
   else if (path === '/console/integrity') page = html`<${IntegrityPage} />`;
   else page = html`<${SearchPage} params=${params} options=${opts} />`;
   return html`<header class="top">

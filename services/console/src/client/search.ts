@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { type ApiError, type ApiEvent, getJson, request, type Timeseries } from './api.js';
 import { Histogram } from './histogram.js';
 import { go, html, Link, useLoad } from './router.js';
+import { SaveSearch } from './saved.js';
 import { apiFilters, DEFAULT_RANGE, ENUM_FILTERS, ENUMS, pickInterval, QUICK_RANGES, resolveRange, TEXT_FILTERS, withParams } from './state.js';
 import { EventTable } from './table.js';
 
@@ -76,6 +77,7 @@ export function SearchPage(props: { params: URLSearchParams; options: SearchOpti
       ${' '}from ${range.from.replace('T', ' ')} to ${range.to.replace('T', ' ')}
       ${options.exportable !== false && html`<${ExportButtons} filters=${filters} />`}
     </p>
+    ${options.exportable !== false && html`<${SaveSearch} params=${params} />`}
     ${
       page.error &&
       html`<p class="error" role="alert" data-testid=${(page.error as ApiError).status === 401 ? 'expired' : 'error'}>${
