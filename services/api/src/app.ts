@@ -12,6 +12,7 @@ import { createCursorCodec } from './cursor.js';
 import type { IntegrityVerifier } from './integrity.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { buildOpenApi } from './openapi.js';
+import { createPipelineHealth, type PipelineHealthReader } from './pipeline-health.js';
 import { createSelfAuditor, type RecordEvent } from './plugins/audit-self.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerProblems } from './plugins/error-handler.js';
@@ -29,6 +30,7 @@ import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { pipelineHealthRoutes } from './routes/pipeline-health.js';
 import { savedSearchRoutes } from './routes/saved-searches.js';
 import { statsRoutes } from './routes/stats.js';
 import { viewerTokenRoutes } from './routes/viewer-tokens.js';
@@ -55,6 +57,11 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /**
+   * GET /v1/health/pipeline's sources (main.ts: Kafka, the ingest and alerting /metrics URLs); default:
+   * no Kafka, api.pipeline_*_metrics_url or the default ports on 127.0.0.1.
+   */
+  pipeline?: PipelineHealthReader;
   /** The ClickHouse handle saved searches are written with (api.saved_searches_username); default `clickhouse`. */
   savedSearchWriter?: ClickHouse;
   /** Viewer token signing key; default api.viewer_token_secret (the caller resolves _file), else random per process. */
@@ -186,6 +193,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   integrityRoutes(app, ctx);
   viewerTokenRoutes(app, ctx, viewerTokens);
   savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
+  pipelineHealthRoutes(
+    app,
+    ctx,
+    deps.pipeline ??
+      createPipelineHealth({
+        eventsTopic: 'audit.events',
+        ingestGroupId: 'auditstream-ingest',
+        ingestMetricsUrl: config.pipeline_ingest_metrics_url ?? 'http://127.0.0.1:9464/metrics',
+        alertingMetricsUrl: config.pipeline_alerting_metrics_url ?? 'http://127.0.0.1:9465/metrics',
+        timeoutMs: config.pipeline_scrape_timeout_ms,
+      }),
+  );
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
   consoleRoutes(app, ctx);
 

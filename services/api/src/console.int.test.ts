@@ -6,12 +6,24 @@ import { after, before, describe, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
 import { loadPublicKeys } from '@auditstream/integrity';
 import { createMetricsRegistry } from '@auditstream/observability';
-import { createTestEnv, type IngestChild, publishEvents, spawnIngest, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
+import {
+  createTestEnv,
+  freePort,
+  type IngestChild,
+  publishEvents,
+  publishPoison,
+  scrape,
+  spawnIngest,
+  type TestEnv,
+  waitFor,
+  waitForStored,
+} from '@auditstream/test';
 import type { FastifyInstance } from 'fastify';
 import { createApiKey } from './api-keys.js';
 import { buildApi } from './app.js';
 import { type ApiConfig, apiDefaults } from './config.js';
 import { testLogger } from './int.test-helper.js';
+import { createPipelineHealth } from './pipeline-health.js';
 import type { SelfAuditEvent } from './plugins/audit-self.js';
 import { createStoreVerifier } from './store-verifier.js';
 
@@ -328,5 +340,85 @@ describe('saved searches', () => {
     await bad({ action: 'auth.login', action_prefix: 'auth.' }, 'query.action_prefix');
     await bad({ source_ip: '1.2.3' }, 'query.source_ip');
     assert.equal((await call('POST', '/v1/saved-searches', keys.own, { query: {} })).status, 400);
+  });
+});
+
+describe('GET /v1/health/pipeline', () => {
+  let health: FastifyInstance;
+  let ingestUrl = '';
+  let deadPort = 0;
+
+  before(async () => {
+    ingestUrl = await ingest.metricsUrl();
+    deadPort = await freePort(); // nothing listens there: the alerting service is "down"
+    health = buildApi({
+      config: consoleConfig(),
+      clickhouse: env.ch,
+      logger: testLogger,
+      metrics: createMetricsRegistry({ service: 'api-console-int-health', defaultMetrics: false }),
+      recordEvent: async (e) => {
+        audited.push(e);
+      },
+      pipeline: createPipelineHealth({
+        kafka: env.kafka,
+        eventsTopic: env.topic,
+        ingestGroupId: env.group,
+        ingestMetricsUrl: `${ingestUrl}/metrics`,
+        alertingMetricsUrl: `http://127.0.0.1:${deadPort}/metrics`,
+        timeoutMs: 5000,
+      }),
+    });
+    await publishPoison(env.kafka, env.topic, 3, 1);
+    await waitFor(
+      'ingest to dead-letter the poison',
+      () => scrape(ingestUrl, 'auditstream_ingest_dead_lettered_events_total'),
+      (n) => n >= 3,
+      60_000,
+    );
+  });
+  after(async () => {
+    await health?.close();
+  });
+
+  const get = async (key: string) => {
+    const r = await health.inject({ method: 'GET', url: '/v1/health/pipeline', headers: { authorization: `Bearer ${key}` } });
+    return { status: r.statusCode, json: () => JSON.parse(r.body) };
+  };
+
+  test('lag from Kafka, dead letters by class from ingest, and an unreachable alerting service said so (not a 5xx)', async () => {
+    const h = await waitFor(
+      'ingest to commit past the poison',
+      async () => (await get(keys.admin)).json(),
+      (v) => v.ingest_lag.total === 0,
+      60_000,
+    );
+    assert.equal(h.ingest_lag.reachable, true);
+    assert.deepEqual(h.ingest_lag.partitions, [{ partition: 0, lag: 0 }]);
+    assert.equal(h.ingest.reachable, true);
+    const dead = await scrape(ingestUrl, 'auditstream_ingest_dead_lettered_events_total');
+    assert.equal(h.ingest.dead_lettered_total, dead);
+    assert.equal(
+      Object.values(h.ingest.dead_lettered_by_class as Record<string, number>).reduce((n, v) => n + v, 0),
+      dead,
+    );
+    assert.ok(Object.keys(h.ingest.dead_lettered_by_class).length > 0);
+    assert.equal(h.ingest.inserted_events_total, await scrape(ingestUrl, 'auditstream_ingest_inserted_events_total'));
+    assert.equal(h.alerting.reachable, false);
+    assert.match(h.alerting.error, /unreachable/);
+    assert.equal(h.alerting.delivery_failures_total, null);
+    assert.equal(audited.at(-1)?.attributes.alerting_reachable, 'false');
+  });
+
+  test('admin and auditor only: viewer tokens and service keys are refused', async () => {
+    assert.equal((await get(keys.own)).status, 200);
+    assert.equal((await get(keys.service)).status, 403);
+    // Minted by this API instance (another instance without a shared api.viewer_token_secret would not accept it).
+    const minted = await health.inject({
+      method: 'POST',
+      url: '/v1/viewer-tokens',
+      headers: { authorization: `Bearer ${keys.admin}` },
+      payload: { tenant: env.tenant },
+    });
+    assert.equal((await get(JSON.parse(minted.body).token)).status, 403);
   });
 });

@@ -8,6 +8,7 @@ import { createAuditProducer } from '@auditstream/producer';
 import { createApi } from './app.js';
 import { type ApiServiceConfig, loadApiConfig } from './config.js';
 import type { IntegrityVerifier } from './integrity.js';
+import { createPipelineHealth } from './pipeline-health.js';
 import { createStoreVerifier } from './store-verifier.js';
 
 /**
@@ -118,6 +119,15 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     ...(cursorSecret ? { cursorSecret } : {}),
     ...(viewerTokenSecret ? { viewerTokenSecret } : {}),
     ...(savedSearchWriter ? { savedSearchWriter } : {}),
+    pipeline: createPipelineHealth({
+      kafka,
+      eventsTopic: cfg.topics.events,
+      ingestGroupId: cfg.ingest.group_id,
+      // What `auditstream up` runs: each service's metrics server, reached on loopback when it listens on every address.
+      ingestMetricsUrl: cfg.api.pipeline_ingest_metrics_url ?? metricsUrl(cfg.ingest.metrics_host, cfg.ingest.metrics_port),
+      alertingMetricsUrl: cfg.api.pipeline_alerting_metrics_url ?? metricsUrl(cfg.alerting.metrics_host, cfg.alerting.metrics_port),
+      timeoutMs: cfg.api.pipeline_scrape_timeout_ms,
+    }),
   });
   const { url } = await api.start();
   logger.info({ url, openapi: `${url}/openapi.json` }, 'query API listening');
@@ -145,4 +155,9 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     }
   });
   return { url, config: cfg, done };
+}
+
+function metricsUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}/metrics`;
 }
