@@ -10,8 +10,11 @@ import { repoRoot, uniqueName } from '@auditstream/core';
 import {
   type Child,
   createTestEnv,
+  type IngestChild,
   launchChromium,
   publishEvents,
+  publishPoison,
+  scrape,
   seriousA11yViolations,
   spawnCli,
   spawnIngest,
@@ -25,9 +28,10 @@ const ARTIFACTS = join(repoRoot(), 'test', 'artifacts', 'console');
 const README_SHOT = join(repoRoot(), 'docs', 'img', 'console.png');
 const N_A = 240;
 const N_B = 60;
+const POISON = 3;
 
 let env: TestEnv;
-let ingest: Child;
+let ingest: IngestChild;
 let api: Child;
 let url: string;
 let browser: Browser;
@@ -85,10 +89,21 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     ingest = spawnIngest({ ...env.env, AUDITSTREAM_INTEGRITY__CHECKPOINT_INTERVAL_MS: '1000' });
     await publishEvents(env.kafka, env.topic, env.tenant, N_A);
     await publishEvents(env.kafka, env.topic, tenantB, N_B);
+    await publishPoison(env.kafka, env.topic, POISON, 2); // dead letters for the pipeline health page
     await waitForStored(env, N_A, { timeoutMs: 90_000 });
     await waitForStored({ ch: env.ch, tenant: tenantB }, N_B, { timeoutMs: 90_000 });
+    const ingestMetrics = await ingest.metricsUrl();
+    await waitFor(
+      'the poison messages dead-lettered',
+      () => scrape(ingestMetrics, 'auditstream_ingest_dead_lettered_events_total'),
+      (n) => n >= POISON,
+      60_000,
+    );
     api = spawnCli('api', ['api'], {
       ...env.env,
+      AUDITSTREAM_API__PIPELINE_INGEST_METRICS_URL: `${ingestMetrics}/metrics`,
+      // No alerting service in this test: the page must say so rather than fail.
+      AUDITSTREAM_API__PIPELINE_ALERTING_METRICS_URL: 'http://127.0.0.1:9/metrics',
       AUDITSTREAM_API__PORT: '0',
       AUDITSTREAM_LOG__LEVEL: 'info',
       AUDITSTREAM_INTEGRITY__PUBLIC_KEY_FILES: env.signingKey.publicKeyFile,
@@ -268,6 +283,15 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       .getByText(/events checked/)
       .waitFor({ timeout: 60_000 });
     await checkPage(page, 'integrity');
+
+    // Pipeline health: dead letters by class from ingest's own metrics; alerting reported unreachable.
+    await page.goto(`${url}/console/health`);
+    await page.getByTestId('dlq-total').waitFor();
+    assert.equal(await page.getByTestId('dlq-total').textContent(), String(POISON));
+    assert.match((await page.getByTestId('dlq-classes').textContent()) ?? '', new RegExp(`${POISON}`));
+    await page.getByTestId('unreachable').filter({ hasText: 'Alerting' }).waitFor();
+    assert.notEqual(await page.getByTestId('lag-total').textContent(), '–');
+    await checkPage(page, 'health');
 
     // The verified mark, then "tampered" once the row is changed in ClickHouse (a mutation, 18.16).
     const verifyStatus = async () =>

@@ -2,6 +2,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, postJson, token } from './api.js';
 import { EmbedApp } from './embed.js';
+import { HealthPage } from './health.js';
 import { ActorPage, AlertsPage, EventPage, IntegrityPage } from './pages.js';
 import { go, html, Link, useLocation } from './router.js';
 import { SavedPage } from './saved.js';
@@ -45,6 +46,7 @@ const NAV: [string, string][] = [
   ['/console/saved', 'Saved searches'],
   ['/console/alerts', 'Alerts'],
   ['/console/integrity', 'Integrity'],
+  ['/console/health', 'Pipeline health'],
 ];
 
 function App() {
@@ -59,6 +61,7 @@ function App() {
   if (m?.[1] === 'events') page = html`<${EventPage} id=${decodeURIComponent(m[2] as string)} params=${params} searchPath="/console/search" />`;
   else if (m?.[1] === 'actors') page = html`<${ActorPage} id=${decodeURIComponent(m[2] as string)} params=${params} />`;
   else if (path === '/console/alerts') page = html`<${AlertsPage} params=${params} />`;
+  else if (path === '/console/health') page = html`<${HealthPage} />`;
   else if (path === '/console/saved') page = html`<${SavedPage} />`;
   else if (path === '/console/integrity') page = html`<${IntegrityPage} />`;
   else page = html`<${SearchPage} params=${params} options=${opts} />`;
