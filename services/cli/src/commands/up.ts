@@ -114,13 +114,12 @@ export const command: Command = {
       });
 
       const api = `http://${cfg.api.host}:${cfg.api.port}`;
-      const consoleLink = cfg.api.console_enabled ? await consoleSigninLink(api, key.key) : undefined;
       say(`
 auditstream is running.
   Query API     ${api}   (OpenAPI: ${api}/openapi.json)
   API key       admin key for this session (shown once):
                 ${key.key}
-  Console       ${consoleLink ? `${api}/console/  (sign in once with: ${consoleLink})` : cfg.api.console_enabled ? `${api}/console/ (sign in with the key above)` : 'off (api.console_enabled is false)'}
+  Console       ${cfg.api.console_enabled ? `${api}/console/  (a one-time sign-in link follows once the API answers)` : 'off (api.console_enabled is false)'}
   Try           curl -s -H "Authorization: Bearer ${key.key}" "${api}/v1/events?from=$(date -u -d '-10 min' +%FT%TZ)&to=$(date -u +%FT%TZ)&limit=5"
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
   Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
@@ -130,6 +129,12 @@ auditstream is running.
 Press Ctrl-C to stop.
 `);
       const tty = process.stdout.isTTY === true;
+      // The link is printed when the API answers, without holding up the status loop or Ctrl-C.
+      if (cfg.api.console_enabled) {
+        void consoleSigninLink(api, key.key, () => stopRequested).then((link) => {
+          if (link) write(`${tty ? '\r\x1b[K' : ''}Console sign-in link (works once, for the key above): ${link}\n`);
+        });
+      }
       const alertsDone = watchAlerts(createKafkaClient(cfg.kafka, { component: 'up-alerts' }), cfg.topics.alerts, (line) => {
         write(tty ? `\r\x1b[K${line}\n` : `${line}\n`);
       });
@@ -176,8 +181,8 @@ Press Ctrl-C to stop.
  * key (POST /v1/console/signin-codes), so the long-lived key never appears in a URL. Waits for
  * the API to answer (up to 60 s); undefined when it does not.
  */
-async function consoleSigninLink(api: string, key: string): Promise<string | undefined> {
-  for (let i = 0; i < 120; i++) {
+async function consoleSigninLink(api: string, key: string, stopped: () => boolean): Promise<string | undefined> {
+  for (let i = 0; i < 120 && !stopped(); i++) {
     try {
       const res = await fetch(`${api}/v1/console/signin-codes`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
       if (res.ok) return `${api}/console/signin#code=${((await res.json()) as { code: string }).code}`;
