@@ -241,6 +241,7 @@ describe('viewer tokens', () => {
     );
     assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-3&tenant=${env.tenant}`, token)).status, 200);
     assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-4`, token)).status, 403);
+    assert.deepEqual([audited.at(-1)?.outcome, audited.at(-1)?.reason, audited.at(-1)?.actor.id], ['denied', 'outside_viewer_token_filters', tokenId]);
     assert.equal((await call('GET', `/v1/events?${range()}&tenant=${other}`, token)).status, 403);
     const ts = (await call('GET', `/v1/stats/timeseries?${range()}&interval=1h`, token)).json();
     assert.equal(
