@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
-import { loadPublicKeys } from '@auditstream/integrity';
+import { clickhouseIntegrityStore, GENESIS_CHECKPOINT_HASH, generateSigningKey, loadPublicKeys, loadSigningKey, signCheckpoint } from '@auditstream/integrity';
 import { createMetricsRegistry } from '@auditstream/observability';
 import {
   createTestEnv,
@@ -172,6 +172,26 @@ describe('GET /v1/events/{id}/verify', () => {
     // Beyond the span its checkpoint proves, nothing changes.
     assert.equal((await call('GET', `/v1/events/${late[0]}/verify`, keys.own)).json().status, 'unverified_yet');
   });
+
+  test('a checkpoint signed with an untrusted key over uncovered events makes them tampered (forged), not verified', async () => {
+    const head = (await call('GET', `/v1/events/${late[2]}/verify`, keys.admin)).json();
+    const rogue = loadSigningKey(generateSigningKey().privatePem, 'rogue');
+    await clickhouseIntegrityStore(env.ch).insertCheckpoint(
+      signCheckpoint(rogue, {
+        topic: env.topic,
+        partition: 0,
+        last_offset: head.chain.offset,
+        chain_seq: head.chain.chain_seq,
+        chain_head: head.chain.hash,
+        created_at_s: Math.floor(Date.now() / 1000),
+        prev_checkpoint_hash: GENESIS_CHECKPOINT_HASH,
+      }),
+    );
+    const v = (await call('GET', `/v1/events/${late[0]}/verify`, keys.own)).json();
+    assert.equal(v.status, 'tampered');
+    assert.match(v.reason, /not a trusted key/);
+    assert.equal(v.checkpoint, null);
+  });
 });
 
 describe('viewer tokens', () => {
@@ -221,6 +241,7 @@ describe('viewer tokens', () => {
     );
     assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-3&tenant=${env.tenant}`, token)).status, 200);
     assert.equal((await call('GET', `/v1/events?${range()}&actor_id=user-4`, token)).status, 403);
+    assert.deepEqual([audited.at(-1)?.outcome, audited.at(-1)?.reason, audited.at(-1)?.actor.id], ['denied', 'outside_viewer_token_filters', tokenId]);
     assert.equal((await call('GET', `/v1/events?${range()}&tenant=${other}`, token)).status, 403);
     const ts = (await call('GET', `/v1/stats/timeseries?${range()}&interval=1h`, token)).json();
     assert.equal(
@@ -232,7 +253,8 @@ describe('viewer tokens', () => {
     assert.equal((await call('GET', `/v1/events/${signed[3]}`, token)).status, 200);
     assert.equal((await call('GET', `/v1/events/${signed[4]}`, token)).status, 404, 'own tenant, another actor');
     assert.equal((await call('GET', `/v1/events/${otherIds[3]}`, token)).status, 404, 'another tenant');
-    assert.equal((await call('GET', `/v1/events/${late[0]}/verify`, token)).json().status, 'unverified_yet');
+    const own = await call('GET', `/v1/events/${late[0]}/verify`, token);
+    assert.deepEqual([own.status, own.json().event_id], [200, late[0]]);
     assert.equal((await call('GET', `/v1/events/${otherIds[3]}/verify`, token)).status, 404);
   });
 

@@ -1,9 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
 import { entryHash } from './chain.js';
-import type { Checkpoint } from './checkpoint.js';
-import { loadTableCheckpoints, streamChainRows, streamDlqOffsets } from './store.js';
-import { checkCheckpoints, type Finding, PartitionVerifier, type StoredChainRow } from './verifier.js';
+import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
+import { checkpointsAround, streamChainRows, streamDlqOffsets } from './store.js';
+import { type Finding, PartitionVerifier, type StoredChainRow } from './verifier.js';
 
 /**
  * One event's proof: its row, the rows between the signed checkpoint before it and the signed
@@ -18,8 +18,10 @@ import { checkCheckpoints, type Finding, PartitionVerifier, type StoredChainRow 
  * - unverified_yet: nothing is wrong, but no signed checkpoint covers the offset yet;
  * - unchained: the row carries no chain values (stored with integrity disabled).
  *
- * Checkpoints are read from the table only (the topic copy is `auditstream verify`'s cross-check):
- * a deleted covering checkpoint makes an event unverified_yet, which `auditstream verify` reports.
+ * Only the checkpoints nearest the offset are read (from the table) and their signatures checked,
+ * so the cost does not grow with the partition's history; the checkpoint chain's links and the
+ * topic copy are `auditstream verify`'s cross-checks (a deleted covering checkpoint makes an event
+ * unverified_yet here, an error there). An invalid checkpoint passed over is an error of the span.
  */
 export type EventVerificationStatus = 'verified' | 'tampered' | 'unverified_yet' | 'unchained';
 
@@ -42,6 +44,9 @@ export interface EventVerification {
   findings: Finding[];
 }
 
+/** Checkpoints read on each side of the offset to find a validly signed one. */
+const NEAREST = 16;
+
 export async function verifyEvent(o: {
   ch: ClickHouse;
   publicKeys: ReadonlyMap<string, KeyObject>;
@@ -52,9 +57,29 @@ export async function verifyEvent(o: {
   signal?: AbortSignal;
 }): Promise<EventVerification> {
   const key = { topic: o.topic, partition: o.partition };
-  const cps = checkCheckpoints(await loadTableCheckpoints(o.ch, o.topic, o.partition), undefined, o.publicKeys, key);
-  const anchor = cps.valid.filter((c) => BigInt(c.last_offset) < o.offset).at(-1);
-  const cover = cps.valid.find((c) => BigInt(c.last_offset) >= o.offset);
+  const near = await checkpointsAround(o.ch, o.topic, o.partition, o.offset, NEAREST);
+  const cpFindings: Finding[] = [];
+  // The nearest validly signed one on each side; the invalid ones passed over lie inside the span.
+  const pick = (list: readonly Checkpoint[]): Checkpoint | undefined => {
+    for (const c of list) {
+      const r = verifyCheckpoint(c, o.publicKeys);
+      if (r.ok) return c;
+      cpFindings.push({
+        kind: r.problem === 'unknown_key' ? 'checkpoint_forged' : 'checkpoint_altered',
+        severity: 'error',
+        topic: o.topic,
+        partition: o.partition,
+        offset: c.last_offset,
+        detail:
+          r.problem === 'unknown_key'
+            ? `the checkpoint at offset ${c.last_offset} is signed with key ${c.key_id}, which is not a trusted key (forged)`
+            : `the signature of the checkpoint at offset ${c.last_offset} does not verify: it was altered after signing`,
+      });
+    }
+    return undefined;
+  };
+  const anchor = pick(near.before);
+  const cover = pick(near.after);
   const from = anchor ? BigInt(anchor.last_offset) + 1n : undefined;
   // Without a covering checkpoint: up to the next stored row, so its link to this one is checked.
   const to = cover ? BigInt(cover.last_offset) : await nextOffset(o, o.offset);
@@ -90,7 +115,7 @@ export async function verifyEvent(o: {
     nextDlq = await dlq.next();
   }
   const report = verifier.finish();
-  const findings = [...cps.findings.filter((f) => inSpan(f, anchor, cover) && f.severity === 'error'), ...report.findings];
+  const findings = [...cpFindings, ...report.findings];
   const offsetText = o.offset.toString();
   const computed = self ? computedHash(self) : null;
   const result: EventVerification = {
@@ -147,12 +172,6 @@ function computedHash(row: StoredChainRow): string | null {
   } catch {
     return null;
   }
-}
-
-function inSpan(f: Finding, anchor: Checkpoint | undefined, cover: Checkpoint | undefined): boolean {
-  if (f.offset === undefined) return true;
-  const at = BigInt(f.offset);
-  return (!anchor || at >= BigInt(anchor.last_offset)) && (!cover || at <= BigInt(cover.last_offset));
 }
 
 /** The lowest stored offset above `offset` (or `offset` itself when none is stored yet). */

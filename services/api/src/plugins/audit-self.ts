@@ -205,7 +205,7 @@ export function createSelfAuditor(deps: {
     const event = build(request, {
       kind: route === '/v1/export' ? 'export' : 'query',
       outcome: forbidden ? 'denied' : 'failure',
-      reason: forbidden ? (refusal.errors?.some((e) => e.parameter === 'tenant') ? 'tenant_out_of_scope' : 'role_not_allowed') : refusal.kind,
+      reason: forbidden ? forbiddenReason(refusal) : refusal.kind,
       // A 400's values are what was wrong with it: only the names of the parameters at fault are kept.
       filter: invalid === undefined ? ((request.query ?? {}) as Record<string, unknown>) : {},
       extra: { status: refusal.status, ...(invalid ? { invalid_parameters: invalid } : {}) },
@@ -242,4 +242,11 @@ export function createSelfAuditor(deps: {
       publish(event);
     },
   };
+}
+
+/** Why a 403 was answered: a tenant outside the credential, a viewer token's fixed filter, or the role. */
+function forbiddenReason(refusal: Refusal): string {
+  if (refusal.errors?.some((e) => e.parameter === 'tenant')) return 'tenant_out_of_scope';
+  if (refusal.errors?.some((e) => e.message.includes('viewer token'))) return 'outside_viewer_token_filters';
+  return 'role_not_allowed';
 }
