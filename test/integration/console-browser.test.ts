@@ -276,7 +276,26 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     assert.equal(restored.get('range'), '24h');
     await page.getByTestId('total').waitFor();
     assert.equal(await totalOf(page), logins);
+    // The latest checkpoint of each partition, checked against the checkpoints table (which only grows meanwhile).
+    const maxCheckpoint = async () =>
+      new Map(
+        (
+          await env.ch.queryRows<{ p: number; o: string }>(
+            `SELECT partition AS p, toString(max(last_offset)) AS o FROM ${env.database}.checkpoints WHERE topic = '${env.topic}' GROUP BY partition`,
+          )
+        ).map((r) => [Number(r.p), Number(r.o)]),
+      );
+    const cpBefore = await maxCheckpoint();
     await page.goto(`${url}/console/integrity`);
+    await page.locator(`[data-testid=checkpoints] tbody tr[data-topic="${env.topic}"]`).first().waitFor();
+    const shown = await page
+      .locator(`[data-testid=checkpoints] tbody tr[data-topic="${env.topic}"]`)
+      .evaluateAll((rows) => rows.map((r) => [Number(r.getAttribute('data-partition')), Number(r.querySelector('.offset')?.textContent)]));
+    const afterCp = await maxCheckpoint();
+    assert.equal(shown.length, 2, 'one row per partition');
+    for (const [part, off] of shown as [number, number][]) {
+      assert.ok(off >= (cpBefore.get(part) ?? Number.POSITIVE_INFINITY) && off <= (afterCp.get(part) ?? -1), `partition ${part}: ${off}`);
+    }
     await page.getByRole('button', { name: 'Verify this range' }).click();
     await page
       .getByTestId('verify-report')

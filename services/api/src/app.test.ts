@@ -357,6 +357,7 @@ describe('OpenAPI', () => {
       '/v1/events/{event_id}/verify',
       '/v1/export',
       '/v1/health/pipeline',
+      '/v1/integrity/checkpoints',
       '/v1/integrity/verify',
       '/v1/saved-searches',
       '/v1/saved-searches/{search_id}',

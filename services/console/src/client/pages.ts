@@ -177,9 +177,21 @@ interface Report {
   failures: { kind: string; detail: string; partition?: number; offset?: string }[];
 }
 
-/** The latest verification, and "verify this range". */
+interface Checkpoint {
+  topic: string;
+  partition: number;
+  last_offset: string;
+  chain_seq: string;
+  chain_head: string;
+  created_at: string;
+  key_id: string;
+  checkpoints: number;
+}
+
+/** The latest checkpoints per partition, the latest verification, and "verify this range". */
 export function IntegrityPage() {
   const [report, setReport] = useState<Report | { error: string } | null>(null);
+  const cps = useLoad('checkpoints', () => getJson<{ data: Checkpoint[] }>('/v1/integrity/checkpoints'));
   const latest = useLoad('latest', () => postJson<Report>('/v1/integrity/verify', { latest: true }));
   const verify = async (e: Event) => {
     e.preventDefault();
@@ -212,6 +224,19 @@ export function IntegrityPage() {
       <button type="submit">Verify this range</button>
     </form>
     <div data-testid="verify-report">${show(report, 'Verification')}</div>
+    <h2>Latest signed checkpoint per partition</h2>
+    ${cps.error && html`<p class="error">${cps.error.message}</p>`}
+    <table data-testid="checkpoints"><thead><tr>
+      <th scope="col">Topic</th><th scope="col">Partition</th><th scope="col">Through offset</th><th scope="col">chain_seq</th>
+      <th scope="col">Chain head</th><th scope="col">Signed (UTC)</th><th scope="col">Key</th><th scope="col">Checkpoints</th>
+    </tr></thead><tbody>
+      ${(cps.data?.data ?? []).map(
+        (c) => html`<tr data-topic=${c.topic} data-partition=${c.partition}>
+          <td>${c.topic}</td><td>${c.partition}</td><td class="offset">${c.last_offset}</td><td>${c.chain_seq}</td>
+          <td><code>${c.chain_head.slice(0, 16)}…</code></td><td>${c.created_at.replace('T', ' ').slice(0, 19)}</td><td><code>${c.key_id.slice(0, 12)}</code></td><td>${c.checkpoints}</td>
+        </tr>`,
+      )}
+    </tbody></table>
     ${latest.error ? html`<p>Latest verification: ${latest.error.message}</p>` : show(latest.data, 'Latest verification')}
   </section>`;
 }
