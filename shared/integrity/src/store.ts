@@ -142,32 +142,18 @@ ORDER BY last_offset DESC, created_at DESC LIMIT 1`,
 }
 
 /**
- * The checkpoints nearest an offset, `n` on each side: below it (highest first) and at or above it
- * (lowest first). What a single-event check needs, without reading (and checking) every checkpoint
- * of the partition.
+ * The first `n` checkpoints at or above an offset, lowest first: what a single-event check needs,
+ * without reading (and checking) every checkpoint of the partition.
  */
-export async function checkpointsAround(
-  ch: ClickHouse,
-  topic: string,
-  partition: number,
-  offset: bigint,
-  n: number,
-): Promise<{ before: Checkpoint[]; after: Checkpoint[] }> {
-  const where = sql`topic = ${topic} AND \`partition\` = ${partition}`;
+export async function checkpointsFrom(ch: ClickHouse, topic: string, partition: number, offset: bigint, n: number): Promise<Checkpoint[]> {
   const limit = unsafeRaw(String(Math.max(1, Math.min(1000, Math.floor(n)))));
-  const before = await ch.queryRows<CheckpointRow>(
+  const rows = await ch.queryRows<CheckpointRow>(
     sql`SELECT ${CHECKPOINT_COLUMNS} FROM ${table(ch.database, 'checkpoints')}
-WHERE ${where} AND last_offset < ${offset}
-ORDER BY last_offset DESC, created_at DESC LIMIT ${limit}`,
-    { operation: 'integrity_checkpoints_before' },
-  );
-  const after = await ch.queryRows<CheckpointRow>(
-    sql`SELECT ${CHECKPOINT_COLUMNS} FROM ${table(ch.database, 'checkpoints')}
-WHERE ${where} AND last_offset >= ${offset}
+WHERE topic = ${topic} AND \`partition\` = ${partition} AND last_offset >= ${offset}
 ORDER BY last_offset ASC, created_at ASC LIMIT ${limit}`,
-    { operation: 'integrity_checkpoints_after' },
+    { operation: 'integrity_checkpoints_from' },
   );
-  return { before: before.map(checkpointFromRow), after: after.map(checkpointFromRow) };
+  return rows.map(checkpointFromRow);
 }
 
 /** Every checkpoint of one partition in the table, by last_offset (all copies: the verifier judges them). */

@@ -2,14 +2,15 @@ import type { KeyObject } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
 import { entryHash } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
-import { checkpointsAround, streamChainRows, streamDlqOffsets } from './store.js';
+import { checkpointsFrom, clickhouseIntegrityStore, streamChainRows, streamDlqOffsets } from './store.js';
 import { type Finding, PartitionVerifier, type StoredChainRow } from './verifier.js';
 
 /**
- * One event's proof: its row, the rows between the signed checkpoint before it and the signed
- * checkpoint covering it (the first at or after its offset), verified by the same
- * PartitionVerifier as `auditstream verify`. The span is what a checkpoint proves, so a row
- * rewritten with recomputed hashes anywhere in it shows as the covering checkpoint's mismatch.
+ * One event's proof: its row and the rows from it to the signed checkpoint covering it (the first
+ * at or after its offset), verified by the same PartitionVerifier as `auditstream verify`. Every
+ * entry of that span hashes to its stored hash and links to the next, up to the checkpoint's
+ * signed head: the signature then commits to this event's hash. Rows before it play no part
+ * (their integrity is theirs); the entry before it is read for the backward link.
  *
  * - verified: the event's row hashes to its stored hash, links into the chain, and the chain
  *   from the previous checkpoint matches the covering checkpoint's signed head;
@@ -39,12 +40,12 @@ export interface EventVerification {
     next: { offset: string; prev_hash: string; linked: boolean } | null;
   };
   checkpoint: (Checkpoint & { matches: boolean }) | null;
-  /** The offsets verified: (after the anchoring checkpoint, through the covering one or the next row). */
-  span: { from_offset: string | null; to_offset: string; anchored_on_checkpoint: string | null };
+  /** The offsets verified: from the event's own through the covering checkpoint's (or the next stored row). */
+  span: { from_offset: string; to_offset: string };
   findings: Finding[];
 }
 
-/** Checkpoints read on each side of the offset to find a validly signed one. */
+/** Checkpoints read at or after the offset to find a validly signed one. */
 const NEAREST = 16;
 
 export async function verifyEvent(o: {
@@ -57,9 +58,9 @@ export async function verifyEvent(o: {
   signal?: AbortSignal;
 }): Promise<EventVerification> {
   const key = { topic: o.topic, partition: o.partition };
-  const near = await checkpointsAround(o.ch, o.topic, o.partition, o.offset, NEAREST);
+  const near = await checkpointsFrom(o.ch, o.topic, o.partition, o.offset, NEAREST);
   const cpFindings: Finding[] = [];
-  // The nearest validly signed one on each side; the invalid ones passed over lie inside the span.
+  // The nearest validly signed one; the invalid ones passed over lie inside the span.
   const pick = (list: readonly Checkpoint[]): Checkpoint | undefined => {
     for (const c of list) {
       const r = verifyCheckpoint(c, o.publicKeys);
@@ -78,22 +79,27 @@ export async function verifyEvent(o: {
     }
     return undefined;
   };
-  const anchor = pick(near.before);
-  const cover = pick(near.after);
-  const from = anchor ? BigInt(anchor.last_offset) + 1n : undefined;
+  const cover = pick(near);
+  // The proof runs forward: from this row to the covering checkpoint's signed head. The span starts at
+  // the row itself, anchored on the prev_hash it stores (which its own hash covers); the entry
+  // before it is read for the backward link only.
+  const store = clickhouseIntegrityStore(o.ch);
+  const links = await store.range(o.topic, o.partition, o.offset, o.offset);
+  const link = links.find((l) => l.event_id === o.event_id) ?? links[0];
+  const previousLink = (await store.before(o.topic, o.partition, o.offset))[0];
+  const chained = link !== undefined && link.hash !== '' && link.chain_seq > 1n;
   // Without a covering checkpoint: up to the next stored row, so its link to this one is checked.
   const to = cover ? BigInt(cover.last_offset) : await nextOffset(o, o.offset);
   const verifier = new PartitionVerifier({
     topic: o.topic,
     partition: o.partition,
     checkpoints: cover ? [cover] : [],
-    ...(anchor ? { start: { offset: BigInt(anchor.last_offset), chain_seq: BigInt(anchor.chain_seq), hash: anchor.chain_head } } : {}),
+    ...(chained ? { start: { offset: o.offset - 1n, chain_seq: link.chain_seq - 1n, hash: link.prev_hash } } : {}),
     maxFindings: 100,
   });
   let self: StoredChainRow | undefined;
-  let before: StoredChainRow | undefined;
   let after: StoredChainRow | undefined;
-  const bounds = { ...(from !== undefined ? { from } : {}), to };
+  const bounds = { from: o.offset, to };
   const dlq = streamDlqOffsets(o.ch, key, bounds)[Symbol.asyncIterator]();
   let nextDlq = await dlq.next();
   for await (const batch of streamChainRows(o.ch, key, bounds)) {
@@ -104,8 +110,7 @@ export async function verifyEvent(o: {
         verifier.pushDlq(nextDlq.value);
         nextDlq = await dlq.next();
       }
-      if (at < o.offset && row.hash !== '') before = row;
-      else if (at === o.offset && (self === undefined || row.fields.event_id === o.event_id)) self = row;
+      if (at === o.offset && (self === undefined || row.fields.event_id === o.event_id)) self = row;
       else if (at > o.offset && after === undefined) after = row;
       verifier.push(row);
     }
@@ -115,8 +120,8 @@ export async function verifyEvent(o: {
     nextDlq = await dlq.next();
   }
   const report = verifier.finish();
-  const findings = [...cpFindings, ...report.findings];
   const offsetText = o.offset.toString();
+  const findings = [...cpFindings, ...report.findings];
   const computed = self ? computedHash(self) : null;
   const result: EventVerification = {
     status: 'verified',
@@ -132,15 +137,11 @@ export async function verifyEvent(o: {
     },
     link: {
       content_matches_hash: self !== undefined && computed === self.hash,
-      previous: before
-        ? { offset: before.fields.kafka_offset, hash: before.hash, linked: self?.fields.prev_hash === before.hash }
-        : anchor
-          ? { offset: anchor.last_offset, hash: anchor.chain_head, linked: self?.fields.prev_hash === anchor.chain_head }
-          : null,
+      previous: previousLink ? { offset: previousLink.offset.toString(), hash: previousLink.hash, linked: self?.fields.prev_hash === previousLink.hash } : null,
       next: after ? { offset: after.fields.kafka_offset, prev_hash: after.fields.prev_hash, linked: after.fields.prev_hash === self?.hash } : null,
     },
     checkpoint: cover ? { ...cover, matches: report.checkpoints_matched === 1 } : null,
-    span: { from_offset: from?.toString() ?? null, to_offset: to.toString(), anchored_on_checkpoint: anchor?.last_offset ?? null },
+    span: { from_offset: offsetText, to_offset: to.toString() },
     findings,
   };
   const errors = findings.filter((f) => f.severity === 'error');
@@ -152,6 +153,12 @@ export async function verifyEvent(o: {
   if (own) return { ...result, status: 'tampered', reason: own.detail };
   if (!result.link.content_matches_hash)
     return { ...result, status: 'tampered', reason: 'the row content does not match its stored hash (a field was changed)' };
+  if (result.link.previous && !result.link.previous.linked)
+    return {
+      ...result,
+      status: 'tampered',
+      reason: `the entry before it (offset ${result.link.previous.offset}) does not have the hash this row links to: the chain was rewritten there`,
+    };
   if (result.link.next && !result.link.next.linked)
     return { ...result, status: 'tampered', reason: `the next entry (offset ${result.link.next.offset}) does not link to this row's hash` };
   if (other)

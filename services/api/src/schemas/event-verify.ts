@@ -40,7 +40,7 @@ export const eventVerificationSchema = named('EventVerification', {
         content_matches_hash: { type: 'boolean' },
         previous: {
           type: ['object', 'null'],
-          description: 'The entry before it (a stored row, or the signed checkpoint the span starts from); null at a chain start.',
+          description: 'The stored entry before it; null when none is stored (chain start, or retention dropped it).',
           required: ['offset', 'hash', 'linked'],
           properties: { offset, hash: hex, linked: { type: 'boolean', description: 'This row\u2019s prev_hash is that entry\u2019s hash.' } },
         },
@@ -67,11 +67,11 @@ export const eventVerificationSchema = named('EventVerification', {
     },
     span: {
       type: 'object',
-      required: ['from_offset', 'to_offset', 'anchored_on_checkpoint'],
+      description: 'The offsets verified: from the event\u2019s own through the covering checkpoint\u2019s (or the next stored row when none covers it yet).',
+      required: ['from_offset', 'to_offset'],
       properties: {
-        from_offset: { type: ['string', 'null'], description: 'First offset verified (null: the chain start).' },
+        from_offset: { type: 'string' },
         to_offset: { type: 'string' },
-        anchored_on_checkpoint: { type: ['string', 'null'], description: 'last_offset of the signed checkpoint the span starts after.' },
       },
     },
     findings: {
