@@ -74,6 +74,24 @@ test('npm start: events flow and the demo raises a brute-force alert within 2 mi
   assert.ok(alert);
 });
 
+test('npm start prints the console and a one-time sign-in link that does not carry the key', async () => {
+  const [, link] = await waitFor(/Console sign-in link[^:]*: (http\S+)/, 60_000);
+  const key = (await waitFor(/^\s+(ask_\S+)$/m, 1000))[1] as string;
+  assert.equal((link as string).includes(key), false);
+  const u = new URL(link as string);
+  assert.equal(u.pathname, '/console/signin');
+  const page = await fetch(new URL('/console/', u));
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+  const trade = (code: string) =>
+    fetch(new URL('/console/session', u), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+  const code = new URLSearchParams(u.hash.slice(1)).get('code') as string;
+  const first = await trade(code);
+  assert.equal(first.status, 200);
+  assert.equal(((await first.json()) as { token: string }).token, key);
+  assert.equal((await trade(code)).status, 400, 'the code works once');
+});
+
 test('a real Prometheus scrapes every service: targets up, key series exist and move', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'prom-'));
   writeFileSync(

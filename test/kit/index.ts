@@ -5,6 +5,7 @@
  */
 
 export { countStored, publishEvents, sampleInput } from '@auditstream/workload';
+export { type AxeViolation, launchChromium, seriousA11yViolations } from './browser.js';
 export { type Captured, type Child, runCli, spawnCli } from './cli.js';
 export { testConfig, testKafka } from './env.js';
 export {

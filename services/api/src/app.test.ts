@@ -351,6 +351,7 @@ describe('OpenAPI', () => {
       '/healthz',
       '/readyz',
       '/v1/alerts',
+      '/v1/console/signin-codes',
       '/v1/events',
       '/v1/events/{event_id}',
       '/v1/events/{event_id}/proof',
@@ -358,9 +359,16 @@ describe('OpenAPI', () => {
       '/v1/integrity/consistency',
       '/v1/export/manifest',
       '/v1/freshness',
+      '/v1/events/{event_id}/verify',
+      '/v1/export',
+      '/v1/health/pipeline',
+      '/v1/integrity/checkpoints',
       '/v1/integrity/verify',
+      '/v1/saved-searches',
+      '/v1/saved-searches/{search_id}',
       '/v1/stats/timeseries',
       '/v1/stats/top',
+      '/v1/viewer-tokens',
     ]);
     const search = doc.paths['/v1/events']?.get;
     assert.ok(search);
@@ -392,7 +400,9 @@ describe('OpenAPI', () => {
     assert.ok(doc.paths['/v1/integrity/verify']?.post?.responses['501']);
     const text = JSON.stringify(doc);
     for (const [, name] of text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)) assert.ok(doc.components.schemas[name as string], `${name} resolves`);
-    for (const name of ['Event', 'EventWithIntegrity', 'EventPage', 'Problem', 'Alert', 'IntegrityReport']) assert.ok(doc.components.schemas[name], name);
+    assert.ok(doc.paths['/v1/events/{event_id}/verify']?.get?.responses['501']);
+    for (const name of ['Event', 'EventWithIntegrity', 'EventPage', 'Problem', 'Alert', 'IntegrityReport', 'EventVerification'])
+      assert.ok(doc.components.schemas[name], name);
     const ops = Object.values(doc.paths).flatMap((p) => Object.values(p));
     assert.equal(new Set(ops.map((o) => o.operationId)).size, ops.length, 'unique operation ids');
     for (const o of ops) if (o.operationId !== 'healthz' && o.operationId !== 'readyz') assert.ok(o.security.length > 0, `${o.operationId} is secured`);

@@ -14,6 +14,7 @@ import { createManifestStore, type ManifestSigning } from './export-manifests.js
 import type { IntegrityVerifier } from './integrity.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
 import { buildOpenApi } from './openapi.js';
+import { createPipelineHealth, type PipelineHealthReader } from './pipeline-health.js';
 import { createSelfAuditor, type RecordEvent } from './plugins/audit-self.js';
 import { registerAuth } from './plugins/auth.js';
 import { registerProblems } from './plugins/error-handler.js';
@@ -24,16 +25,22 @@ import { createFieldRevealer, type RevealDeps } from './reveal.js';
 import { alertRoutes } from './routes/alerts.js';
 import { collectorRoutes } from './routes/collector.js';
 import type { EventPublisher } from './routes/collector-publish.js';
+import { consoleRoutes } from './routes/console.js';
 import type { RouteContext } from './routes/context.js';
+import { eventVerifyRoutes } from './routes/event-verify.js';
 import { eventRoutes } from './routes/events.js';
 import { exportRoutes } from './routes/export.js';
 import { exportManifestRoutes } from './routes/export-manifest.js';
 import { freshnessRoutes } from './routes/freshness.js';
 import { healthRoutes } from './routes/health.js';
 import { integrityRoutes } from './routes/integrity.js';
+import { pipelineHealthRoutes } from './routes/pipeline-health.js';
 import { proofRoutes } from './routes/proofs.js';
+import { savedSearchRoutes } from './routes/saved-searches.js';
 import { statsRoutes } from './routes/stats.js';
+import { viewerTokenRoutes } from './routes/viewer-tokens.js';
 import { parseQueryString } from './text.js';
+import { createViewerTokenCodec } from './viewer-tokens.js';
 
 export interface ApiDeps {
   /** The api config section (defaults filled: apiDefaults() in tests). */
@@ -55,6 +62,15 @@ export interface ApiDeps {
   now?: () => number;
   /** Cursor signing key; default from config (cursor_secret[_file] resolved by the caller), else random. */
   cursorSecret?: string;
+  /**
+   * GET /v1/health/pipeline's sources (main.ts: Kafka, the ingest and alerting /metrics URLs); default:
+   * no Kafka, api.pipeline_*_metrics_url or the default ports on 127.0.0.1.
+   */
+  pipeline?: PipelineHealthReader;
+  /** The ClickHouse handle saved searches are written with (api.saved_searches_username); default `clickhouse`. */
+  savedSearchWriter?: ClickHouse;
+  /** Viewer token signing key; default api.viewer_token_secret (the caller resolves _file), else random per process. */
+  viewerTokenSecret?: string;
   /**
    * Encrypted personal fields (docs/field-encryption.md): the subject key store (with the master
    * key) decrypts for PII-permitted principals and recognises erased subjects; without it every
@@ -156,7 +172,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   // Refused requests are on record too (rate-limited, best effort: nothing was served).
   registerProblems(app, logger, (request, refusal) => audit.recordRefusal(request, refusal));
   registerMetrics(app, deps.metrics, metrics);
-  registerAuth(app, { apiKeys, jwt, limits });
+  const viewerTokens = createViewerTokenCodec(deps.viewerTokenSecret ?? config.viewer_token_secret, deps.now);
+  registerAuth(app, { apiKeys, jwt, viewerTokens, limits });
 
   const ctx: RouteContext = {
     config,
@@ -177,6 +194,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   };
   healthRoutes(app, deps.clickhouse);
   eventRoutes(app, ctx);
+  eventVerifyRoutes(app, ctx);
   statsRoutes(app, ctx);
   freshnessRoutes(app, ctx);
   exportRoutes(app, ctx);
@@ -184,7 +202,22 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   alertRoutes(app, ctx);
   integrityRoutes(app, ctx);
   proofRoutes(app, ctx);
+  viewerTokenRoutes(app, ctx, viewerTokens);
+  savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
+  pipelineHealthRoutes(
+    app,
+    ctx,
+    deps.pipeline ??
+      createPipelineHealth({
+        eventsTopic: 'audit.events',
+        ingestGroupId: 'auditstream-ingest',
+        ingestMetricsUrl: config.pipeline_ingest_metrics_url ?? 'http://127.0.0.1:9464/metrics',
+        alertingMetricsUrl: config.pipeline_alerting_metrics_url ?? 'http://127.0.0.1:9465/metrics',
+        timeoutMs: config.pipeline_scrape_timeout_ms,
+      }),
+  );
   collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
+  consoleRoutes(app, ctx);
 
   let spec: string | undefined;
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {

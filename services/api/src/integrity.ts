@@ -1,3 +1,4 @@
+import type { EventVerification } from '@auditstream/integrity';
 import type { TenantScope } from './scope.js';
 
 /**
@@ -35,4 +36,9 @@ export interface IntegrityVerifier {
   verifyRange(input: { from: bigint; to: bigint; scope: TenantScope; signal: AbortSignal }): Promise<IntegrityReport>;
   /** The most recent verification result, or undefined when none ran yet. */
   latest(input: { scope: TenantScope }): Promise<IntegrityReport | undefined>;
+  /**
+   * One stored row's proof (GET /v1/events/{id}/verify): its chain link and the covering signed
+   * checkpoint, from @auditstream/integrity verifyEvent. Absent → that endpoint answers 501.
+   */
+  verifyEvent?(input: { topic: string; partition: number; offset: bigint; event_id: string; signal: AbortSignal }): Promise<EventVerification>;
 }

@@ -8,6 +8,7 @@ import { createAuditProducer } from '@auditstream/producer';
 import { createApi } from './app.js';
 import { type ApiServiceConfig, loadApiConfig } from './config.js';
 import type { IntegrityVerifier } from './integrity.js';
+import { createPipelineHealth } from './pipeline-health.js';
 import { createStoreVerifier } from './store-verifier.js';
 
 /**
@@ -94,6 +95,20 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
   if (!cursorSecret) logger.warn('api.cursor_secret is not set: pagination cursors are signed with a per-process key and do not survive a restart');
   if (!cfg.api.export_manifest_signing_key_file && !cfg.api.export_manifest_signing_key)
     logger.warn('api.export_manifest_signing_key_file is not set: exports carry no signed manifest (docs/integrity.md#export-manifests)');
+  // Saved searches are the API's one write to ClickHouse: through an account that may insert, when configured.
+  const savedSearchWriter = cfg.api.saved_searches_username
+    ? createClickHouse(
+        {
+          ...cfg.clickhouse,
+          username: cfg.api.saved_searches_username,
+          password: resolveSecret(undefined, cfg.api.saved_searches_password_file, 'api.saved_searches_password') ?? '',
+          password_file: undefined,
+        },
+        { logger, metrics, component: 'clickhouse_saved_searches' },
+      )
+    : undefined;
+  const viewerTokenSecret = resolveSecret(cfg.api.viewer_token_secret, cfg.api.viewer_token_secret_file, 'api.viewer_token_secret');
+  if (!viewerTokenSecret) logger.warn('api.viewer_token_secret is not set: viewer tokens are signed with a per-process key and do not survive a restart');
   const api = createApi({
     config: cfg.api,
     clickhouse,
@@ -104,6 +119,17 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     fields,
     ...(verify ? { verify } : {}),
     ...(cursorSecret ? { cursorSecret } : {}),
+    ...(viewerTokenSecret ? { viewerTokenSecret } : {}),
+    ...(savedSearchWriter ? { savedSearchWriter } : {}),
+    pipeline: createPipelineHealth({
+      kafka,
+      eventsTopic: cfg.topics.events,
+      ingestGroupId: cfg.ingest.group_id,
+      // What `auditstream up` runs: each service's metrics server, reached on loopback when it listens on every address.
+      ingestMetricsUrl: cfg.api.pipeline_ingest_metrics_url ?? metricsUrl(cfg.ingest.metrics_host, cfg.ingest.metrics_port),
+      alertingMetricsUrl: cfg.api.pipeline_alerting_metrics_url ?? metricsUrl(cfg.alerting.metrics_host, cfg.alerting.metrics_port),
+      timeoutMs: cfg.api.pipeline_scrape_timeout_ms,
+    }),
   });
   const { url } = await api.start();
   logger.info({ url, openapi: `${url}/openapi.json` }, 'query API listening');
@@ -118,6 +144,7 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
         await api.stop();
         await producer.close({ timeout_ms: cfg.api.shutdown_timeout_ms });
         await clickhouse.close();
+        await savedSearchWriter?.close();
       } catch (err) {
         logger.error({ err_code: (err as { code?: string }).code ?? 'unknown' }, 'error while stopping');
       }
@@ -130,4 +157,9 @@ export async function runApi(options: RunApiOptions = {}): Promise<RunningApi> {
     }
   });
   return { url, config: cfg, done };
+}
+
+function metricsUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}/metrics`;
 }

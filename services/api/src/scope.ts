@@ -13,23 +13,53 @@ import { ProblemError } from './problem.js';
 export const ROLES = ['auditor', 'admin', 'service'] as const;
 export type Role = (typeof ROLES)[number];
 
-export type Permission = 'events:read' | 'events:export' | 'alerts:read' | 'integrity:verify' | 'events:publish';
+export type Permission =
+  | 'events:read'
+  | 'events:export'
+  | 'alerts:read'
+  | 'integrity:verify'
+  | 'events:publish'
+  | 'viewer_tokens:mint'
+  | 'searches:manage'
+  | 'pipeline:read';
 
 const PERMISSIONS: Readonly<Record<Role, ReadonlySet<Permission>>> = {
-  auditor: new Set(['events:read', 'events:export']),
-  admin: new Set(['events:read', 'events:export', 'alerts:read', 'integrity:verify']),
-  service: new Set(['events:publish']),
+  auditor: new Set(['events:read', 'events:export', 'searches:manage', 'pipeline:read']),
+  admin: new Set(['events:read', 'events:export', 'alerts:read', 'integrity:verify', 'viewer_tokens:mint', 'searches:manage', 'pipeline:read']),
+  service: new Set(['events:publish', 'viewer_tokens:mint']),
 };
 
+/** The event filters a viewer token may fix (every read through it is narrowed to them). */
+export const FIXED_FILTER_KEYS = [
+  'actor_id',
+  'actor_type',
+  'action',
+  'action_prefix',
+  'category',
+  'outcome',
+  'severity',
+  'resource_type',
+  'resource_id',
+  'service',
+  'source_ip',
+] as const;
+export type FixedFilters = Partial<Record<(typeof FIXED_FILTER_KEYS)[number], string>>;
+
 export interface Principal {
-  /** api_key: an API key (id = the key id); jwt: an OIDC bearer token (id = its subject). */
-  kind: 'api_key' | 'jwt';
+  /**
+   * api_key: an API key (id = the key id); jwt: an OIDC bearer token (id = its subject);
+   * viewer_token: a short-lived read-only token (id = the token id, never the token), role auditor, one tenant.
+   */
+  kind: 'api_key' | 'jwt' | 'viewer_token';
   id: string;
   role: Role;
   /** Tenants the principal may act on; '*' = all. */
   tenants: '*' | readonly string[];
   /** The PII permission: encrypted personal fields are shown decrypted (else masked). Never implied by a role. */
   pii?: boolean;
+  /** viewer_token only: the filters fixed at minting, and who minted it (a principal id). */
+  fixed?: Readonly<FixedFilters>;
+  minted_by?: string;
 }
 
 /** The tenants a query may read: all of them, or a non-empty list. */
@@ -40,11 +70,14 @@ export function isRole(v: unknown): v is Role {
 }
 
 export function can(principal: Principal, permission: Permission): boolean {
+  // A viewer token reads events (search, detail, verify, stats) and nothing else, whatever its role.
+  if (principal.kind === 'viewer_token') return permission === 'events:read';
   return PERMISSIONS[principal.role].has(permission);
 }
 
 export function requirePermission(principal: Principal, permission: Permission): void {
-  if (!can(principal, permission)) throw new ProblemError('forbidden', `role ${principal.role} may not ${describe(permission)}`);
+  if (!can(principal, permission))
+    throw new ProblemError('forbidden', `${principal.kind === 'viewer_token' ? 'a viewer token' : `role ${principal.role}`} may not ${describe(permission)}`);
 }
 
 function describe(p: Permission): string {
@@ -59,6 +92,12 @@ function describe(p: Permission): string {
       return 'run integrity verification';
     case 'events:publish':
       return 'publish events (service keys only)';
+    case 'viewer_tokens:mint':
+      return 'mint viewer tokens (admin and service credentials only)';
+    case 'searches:manage':
+      return 'manage saved searches (auditor and admin credentials only)';
+    case 'pipeline:read':
+      return 'read the pipeline health';
   }
 }
 

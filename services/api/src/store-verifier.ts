@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { ClickHouse } from '@auditstream/clickhouse';
-import { type Finding, verifyStore } from '@auditstream/integrity';
+import { type Finding, verifyEvent, verifyStore } from '@auditstream/integrity';
 import type { Kafka } from 'kafkajs';
 import type { IntegrityFailure, IntegrityReport, IntegrityVerifier } from './integrity.js';
 
@@ -59,5 +59,6 @@ export function createStoreVerifier(deps: {
     async latest() {
       return latest;
     },
+    verifyEvent: (input) => verifyEvent({ ch: deps.ch, publicKeys: deps.publicKeys, ...input }),
   };
 }

@@ -64,6 +64,7 @@ describe('ClickHouse storage against the real server', () => {
         '007_checkpoints_fork_key',
         '008_checkpoints_tree_head',
         '009_events_producer',
+        '010_saved_searches',
       ].filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);

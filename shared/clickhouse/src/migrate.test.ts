@@ -17,6 +17,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
       '007_checkpoints_fork_key',
       '008_checkpoints_tree_head',
       '009_events_producer',
+      '010_saved_searches',
     ],
   );
   const tree = ms[7]?.statements.join('\n') ?? '';

@@ -165,6 +165,7 @@ export const TABLES = [
   'subject_keys',
   'subject_erasures',
   'api_key_permissions',
+  'saved_searches',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 

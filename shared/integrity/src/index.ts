@@ -55,17 +55,6 @@ export {
   verifyBytes,
 } from './keys.js';
 export {
-  consistencyProof,
-  EMPTY_ROOT,
-  inclusionProof,
-  leafHash,
-  MerkleFrontier,
-  nodeHash,
-  subtreeRoot,
-  verifyConsistency,
-  verifyInclusion,
-} from './merkle.js';
-export {
   ExportDigest,
   type ExportManifest,
   type ExportManifestPayload,
@@ -88,6 +77,17 @@ export {
   parseManifest,
   verifyExportFile,
 } from './manifest-verify.js';
+export {
+  consistencyProof,
+  EMPTY_ROOT,
+  inclusionProof,
+  leafHash,
+  MerkleFrontier,
+  nodeHash,
+  subtreeRoot,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';
 export { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 export {
   type ChainAnchor,
@@ -114,4 +114,5 @@ export {
 } from './proofs.js';
 export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
 export { readLeafEntries } from './tree-store.js';
+export { type EventVerification, type EventVerificationStatus, verifyEvent } from './verify-event.js';
 export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';

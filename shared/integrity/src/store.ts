@@ -167,6 +167,21 @@ ORDER BY last_offset DESC, created_at DESC LIMIT 1`,
   };
 }
 
+/**
+ * The first `n` checkpoints at or above an offset, lowest first: what a single-event check needs,
+ * without reading (and checking) every checkpoint of the partition.
+ */
+export async function checkpointsFrom(ch: ClickHouse, topic: string, partition: number, offset: bigint, n: number): Promise<Checkpoint[]> {
+  const limit = unsafeRaw(String(Math.max(1, Math.min(1000, Math.floor(n)))));
+  const rows = await ch.queryRows<CheckpointRow>(
+    sql`SELECT ${CHECKPOINT_COLUMNS} FROM ${table(ch.database, 'checkpoints')}
+WHERE topic = ${topic} AND \`partition\` = ${partition} AND last_offset >= ${offset}
+ORDER BY last_offset ASC, created_at ASC LIMIT ${limit}`,
+    { operation: 'integrity_checkpoints_from' },
+  );
+  return rows.map(checkpointFromRow);
+}
+
 /** Every checkpoint of one partition in the table, by last_offset (all copies: the verifier judges them). */
 export async function loadTableCheckpoints(ch: ClickHouse, topic: string, partition: number): Promise<Checkpoint[]> {
   const rows = await ch.queryRows<CheckpointRow>(

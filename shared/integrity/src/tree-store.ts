@@ -53,7 +53,7 @@ FORMAT RowBinary`;
     }
     i = j + len;
   }
-    // biome-ignore lint/complexity/useIndexOf: indexOf skips the holes of a sparse array, which are what this looks for
+  // biome-ignore lint/complexity/useIndexOf: indexOf skips the holes of a sparse array, which are what this looks for
   const hole = leaves.findIndex((l) => l === undefined);
   if (hole !== -1 || leaves.length !== n)
     throw new AuditstreamError(

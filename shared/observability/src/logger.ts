@@ -31,6 +31,8 @@ export function createLogger(options: { level?: string; service: string; destina
         '*.private_key',
         'cursor_secret',
         '*.cursor_secret',
+        'viewer_token_secret',
+        '*.viewer_token_secret',
         'master_key',
         '*.master_key',
         'signing_key',

@@ -115,6 +115,11 @@ export function createSelfAuditor(deps: {
       principal_kind: p?.kind ?? 'none',
       role: p?.role ?? 'none',
     };
+    // A read through a viewer token names the token (its id, never the token) and who minted it.
+    if (p?.kind === 'viewer_token') {
+      attributes.viewer_token_id = p.id;
+      if (p.minted_by) attributes.viewer_token_minted_by = clip(p.minted_by);
+    }
     // Who may have seen decrypted personal fields is itself on record (docs/field-encryption.md).
     if (p?.pii === true && p.role !== 'service') attributes.pii_permission = 'true';
     if (scope) attributes.scope = clip(scopeLabel(scope));
@@ -132,7 +137,7 @@ export function createSelfAuditor(deps: {
       tenant_id: named ? (one as string) : deps.defaultTenant,
       actor: {
         id: p?.id ?? 'anonymous',
-        type: p?.kind === 'jwt' ? 'user' : 'service',
+        type: p?.kind === 'jwt' || p?.kind === 'viewer_token' ? 'user' : 'service',
         ...client(request),
       },
       action,
@@ -189,7 +194,8 @@ export function createSelfAuditor(deps: {
         attributes: {
           endpoint: `${request.method} ${route}`,
           status: String(refusal.status),
-          credential: auth === undefined ? 'none' : keyId ? 'api_key' : token?.includes('.') ? 'bearer_token' : 'malformed',
+          credential:
+            auth === undefined ? 'none' : keyId ? 'api_key' : token?.startsWith('avt_') ? 'viewer_token' : token?.includes('.') ? 'bearer_token' : 'malformed',
           ...(keyId ? { key_id: keyId } : {}),
         },
       };
@@ -199,7 +205,7 @@ export function createSelfAuditor(deps: {
     const event = build(request, {
       kind: route === '/v1/export' ? 'export' : 'query',
       outcome: forbidden ? 'denied' : 'failure',
-      reason: forbidden ? (refusal.errors?.some((e) => e.parameter === 'tenant') ? 'tenant_out_of_scope' : 'role_not_allowed') : refusal.kind,
+      reason: forbidden ? forbiddenReason(refusal) : refusal.kind,
       // A 400's values are what was wrong with it: only the names of the parameters at fault are kept.
       filter: invalid === undefined ? ((request.query ?? {}) as Record<string, unknown>) : {},
       extra: { status: refusal.status, ...(invalid ? { invalid_parameters: invalid } : {}) },
@@ -236,4 +242,11 @@ export function createSelfAuditor(deps: {
       publish(event);
     },
   };
+}
+
+/** Why a 403 was answered: a tenant outside the credential, a viewer token's fixed filter, or the role. */
+function forbiddenReason(refusal: Refusal): string {
+  if (refusal.errors?.some((e) => e.parameter === 'tenant')) return 'tenant_out_of_scope';
+  if (refusal.errors?.some((e) => e.message.includes('viewer token'))) return 'outside_viewer_token_filters';
+  return 'role_not_allowed';
 }

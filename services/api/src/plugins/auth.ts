@@ -4,6 +4,7 @@ import { type JwtVerifier, looksLikeJwt } from '../jwt.js';
 import { ProblemError } from '../problem.js';
 import type { Permission, Principal } from '../scope.js';
 import { requirePermission } from '../scope.js';
+import { VIEWER_TOKEN_PREFIX, type ViewerTokenCodec } from '../viewer-tokens.js';
 import type { RateLimitGate } from './rate-limit.js';
 
 declare module 'fastify/types/schema.js' {
@@ -40,12 +41,16 @@ declare module 'fastify' {
 /**
  * Authentication, then rate limiting, then the role check, before anything is parsed further:
  * an unauthenticated caller learns nothing about parameters. Credentials travel as
- * `Authorization: Bearer <token>`: an API key (`ask_…`) or, when OIDC is configured, a JWT.
+ * `Authorization: Bearer <token>`: an API key (`ask_…`), a viewer token (`avt_…`, read-only, one
+ * tenant, fixed filters: viewer-tokens.ts) or, when OIDC is configured, a JWT.
  * Failures answer 401 with the same detail whatever was wrong (unknown, revoked, bad signature,
  * expired), and count against a per-IP bucket so keys cannot be guessed at speed; once it is
  * empty, the address gets 429 before any lookup (also for valid keys behind the same address).
  */
-export function registerAuth(app: FastifyInstance, deps: { apiKeys: ApiKeyVerifier; jwt: JwtVerifier | undefined; limits: RateLimitGate }): void {
+export function registerAuth(
+  app: FastifyInstance,
+  deps: { apiKeys: ApiKeyVerifier; jwt: JwtVerifier | undefined; viewerTokens: ViewerTokenCodec; limits: RateLimitGate },
+): void {
   app.decorateRequest('principal', null);
 
   app.addHook('onRequest', async (request) => {
@@ -66,13 +71,17 @@ export function registerAuth(app: FastifyInstance, deps: { apiKeys: ApiKeyVerifi
   });
 }
 
-async function authenticate(request: FastifyRequest, deps: { apiKeys: ApiKeyVerifier; jwt: JwtVerifier | undefined }): Promise<Principal | undefined> {
+async function authenticate(
+  request: FastifyRequest,
+  deps: { apiKeys: ApiKeyVerifier; jwt: JwtVerifier | undefined; viewerTokens: ViewerTokenCodec },
+): Promise<Principal | undefined> {
   const header = request.headers.authorization;
   if (typeof header !== 'string' || header.length > 8192) return undefined;
   const m = /^Bearer +([^\s]+) *$/i.exec(header);
   if (!m) return undefined;
   const token = m[1] as string;
   if (token.startsWith(API_KEY_PREFIX)) return deps.apiKeys.verify(token);
+  if (token.startsWith(VIEWER_TOKEN_PREFIX)) return deps.viewerTokens.verify(token);
   if (deps.jwt && looksLikeJwt(token)) return deps.jwt.verify(token);
   return undefined;
 }

@@ -7,7 +7,7 @@ import { READ_PROBLEMS } from '../schemas/common.js';
 import { eventIdParamsSchema, eventWithIntegritySchema, getEventQuerySchema, searchQuerySchema, searchResponseSchema } from '../schemas/events.js';
 import { resolveScope, scopeLabel } from '../scope.js';
 import { principalOf, type RouteContext } from './context.js';
-import { type EventFilterInput, eventQueryFrom, filterOf } from './filters.js';
+import { type EventFilterInput, eventQueryFrom, filterOf, visibleToPrincipal } from './filters.js';
 
 interface SearchQuery extends EventFilterInput {
   sort?: 'asc' | 'desc';
@@ -76,7 +76,9 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const principal = principalOf(request);
       const scope = resolveScope(principal, request.query.tenant);
       const id = request.params.event_id.toLowerCase();
-      const event = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
+      const found = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
+      // A viewer token sees only the events inside its fixed filters.
+      const event = found && visibleToPrincipal(principal, found) ? found : undefined;
       await ctx.audit.record(request, {
         kind: 'query',
         scope: event ? { all: false, tenants: [event.event.tenant_id] } : scope,

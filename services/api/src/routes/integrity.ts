@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { badParameter, ProblemError } from '../problem.js';
+import { latestCheckpoints } from '../queries/checkpoints.js';
 import { timeRangeParams } from '../schemas/common.js';
 import { named } from '../schemas/registry.js';
 import { parseRange } from '../time.js';
@@ -108,6 +109,55 @@ export function integrityRoutes(app: FastifyInstance, ctx: RouteContext): void {
       });
       if (!report) throw new ProblemError('not_found', 'no integrity verification has run yet; POST a range (from, to) to run one');
       return report;
+    },
+  );
+
+  app.get(
+    '/v1/integrity/checkpoints',
+    {
+      config: { permission: 'integrity:verify', problems: [401, 403, 429, 503, 504] },
+      schema: {
+        operationId: 'latestCheckpoints',
+        summary: 'The latest signed checkpoint of each partition',
+        description: 'One entry per (topic, partition) with its latest checkpoint and how many it has. Admin only. Recorded as an audit.query event.',
+        tags: ['integrity'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['data'],
+            properties: {
+              data: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['topic', 'partition', 'last_offset', 'chain_seq', 'chain_head', 'created_at', 'key_id', 'checkpoints'],
+                  properties: {
+                    topic: { type: 'string' },
+                    partition: { type: 'integer' },
+                    last_offset: { type: 'string' },
+                    chain_seq: { type: 'string' },
+                    chain_head: { type: 'string' },
+                    created_at: { type: 'string', format: 'date-time' },
+                    key_id: { type: 'string' },
+                    checkpoints: { type: 'integer' },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const data = await ctx.metrics.timeQuery('integrity_checkpoints', () => latestCheckpoints(ctx.ch, ctx.querySettings));
+      await ctx.audit.record(request, {
+        kind: 'query',
+        scope: { all: true },
+        filter: {},
+        resource: { type: 'integrity', id: 'checkpoints' },
+        extra: { result_count: data.length },
+      });
+      return { data };
     },
   );
 }

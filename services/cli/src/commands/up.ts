@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClickHouse, migrate } from '@auditstream/clickhouse';
-import { repoRoot, stateDir } from '@auditstream/core';
+import { repoRoot, sleep, stateDir } from '@auditstream/core';
 import { generateKeyFiles } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
@@ -128,6 +128,7 @@ auditstream is running.
   Query API     ${api}   (OpenAPI: ${api}/openapi.json)
   API key       admin key for this session (shown once):
                 ${key.key}
+  Console       ${cfg.api.console_enabled ? `${api}/console/  (a one-time sign-in link follows once the API answers)` : 'off (api.console_enabled is false)'}
   Try           curl -s -H "Authorization: Bearer ${key.key}" "${api}/v1/events?from=$(date -u -d '-10 min' +%FT%TZ)&to=$(date -u +%FT%TZ)&limit=5"
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
   Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
@@ -138,6 +139,12 @@ auditstream is running.
 Press Ctrl-C to stop.
 `);
       const tty = process.stdout.isTTY === true;
+      // The link is printed when the API answers, without holding up the status loop or Ctrl-C.
+      if (cfg.api.console_enabled) {
+        void consoleSigninLink(api, key.key, () => stopRequested).then((link) => {
+          if (link) write(`${tty ? '\r\x1b[K' : ''}Console sign-in link (works once, for the key above): ${link}\n`);
+        });
+      }
       const alertsDone = watchAlerts(createKafkaClient(cfg.kafka, { component: 'up-alerts' }), cfg.topics.alerts, (line) => {
         write(tty ? `\r\x1b[K${line}\n` : `${line}\n`);
       });
@@ -178,6 +185,24 @@ Press Ctrl-C to stop.
     return 0;
   },
 };
+
+/**
+ * A one-time console sign-in link for the session's key: the API mints a code standing for the
+ * key (POST /v1/console/signin-codes), so the long-lived key never appears in a URL. Waits for
+ * the API to answer (up to 60 s); undefined when it does not.
+ */
+async function consoleSigninLink(api: string, key: string, stopped: () => boolean): Promise<string | undefined> {
+  for (let i = 0; i < 120 && !stopped(); i++) {
+    try {
+      const res = await fetch(`${api}/v1/console/signin-codes`, { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+      if (res.ok) return `${api}/console/signin#code=${((await res.json()) as { code: string }).code}`;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(500);
+  }
+  return undefined;
+}
 
 /** Prints each alert the pipeline fires (first delivery only) from the alerts topic. */
 function watchAlerts(kafka: ReturnType<typeof createKafkaClient>, topic: string, print: (line: string) => void): { stop: () => Promise<void> } {

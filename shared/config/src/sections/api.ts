@@ -112,7 +112,57 @@ export const apiSection = z
         'Refused requests (401 key guessing, 400, 403, 429) recorded as self-audit events per second, whole process (burst twice that); beyond it they are counted into the next recorded one (attributes.suppressed_before), protecting the store.',
       ),
     self_audit_service: z.string().min(1).default('auditstream-api').describe('`service` field of the self-audit events.'),
+    viewer_token_secret: z
+      .string()
+      .min(32)
+      .optional()
+      .describe('HMAC-SHA256 key signing viewer tokens (POST /v1/viewer-tokens; secret: prefer viewer_token_secret_file); unset = random per process.'),
+    viewer_token_secret_file: z.string().optional().describe('File holding the viewer token signing key (at least 32 characters).'),
+    viewer_token_max_ttl_s: positiveInt()
+      .max(DAY_S)
+      .default(3600)
+      .describe('Longest lifetime a viewer token may be minted with (ttl_s above it answers 400); tokens cannot be revoked, so keep it short.'),
+    viewer_token_default_ttl_s: positiveInt().default(900).describe('Lifetime of a viewer token minted without ttl_s (capped at viewer_token_max_ttl_s).'),
+    console_frame_ancestors: z
+      .string()
+      .min(1)
+      .default("'self'")
+      .describe(
+        'CSP frame-ancestors of the embeddable viewer (/console/embed): the origins allowed to put it in an iframe, space-separated (e.g. "\'self\' https://app.example.com"); "\'none\'" forbids embedding.',
+      ),
+    saved_searches_username: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'ClickHouse account the API writes saved searches with (INSERT into saved_searches); unset = the API\u2019s own clickhouse.username, which must then be allowed to insert (the secure stack\u2019s reader is not).',
+      ),
+    saved_searches_password_file: z.string().optional().describe('File holding the password of api.saved_searches_username.'),
+    saved_searches_max_per_principal: positiveInt()
+      .default(200)
+      .describe('Most saved searches one credential may keep per tenant (POST beyond it answers 400).'),
+    pipeline_ingest_metrics_url: z
+      .string()
+      .url()
+      .optional()
+      .describe(
+        'The ingest service\u2019s /metrics URL read by GET /v1/health/pipeline; unset = http://<ingest.metrics_host>:<ingest.metrics_port>/metrics (what `auditstream up` runs).',
+      ),
+    pipeline_alerting_metrics_url: z
+      .string()
+      .url()
+      .optional()
+      .describe(
+        'The alerting service\u2019s /metrics URL read by GET /v1/health/pipeline; unset = http://<alerting.metrics_host>:<alerting.metrics_port>/metrics.',
+      ),
+    pipeline_scrape_timeout_ms: positiveInt()
+      .default(2000)
+      .describe('How long GET /v1/health/pipeline waits for each service\u2019s /metrics before reporting it unreachable.'),
     trust_proxy: z.boolean().default(false).describe('Take the client IP from X-Forwarded-For (only behind a trusted proxy).'),
+    console_enabled: z.boolean().default(true).describe('Serve the web console at /console (assets built at API start; docs/console.md).'),
+    console_signin_ttl_s: positiveInt()
+      .default(600)
+      .describe('Lifetime of a one-time console sign-in code (POST /v1/console/signin-codes; `auditstream up` prints one); a code works once.'),
     shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),
   })
   .superRefine((c, ctx) => {

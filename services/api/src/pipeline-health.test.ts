@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { createPipelineHealth, parsePrometheusText } from './pipeline-health.js';
+
+const ALERTING = `# HELP auditstream_alerting_sink_failures_total Failed delivery attempts
+# TYPE auditstream_alerting_sink_failures_total counter
+auditstream_alerting_sink_failures_total{sink="webhook",error_type="HTTP_503"} 4
+auditstream_alerting_sink_failures_total{sink="webhook",error_type="TIMEOUT"} 1
+auditstream_alerting_sink_failures_total{sink="slack",error_type="HTTP_429"} 2
+auditstream_alerting_sink_deliveries_total{sink="webhook",result="delivered"} 10
+auditstream_alerting_sink_deliveries_total{sink="webhook",result="failed"} 1
+auditstream_alerting_sink_queue_depth{sink="webhook"} 3
+odd_metric{label="a \\"quoted\\" value"} 1.5e3
+`;
+
+test('the Prometheus text format: labels (escaped quotes too), comments skipped, exponent values', () => {
+  const s = parsePrometheusText(ALERTING);
+  assert.equal(s.length, 7);
+  assert.deepEqual(s[0], { name: 'auditstream_alerting_sink_failures_total', labels: { sink: 'webhook', error_type: 'HTTP_503' }, value: 4 });
+  assert.deepEqual(s.at(-1), { name: 'odd_metric', labels: { label: 'a "quoted" value' }, value: 1500 });
+});
+
+test('alert delivery failures by sink from a /metrics page; an unreachable ingest is reported, not thrown', async () => {
+  // A real HTTP server serving a metrics page (the alerting service's format).
+  const server = createServer((_req, res) => res.end(ALERTING));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const h = await createPipelineHealth({
+      eventsTopic: 't',
+      ingestGroupId: 'g',
+      ingestMetricsUrl: 'http://127.0.0.1:1/metrics',
+      alertingMetricsUrl: `http://127.0.0.1:${port}/metrics`,
+      timeoutMs: 2000,
+    }).read();
+    assert.equal(h.alerting.reachable, true);
+    assert.equal(h.alerting.delivery_failures_total, 7);
+    assert.deepEqual(h.alerting.delivery_failures_by_sink, { webhook: 5, slack: 2 });
+    assert.deepEqual(h.alerting.deliveries_by_result, { delivered: 10, failed: 1 });
+    assert.equal(h.alerting.queue_depth, 3);
+    assert.equal(h.ingest.reachable, false);
+    assert.match(h.ingest.error ?? '', /unreachable/);
+    assert.equal(h.ingest.dead_lettered_total, null);
+    assert.equal(h.ingest_lag.reachable, false);
+  } finally {
+    server.close();
+  }
+});

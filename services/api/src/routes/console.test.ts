@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { as, makeApp } from '../app.test-helper.js';
+import { apiDefaults } from '../config.js';
+
+test('every console page is the one HTML page under a strict CSP; assets are served from memory with an etag', async () => {
+  const { app } = makeApp();
+  for (const url of ['/console', '/console/search?tenant=acme', '/console/events/x']) {
+    const r = await app.inject({ url });
+    assert.equal(r.statusCode, 200, url);
+    assert.match(r.headers['content-type'] as string, /^text\/html/);
+    const csp = r.headers['content-security-policy'] as string;
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /script-src 'self'(;|$)/);
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.doesNotMatch(csp, /unsafe/);
+    assert.doesNotMatch(r.body, /<script>|style=/);
+  }
+  const js = await app.inject({ url: '/console/assets/app.js' });
+  assert.equal(js.statusCode, 200);
+  assert.match(js.headers['content-type'] as string, /^text\/javascript/);
+  const again = await app.inject({ url: '/console/assets/app.js', headers: { 'if-none-match': js.headers.etag as string } });
+  assert.equal(again.statusCode, 304);
+  assert.equal((await app.inject({ url: '/console/assets/nope.js' })).statusCode, 404);
+});
+
+test('the embed pages take frame-ancestors from api.console_frame_ancestors; nothing else does', async () => {
+  const { app } = makeApp({ config: apiDefaults({ console_frame_ancestors: "'self' https://app.example.com" }) });
+  for (const url of ['/console/embed', '/console/embed/events/x']) {
+    assert.match((await app.inject({ url })).headers['content-security-policy'] as string, /frame-ancestors 'self' https:\/\/app\.example\.com$/, url);
+  }
+  assert.match((await app.inject({ url: '/console/search' })).headers['content-security-policy'] as string, /frame-ancestors 'none'/);
+});
+
+test('a sign-in code stands for the token that minted it, works once, and needs a credential that may read', async () => {
+  const { app } = makeApp();
+  const mint = await app.inject({ method: 'POST', url: '/v1/console/signin-codes', headers: as('ask_auditor') });
+  assert.equal(mint.statusCode, 200);
+  const { code } = mint.json() as { code: string };
+  assert.ok(code.length >= 40);
+  const trade = () => app.inject({ method: 'POST', url: '/console/session', payload: { code } });
+  const first = await trade();
+  assert.equal(first.statusCode, 200);
+  assert.deepEqual(first.json(), { token: 'ask_auditor' });
+  assert.equal(first.headers['cache-control'], 'no-store');
+  assert.equal((await trade()).statusCode, 400);
+  assert.equal((await app.inject({ method: 'POST', url: '/console/session', payload: { code: 'guess' } })).statusCode, 400);
+  assert.equal((await app.inject({ method: 'POST', url: '/v1/console/signin-codes', headers: as('ask_service') })).statusCode, 403);
+  assert.equal((await app.inject({ method: 'POST', url: '/v1/console/signin-codes' })).statusCode, 401);
+});
+
+test('an expired sign-in code is refused', async () => {
+  let now = Date.now();
+  const realNow = Date.now;
+  Date.now = () => now;
+  try {
+    const { app } = makeApp({ config: apiDefaults({ console_signin_ttl_s: 60 }) });
+    const { code } = (await app.inject({ method: 'POST', url: '/v1/console/signin-codes', headers: as('ask_admin') })).json() as { code: string };
+    now += 61_000;
+    assert.equal((await app.inject({ method: 'POST', url: '/console/session', payload: { code } })).statusCode, 400);
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test('api.console_enabled false serves no console', async () => {
+  const { app } = makeApp({ config: apiDefaults({ console_enabled: false }) });
+  assert.equal((await app.inject({ url: '/console' })).statusCode, 404);
+});

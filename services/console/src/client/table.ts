@@ -1,0 +1,41 @@
+import type { ApiEvent } from './api.js';
+import { html, Link } from './router.js';
+import { withParams } from './state.js';
+
+/** A value that filters the current search on click (a pivot). */
+export function Pivot(props: { params: URLSearchParams; name: string; value: string | null | undefined; label?: string; path?: string }) {
+  if (!props.value) return html`<span class="muted">–</span>`;
+  const extra: Record<string, string | undefined> = { [props.name]: props.value };
+  if (props.name === 'action') extra.action_prefix = undefined;
+  return html`<${Link} class="pivot" href=${withParams(props.params, extra, props.path)} title=${`Filter on ${props.name} = ${props.value}`}>${props.label ?? props.value}<//>`;
+}
+
+export function eventHref(e: ApiEvent, base = '/console/events'): string {
+  return `${base}/${encodeURIComponent(e.event_id)}?tenant=${encodeURIComponent(e.tenant_id)}`;
+}
+
+/** The results table: time links to the detail; actor, action, resource and IP are pivots. */
+export function EventTable(props: { events: ApiEvent[]; params: URLSearchParams; detailBase?: string; showTenant?: boolean; searchPath?: string }) {
+  const p = props.params;
+  const sp = props.searchPath;
+  return html`<table class="events" data-testid="results">
+    <thead><tr>
+      <th scope="col">Time (UTC)</th>${props.showTenant !== false && html`<th scope="col">Tenant</th>`}<th scope="col">Actor</th><th scope="col">Action</th>
+      <th scope="col">Outcome</th><th scope="col">Severity</th><th scope="col">Resource</th><th scope="col">Source IP</th>
+    </tr></thead>
+    <tbody>
+      ${props.events.map(
+        (e) => html`<tr key=${e.event_id} data-event-id=${e.event_id}>
+          <td><${Link} href=${eventHref(e, props.detailBase)} class="time">${e.occurred_at.replace('T', ' ').slice(0, 23)}<//></td>
+          ${props.showTenant !== false && html`<td><${Pivot} params=${p} path=${sp} name="tenant" value=${e.tenant_id} /></td>`}
+          <td><${Pivot} params=${p} path=${sp} name="actor_id" value=${e.actor.id} /></td>
+          <td><${Pivot} params=${p} path=${sp} name="action" value=${e.action} /></td>
+          <td class=${`outcome-${e.outcome}`}>${e.outcome}</td>
+          <td class=${`sev-${e.severity}`}>${e.severity}</td>
+          <td>${e.resource ? html`<${Pivot} params=${p} path=${sp} name="resource_id" value=${e.resource.id} label=${`${e.resource.type}/${e.resource.id}`} />` : html`<span class="muted">–</span>`}</td>
+          <td><${Pivot} params=${p} path=${sp} name="source_ip" value=${e.actor.ip} /></td>
+        </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}

@@ -1,0 +1,1 @@
+export { buildConsoleAssets, type ConsoleAsset, consoleCsp } from './build.js';
