@@ -1,4 +1,6 @@
 // @auditstream/clickhouse: client, capabilities, migrations, row mapping, safe SQL, queries, retention, accounts.
+
+export { MIGRATIONS } from '../migrations/index.js';
 export {
   ACCOUNT_ROLES,
   type AccountRole,
