@@ -6,6 +6,7 @@ import { migration as m004 } from './004_operations.js';
 import { migration as m005 } from './005_subject_keys.js';
 import { migration as m006 } from './006_events_source_key.js';
 import { migration as m007 } from './007_checkpoints_fork_key.js';
+import { migration as m011 } from './011_query_rollups.js';
 
 /** Every migration, in order. A new migration is a new NNN_name.ts file added here; applied ones never change. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m011];

@@ -104,6 +104,7 @@ export {
   OUTCOMES,
   RETENTION_TABLES,
   type RetentionTable,
+  ROLLUP,
   SEVERITIES,
   TABLES,
   type TableName,

@@ -20,6 +20,7 @@ import { MAX_US } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
 import { afterPosition, type EventQuery, eventOrder, eventsWhere, limitCount, tenantCondition } from './scope-sql.js';
+import { searchWindow } from './window.js';
 
 /**
  * Event reads. audit.events is a ReplacingMergeTree that may hold re-delivered copies of an event
@@ -60,11 +61,31 @@ export interface EventKey {
 const KEY_SLACK = 16;
 
 /**
- * The keys of the next `want` distinct events after `after` in the listing's order. Copies of an
+ * The keys of the next `want` distinct events after `after` in the listing's order: first in the
+ * window searchWindow picks (the newest hours holding enough rows, by the rollup), then, when it
+ * held fewer, in the rest of the range. Same keys as one read of the whole range.
+ */
+export async function pageKeys(
+  ch: ClickHouse,
+  query: EventQuery,
+  options: { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings },
+): Promise<EventKey[]> {
+  const window = await searchWindow(ch, query, options);
+  if (!window) return pageKeysInRange(ch, query, options);
+  const first = await pageKeysInRange(ch, { ...query, ...window }, options);
+  if (first.length >= options.want) return first;
+  // The window held too few: the rest of the range, in the same order (no key can be in both).
+  const rest = options.order === 'desc' ? { ...query, to: window.from } : { ...query, from: window.to };
+  return [...first, ...(await pageKeysInRange(ch, rest, { ...options, want: options.want - first.length }))];
+}
+
+/**
+ * The keys of the next `want` distinct events after `after` in [query.from, query.to), in one read
+ * of the whole range (what pageKeys answers, without its window). Copies of an
  * event share its key and are adjacent in this order: all but the first are skipped. When copies
  * use up the slack, the next batch starts after the last row read.
  */
-export async function pageKeys(
+export async function pageKeysInRange(
   ch: ClickHouse,
   query: EventQuery,
   options: { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings },
