@@ -7,7 +7,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
   assert.deepEqual(
     ms.map((m) => m.id),
-    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key'],
+    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key', '011_query_rollups'],
   );
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /CREATE TABLE IF NOT EXISTS `audit_x`\.events/);
@@ -28,6 +28,11 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   assert.match(swap, /RENAME TABLE `audit_x`\.events TO `audit_x`\.events_pre006, `audit_x`\.events_new006 TO `audit_x`\.events/);
   assert.match(swap, /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_by_ip_mv/, 'lookup views re-created on the new table');
   assert.doesNotMatch(events, /received_at_ms/, '001 renders as first applied');
+  const rollup = ms[7]?.statements.join('\n') ?? '';
+  assert.match(rollup, /ENGINE = SummingMergeTree\(rows\)\nPARTITION BY toYYYYMM\(hour\)\nORDER BY \(tenant_id, hour, action, actor_id\)/);
+  assert.match(rollup, /INSERT INTO `audit_x`\.events_hourly_new011 SELECT .*\sFROM `audit_x`\.events GROUP BY/s, 'backfill before the rename');
+  assert.match(rollup, /RENAME TABLE `audit_x`\.events_hourly_new011 TO `audit_x`\.events_hourly/);
+  assert.match(rollup, /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_hourly_mv TO `audit_x`\.events_hourly/);
   const keys = ms[4]?.statements.join('\n') ?? '';
   assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_keys/);
   assert.match(keys, /CREATE TABLE IF NOT EXISTS `audit_x`\.subject_erasures/);
