@@ -54,9 +54,16 @@ describe('ClickHouse storage against the real server', () => {
     const first = await migrate(ch);
     assert.deepEqual(
       first.applied,
-      ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key', '011_query_rollups'].filter((id) =>
-        dry.pending.includes(id),
-      ),
+      [
+        '001_events',
+        '002_lookups',
+        '003_integrity',
+        '004_operations',
+        '005_subject_keys',
+        '006_events_source_key',
+        '007_checkpoints_fork_key',
+        '011_query_rollups',
+      ].filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);
     assert.equal(second.noop, true);

@@ -7,7 +7,16 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
   assert.deepEqual(
     ms.map((m) => m.id),
-    ['001_events', '002_lookups', '003_integrity', '004_operations', '005_subject_keys', '006_events_source_key', '007_checkpoints_fork_key', '011_query_rollups'],
+    [
+      '001_events',
+      '002_lookups',
+      '003_integrity',
+      '004_operations',
+      '005_subject_keys',
+      '006_events_source_key',
+      '007_checkpoints_fork_key',
+      '011_query_rollups',
+    ],
   );
   const events = ms[0]?.statements.join('\n') ?? '';
   assert.match(events, /CREATE TABLE IF NOT EXISTS `audit_x`\.events/);
