@@ -96,6 +96,7 @@ export {
 } from './rows.js';
 export {
   ACTOR_TYPES,
+  BY_ID,
   CATEGORIES,
   EVENT_COLUMNS,
   EVENTS_ORDER_BY,

@@ -1,4 +1,5 @@
 import {
+  BY_ID,
   type ClickHouse,
   classifyClickHouseError,
   eventColumns,
@@ -130,6 +131,24 @@ export async function searchEvents(ch: ClickHouse, query: EventQuery, options: S
   const keys = await pageKeys(ch, query, { order: options.order, want: options.limit + 1, after: options.after, ...settings });
   const page = keys.slice(0, options.limit);
   if (page.length === 0) return { events: [], more: false };
+  return { events: await pageRows(ch, query.scope, page, { order: options.order, ...settings }), more: keys.length > options.limit };
+}
+
+/**
+ * The rows of a page's events: the first received row of each event_id among the rows in the
+ * scope and the page's time span, in the listing's order. The sorting key after the day is
+ * (action, actor_id), so `event_id IN (…)` alone reads the event_id column of whole days: with
+ * `narrow` (the default) the (action, actor_id) of every stored row of these ids is read first
+ * from events_by_id (migration 011, sorted by id) and the read names exactly those key prefixes.
+ * Every row of the ids has its pair there, so the rows read, and the answer, are the same.
+ */
+export async function pageRows(
+  ch: ClickHouse,
+  scope: EventQuery['scope'],
+  page: readonly EventKey[],
+  o: { order: 'asc' | 'desc'; settings?: ClickHouseSettings; narrow?: boolean },
+): Promise<StoredEvent[]> {
+  const settings = o.settings ? { settings: o.settings } : {};
   const layout = layoutFor(await ch.capabilities());
   let lo = page[0]?.t as bigint;
   let hi = lo;
@@ -137,17 +156,30 @@ export async function searchEvents(ch: ClickHouse, query: EventQuery, options: S
     if (k.t < lo) lo = k.t;
     if (k.t > hi) hi = k.t;
   }
-  // Exactly these events: their tenant scope, their time span, their ids.
-  const q = sql`SELECT ${selectList(layout)} FROM (SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
-WHERE ${tenantCondition(query.scope)} AND ${timeRange(layout, lo, hi + 1n)} AND event_id IN (${joinSql(
+  const ids = joinSql(
     page.map((k) => sql`${p.uuid(k.id)}`),
     ', ',
-  )})
+  );
+  let prefixes = sql``;
+  if (o.narrow !== false) {
+    const pairs = await ch.queryRows<{ action: string; actor_id: string }>(
+      sql`SELECT DISTINCT action, actor_id FROM ${table(ch.database, BY_ID.table)} WHERE ${tenantCondition(scope)} AND event_id IN (${ids})`,
+      { operation: 'api_search_prefixes', ...settings },
+    );
+    if (pairs.length === 0) return [];
+    prefixes = sql` AND (${joinSql(
+      pairs.map((r) => sql`(action = ${r.action} AND actor_id = ${r.actor_id})`),
+      ' OR ',
+    )})`;
+  }
+  // Exactly these events: their tenant scope, their time span, their ids.
+  const q = sql`SELECT ${selectList(layout)} FROM (SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
+WHERE ${tenantCondition(scope)} AND ${timeRange(layout, lo, hi + 1n)}${prefixes} AND event_id IN (${ids})
 ORDER BY event_id, ${firstReceivedOrder(layout)}
 LIMIT 1 BY event_id)
-ORDER BY ${eventOrder(layout, options.order)}`;
+ORDER BY ${eventOrder(layout, o.order)}`;
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_search', ...settings });
-  return { events: rows.map(fromRow), more: keys.length > options.limit };
+  return rows.map(fromRow);
 }
 
 const HOUR_US = 3_600_000_000n;

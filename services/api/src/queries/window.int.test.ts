@@ -1,14 +1,15 @@
-// Integration (real ClickHouse 18.16): the search's window (searchWindow, read from the hourly
+// Integration (real ClickHouse 18.16): the page reads through events_by_id return the rows of the
+// plain read, and the search's window (searchWindow, read from the hourly
 // rollup of migration 011 or a lookup table) changes where a page is read first, never what it
 // holds. Every page of many filters, both orders and several page sizes equals the page read in
 // one pass over the whole range, on data with re-delivered copies, reused event ids with other
 // content (another actor, another hour), three tenants, and a rollup that lies in both directions.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { MIGRATIONS, migrate, ROLLUP } from '@auditstream/clickhouse';
+import { BY_ID, MIGRATIONS, migrate, ROLLUP } from '@auditstream/clickhouse';
 import { freshDatabase, insert, makeEvents } from '../int.test-helper.js';
 import type { TenantScope } from '../scope.js';
-import { type EventKey, pageKeys, pageKeysInRange } from './events.js';
+import { type EventKey, pageKeys, pageKeysInRange, pageRows } from './events.js';
 import type { EventQuery } from './scope-sql.js';
 import { searchWindow } from './window.js';
 
@@ -73,6 +74,13 @@ async function comparePages(label: string, query: EventQuery, order: 'asc' | 'de
   const fast = await allPages((after) => pageKeys(db.ch, query, { order, want: size, after }), size);
   const plain = await allPages((after) => pageKeysInRange(db.ch, query, { order, want: size, after }), size);
   assert.deepEqual(fast, plain, `${label} ${order} pages of ${size}`);
+  for (const page of fast) {
+    if (page.length === 0) continue;
+    const narrow = await pageRows(db.ch, query.scope, page, { order });
+    const plainRows = await pageRows(db.ch, query.scope, page, { order, narrow: false });
+    assert.equal(plainRows.length, new Set(page.map((k) => k.id)).size, `${label}: one row per event id of the page`);
+    assert.deepEqual(narrow, plainRows, `${label} ${order}: the same rows through events_by_id`);
+  }
   return plain.flat().length;
 }
 
@@ -91,6 +99,12 @@ test('the rollup counts every stored row per tenant, hour, action and actor (vie
   await rollupAgrees(db.database);
 });
 
+test('events_by_id gets the id and key prefix of every stored row (view on insert)', async () => {
+  const q = (t: string) =>
+    db.ch.queryRows<{ n: string }>(`SELECT toString(count()) AS n FROM (SELECT DISTINCT tenant_id, event_id, action, actor_id FROM ${db.database}.${t})`);
+  assert.deepEqual(await q(BY_ID.table), await q('events'));
+});
+
 test('migration 011 backfills the rollup from the events stored before it', async () => {
   const database = `${db.database}_backfill`;
   try {
@@ -98,6 +112,13 @@ test('migration 011 backfills the rollup from the events stored before it', asyn
     await db.ch.command(`INSERT INTO ${database}.events SELECT * FROM ${db.database}.events`);
     await migrate(db.ch, { database });
     await rollupAgrees(database);
+    const pairs = (d: string, t: string) =>
+      db.ch.queryRows<Record<string, string>>(
+        `SELECT DISTINCT tenant_id, toString(event_id) AS id, toString(occurred_at) AS t, action, actor_id FROM ${d}.${t} ORDER BY tenant_id, id, t, action, actor_id`,
+      );
+    const byId = await pairs(database, BY_ID.table);
+    assert.ok(byId.length > N);
+    assert.deepEqual(byId, await pairs(database, 'events'), "events_by_id holds every stored row's id and key prefix");
   } finally {
     await db.ch.command(`DROP DATABASE IF EXISTS ${database}`);
   }
