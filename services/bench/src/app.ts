@@ -9,6 +9,7 @@ import type { ComponentStatus } from '@auditstream/stack';
 import { type AppConfig, createRunEnv } from './env.js';
 import { type ProcWatch, readProc, type ServiceChild, spawnService, watchProc } from './procs.js';
 import { summarizeIngestProfile } from './profile.js';
+import { runQueryOnly } from './query-bench.js';
 import { type BenchReport, formatTable, type MachineInfo, medians, type RunFigures, withRatios } from './report.js';
 import { runAlerting } from './sections/alerting.js';
 import { runAnchor } from './sections/anchor.js';
@@ -36,6 +37,8 @@ export interface BenchOptions {
   /** Events per side of the producer and collector sections (default min(events, 200000)). */
   producer_events: number;
   partitions: number;
+  /** `query`: only the query figures, over events loaded straight into ClickHouse (query-bench.ts). */
+  only?: 'query' | undefined;
   /** The command line, recorded in the report. */
   command: string;
 }
@@ -120,76 +123,83 @@ export function createBench(deps: BenchDeps): Bench {
       }
     };
     try {
-      log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
-      await section('producer', async () => {
-        const r = await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions });
-        Object.assign(figures, r);
-      });
+      if (o.only === 'query') {
+        await section('query', async () => {
+          log(`run ${index + 1}/${o.runs}: query figures over ${o.events} events loaded straight into ClickHouse`);
+          Object.assign(figures, await runQueryOnly(env, { events: o.events, reps: o.query_reps, track: (c) => children.push(c), log }));
+        });
+      } else {
+        log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
+        await section('producer', async () => {
+          const r = await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions });
+          Object.assign(figures, r);
+        });
 
-      log(`run ${index + 1}/${o.runs}: ingest of ${o.events} pre-produced events`);
-      const profiling = o.profile !== undefined && index === 0;
-      const fromMs = Date.now();
-      const ing = await runIngestSection(env, {
-        events: o.events,
-        pollMs: 100,
-        timeoutMs: timeout,
-        nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`] : [],
-        log,
-      });
-      Object.assign(figures, ing.result);
-      let ingest = ing.child;
-      children.push(ingest);
-      if (profiling) {
-        // The profile is written when the child exits: stop it after the drain so the profile covers
-        // the throughput run only, and start a plain one for the latency and alerting sections.
-        await ingest.stop();
-        const p = summarizeIngestProfile(o.profile as string);
-        if (p) {
-          profile = { file: p.file, ...p.summary };
-          log(formatCpuProfileSummary(p.summary, `ingest CPU profile (${p.file})`));
-        } else log(`no .cpuprofile was written to ${o.profile}`);
-        ingest = spawnService('ingest', env.serviceEnv);
+        log(`run ${index + 1}/${o.runs}: ingest of ${o.events} pre-produced events`);
+        const profiling = o.profile !== undefined && index === 0;
+        const fromMs = Date.now();
+        const ing = await runIngestSection(env, {
+          events: o.events,
+          pollMs: 100,
+          timeoutMs: timeout,
+          nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`] : [],
+          log,
+        });
+        Object.assign(figures, ing.result);
+        let ingest = ing.child;
         children.push(ingest);
-        await ingest.waitForLog(/serving \/metrics/, 120_000);
+        if (profiling) {
+          // The profile is written when the child exits: stop it after the drain so the profile covers
+          // the throughput run only, and start a plain one for the latency and alerting sections.
+          await ingest.stop();
+          const p = summarizeIngestProfile(o.profile as string);
+          if (p) {
+            profile = { file: p.file, ...p.summary };
+            log(formatCpuProfileSummary(p.summary, `ingest CPU profile (${p.file})`));
+          } else log(`no .cpuprofile was written to ${o.profile}`);
+          ingest = spawnService('ingest', env.serviceEnv);
+          children.push(ingest);
+          await ingest.waitForLog(/serving \/metrics/, 120_000);
+        }
+
+        const rate = Math.max(10, Math.round(o.load_fraction * ing.result.ingest_events_per_s));
+        const track = (c: ServiceChild) => children.push(c);
+        await section('latency', async () => {
+          log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
+          Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
+        });
+        await section('alerting', async () => {
+          log(`run ${index + 1}/${o.runs}: publish → alert latency`);
+          const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
+          Object.assign(figures, al.result);
+          await al.child.stop();
+        });
+        await ingest.stop();
+
+        log(`run ${index + 1}/${o.runs}: Kafka read limit`);
+        Object.assign(figures, await kafkaReadLimit(env, config, o.events, timeout));
+        log(`run ${index + 1}/${o.runs}: ClickHouse write limit`);
+        const rowsFile = await exportRows(env, config);
+        Object.assign(figures, await clickhouseWriteLimit(env, config, rowsFile, o.events));
+        await section('anchor', async () => {
+          log(`run ${index + 1}/${o.runs}: anchor (ClickHouse Kafka engine)`);
+          const anchor = await runAnchor(env, config, { rowsFile, events: o.events, partitions: o.partitions, pollMs: 100, timeoutMs: timeout });
+          figures.anchor_events_per_s = anchor.anchor_events_per_s;
+          figures.anchor_seconds = anchor.anchor_seconds;
+        });
+        await section('query', async () => {
+          log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
+          const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
+          Object.assign(figures, q.result);
+          await q.child.stop();
+        });
+        await section('collector', async () => {
+          log(`run ${index + 1}/${o.runs}: collector (POST /v1/events) vs SDK, ${o.producer_events} events per side`);
+          const c = await runCollector(env, { events: o.producer_events, batch: 500, concurrency: 4, startTimeoutMs: 120_000, track });
+          Object.assign(figures, c.result);
+          await c.child.stop();
+        });
       }
-
-      const rate = Math.max(10, Math.round(o.load_fraction * ing.result.ingest_events_per_s));
-      const track = (c: ServiceChild) => children.push(c);
-      await section('latency', async () => {
-        log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
-        Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
-      });
-      await section('alerting', async () => {
-        log(`run ${index + 1}/${o.runs}: publish → alert latency`);
-        const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
-        Object.assign(figures, al.result);
-        await al.child.stop();
-      });
-      await ingest.stop();
-
-      log(`run ${index + 1}/${o.runs}: Kafka read limit`);
-      Object.assign(figures, await kafkaReadLimit(env, config, o.events, timeout));
-      log(`run ${index + 1}/${o.runs}: ClickHouse write limit`);
-      const rowsFile = await exportRows(env, config);
-      Object.assign(figures, await clickhouseWriteLimit(env, config, rowsFile, o.events));
-      await section('anchor', async () => {
-        log(`run ${index + 1}/${o.runs}: anchor (ClickHouse Kafka engine)`);
-        const anchor = await runAnchor(env, config, { rowsFile, events: o.events, partitions: o.partitions, pollMs: 100, timeoutMs: timeout });
-        figures.anchor_events_per_s = anchor.anchor_events_per_s;
-        figures.anchor_seconds = anchor.anchor_seconds;
-      });
-      await section('query', async () => {
-        log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
-        const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
-        Object.assign(figures, q.result);
-        await q.child.stop();
-      });
-      await section('collector', async () => {
-        log(`run ${index + 1}/${o.runs}: collector (POST /v1/events) vs SDK, ${o.producer_events} events per side`);
-        const c = await runCollector(env, { events: o.producer_events, batch: 500, concurrency: 4, startTimeoutMs: 120_000, track });
-        Object.assign(figures, c.result);
-        await c.child.stop();
-      });
     } finally {
       await cleanup();
       current = undefined;
@@ -246,6 +256,7 @@ export function createBench(deps: BenchDeps): Bench {
         command: o.command,
         events: o.events,
         runs: o.runs,
+        ...(o.only ? { only: o.only } : {}),
         machine,
         median: medians(perRun),
         per_run: perRun,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { repoRoot } from '@auditstream/core';
-import { tableRows } from './report.js';
+import { queryTableRows, tableRows } from './report.js';
 
 test('auditstream bench --events 20000 --runs 1 prints every row with plausible figures and writes the JSON', { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
@@ -78,3 +78,52 @@ test('auditstream bench --events 20000 --runs 1 prints every row with plausible 
   assert.equal(report.median.latency_queryable, report.median.latency_published, 'every latency event became queryable');
   assert.ok(report.median.alert_received > 0, 'alerts came back');
 });
+
+test(
+  'auditstream bench --only query loads N events straight into ClickHouse and prints the five queries, insert cost and disk',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-query-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'bench.json');
+    const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
+    const child = spawn(process.execPath, [bin, 'bench', '--only', 'query', '--events', '20000', '--runs', '1', '--query-reps', '3', '--out', out], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    t.after(() => child.kill('SIGKILL'));
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += String(d);
+    });
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    assert.equal(code, 0, `${stdout}\n${stderr.slice(-3000)}`);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(report.only, 'query');
+    const m = report.median;
+    assert.equal(m.load_rows, 20020, '20,000 events and one re-delivered copy per 1,000');
+    for (const name of ['by_actor', 'by_resource', 'range_action', 'top_actors', 'timeseries_hourly']) {
+      assert.ok(m[`query_${name}_p99_ms`] > 0 && m[`query_${name}_p99_ms`] >= m[`query_${name}_p50_ms`], name);
+    }
+    for (const k of [
+      'load_rows_per_s',
+      'load_baseline_rows_per_s',
+      'disk_total_bytes',
+      'disk_baseline_total_bytes',
+      'disk_events_bytes',
+      'disk_events_hourly_bytes',
+    ]) {
+      assert.ok(Number.isFinite(m[k]) && m[k] > 0, `${k} = ${m[k]}`);
+    }
+    assert.ok(m.disk_baseline_total_bytes < m.disk_total_bytes, 'the baseline has no rollup');
+    const lines = stdout.split('\n');
+    for (const row of queryTableRows(m))
+      assert.ok(
+        lines.some((l) => l.startsWith(row[0]) && l.includes(row[1]) && !l.includes('n/a')),
+        `${row[1]} in:\n${stdout}`,
+      );
+  },
+);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { medians, tableRows, withRatios } from './report.js';
+import { medians, queryTableRows, tableRows, withRatios } from './report.js';
 import { median, percentile } from './stats.js';
 
 test('percentile is nearest-rank and median ignores non-finite values', () => {
@@ -31,4 +31,32 @@ test('a figure that was not measured shows as n/a, never as 0', () => {
   const rows = tableRows({ ingest_events_per_s: 1234.4 });
   assert.ok(rows.some(([, f, v]) => f.startsWith('pipeline (ingest start') && v === '1,234 events/s'));
   assert.ok(rows.some(([, f, v]) => f.startsWith('ClickHouse Kafka engine') && v === 'n/a events/s'));
+});
+
+test('--only query: the five queries, the insert cost side by side and the disk use per table', () => {
+  const rows = queryTableRows({
+    query_by_actor_p50_ms: 12,
+    query_by_actor_p99_ms: 30.25,
+    load_rows: 5_005_000,
+    load_insert_seconds: 50,
+    load_rows_per_s: 100_100,
+    load_baseline_insert_seconds: 40,
+    load_baseline_rows_per_s: 125_125,
+    load_insert_cost_ratio: 1.25,
+    disk_total_bytes: 2 * 2 ** 20,
+    disk_baseline_total_bytes: 2 ** 20,
+    disk_events_bytes: 2 ** 20,
+    disk_events_hourly_bytes: 51_200,
+  });
+  assert.deepEqual(
+    rows.filter(([s]) => s === 'query').map(([, f]) => f.split(' p50')[0]),
+    ['events by actor', 'events by resource', 'time range + action', 'top-10 actors', 'hourly time series'],
+  );
+  assert.ok(rows.some(([, f, v]) => f === 'events by actor p50 / p99' && v === '12.0 ms / 30.3 ms'));
+  assert.ok(rows.some(([, f, v]) => f === 'insert time full / without 011' && v === '1.25×'));
+  assert.ok(rows.some(([, f, v]) => f === 'all tables, full schema / without 011' && v === '2.0 MiB / 1.0 MiB'));
+  assert.deepEqual(
+    rows.filter(([s]) => s === 'disk').map(([, f]) => f),
+    ['all tables, full schema / without 011', 'events', 'events_hourly'],
+  );
 });

@@ -17,6 +17,8 @@ export interface BenchReport {
   command: string;
   events: number;
   runs: number;
+  /** Set when only some sections ran (`--only`). */
+  only?: 'query';
   machine: MachineInfo;
   /** Median of each figure over the runs. */
   median: RunFigures;
@@ -91,8 +93,30 @@ export function tableRows(m: RunFigures): Array<[string, string, string]> {
   return rows;
 }
 
+/** Table rows of `--only query`: the five queries, then the write cost and disk use of the schema. */
+export function queryTableRows(m: RunFigures): Array<[string, string, string]> {
+  const all = tableRows(m).filter((r) => r[0] === 'query');
+  const n = (v: number | undefined, digits = 0) =>
+    v === undefined || !Number.isFinite(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const mib = (k: string) => `${n((m[k] ?? Number.NaN) / 2 ** 20, 1)} MiB`;
+  const rows: Array<[string, string, string]> = [
+    ...all,
+    ['load', 'rows stored (events + re-delivered copies)', n(m.load_rows)],
+    ['load', 'INSERT … SELECT, full schema', `${n(m.load_insert_seconds, 1)} s (${n(m.load_rows_per_s)} rows/s)`],
+    ['load', 'INSERT … SELECT, schema without 011', `${n(m.load_baseline_insert_seconds, 1)} s (${n(m.load_baseline_rows_per_s)} rows/s)`],
+    ['load', 'insert time full / without 011', `${n(m.load_insert_cost_ratio, 2)}×`],
+    ['disk', 'all tables, full schema / without 011', `${mib('disk_total_bytes')} / ${mib('disk_baseline_total_bytes')}`],
+  ];
+  for (const k of Object.keys(m)
+    .filter((k) => /^disk_.+_bytes$/.test(k) && !/total/.test(k))
+    .sort()) {
+    rows.push(['disk', k.replace(/^disk_|_bytes$/g, ''), mib(k)]);
+  }
+  return rows;
+}
+
 export function formatTable(report: BenchReport): string {
-  const rows = tableRows(report.median);
+  const rows = report.only === 'query' ? queryTableRows(report.median) : tableRows(report.median);
   const w0 = Math.max(...rows.map((r) => r[0].length), 7);
   const w1 = Math.max(...rows.map((r) => r[1].length), 6);
   const m = report.machine;

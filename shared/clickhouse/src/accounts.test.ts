@@ -28,6 +28,7 @@ test('modern servers get roles with per-table grants', () => {
   const h = sha256Hex('x');
   const s = accountStatements(capabilitiesFor('24.8.1'), { database: 'audit', passwordSha256: { ingest: h, reader: h, admin: h } });
   assert.ok(s.includes('GRANT INSERT ON `audit`.events TO auditstream_ingest_role'));
+  assert.ok(s.includes('GRANT INSERT ON `audit`.events_hourly TO auditstream_ingest_role'), "the rollup's view writes as the inserting user");
   assert.ok(s.includes('GRANT SELECT ON `audit`.* TO auditstream_reader_role'));
   assert.ok(!s.some((x) => /GRANT (ALTER|DROP|ALL)[^\n]*ingest_role/.test(x)));
   assert.ok(s.includes(`CREATE USER IF NOT EXISTS auditstream_reader IDENTIFIED WITH sha256_hash BY '${h}'`));

@@ -57,7 +57,7 @@ test('capabilities: every switch on, modern layout', async () => {
 
 test('modern DDL applies; second run is a no-op', async () => {
   const first = await migrate(ch);
-  assert.equal(first.applied.length, 10);
+  assert.equal(first.applied.length, 11);
   assert.equal((await migrate(ch)).noop, true);
   assert.deepEqual((await migrationStatus(ch)).pending, []);
   const ddl = await ch.queryRows<{ q: string }>(sql`SELECT create_table_query AS q FROM system.tables WHERE database = ${DB} AND name = 'events'`);

@@ -65,6 +65,7 @@ describe('ClickHouse storage against the real server', () => {
         '008_checkpoints_tree_head',
         '009_events_producer',
         '010_saved_searches',
+        '011_query_rollups',
       ].filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);

@@ -1,4 +1,6 @@
 // @auditstream/clickhouse: client, capabilities, migrations, row mapping, safe SQL, queries, retention, accounts.
+
+export { MIGRATIONS } from '../migrations/index.js';
 export {
   ACCOUNT_ROLES,
   type AccountRole,
@@ -94,6 +96,7 @@ export {
 } from './rows.js';
 export {
   ACTOR_TYPES,
+  BY_ID,
   CATEGORIES,
   EVENT_COLUMNS,
   EVENTS_ORDER_BY,
@@ -102,6 +105,7 @@ export {
   OUTCOMES,
   RETENTION_TABLES,
   type RetentionTable,
+  ROLLUP,
   SEVERITIES,
   TABLES,
   type TableName,

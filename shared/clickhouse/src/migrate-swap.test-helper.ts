@@ -90,6 +90,7 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
     '008_checkpoints_tree_head',
     '009_events_producer',
     '010_saved_searches',
+    '011_query_rollups',
   ]);
   assert.deepEqual(
     res.statements.filter((s) => s.migration === '009_events_producer').map((s) => /ADD COLUMN `(\w+)`/.exec(s.sql)?.[1]),

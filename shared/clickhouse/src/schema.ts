@@ -150,6 +150,12 @@ export const LOOKUPS = {
   ip: { table: 'events_by_ip', view: 'events_by_ip_mv', key: ['actor_ip'], where: "actor_ip != ''" },
 } as const satisfies Record<string, LookupSpec>;
 
+/** Rows per (tenant, hour, action, actor), a materialized view over events (migration 011): a search hint, never an answer. */
+export const ROLLUP = { table: 'events_hourly', view: 'events_hourly_mv' } as const;
+
+/** Every stored row's event id with its key prefix (action, actor_id), sorted by id (migration 011): which granules of events hold an id. */
+export const BY_ID = { table: 'events_by_id', view: 'events_by_id_mv' } as const;
+
 /** Every table auditstream creates. */
 export const TABLES = [
   'schema_migrations',
@@ -157,6 +163,8 @@ export const TABLES = [
   'events_by_actor',
   'events_by_resource',
   'events_by_ip',
+  'events_hourly',
+  'events_by_id',
   'checkpoints',
   'dlq_decisions',
   'alerts',
@@ -171,7 +179,11 @@ export type TableName = (typeof TABLES)[number];
 
 /** Tables retention may drop partitions of, and the time column their partition key is built on. */
 export const RETENTION_TABLES = {
-  events: { timeColumn: 'occurred_at', tenantColumn: 'tenant_id', followers: ['events_by_actor', 'events_by_resource', 'events_by_ip'] },
+  events: {
+    timeColumn: 'occurred_at',
+    tenantColumn: 'tenant_id',
+    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id'],
+  },
   alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [] },
   dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [] },
 } as const;
@@ -217,6 +229,8 @@ const OTHER_COLUMNS = [
   'erased_at_ms',
   'key_ids',
   'permission',
+  'hour',
+  'rows',
 ];
 
 /** Identifiers the SQL builder accepts (tables and columns). */
@@ -225,4 +239,6 @@ export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
   ...EVENT_COLUMNS.map((c) => c.name),
   ...OTHER_COLUMNS,
   ...Object.values(LOOKUPS).map((l) => l.view),
+  ROLLUP.view,
+  BY_ID.view,
 ]);

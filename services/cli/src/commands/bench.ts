@@ -34,6 +34,9 @@ Options:
   --query-reps N        repetitions of each query (default 20)
   --producer-events N   events per side of the producer and collector sections (default min(events, 200000))
   --partitions N        partitions of the bench topics (default topics.partitions)
+  --only query          only the query figures: N events loaded straight into ClickHouse (INSERT …
+                        SELECT, one day of one tenant, 0.1 % re-delivered copies), the five queries,
+                        and the insert time and disk use with and without migration 011's tables
   --config <file>       config file (brokers, ClickHouse URL and account, ports)`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
@@ -61,7 +64,10 @@ export const command: Command = {
       'query-reps': { type: 'string' },
       'producer-events': { type: 'string' },
       partitions: { type: 'string' },
+      only: { type: 'string' },
     });
+    if (values.only !== undefined && values.only !== 'query')
+      throw new AuditstreamError('USAGE', `--only must be "query", got "${values.only}"`, { field: 'only' });
     if (positionals.length) throw new AuditstreamError('USAGE', `unexpected argument "${positionals[0]}"`, { field: 'argument' });
     const cfg = cliConfig(values.config);
     if (values.config) process.env.AUDITSTREAM_CONFIG = values.config; // the service children read the same file
@@ -93,6 +99,7 @@ export const command: Command = {
       query_reps: intOption(values['query-reps'], 'query-reps', 20),
       producer_events: intOption(values['producer-events'], 'producer-events', Math.min(events, 200_000)),
       partitions: intOption(values.partitions, 'partitions', cfg.topics.partitions),
+      only: values.only === 'query' ? 'query' : undefined,
       command: `auditstream bench ${argv.join(' ')}`.trim(),
     });
     console.log(table);
