@@ -86,8 +86,9 @@ describe('tenant scoping', () => {
     };
     const both = /`tenant_id` IN \('acme', 'beta'\)/;
     const search = await scoped(`/v1/events?${range}`, both);
-    assert.equal(search.length, 2, 'keys, then the rows of those keys');
-    assert.match(search[1] as string, /event_id IN \(toUUID\('01900000-0000-7000-8000-000000000009'\)\)/);
+    assert.equal(search.length, 3, 'rows per hour (to choose the window), the keys, then the rows of those keys');
+    assert.match(search[0] as string, /events_hourly/);
+    assert.match(search[2] as string, /event_id IN \(toUUID\('01900000-0000-7000-8000-000000000009'\)\)/);
     const beta = await scoped(`/v1/events?${range}&tenant=beta`, /`tenant_id` = 'beta'/);
     for (const q of beta) assert.doesNotMatch(q, /acme/);
     await scoped(`/v1/stats/top?${range}&dimension=ip`, both);
@@ -99,7 +100,8 @@ describe('tenant scoping', () => {
     // Every lookup-table subquery (18.16) is scoped as well.
     const before = queries.length;
     await get(app, `/v1/events?${range}&actor_id=u1`, 'ask_auditor');
-    const [keysQuery, rowsQuery] = queries.slice(before) as [string, string];
+    const [hoursQuery, keysQuery, rowsQuery] = queries.slice(before) as [string, string, string];
+    assert.match(hoursQuery, both);
     assert.match(keysQuery, /events_by_actor/);
     assert.equal((keysQuery.match(/`tenant_id` IN \('acme', 'beta'\)/g) ?? []).length, 2);
     assert.match(rowsQuery, both);
@@ -355,14 +357,13 @@ describe('OpenAPI', () => {
       '/v1/events',
       '/v1/events/{event_id}',
       '/v1/events/{event_id}/proof',
-      '/v1/export',
-      '/v1/integrity/consistency',
-      '/v1/export/manifest',
-      '/v1/freshness',
       '/v1/events/{event_id}/verify',
       '/v1/export',
+      '/v1/export/manifest',
+      '/v1/freshness',
       '/v1/health/pipeline',
       '/v1/integrity/checkpoints',
+      '/v1/integrity/consistency',
       '/v1/integrity/verify',
       '/v1/saved-searches',
       '/v1/saved-searches/{search_id}',
