@@ -46,8 +46,8 @@ describe('number-shaped and loosely written integers', () => {
     assert.deepEqual((await integerParameters(app)).map((p) => `${p.path} ${p.name}`).sort(), [
       '/v1/alerts limit',
       '/v1/events limit',
-      '/v1/integrity/consistency partition',
       '/v1/freshness producers',
+      '/v1/integrity/consistency partition',
       '/v1/stats/timeseries groups',
       '/v1/stats/top limit',
     ]);
