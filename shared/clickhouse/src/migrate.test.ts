@@ -44,7 +44,7 @@ test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized 
   assert.match(swap, /RENAME TABLE `audit_x`\.events TO `audit_x`\.events_pre006, `audit_x`\.events_new006 TO `audit_x`\.events/);
   assert.match(swap, /CREATE MATERIALIZED VIEW IF NOT EXISTS `audit_x`\.events_by_ip_mv/, 'lookup views re-created on the new table');
   assert.doesNotMatch(events, /received_at_ms/, '001 renders as first applied');
-  const rollup = ms[7]?.statements.join('\n') ?? '';
+  const rollup = ms[10]?.statements.join('\n') ?? '';
   assert.match(rollup, /ENGINE = SummingMergeTree\(rows\)\nPARTITION BY toYYYYMM\(hour\)\nORDER BY \(tenant_id, hour, action, actor_id\)/);
   assert.match(rollup, /INSERT INTO `audit_x`\.events_hourly_new011 SELECT .*\sFROM `audit_x`\.events GROUP BY/s, 'backfill before the rename');
   assert.match(rollup, /RENAME TABLE `audit_x`\.events_hourly_new011 TO `audit_x`\.events_hourly/);

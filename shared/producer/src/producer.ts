@@ -2,7 +2,7 @@
 // buffer space or waits for it (buffer.ts), and hands the event to the sender (sender.ts), which
 // batches, sends, retries and settles it. Options and defaults: options.ts, defaults.ts.
 import { type AuditCodec, createCodec, type EncodedSlice } from '@auditstream/codec';
-import { AuditstreamError, sleep, uuidv7, withTimeout } from '@auditstream/core';
+import { AuditstreamError, uuidv7, withTimeout } from '@auditstream/core';
 import { ProducerBuffer } from './buffer.js';
 import { createProducerConnection } from './connection.js';
 import { PRODUCER_DEFAULTS } from './defaults.js';
