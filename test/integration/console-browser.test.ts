@@ -2,11 +2,13 @@
 // stack: events published through the SDK, stored by the real `auditstream ingest`, served by the
 // real `auditstream api` child process. Counts are checked against ClickHouse directly.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '@auditstream/api';
 import { repoRoot, uniqueName } from '@auditstream/core';
+import { type ExportManifest, generateKeyFiles, MANIFEST_TYPE } from '@auditstream/integrity';
 import {
   type Child,
   createTestEnv,
@@ -14,6 +16,7 @@ import {
   launchChromium,
   publishEvents,
   publishPoison,
+  runCli,
   scrape,
   seriousA11yViolations,
   spawnCli,
@@ -37,6 +40,8 @@ let url: string;
 let browser: Browser;
 let adminKey: string;
 let tenantB: string;
+let keyDir: string;
+let manifestKey: { publicKeyFile: string; privateKeyFile: string };
 // Whole seconds: the same bounds in the URL and in the independent ClickHouse count.
 const from = new Date(Math.floor(Date.now() / 1000) * 1000 - 86_400_000).toISOString();
 const to = new Date(Math.floor(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
@@ -83,6 +88,8 @@ const totalOf = async (page: Page) => Number((await page.getByTestId('total').te
 describe('the web console in chromium', { timeout: 240_000 }, () => {
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
+    keyDir = mkdtempSync(join(tmpdir(), 'console-browser-'));
+    manifestKey = generateKeyFiles(join(keyDir, 'api-key'));
     env = await createTestEnv({ partitions: 2 });
     tenantB = uniqueName('tenant_b');
     // A signed checkpoint a second after new rows: the detail page's verified mark has one to check against.
@@ -107,6 +114,8 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       AUDITSTREAM_API__PORT: '0',
       AUDITSTREAM_LOG__LEVEL: 'info',
       AUDITSTREAM_INTEGRITY__PUBLIC_KEY_FILES: env.signingKey.publicKeyFile,
+      // The console offers each export's signed manifest: the API needs its key to sign one.
+      AUDITSTREAM_API__EXPORT_MANIFEST_SIGNING_KEY_FILE: manifestKey.privateKeyFile,
     });
     url = (await api.waitFor(/"url":"(http:\/\/[^"]+)"[^\n]*query API listening/, 60_000))[1] as string;
     adminKey = (await createApiKey(env.ch, { role: 'admin', tenants: [] })).key;
@@ -117,6 +126,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await api?.stop();
     await ingest?.stop();
     await env?.cleanup();
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   test('the console is served with a strict CSP and no inline script', async () => {
@@ -198,11 +208,28 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
 
     // Export of the current search.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export NDJSON' }).click()]);
-    const lines = readFileSync((await download.path()) as string, 'utf8')
-      .trim()
-      .split('\n');
+    const exportFile = (await download.path()) as string;
+    const lines = readFileSync(exportFile, 'utf8').trim().split('\n');
     assert.equal(lines.length, await totalOf(page));
     assert.ok(lines.every((l) => (JSON.parse(l) as { actor: { id: string } }).actor.id === actor));
+    // Its signed manifest, offered once the export is complete, and the CLI's verdict on the pair.
+    const manifestLink = page.getByRole('link', { name: 'Download signed manifest' });
+    await manifestLink.waitFor();
+    assert.match((await page.getByTestId('manifest').textContent()) ?? '', /auditstream export verify <file> <manifest>/);
+    await checkPage(page, 'export-manifest');
+    const [manifestDownload] = await Promise.all([page.waitForEvent('download'), manifestLink.click()]);
+    assert.equal(manifestDownload.suggestedFilename(), 'auditstream-export.manifest.json');
+    const manifestFile = (await manifestDownload.path()) as string;
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as ExportManifest;
+    assert.equal(manifest.type, MANIFEST_TYPE);
+    assert.equal(typeof manifest.signature, 'string');
+    assert.equal(manifest.row_count, lines.length);
+    const verified = await runCli(
+      'export-verify',
+      ['export', 'verify', exportFile, manifestFile, '--public-key', manifestKey.publicKeyFile, '--checkpoint-key', env.signingKey.publicKeyFile],
+      {},
+    );
+    assert.equal(verified.code, 0, verified.output);
 
     // Detail of an event: every field and its chain place.
     const id = (await page.locator('[data-testid=results] tbody tr').first().getAttribute('data-event-id')) as string;

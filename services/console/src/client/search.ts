@@ -142,13 +142,31 @@ function SearchForm(props: { params: URLSearchParams; options: SearchOptions }) 
   </form>`;
 }
 
-/** Streams GET /v1/export (bearer header, so not a plain link) and saves it as a file. */
+/** Saves a blob as a file through a temporary link (the export needs the bearer header, so no plain link). */
+function save(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+type Manifest = { state: 'none' } | { state: 'ready'; href: string } | { state: 'unavailable'; message: string };
+
+/** Streams GET /v1/export and saves it as a file, then offers its signed manifest (X-Manifest-Url). */
 function ExportButtons(props: { filters: URLSearchParams }) {
   const [state, setState] = useState('');
+  const [manifest, setManifest] = useState<Manifest>({ state: 'none' });
   const run = async (format: 'ndjson' | 'csv') => {
     const p = new URLSearchParams(props.filters);
     p.set('format', format);
     setState('Exporting…');
+    setManifest((m) => {
+      if (m.state === 'ready') URL.revokeObjectURL(m.href);
+      return { state: 'none' };
+    });
     try {
       const res = await request(`/v1/export?${p}`);
       const reader = res.body?.getReader();
@@ -161,15 +179,27 @@ function ExportButtons(props: { filters: URLSearchParams }) {
         bytes += value.length;
         setState(`Exporting… ${(bytes / 1024).toFixed(0)} KiB`);
       }
-      const blob = new Blob(parts as BlobPart[], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' });
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = `auditstream-export.${format === 'csv' ? 'csv' : 'ndjson'}`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      save(
+        new Blob(parts as BlobPart[], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }),
+        `auditstream-export.${format === 'csv' ? 'csv' : 'ndjson'}`,
+      );
       setState(`Exported ${(bytes / 1024).toFixed(0)} KiB`);
+      // The manifest exists only once the body is complete, so it is asked for after the stream ends.
+      const manifestUrl = res.headers.get('x-manifest-url');
+      if (!manifestUrl) {
+        setManifest({ state: 'unavailable', message: 'The API named no manifest for this export.' });
+        return;
+      }
+      try {
+        const m = await request(manifestUrl);
+        setManifest({ state: 'ready', href: URL.createObjectURL(new Blob([await m.text()], { type: 'application/json' })) });
+      } catch (err) {
+        const e = err as ApiError;
+        setManifest({
+          state: 'unavailable',
+          message: e.status === 501 ? 'No signed manifest: the API has no manifest signing key configured.' : `Manifest unavailable: ${e.message}`,
+        });
+      }
     } catch (err) {
       setState(`Export failed: ${(err as Error).message}`);
     }
@@ -178,5 +208,13 @@ function ExportButtons(props: { filters: URLSearchParams }) {
     <button type="button" onClick=${() => run('ndjson')}>Export NDJSON</button>
     <button type="button" onClick=${() => run('csv')}>Export CSV</button>
     <span aria-live="polite">${state}</span>
+    ${
+      manifest.state === 'ready' &&
+      html`<span data-testid="manifest">
+        <a href=${manifest.href} download="auditstream-export.manifest.json">Download signed manifest</a>
+        <span> Check it with <code>${'auditstream export verify <file> <manifest>'}</code></span>
+      </span>`
+    }
+    ${manifest.state === 'unavailable' && html`<span data-testid="manifest-unavailable" role="status">${manifest.message}</span>`}
   </span>`;
 }
