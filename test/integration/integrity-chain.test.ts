@@ -143,6 +143,9 @@ test('ingest-like writes (chain, insert, checkpoints, DLQ decisions), a crash re
     for (let from = 0; from < 1000; from += 100) {
       const batch = await buildRows(partition, from, from + 99, dlq);
       await insert(batch);
+      // The count-triggered signing runs beside the next insert; waiting for it here keeps one
+      // checkpoint per 200 offsets instead of letting two triggers coalesce into one.
+      if ((from + 100) % 200 === 0) await checkpointer.flush(EVENTS, partition);
       const dead = [...dlq].filter((o) => o >= from && o < from + 100);
       await recordDlqDecisions(
         ch,
