@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '@auditstream/api';
 import { repoRoot, uniqueName } from '@auditstream/core';
 import { type ExportManifest, generateKeyFiles, MANIFEST_TYPE } from '@auditstream/integrity';
+import { createAuditProducer } from '@auditstream/producer';
 import {
   type Child,
   createTestEnv,
@@ -17,6 +18,7 @@ import {
   publishEvents,
   publishPoison,
   runCli,
+  sampleInput,
   scrape,
   seriousA11yViolations,
   spawnCli,
@@ -32,10 +34,16 @@ const README_SHOT = join(repoRoot(), 'docs', 'img', 'console.png');
 const N_A = 240;
 const N_B = 60;
 const POISON = 3;
+/** Failed logins of one actor in a third tenant: the default rules' brute_force fires at 6 within 60 s. */
+const BURST = 8;
 
 let env: TestEnv;
 let ingest: IngestChild;
+let alerting: Child;
 let api: Child;
+let tenantC: string;
+let burstIds: string[];
+let alertsTopic: string;
 let url: string;
 let browser: Browser;
 let adminKey: string;
@@ -97,8 +105,36 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await publishEvents(env.kafka, env.topic, env.tenant, N_A);
     await publishEvents(env.kafka, env.topic, tenantB, N_B);
     await publishPoison(env.kafka, env.topic, POISON, 2); // dead letters for the pipeline health page
+    // The real alerting service on this test's topics, storing its alerts in this test's database
+    // (the ClickHouse sink), evaluating a brute-force burst that the real ingest stores too.
+    tenantC = uniqueName('tenant_c');
+    alertsTopic = `${env.topic}.alerts`;
+    const admin = env.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: alertsTopic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    alerting = spawnCli('alerting', ['alerting'], {
+      ...env.env,
+      AUDITSTREAM_TOPICS__ALERTS: alertsTopic,
+      AUDITSTREAM_ALERTING__CONSUMER_GROUP: uniqueName('console_alerting'),
+      AUDITSTREAM_ALERTING__START_FROM: 'earliest',
+      AUDITSTREAM_ALERTING__METRICS_PORT: '0',
+      AUDITSTREAM_ALERTING__WATCH_RULES: 'false',
+      AUDITSTREAM_ALERTING__SINKS__CLICKHOUSE__ENABLED: 'true',
+      AUDITSTREAM_LOG__LEVEL: 'info',
+    });
+    const burst = Array.from({ length: BURST }, (_, i) => ({
+      ...sampleInput(tenantC, i * 10),
+      actor: { id: 'mallory', type: 'user' as const, name: 'Mallory', ip: '203.0.113.66', user_agent: 'curl/8' },
+    }));
+    burstIds = burst.map((e) => e.event_id);
+    const producer = createAuditProducer({ kafka: env.kafka, topic: env.topic, linger_ms: 5 });
+    await producer.connect();
+    await producer.publishMany(burst);
+    await producer.close();
     await waitForStored(env, N_A, { timeoutMs: 90_000 });
     await waitForStored({ ch: env.ch, tenant: tenantB }, N_B, { timeoutMs: 90_000 });
+    await waitForStored({ ch: env.ch, tenant: tenantC }, BURST, { timeoutMs: 90_000 });
     const ingestMetrics = await ingest.metricsUrl();
     await waitFor(
       'the poison messages dead-lettered',
@@ -109,7 +145,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     api = spawnCli('api', ['api'], {
       ...env.env,
       AUDITSTREAM_API__PIPELINE_INGEST_METRICS_URL: `${ingestMetrics}/metrics`,
-      // No alerting service in this test: the page must say so rather than fail.
+      // The alerting service's metrics are pointed nowhere: the page must say so rather than fail.
       AUDITSTREAM_API__PIPELINE_ALERTING_METRICS_URL: 'http://127.0.0.1:9/metrics',
       AUDITSTREAM_API__PORT: '0',
       AUDITSTREAM_LOG__LEVEL: 'info',
@@ -124,7 +160,14 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
   after(async () => {
     await browser?.close();
     await api?.stop();
+    await alerting?.stop();
     await ingest?.stop();
+    if (alertsTopic) {
+      const admin = env.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
     await env?.cleanup();
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
@@ -244,43 +287,38 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await page.goto(`${url}/console/actors/${encodeURIComponent(actor)}?tenant=${env.tenant}`);
     await page.getByTestId('top-actions').locator('tbody tr').first().waitFor();
     await checkPage(page, 'actor');
-    // An alert links to its sample events and to the search that reproduces it. Nothing in the
-    // pipeline writes audit.alerts yet (the API only reads it), so the row the alerting service
-    // would store is written here, naming real stored events.
-    const samples = (
-      await env.ch.queryRows<{ id: string }>(
-        `SELECT toString(event_id) AS id FROM ${env.database}.events WHERE tenant_id = '${env.tenant}' AND action = 'auth.login' ORDER BY occurred_at LIMIT 3`,
-      )
-    ).map((r) => r.id);
-    const firedS = Math.floor(Date.now() / 1000);
-    await env.ch.insertJson('alerts', [
-      {
-        alert_id: uniqueName('alert'),
-        tenant_id: env.tenant,
-        rule_id: 'brute_force',
-        severity: 'high',
-        status: 'firing',
-        title: 'failed logins',
-        details: JSON.stringify({ group_key: `${env.tenant}|user-0`, action: 'auth.login' }),
-        event_ids: samples,
-        fired_at: firedS,
-        updated_at: firedS,
-      },
-    ]);
+    // An alert links to its sample events and to the search that reproduces it: the alert the
+    // real alerting service raised for the burst, stored by its ClickHouse sink, once.
+    const stored = await waitFor(
+      'the brute-force alert stored by the alerting service',
+      () =>
+        env.ch.queryRows<{ id: string; samples: string[] }>(
+          `SELECT alert_id AS id, event_ids AS samples FROM ${env.database}.alerts FINAL WHERE tenant_id = '${tenantC}' AND rule_id = 'brute_force'`,
+        ),
+      (rows) => rows.length > 0,
+      90_000,
+    );
+    assert.equal(stored.length, 1, 'one row per incident');
+    const samples = stored[0]?.samples ?? [];
+    assert.ok(samples.length >= 6, `the alert names the events that triggered it (${samples.length})`);
+    for (const id of samples) assert.ok(burstIds.includes(id), `sample ${id} is one of the burst's events`);
     await page.goto(`${url}/console/alerts`);
-    const alertRow = page.locator('[data-testid=alerts] tbody tr').filter({ hasText: env.tenant });
+    const alertRow = page.locator('[data-testid=alerts] tbody tr').filter({ hasText: tenantC });
     await alertRow.first().waitFor();
-    assert.match((await alertRow.textContent()) ?? '', /brute_force.*\|user-0/);
+    assert.equal(await alertRow.count(), 1);
+    assert.equal(await alertRow.getAttribute('data-alert-id'), stored[0]?.id);
+    assert.match((await alertRow.textContent()) ?? '', /high.*brute_force.*actor\.id=mallory/);
     await checkPage(page, 'alerts');
     await alertRow.locator('a.sample').first().click();
     await page.waitForURL(new RegExp(`/console/events/${samples[0]}`));
     await page.getByRole('heading', { name: /Chain place/ }).waitFor();
     await page.goBack();
     await alertRow.locator('a.reproduce').click();
-    await page.waitForURL(/\/console\/search\?.*action=auth.login/);
+    await page.waitForURL(/\/console\/search\?.*actor_id=mallory/);
     await page.locator('[data-testid=results] tbody tr').first().waitFor();
     const reproduced = await rowIds(page);
     for (const id of samples) assert.ok(reproduced.includes(id), `the reproducing search shows sample event ${id}`);
+    assert.equal(await totalOf(page), BURST, 'the reproducing search finds the burst');
 
     // A saved search survives a reload (it is stored server-side).
     const savedName = `logins ${uniqueName('s')}`;
