@@ -28,6 +28,7 @@ import {
   waitForStored,
 } from '@auditstream/test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestIssuer, type TestIssuer } from './oidc-issuer.test-helper.js';
 
 const ARTIFACTS = join(repoRoot(), 'test', 'artifacts', 'console');
 const README_SHOT = join(repoRoot(), 'docs', 'img', 'console.png');
@@ -43,7 +44,12 @@ let alerting: Child;
 let api: Child;
 let tenantC: string;
 let burstIds: string[];
+/** The burst's events of session sess-1 (two sessions, alternating). */
+let sessionIds: string[];
 let alertsTopic: string;
+let issuer: TestIssuer;
+const OIDC_CLIENT = 'auditstream-console';
+const OIDC_AUDIENCE = 'auditstream-api';
 let url: string;
 let browser: Browser;
 let adminKey: string;
@@ -125,9 +131,10 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     });
     const burst = Array.from({ length: BURST }, (_, i) => ({
       ...sampleInput(tenantC, i * 10),
-      actor: { id: 'mallory', type: 'user' as const, name: 'Mallory', ip: '203.0.113.66', user_agent: 'curl/8' },
+      actor: { id: 'mallory', type: 'user' as const, name: 'Mallory', ip: '203.0.113.66', user_agent: 'curl/8', session_id: `sess-${i % 2}` },
     }));
     burstIds = burst.map((e) => e.event_id);
+    sessionIds = burst.filter((e) => e.actor.session_id === 'sess-1').map((e) => e.event_id);
     const producer = createAuditProducer({ kafka: env.kafka, topic: env.topic, linger_ms: 5 });
     await producer.connect();
     await producer.publishMany(burst);
@@ -142,7 +149,17 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       (n) => n >= POISON,
       60_000,
     );
+    // A local OIDC issuer (no network): an auditor of tenant B signs in through it.
+    issuer = await startTestIssuer({
+      clientId: OIDC_CLIENT,
+      audience: OIDC_AUDIENCE,
+      claims: { sub: 'oidc-auditor', auditstream_role: 'auditor', auditstream_tenants: [tenantB] },
+    });
     api = spawnCli('api', ['api'], {
+      AUDITSTREAM_API__OIDC_JWKS_URL: issuer.jwksUrl,
+      AUDITSTREAM_API__OIDC_ISSUER: issuer.url,
+      AUDITSTREAM_API__OIDC_AUDIENCE: OIDC_AUDIENCE,
+      AUDITSTREAM_API__CONSOLE_OIDC_CLIENT_ID: OIDC_CLIENT,
       ...env.env,
       AUDITSTREAM_API__PIPELINE_INGEST_METRICS_URL: `${ingestMetrics}/metrics`,
       // The alerting service's metrics are pointed nowhere: the page must say so rather than fail.
@@ -160,6 +177,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
   after(async () => {
     await browser?.close();
     await api?.stop();
+    await issuer?.close();
     await alerting?.stop();
     await ingest?.stop();
     if (alertsTopic) {
@@ -319,6 +337,25 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     const reproduced = await rowIds(page);
     for (const id of samples) assert.ok(reproduced.includes(id), `the reproducing search shows sample event ${id}`);
     assert.equal(await totalOf(page), BURST, 'the reproducing search finds the burst');
+    // Session pivot: a session id in the results filters on it (the API's session_id).
+    await page.locator('[data-testid=results] a.pivot', { hasText: 'sess-1' }).first().click();
+    await page.waitForURL(/\/console\/search\?.*session_id=sess-1/);
+    await waitFor(
+      'the session search',
+      () => totalOf(page),
+      (n) => n === BURST / 2,
+      10_000,
+    );
+    assert.equal(await chCount(`tenant_id = '${tenantC}' AND actor_session_id = 'sess-1'`), BURST / 2);
+    assert.deepEqual(
+      await waitFor(
+        'the session\u2019s rows',
+        async () => (await rowIds(page)).sort(),
+        (ids) => ids.length === BURST / 2,
+        10_000,
+      ),
+      [...sessionIds].sort(),
+    );
 
     // A saved search survives a reload (it is stored server-side).
     const savedName = `logins ${uniqueName('s')}`;
@@ -463,7 +500,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     const { page, bodies } = await openPage(context);
     await page.goto(`${url}/console/search`);
     await page.getByLabel('API key').fill(scoped);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.goto(`${url}/console/search?${new URLSearchParams({ service: 'bench', from, to })}`);
     await page.getByTestId('total').waitFor();
     await page.locator('[data-testid=results] tbody tr').first().waitFor();
@@ -479,6 +516,40 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       (await page.locator('main').textContent())?.includes(`${tenantB}`) && (await page.locator('[data-testid=results] tbody tr').count()) > 0,
       false,
     );
+    await context.close();
+  });
+
+  test('OIDC sign-in: authorization code + PKCE at a local issuer, the token\u2019s role and tenant apply', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const { page, csp, bodies } = await openPage(context);
+    await page.goto(`${url}/console/search?${new URLSearchParams({ service: 'bench', from, to })}`);
+    await page.getByRole('button', { name: 'Sign in with your identity provider' }).click();
+    // The issuer approves at once and sends the browser back with a code; the console trades it.
+    await page.waitForURL(/\/console\/search\?/);
+    const asked = issuer.authorizeRequests.at(-1);
+    assert.equal(asked?.get('code_challenge_method'), 'S256');
+    assert.equal(asked?.get('redirect_uri'), `${url}/console/signin/oidc`);
+    assert.equal(new URL(page.url()).searchParams.get('service'), 'bench', 'back where the sign-in started');
+    assert.ok(!page.url().includes('code='), 'the code is not kept in the URL');
+    await page.getByTestId('total').waitFor();
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.equal(await totalOf(page), N_B, 'the token\u2019s tenant (claim auditstream_tenants) only');
+    const tenants = await page.locator('[data-testid=results] tbody tr td:nth-child(2)').allTextContents();
+    assert.ok(tenants.every((t) => t === tenantB));
+    for (const b of bodies) assert.equal(b.includes(env.tenant), false, 'no answer names another tenant');
+    // An auditor: the admin-only alert list is refused.
+    const token = await page.evaluate(() =>
+      (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('auditstream.token'),
+    );
+    assert.equal((await fetch(`${url}/v1/alerts?${new URLSearchParams({ from, to })}`, { headers: { authorization: `Bearer ${token}` } })).status, 403);
+    // The code worked once: the issuer refuses it again, and so does the console's exchange.
+    const again = await fetch(`${url}/console/oidc/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: issuer.codes.at(-1), code_verifier: 'x'.repeat(43), redirect_uri: `${url}/console/signin/oidc` }),
+    });
+    assert.equal(again.status, 400);
+    assert.deepEqual(csp, []);
     await context.close();
   });
 
