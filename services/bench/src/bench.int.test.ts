@@ -76,6 +76,7 @@ test('auditstream bench --events 20000 --runs 1 prints every row with plausible 
     assert.ok(Number.isFinite(report.median[k]) && report.median[k] > 0, `${k} = ${report.median[k]}`);
   }
   assert.equal(report.median.latency_queryable, report.median.latency_published, 'every latency event became queryable');
+  assert.equal(report.median.latency_age250_queryable, report.median.latency_age250_published, 'every latency event became queryable at batch_max_age_ms 250');
   assert.ok(report.median.alert_received > 0, 'alerts came back');
 });
 
