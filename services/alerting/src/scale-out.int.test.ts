@@ -100,14 +100,6 @@ test('3 instances with the repartition stage fire the same alerts as 1 instance,
       everyMs: 250,
     });
   } finally {
-    console.log(
-      'DEBUG one',
-      one.deliveries.map((d) => `${d.kind} ${d.alert.rule_id} ${d.alert.group_key}`),
-    );
-    console.log(
-      'DEBUG three',
-      three.deliveries.map((d) => `${d.kind} ${d.alert.rule_id} ${d.alert.group_key}`),
-    );
     // Stopped before comparing: whatever they would deliver is on the topics by then.
     for (const a of apps) await a.stop();
     await one.stop();

@@ -49,7 +49,10 @@ function event(at: number, actor: string, action: string, category: string, extr
  */
 export function incidentEvents(t: number): AuditEventInput[] {
   let at = t;
-  const next = () => (at += 50);
+  const next = () => {
+    at += 50;
+    return at;
+  };
   const out: AuditEventInput[] = [];
   for (let i = 0; i < 8; i++) out.push(login('bf-victim', '198.51.100.7', 'failure', next()));
   for (let i = 0; i < 12; i++) out.push(login(`spray-${i}`, '203.0.113.9', 'failure', next()));
