@@ -12,7 +12,7 @@ const P = 6;
 
 test("keyPartition is Kafka's key partitioning (the kafkajs default partitioner agrees)", () => {
   const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: P }, (_, partitionId) => ({ partitionId, leader: 0 }));
+  const partitionMetadata = Array.from({ length: P }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
   for (const key of ['tenant_id=acme&actor.ip=203.0.113.9', 'tenant_id=acme&actor.id=alice', 'tenant_id=ünïcode&service=x']) {
     assert.equal(keyPartition(key, P), partitioner({ topic: 't', partitionMetadata, message: { key, value: null } }));
   }
