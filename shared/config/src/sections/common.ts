@@ -64,6 +64,11 @@ export const stackSection = z
   .strictObject({
     kafka_controller_port: port().default(9093).describe('KRaft controller port of the local stack broker (the client port comes from kafka.brokers).'),
     clickhouse_tcp_port: port().default(9000).describe('Native-protocol port of the local stack ClickHouse (the HTTP port comes from clickhouse.url).'),
+    cluster_base_port: port()
+      .default(31000)
+      .describe(
+        '`stack up --cluster`: ZooKeeper on this port, Kafka broker i on base+10+i (controller base+20+i), ClickHouse server k on base+31+k (HTTP), base+41+k (native), base+51+k (interserver).',
+      ),
     registry_port: port().default(8081).describe('Port of the optional local Apicurio schema registry (`stack up --with-registry`).'),
     start_timeout_ms: positiveInt().default(180_000).describe('How long `stack up` waits for each server to answer.'),
     stop_grace_ms: positiveInt().default(30_000).describe('How long `stack down` waits after SIGTERM before SIGKILL.'),
