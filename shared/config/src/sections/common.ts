@@ -57,6 +57,13 @@ export const clickhouseSection = z
     max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
     compression: z.boolean().default(true).describe('Compress request and response bodies.'),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
+    cluster: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+      .optional()
+      .describe(
+        'ClickHouse cluster name (remote_servers): `migrate` creates Replicated tables in `<database>_local` and Distributed tables in `<database>` with DDL ON CLUSTER; inserts wait for every shard (docs/scaling.md).',
+      ),
   })
   .prefault({});
 
