@@ -14,7 +14,10 @@ import { createTestEnv, type IngestChild, publishEvents, rowCounts, spawnIngest,
 
 const BASE_PORT = Number(process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? 33000);
 const BATCH = 3000;
+// AUDITSTREAM_TEST_CLUSTER_HOME: use (and leave running) a cluster already up there, for quick reruns.
+const reuseHome = process.env.AUDITSTREAM_TEST_CLUSTER_HOME;
 let stateDir: string;
+let startedHere = false;
 let stack: Stack;
 let layout: ClusterLayout;
 let env: TestEnv;
@@ -34,10 +37,11 @@ async function localCount(httpPort: number): Promise<number> {
 }
 
 before(async () => {
-  stateDir = mkdtempSync(join(tmpdir(), 'auditstream-cluster-'));
+  stateDir = reuseHome ?? mkdtempSync(join(tmpdir(), 'auditstream-cluster-'));
   layout = clusterLayout('127.0.0.1', BASE_PORT);
   stack = createClusterStack({ stateDir, basePort: BASE_PORT, stopGraceMs: 20_000 });
   const up = await stack.up();
+  startedHere = !up.alreadyRunning;
   assert.ok(
     up.components.every((c) => c.healthy),
     'every process of the cluster is healthy',
@@ -48,11 +52,11 @@ before(async () => {
 after(async () => {
   await ingest?.stop();
   await env?.cleanup().catch(() => {});
-  if (stack) {
+  if (stack && startedHere) {
     const down = await stack.down();
     for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);
   }
-  if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  if (stateDir && !reuseHome) rmSync(stateDir, { recursive: true, force: true });
 });
 
 test('events ingested into the cluster are stored exactly once across shards and replicas, and verify is clean', async () => {

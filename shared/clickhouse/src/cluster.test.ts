@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capabilitiesFor } from './capabilities.js';
-import { createClusterRewriter } from './cluster.js';
+import { createClusterRewriter, shardingKey } from './cluster.js';
 import { renderMigrations } from './migrate.js';
 
 for (const version of ['18.16.1', '24.8.1']) {
@@ -40,7 +40,18 @@ test('a Distributed table is sharded by a hash of its sorting key, so a re-sent 
   );
   assert.equal(out.length, 2);
   assert.match(out[0] as string, /ReplicatedReplacingMergeTree\('\/clickhouse\/tables\/\{shard\}\/db_local\/t', '\{replica\}', b\)\nORDER BY \(a, b\)/);
-  assert.equal(out[1], 'CREATE TABLE IF NOT EXISTS `db`.`t` ON CLUSTER `c` AS `db_local`.`t` ENGINE = Distributed(`c`, `db_local`, `t`, cityHash64(a, b))');
+  assert.equal(
+    out[1],
+    'CREATE TABLE IF NOT EXISTS `db`.`t` ON CLUSTER `c` AS `db_local`.`t` ENGINE = Distributed(`c`, `db_local`, `t`, cityHash64(toString(a), toString(b)))',
+  );
+});
+
+test('the sharding key hashes every part of the sorting key as text (18.16 hashes no UUID), functions kept whole', () => {
+  assert.equal(
+    shardingKey('(tenant_id, toStartOfHour(occurred_at), event_id)'),
+    'cityHash64(toString(tenant_id), toString(toStartOfHour(occurred_at)), toString(event_id))',
+  );
+  assert.equal(shardingKey('id'), 'cityHash64(toString(id))');
 });
 
 test('a rename moves the data and re-points each name at the table it now holds, with that table sharding key', () => {
@@ -49,9 +60,15 @@ test('a rename moves the data and re-points each name at the table it now holds,
   rw('CREATE TABLE `db`.t_new (x String, y String) ENGINE = MergeTree ORDER BY (y, x)');
   const out = rw('RENAME TABLE `db`.t TO `db`.t_pre, `db`.t_new TO `db`.t');
   assert.equal(out[0], 'RENAME TABLE `db_local`.`t` TO `db_local`.`t_pre`, `db_local`.`t_new` TO `db_local`.`t` ON CLUSTER `c`');
-  assert.ok(out.includes('CREATE TABLE IF NOT EXISTS `db`.`t` ON CLUSTER `c` AS `db_local`.`t` ENGINE = Distributed(`c`, `db_local`, `t`, cityHash64(y, x))'));
   assert.ok(
-    out.includes('CREATE TABLE IF NOT EXISTS `db`.`t_pre` ON CLUSTER `c` AS `db_local`.`t_pre` ENGINE = Distributed(`c`, `db_local`, `t_pre`, cityHash64(x))'),
+    out.includes(
+      'CREATE TABLE IF NOT EXISTS `db`.`t` ON CLUSTER `c` AS `db_local`.`t` ENGINE = Distributed(`c`, `db_local`, `t`, cityHash64(toString(y), toString(x)))',
+    ),
+  );
+  assert.ok(
+    out.includes(
+      'CREATE TABLE IF NOT EXISTS `db`.`t_pre` ON CLUSTER `c` AS `db_local`.`t_pre` ENGINE = Distributed(`c`, `db_local`, `t_pre`, cityHash64(toString(x)))',
+    ),
   );
   assert.ok(out.includes('DROP TABLE IF EXISTS `db`.`t_new` ON CLUSTER `c`'));
 });

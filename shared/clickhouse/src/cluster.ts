@@ -37,6 +37,33 @@ const unq = (s: string) => s.replace(/^`|`$/g, '');
 /** `db`.`t`, `db`.t, or db.t, capturing the table name. */
 const tableRef = (db: string) => new RegExp(`(?:\`${db}\`|${db})\\.(\`[^\`]+\`|[A-Za-z_][A-Za-z0-9_]*)`, 'g');
 
+/** Splits on the commas that are not inside parentheses: `a, f(b, c)` → `a`, `f(b, c)`. */
+function topLevelParts(list: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of list) {
+    if (ch === ',' && depth === 0) {
+      parts.push(cur.trim());
+      cur = '';
+      continue;
+    }
+    if (ch === '(') depth++;
+    if (ch === ')') depth--;
+    cur += ch;
+  }
+  if (cur.trim()) parts.push(cur.trim());
+  return parts;
+}
+
+/** A hash of the whole sorting key; each part as text, because 18.16's hash functions take no UUID. */
+export function shardingKey(orderBy: string): string {
+  const inner = orderBy.startsWith('(') && orderBy.endsWith(')') ? orderBy.slice(1, -1) : orderBy;
+  return `cityHash64(${topLevelParts(inner)
+    .map((p) => `toString(${p})`)
+    .join(', ')})`;
+}
+
 /**
  * A rewriter for one database: stateful across the statements of a rendering, because a RENAME
  * re-creates Distributed tables and needs the sharding key of the table each name now holds.
@@ -64,7 +91,7 @@ export function createClusterRewriter(target: ClusterTarget): (sql: string) => s
       const t = unq(rawName);
       const orderBy = /ORDER BY ([\s\S]+?)(?:\n|\s+SETTINGS|\s+TTL|$)/i.exec(rest)?.[1]?.trim();
       if (!orderBy) return fail(s);
-      const key = `cityHash64(${orderBy.startsWith('(') ? orderBy.slice(1, -1) : orderBy})`;
+      const key = shardingKey(orderBy);
       shardingKeys.set(t, key);
       const zkPath = `'/clickhouse/tables/{shard}/${local}/${t}', '{replica}'`;
       return [
