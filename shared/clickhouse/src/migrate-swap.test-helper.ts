@@ -84,14 +84,10 @@ export async function checkSwapMigrations(ch: ClickHouse, db: string): Promise<v
   await ch.command(m009.sqls[0] as string);
 
   const res = await migrate(ch);
-  assert.deepEqual(res.applied, [
-    '006_events_source_key',
-    '007_checkpoints_fork_key',
-    '008_checkpoints_tree_head',
-    '009_events_producer',
-    '010_saved_searches',
-    '011_query_rollups',
-  ]);
+  assert.deepEqual(
+    res.applied,
+    MIGRATIONS.map((m) => m.id).filter((id) => id >= '006'),
+  );
   assert.deepEqual(
     res.statements.filter((s) => s.migration === '009_events_producer').map((s) => /ADD COLUMN `(\w+)`/.exec(s.sql)?.[1]),
     ['producer_seq'],
