@@ -68,7 +68,7 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
   const ch = createClickHouse(config.clickhouse, { logger });
   const wanted = new Set([topic, dlq, checkpoints]);
   await ensureTopics(kafka, { topics: defaultTopicSpecs(config.topics).filter((t) => wanted.has(t.name)) });
-  await migrate(ch, { database });
+  await migrate(ch, { database, cluster: config.clickhouse.cluster });
   return {
     env,
     topic,

@@ -80,9 +80,65 @@ export function clickhouseListenerXml(opts: { httpPort: number; tcpPort: number;
   </openSSL>`;
 }
 
+/** One server of the local ClickHouse cluster: where the others and ZooKeeper are, and who it is. */
+export interface ClickHouseClusterMember {
+  /** Name of the cluster in remote_servers (what `clickhouse.cluster` names). */
+  name: string;
+  /** Native-protocol ports of every server, shard by shard: shards[s][r]. */
+  shards: number[][];
+  shard: number;
+  replica: string;
+  interserverPort: number;
+  zookeeper: { host: string; port: number };
+}
+
+/**
+ * The cluster part of config.xml: remote_servers (internal_replication, so a Distributed table
+ * writes each block to one replica and replication copies it), ZooKeeper, the {shard}/{replica}
+ * macros the Replicated engines name their ZooKeeper paths with, and the distributed DDL queue
+ * that runs `ON CLUSTER` statements on every server.
+ */
+export function clickhouseClusterXml(host: string, m: ClickHouseClusterMember): string {
+  const shards = m.shards
+    .map(
+      (ports) =>
+        `      <shard>\n        <internal_replication>true</internal_replication>\n${ports
+          .map((p) => `        <replica><host>${host}</host><port>${p}</port></replica>`)
+          .join('\n')}\n      </shard>`,
+    )
+    .join('\n');
+  return `  <remote_servers>
+    <${m.name}>
+${shards}
+    </${m.name}>
+  </remote_servers>
+  <zookeeper>
+    <node><host>${m.zookeeper.host}</host><port>${m.zookeeper.port}</port></node>
+    <session_timeout_ms>30000</session_timeout_ms>
+  </zookeeper>
+  <macros>
+    <cluster>${m.name}</cluster>
+    <shard>${String(m.shard).padStart(2, '0')}</shard>
+    <replica>${m.replica}</replica>
+  </macros>
+  <distributed_ddl>
+    <path>/clickhouse/task_queue/ddl</path>
+  </distributed_ddl>
+  <interserver_http_host>${host}</interserver_http_host>
+  <interserver_http_port>${m.interserverPort}</interserver_http_port>`;
+}
+
 export function writeClickHouseConfig(
   paths: ClickHousePaths,
-  opts: { host: string; httpPort: number; tcpPort: number; modern: boolean; usersDir: string; secure?: ClickHouseSecureConfig | undefined },
+  opts: {
+    host: string;
+    httpPort: number;
+    tcpPort: number;
+    modern: boolean;
+    usersDir: string;
+    secure?: ClickHouseSecureConfig | undefined;
+    cluster?: ClickHouseClusterMember | undefined;
+  },
 ): void {
   for (const d of [paths.data, paths.logs, paths.usersD, join(paths.data, 'tmp'), join(paths.data, 'user_files'), join(paths.data, 'format_schemas')]) {
     mkdirSync(d, { recursive: true });
@@ -112,6 +168,7 @@ ${clickhouseListenerXml(opts)}
   <max_concurrent_queries>100</max_concurrent_queries>
   <max_connections>1024</max_connections>
   <keep_alive_timeout>10</keep_alive_timeout>
+${opts.cluster ? clickhouseClusterXml(opts.host, opts.cluster) : ''}
 </yandex>
 `;
   writeFileSync(paths.config, config);

@@ -1,5 +1,14 @@
+export {
+  CLUSTER_NAME,
+  type ClusterLayout,
+  type ClusterStackOptions,
+  clusterClientEnv,
+  clusterLayout,
+  createClusterStack,
+  isClusterState,
+} from './cluster.js';
 export { STACK_ERROR_CODES, type StackErrorCode } from './error-codes.js';
-export { isAlive, portOpen, waitUntil } from './process.js';
+export { isAlive, portOpen, signalGroup, waitUntil } from './process.js';
 export {
   type ClientEnv,
   type ComponentStatus,

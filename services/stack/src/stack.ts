@@ -48,7 +48,8 @@ export const SECURE_KAFKA_USERS = { broker: 'auditstream-broker', client: 'audit
 export type ClientEnv = Record<string, string>;
 
 export interface ComponentStatus {
-  name: 'kafka' | 'clickhouse' | 'registry';
+  /** kafka, clickhouse, registry; in a cluster zookeeper, kafka-<id>, clickhouse-s<shard>r<replica>. */
+  name: string;
   pid: number | undefined;
   running: boolean;
   healthy: boolean;
@@ -178,7 +179,7 @@ export function createStack(options: StackOptions = {}): Stack {
   const namesFor = (wantRegistry: boolean): Name[] =>
     wantRegistry || existsSync(defs.registry.pidFile) ? ['clickhouse', 'kafka', 'registry'] : ['clickhouse', 'kafka'];
 
-  async function statusOf(name: Name): Promise<ComponentStatus> {
+  async function statusOf(name: Name): Promise<ComponentStatus & { name: Name }> {
     const d = defs[name];
     const rec = readPid(d.pidFile);
     const running = rec !== undefined && isAlive(rec.pid);
@@ -299,6 +300,11 @@ export function createStack(options: StackOptions = {}): Stack {
     async up() {
       mkdirSync(state, { recursive: true });
       const mode = recordedMode();
+      if (existsSync(modeFile(state)) && readFileSync(modeFile(state), 'utf8').trim() === 'cluster')
+        throw new AuditstreamError(
+          'STACK_MODE',
+          `${state} holds a cluster stack (\`stack up --cluster\`); use another AUDITSTREAM_HOME for the single-server stack`,
+        );
       if (options.secure === true && mode === 'plain') {
         throw new AuditstreamError(
           'STACK_MODE',

@@ -34,6 +34,7 @@ export const CLICKHOUSE_ERROR_CODES = [
   'RETENTION', // a retention setting the tables cannot take
   'SQL_IDENTIFIER', // an identifier that is not safe to splice into SQL
   'SQL_PARAM', // a query parameter of an unsupported type
+  'CLICKHOUSE_CLUSTER_DDL', // clickhouse.cluster: a migration statement the cluster rewriter does not know (cluster.ts)
 ] as const;
 export type ClickHouseErrorCode = (typeof CLICKHOUSE_ERROR_CODES)[number];
 

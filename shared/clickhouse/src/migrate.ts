@@ -3,6 +3,7 @@ import { AuditstreamError } from '@auditstream/core';
 import { MIGRATIONS } from '../migrations/index.js';
 import { type Capabilities, type Layout, layoutFor } from './capabilities.js';
 import type { ClickHouse } from './client.js';
+import { createClusterRewriter } from './cluster.js';
 import { database as dbIdent, sql, table } from './sql.js';
 
 /**
@@ -43,16 +44,31 @@ export interface RenderedMigration {
   /** Per statement: the guard, if any, and the SQL sent (without the comment). */
   guards: (GuardedStatement['when'] | undefined)[];
   sqls: string[];
+  /** Per statement: the migration statement it came from (cluster mode turns one into several, which share one guard check). */
+  origins: number[];
   /** sha256 of the rendered statements: a recorded checksum that differs means the schema was rendered for another server. */
   checksum: string;
 }
 
-export function renderMigrations(database: string, caps: Capabilities, migrations: readonly Migration[] = MIGRATIONS): RenderedMigration[] {
+export function renderMigrations(
+  database: string,
+  caps: Capabilities,
+  migrations: readonly Migration[] = MIGRATIONS,
+  cluster?: string | undefined,
+): RenderedMigration[] {
   const ctx: MigrationContext = { db: dbIdent(database).text, caps, layout: layoutFor(caps) };
+  // Cluster mode rewrites every statement of every migration (see cluster.ts); the bootstrap too.
+  const rewrite = cluster ? createClusterRewriter({ cluster, database }) : undefined;
   return [...migrations]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((m) => {
-      const raw = m.up(ctx);
+      const written = m.up(ctx);
+      // Each statement is rewritten once: the rewriter follows renames from statement to statement.
+      const expanded = written.map((s): MigrationStatement[] =>
+        !rewrite ? [s] : typeof s === 'string' ? rewrite(s) : rewrite(s.sql).map((sql) => ({ sql, when: s.when })),
+      );
+      const origins = expanded.flatMap((list, i) => list.map(() => i));
+      const raw = expanded.flat();
       const statements = raw.map((s) =>
         typeof s === 'string'
           ? s
@@ -60,7 +76,15 @@ export function renderMigrations(database: string, caps: Capabilities, migration
       );
       const guards = raw.map((s) => (typeof s === 'string' ? undefined : s.when));
       const sqls = raw.map((s) => (typeof s === 'string' ? s : s.sql));
-      return { id: m.id, description: m.description, statements, guards, sqls, checksum: createHash('sha256').update(statements.join(';\n')).digest('hex') };
+      return {
+        id: m.id,
+        description: m.description,
+        statements,
+        guards,
+        sqls,
+        origins,
+        checksum: createHash('sha256').update(statements.join(';\n')).digest('hex'),
+      };
     });
 }
 
@@ -95,6 +119,8 @@ export interface MigrateOptions {
   /** Called with each statement before it runs (or instead of running it, in a dry run). */
   onStatement?: (migrationId: string, statement: string) => void;
   migrations?: readonly Migration[];
+  /** `clickhouse.cluster`: the schema as Replicated tables, Distributed tables for access, DDL ON CLUSTER (cluster.ts). */
+  cluster?: string | undefined;
 }
 
 export interface MigrateResult {
@@ -161,10 +187,13 @@ async function appliedMigrations(ch: ClickHouse, database: string): Promise<Map<
   );
 }
 
-export async function migrationStatus(ch: ClickHouse, options: { database?: string; migrations?: readonly Migration[] } = {}): Promise<MigrationStatus> {
+export async function migrationStatus(
+  ch: ClickHouse,
+  options: { database?: string; migrations?: readonly Migration[]; cluster?: string | undefined } = {},
+): Promise<MigrationStatus> {
   const database = options.database ?? ch.database;
   const caps = await ch.capabilities();
-  const rendered = renderMigrations(database, caps, options.migrations);
+  const rendered = renderMigrations(database, caps, options.migrations, options.cluster);
   const applied = await appliedMigrations(ch, database);
   const entries = rendered.map((m) => {
     const rec = applied.get(m.id);
@@ -190,14 +219,18 @@ export async function migrate(ch: ClickHouse, options: MigrateOptions = {}): Pro
   const dryRun = options.dryRun ?? false;
   const caps = await ch.capabilities();
   const layout = layoutFor(caps);
-  const rendered = renderMigrations(database, caps, options.migrations);
+  const rendered = renderMigrations(database, caps, options.migrations, options.cluster);
+  const rewrite = options.cluster ? createClusterRewriter({ cluster: options.cluster, database }) : undefined;
+  // A Distributed insert returns once every shard has the rows (the migrations' INSERT … SELECT and the record).
+  const settings = options.cluster ? { insert_distributed_sync: 1 as const } : undefined;
   const applied = await appliedMigrations(ch, database);
   const pending = rendered.filter((m) => !applied.has(m.id));
   const statements: { migration: string; sql: string }[] = [];
   const done: string[] = [];
 
   if (pending.length > 0) {
-    const bootstrap = [`CREATE DATABASE IF NOT EXISTS ${db}`, MIGRATIONS_TABLE_DDL(db)];
+    const written = [`CREATE DATABASE IF NOT EXISTS ${db}`, MIGRATIONS_TABLE_DDL(db)];
+    const bootstrap = rewrite ? written.flatMap(rewrite) : written;
     for (const s of bootstrap) {
       statements.push({ migration: '000_bootstrap', sql: s });
       options.onStatement?.('000_bootstrap', s);
@@ -205,15 +238,22 @@ export async function migrate(ch: ClickHouse, options: MigrateOptions = {}): Pro
     }
   }
   for (const m of pending) {
+    let origin = -1;
+    let holds = true;
     for (const [i, s] of m.statements.entries()) {
       const guard = m.guards[i];
       // A dry run lists guarded statements as they are (the tables they test may not exist yet).
-      if (!dryRun && guard && (await guardHolds(ch, database, guard)) !== guard.exists) continue;
+      // The statements one migration statement became share one check, made before the first runs.
+      if (m.origins[i] !== origin) {
+        origin = m.origins[i] as number;
+        holds = dryRun || !guard || (await guardHolds(ch, database, guard)) === guard.exists;
+      }
+      if (!holds) continue;
       statements.push({ migration: m.id, sql: s });
       options.onStatement?.(m.id, s);
       if (!dryRun) {
         try {
-          await ch.command(m.sqls[i] as string, { operation: 'migrate_ddl' });
+          await ch.command(m.sqls[i] as string, { operation: 'migrate_ddl', ...(settings ? { settings } : {}) });
         } catch (err) {
           const e = err as AuditstreamError;
           throw new AuditstreamError(e.code ?? 'CLICKHOUSE_QUERY', `migration ${m.id} failed: ${e.message}`, {
@@ -238,7 +278,7 @@ export async function migrate(ch: ClickHouse, options: MigrateOptions = {}): Pro
             applied_at: Math.floor(Date.now() / 1000),
           },
         ],
-        { operation: 'migrate_record' },
+        { operation: 'migrate_record', ...(settings ? { settings } : {}) },
       );
     }
     done.push(m.id);

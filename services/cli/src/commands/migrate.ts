@@ -32,7 +32,7 @@ export const command: Command = {
     const ch = createClickHouse(values.database ? { ...cfg.clickhouse, database: values.database } : cfg.clickhouse, { logger, component: 'migrate' });
     try {
       if (sub === 'status') {
-        const st = await migrationStatus(ch);
+        const st = await migrationStatus(ch, { cluster: cfg.clickhouse.cluster });
         console.log(`ClickHouse ${st.serverVersion}, ${st.layout} layout, database ${st.database}`);
         for (const e of st.entries) {
           console.log(
@@ -44,6 +44,7 @@ export const command: Command = {
       }
       const res = await migrate(ch, {
         dryRun: values['dry-run'] ?? false,
+        cluster: cfg.clickhouse.cluster,
         ...(values['dry-run'] ? { onStatement: (id: string, s: string) => console.log(`-- ${id}\n${s};\n`) } : {}),
       });
       console.log(res.message);

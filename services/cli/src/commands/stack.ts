@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditstreamError, stateDir } from '@auditstream/core';
-import { createStack, formatStatus } from '@auditstream/stack';
+import { createClusterStack, createStack, formatStatus, isClusterState } from '@auditstream/stack';
 import { type Command, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
 
@@ -21,6 +21,12 @@ Data, logs and pid files live under .auditstream/ at the repo root (AUDITSTREAM_
            Prints the AUDITSTREAM_* variables clients need (also in <state>/client.env).
            Use its own AUDITSTREAM_HOME and ports: it coexists with the dev stack.
            down/status follow the mode recorded in the state dir.
+           --cluster runs ZooKeeper, three KRaft brokers (replication factor 3,
+           min.insync.replicas=2) and ClickHouse as 2 shards x 2 replicas (cluster
+           "auditstream": Replicated tables, distributed DDL), every process with its own
+           ports (from stack.cluster_base_port, default 31000) and data dir. Prints the
+           AUDITSTREAM_* variables clients need (also in <state>/client.env). Use its
+           own AUDITSTREAM_HOME; down/status follow the mode recorded there. docs/scaling.md.
   down     stop what \`up\` started: SIGTERM, then SIGKILL after the grace period.
   status   each process, its pid, ports, health, version and log file.
 
@@ -28,6 +34,7 @@ Options:
   --config <file>   config file; ports come from kafka.brokers[0], clickhouse.url,
                     stack.kafka_controller_port and stack.clickhouse_tcp_port
   --secure          (up) the TLS + SASL stack described above
+  --cluster         (up) the replicated cluster described above
 
 Environment: KAFKA_HOME (use an unpacked Kafka distribution instead of Maven jars),
 AUDITSTREAM_KAFKA_HEAP (JVM heap flags, default "-Xms256m -Xmx1g").`;
@@ -37,18 +44,30 @@ export const command: Command = {
   summary: 'start, stop or inspect the local Kafka + ClickHouse stack',
   help,
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { ...configOption, 'with-registry': { type: 'boolean' }, secure: { type: 'boolean' } });
+    const { values, positionals } = parseOptions(argv, {
+      ...configOption,
+      'with-registry': { type: 'boolean' },
+      secure: { type: 'boolean' },
+      cluster: { type: 'boolean' },
+    });
     const sub = positionals[0];
     const secure = values.secure === true;
-    const stack = createStack({
-      ...stackOptionsFromConfig(cliConfig(values.config), true),
-      withRegistry: values['with-registry'] === true,
-      secure,
-      log: (m) => console.error(`stack: ${m}`),
-    });
+    // The cluster is chosen by --cluster on up, and by the mode recorded in the state dir after.
+    const cluster = values.cluster === true || isClusterState(stateDir());
+    if (cluster && (secure || values['with-registry'] === true))
+      throw new AuditstreamError('USAGE', '--cluster cannot be combined with --secure or --with-registry', { field: 'cluster' });
+    const log = (m: string) => console.error(`stack: ${m}`);
+    const stack = cluster
+      ? createClusterStack(clusterOptionsFromConfig(cliConfig(values.config), log))
+      : createStack({
+          ...stackOptionsFromConfig(cliConfig(values.config), true),
+          withRegistry: values['with-registry'] === true,
+          secure,
+          log,
+        });
     switch (sub) {
       case 'up': {
-        if (!stack.secure() && cliConfig(values.config).clickhouse.url.startsWith('https:'))
+        if (!cluster && !stack.secure() && cliConfig(values.config).clickhouse.url.startsWith('https:'))
           throw new AuditstreamError('USAGE', 'the plaintext local stack serves ClickHouse over http; use http:// in clickhouse.url, or `stack up --secure`', {
             field: 'clickhouse.url',
           });
@@ -59,11 +78,16 @@ export const command: Command = {
           const lines = Object.entries(res.clientEnv).map(([k, v]) => `${k}=${v}`);
           const file = join(stateDir(), 'client.env');
           writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-          console.log(`\nSecure stack: clients need these settings (passwords stay in their files; also in ${file}):`);
-          for (const l of lines) console.log(`export ${l}`);
           console.log(
-            `ClickHouse accounts: auditstream_ingest / auditstream_reader / auditstream_admin, passwords in ${join(stateDir(), 'secrets')}/clickhouse-<role>.password`,
+            cluster
+              ? `\nCluster: clients need these settings (also in ${file}):`
+              : `\nSecure stack: clients need these settings (passwords stay in their files; also in ${file}):`,
           );
+          for (const l of lines) console.log(`export ${l}`);
+          if (!cluster)
+            console.log(
+              `ClickHouse accounts: auditstream_ingest / auditstream_reader / auditstream_admin, passwords in ${join(stateDir(), 'secrets')}/clickhouse-<role>.password`,
+            );
         }
         return 0;
       }
@@ -82,6 +106,17 @@ export const command: Command = {
     }
   },
 };
+
+/** The cluster's host is the one of kafka.brokers[0]; its ports all come from stack.cluster_base_port. */
+export function clusterOptionsFromConfig(cfg: ReturnType<typeof cliConfig>, log: (m: string) => void) {
+  return {
+    host: (cfg.kafka.brokers[0] as string).split(':')[0] as string,
+    basePort: cfg.stack.cluster_base_port,
+    startTimeoutMs: cfg.stack.start_timeout_ms,
+    stopGraceMs: cfg.stack.stop_grace_ms,
+    log,
+  };
+}
 
 /** The stack listens where the services will connect: the first broker and the ClickHouse URL. */
 export function stackOptionsFromConfig(cfg: ReturnType<typeof cliConfig>, allowHttps = false) {

@@ -78,7 +78,7 @@ export const command: Command = {
       const topics = await ensureTopics(kafka, { topics: defaultTopicSpecs(cfg.topics) });
       say(`Topics: ${topics.created.length ? `created ${topics.created.join(', ')}` : 'all present'}.`);
       const ch = createClickHouse(cfg.clickhouse, { logger, component: 'up.clickhouse' });
-      const mig = await migrate(ch);
+      const mig = await migrate(ch, { cluster: cfg.clickhouse.cluster });
       say(`ClickHouse: ${mig.message}`);
       const { createApiKey } = await import('@auditstream/api');
       const key = await createApiKey(ch, { role: 'admin', tenants: [] });

@@ -57,6 +57,13 @@ export const clickhouseSection = z
     max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
     compression: z.boolean().default(true).describe('Compress request and response bodies.'),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
+    cluster: z
+      .string()
+      .regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/)
+      .optional()
+      .describe(
+        'ClickHouse cluster name (remote_servers): `migrate` creates Replicated tables in `<database>_local` and Distributed tables in `<database>` with DDL ON CLUSTER; inserts wait for every shard (docs/scaling.md).',
+      ),
   })
   .prefault({});
 
@@ -64,6 +71,11 @@ export const stackSection = z
   .strictObject({
     kafka_controller_port: port().default(9093).describe('KRaft controller port of the local stack broker (the client port comes from kafka.brokers).'),
     clickhouse_tcp_port: port().default(9000).describe('Native-protocol port of the local stack ClickHouse (the HTTP port comes from clickhouse.url).'),
+    cluster_base_port: port()
+      .default(31000)
+      .describe(
+        '`stack up --cluster`: ZooKeeper on this port, Kafka broker i on base+10+i (controller base+20+i), ClickHouse server k on base+31+k (HTTP), base+41+k (native), base+51+k (interserver).',
+      ),
     registry_port: port().default(8081).describe('Port of the optional local Apicurio schema registry (`stack up --with-registry`).'),
     start_timeout_ms: positiveInt().default(180_000).describe('How long `stack up` waits for each server to answer.'),
     stop_grace_ms: positiveInt().default(30_000).describe('How long `stack down` waits after SIGTERM before SIGKILL.'),
