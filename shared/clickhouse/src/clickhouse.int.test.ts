@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { configSchema, loadConfig } from '@auditstream/config';
 import { AuditstreamError, sleep, stateDir, uniqueName, uuidv7 } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
+import { MIGRATIONS } from '../migrations/index.js';
 import { renderUsersFragment, sha256Hex } from './accounts.js';
 import { type ClickHouse, createClickHouse } from './client.js';
 import { migrate, migrationStatus } from './migrate.js';
@@ -54,19 +55,7 @@ describe('ClickHouse storage against the real server', () => {
     const first = await migrate(ch);
     assert.deepEqual(
       first.applied,
-      [
-        '001_events',
-        '002_lookups',
-        '003_integrity',
-        '004_operations',
-        '005_subject_keys',
-        '006_events_source_key',
-        '007_checkpoints_fork_key',
-        '008_checkpoints_tree_head',
-        '009_events_producer',
-        '010_saved_searches',
-        '011_query_rollups',
-      ].filter((id) => dry.pending.includes(id)),
+      MIGRATIONS.map((m) => m.id).filter((id) => dry.pending.includes(id)),
     );
     const second = await migrate(ch);
     assert.equal(second.noop, true);

@@ -1,25 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MIGRATIONS } from '../migrations/index.js';
 import { capabilitiesFor } from './capabilities.js';
 import { renderMigrations } from './migrate.js';
 
 test('legacy rendering: arrays, DateTime + µs, lookup tables with materialized views, no codecs', () => {
   const ms = renderMigrations('audit_x', capabilitiesFor('18.16.1'));
+  const ids = ms.map((m) => m.id);
   assert.deepEqual(
-    ms.map((m) => m.id),
-    [
-      '001_events',
-      '002_lookups',
-      '003_integrity',
-      '004_operations',
-      '005_subject_keys',
-      '006_events_source_key',
-      '007_checkpoints_fork_key',
-      '008_checkpoints_tree_head',
-      '009_events_producer',
-      '010_saved_searches',
-      '011_query_rollups',
-    ],
+    ids,
+    MIGRATIONS.map((m) => m.id),
+    'every migration renders, in list order',
+  );
+  assert.deepEqual(ids, [...ids].sort(), 'ids sort in apply order');
+  assert.ok(
+    ids.every((id, i) => id.startsWith(String(i + 1).padStart(3, '0'))),
+    'ids are numbered 001, 002, … without gaps',
   );
   const tree = ms[7]?.statements.join('\n') ?? '';
   assert.match(tree, /`tree_size` UInt64 DEFAULT 0/);
