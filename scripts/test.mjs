@@ -28,7 +28,8 @@ function findTests() {
   for (const top of ['shared', 'services', 'test']) {
     for (const f of readdirSync(join(root, top), { recursive: true })) {
       const p = String(f);
-      if (p.includes('node_modules') || p.includes('dist')) continue;
+      // By path segment: a substring test would also skip files such as rules/distinct.test.ts.
+      if (p.split(/[\\/]/).some((seg) => seg === 'node_modules' || seg === 'dist')) continue;
       if (p.endsWith('.test.ts')) files.push(join(top, p));
     }
   }
