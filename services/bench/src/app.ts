@@ -37,8 +37,11 @@ export interface BenchOptions {
   /** Events per side of the producer and collector sections (default min(events, 200000)). */
   producer_events: number;
   partitions: number;
-  /** `query`: only the query figures, over events loaded straight into ClickHouse (query-bench.ts). */
-  only?: 'query' | undefined;
+  /**
+   * `query`: only the query figures, over events loaded straight into ClickHouse (query-bench.ts).
+   * `ingest`: only the ingest drain, the two limits and the Kafka-engine anchor (each ratio side by side).
+   */
+  only?: 'query' | 'ingest' | undefined;
   /** The command line, recorded in the report. */
   command: string;
 }
@@ -129,11 +132,19 @@ export function createBench(deps: BenchDeps): Bench {
           Object.assign(figures, await runQueryOnly(env, { events: o.events, reps: o.query_reps, track: (c) => children.push(c), log }));
         });
       } else {
-        log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
-        await section('producer', async () => {
-          const r = await runProducer({ brokers: [...config.kafka.brokers], events: o.producer_events, rate: 2000, pacedSeconds: 5, partitions: o.partitions });
-          Object.assign(figures, r);
-        });
+        const full = o.only !== 'ingest';
+        if (full)
+          await section('producer', async () => {
+            log(`run ${index + 1}/${o.runs}: producer (${o.producer_events} events per side)`);
+            const r = await runProducer({
+              brokers: [...config.kafka.brokers],
+              events: o.producer_events,
+              rate: 2000,
+              pacedSeconds: 5,
+              partitions: o.partitions,
+            });
+            Object.assign(figures, r);
+          });
 
         log(`run ${index + 1}/${o.runs}: ingest of ${o.events} pre-produced events`);
         const profiling = o.profile !== undefined && index === 0;
@@ -148,6 +159,11 @@ export function createBench(deps: BenchDeps): Bench {
         Object.assign(figures, ing.result);
         let ingest = ing.child;
         children.push(ingest);
+        if (!full) {
+          // The child did nothing but the drain (and its start): its CPU per stored event.
+          await ingest.stop();
+          figures.ingest_cpu_us_per_event = (ingest.usage().cpu_s * 1e6) / o.events;
+        }
         if (profiling) {
           // The profile is written when the child exits: stop it after the drain so the profile covers
           // the throughput run only, and start a plain one for the latency and alerting sections.
@@ -157,33 +173,37 @@ export function createBench(deps: BenchDeps): Bench {
             profile = { file: p.file, ...p.summary };
             log(formatCpuProfileSummary(p.summary, `ingest CPU profile (${p.file})`));
           } else log(`no .cpuprofile was written to ${o.profile}`);
-          ingest = spawnService('ingest', env.serviceEnv);
-          children.push(ingest);
-          await ingest.waitForLog(/serving \/metrics/, 120_000);
+          if (full) {
+            ingest = spawnService('ingest', env.serviceEnv);
+            children.push(ingest);
+            await ingest.waitForLog(/serving \/metrics/, 120_000);
+          }
         }
 
         const rate = Math.max(10, Math.round(o.load_fraction * ing.result.ingest_events_per_s));
         const track = (c: ServiceChild) => children.push(c);
-        await section('latency', async () => {
-          log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
-          Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
-        });
-        await section('alerting', async () => {
-          log(`run ${index + 1}/${o.runs}: publish → alert latency`);
-          const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
-          Object.assign(figures, al.result);
-          await al.child.stop();
-        });
-        await section('latency_age250', async () => {
-          // The same offered load with ingest flushing 4x as often: what the shorter batch age buys.
-          await ingest.stop();
-          ingest = spawnService('ingest', { ...env.serviceEnv, AUDITSTREAM_INGEST__BATCH_MAX_AGE_MS: String(SHORT_BATCH_AGE_MS) });
-          children.push(ingest);
-          await ingest.waitForLog(/serving \/metrics/, 120_000);
-          log(`run ${index + 1}/${o.runs}: publish → queryable latency with batch_max_age_ms ${SHORT_BATCH_AGE_MS}`);
-          const r = await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 });
-          Object.assign(figures, shortAgeFigures(r));
-        });
+        if (full) {
+          await section('latency', async () => {
+            log(`run ${index + 1}/${o.runs}: publish → queryable latency at ${rate} events/s for ${o.latency_seconds} s`);
+            Object.assign(figures, await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 }));
+          });
+          await section('alerting', async () => {
+            log(`run ${index + 1}/${o.runs}: publish → alert latency`);
+            const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
+            Object.assign(figures, al.result);
+            await al.child.stop();
+          });
+          await section('latency_age250', async () => {
+            // The same offered load with ingest flushing 4x as often: what the shorter batch age buys.
+            await ingest.stop();
+            ingest = spawnService('ingest', { ...env.serviceEnv, AUDITSTREAM_INGEST__BATCH_MAX_AGE_MS: String(SHORT_BATCH_AGE_MS) });
+            children.push(ingest);
+            await ingest.waitForLog(/serving \/metrics/, 120_000);
+            log(`run ${index + 1}/${o.runs}: publish → queryable latency with batch_max_age_ms ${SHORT_BATCH_AGE_MS}`);
+            const r = await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 });
+            Object.assign(figures, shortAgeFigures(r));
+          });
+        }
         await ingest.stop();
 
         log(`run ${index + 1}/${o.runs}: Kafka read limit`);
@@ -197,18 +217,20 @@ export function createBench(deps: BenchDeps): Bench {
           figures.anchor_events_per_s = anchor.anchor_events_per_s;
           figures.anchor_seconds = anchor.anchor_seconds;
         });
-        await section('query', async () => {
-          log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
-          const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
-          Object.assign(figures, q.result);
-          await q.child.stop();
-        });
-        await section('collector', async () => {
-          log(`run ${index + 1}/${o.runs}: collector (POST /v1/events) vs SDK, ${o.producer_events} events per side`);
-          const c = await runCollector(env, { events: o.producer_events, batch: 500, concurrency: 4, startTimeoutMs: 120_000, track });
-          Object.assign(figures, c.result);
-          await c.child.stop();
-        });
+        if (full) {
+          await section('query', async () => {
+            log(`run ${index + 1}/${o.runs}: queries through the API (${o.query_reps} repetitions each)`);
+            const q = await runQueries(env, { reps: o.query_reps, fromMs, toMs: Date.now(), startTimeoutMs: 120_000, track });
+            Object.assign(figures, q.result);
+            await q.child.stop();
+          });
+          await section('collector', async () => {
+            log(`run ${index + 1}/${o.runs}: collector (POST /v1/events) vs SDK, ${o.producer_events} events per side`);
+            const c = await runCollector(env, { events: o.producer_events, batch: 500, concurrency: 4, startTimeoutMs: 120_000, track });
+            Object.assign(figures, c.result);
+            await c.child.stop();
+          });
+        }
       }
     } finally {
       await cleanup();

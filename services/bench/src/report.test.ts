@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { medians, queryTableRows, tableRows, withRatios } from './report.js';
+import { ingestTableRows, medians, queryTableRows, tableRows, withRatios } from './report.js';
 import { median, percentile } from './stats.js';
 
 test('percentile is nearest-rank and median ignores non-finite values', () => {
@@ -59,4 +59,21 @@ test('--only query: the five queries, the insert cost side by side and the disk 
     rows.filter(([s]) => s === 'disk').map(([, f]) => f),
     ['all tables, full schema / without 011', 'events', 'events_hourly'],
   );
+});
+
+test('--only ingest: the drain against the limits and the Kafka engine, the ratios, CPU per event and the servers', () => {
+  const rows = ingestTableRows({
+    ingest_events_per_s: 40_000,
+    anchor_events_per_s: 50_000,
+    ingest_over_anchor: 0.8,
+    ingest_cpu_us_per_event: 21.26,
+    ingest_peak_rss_bytes: 300 * 2 ** 20,
+    ingest_cpu_s: 4.2,
+  });
+  assert.deepEqual([...new Set(rows.map(([s]) => s))], ['ingest', 'anchor', 'resources']);
+  assert.ok(rows.some(([, f, v]) => f === 'ours / Kafka engine' && v === '0.80×'));
+  assert.ok(rows.some(([, f, v]) => f.startsWith('ingest CPU per stored event') && v === '21.3 µs'));
+  assert.ok(rows.some(([, f, v]) => f === 'ingest: peak RSS / CPU' && v === '300 MiB / 4.2 s'));
+  assert.ok(!rows.some(([, f]) => /^(alerting|api|bench):/.test(f)));
+  assert.ok(!rows.some(([s]) => s === 'query' || s === 'producer' || s === 'latency'));
 });

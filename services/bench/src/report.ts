@@ -18,7 +18,7 @@ export interface BenchReport {
   events: number;
   runs: number;
   /** Set when only some sections ran (`--only`). */
-  only?: 'query';
+  only?: 'query' | 'ingest';
   machine: MachineInfo;
   /** Median of each figure over the runs. */
   median: RunFigures;
@@ -120,8 +120,19 @@ export function queryTableRows(m: RunFigures): Array<[string, string, string]> {
   return rows;
 }
 
+/** Table rows of `--only ingest`: the drain, the limits, the Kafka-engine anchor, the ratios, ingest's CPU per event and the servers' resources. */
+export function ingestTableRows(m: RunFigures): Array<[string, string, string]> {
+  const all = tableRows(m);
+  const cpu = m.ingest_cpu_us_per_event;
+  return [
+    ...all.filter((r) => r[0] === 'ingest' || r[0] === 'anchor'),
+    ['ingest', 'ingest CPU per stored event (start included)', cpu === undefined || !Number.isFinite(cpu) ? 'n/a' : `${cpu.toFixed(1)} µs`],
+    ...all.filter((r) => r[0] === 'resources' && /^(ingest|clickhouse|kafka):/.test(r[1])),
+  ];
+}
+
 export function formatTable(report: BenchReport): string {
-  const rows = report.only === 'query' ? queryTableRows(report.median) : tableRows(report.median);
+  const rows = report.only === 'query' ? queryTableRows(report.median) : report.only === 'ingest' ? ingestTableRows(report.median) : tableRows(report.median);
   const w0 = Math.max(...rows.map((r) => r[0].length), 7);
   const w1 = Math.max(...rows.map((r) => r[1].length), 6);
   const m = report.machine;

@@ -37,6 +37,8 @@ Options:
   --only query          only the query figures: N events loaded straight into ClickHouse (INSERT …
                         SELECT, one day of one tenant, 0.1 % re-delivered copies), the five queries,
                         and the insert time and disk use with and without migration 011's tables
+  --only ingest         only the ingest drain, the Kafka read and ClickHouse write limits and the
+                        Kafka-engine anchor (ratios side by side), plus ingest's CPU µs per event
   --config <file>       config file (brokers, ClickHouse URL and account, ports)`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
@@ -66,8 +68,8 @@ export const command: Command = {
       partitions: { type: 'string' },
       only: { type: 'string' },
     });
-    if (values.only !== undefined && values.only !== 'query')
-      throw new AuditstreamError('USAGE', `--only must be "query", got "${values.only}"`, { field: 'only' });
+    if (values.only !== undefined && values.only !== 'query' && values.only !== 'ingest')
+      throw new AuditstreamError('USAGE', `--only must be "query" or "ingest", got "${values.only}"`, { field: 'only' });
     if (positionals.length) throw new AuditstreamError('USAGE', `unexpected argument "${positionals[0]}"`, { field: 'argument' });
     const cfg = cliConfig(values.config);
     if (values.config) process.env.AUDITSTREAM_CONFIG = values.config; // the service children read the same file
@@ -99,7 +101,7 @@ export const command: Command = {
       query_reps: intOption(values['query-reps'], 'query-reps', 20),
       producer_events: intOption(values['producer-events'], 'producer-events', Math.min(events, 200_000)),
       partitions: intOption(values.partitions, 'partitions', cfg.topics.partitions),
-      only: values.only === 'query' ? 'query' : undefined,
+      only: values.only === 'query' || values.only === 'ingest' ? values.only : undefined,
       command: `auditstream bench ${argv.join(' ')}`.trim(),
     });
     console.log(table);

@@ -64,3 +64,19 @@ test('ingest.memory_budget_bytes: 512 MiB by default; below 64 MiB refused, nami
   assert.equal(loadIngestConfig({ env: {} }).ingest.memory_budget_bytes, 512 * 2 ** 20);
   assert.throws(() => loadIngestConfig({ env: { AUDITSTREAM_INGEST__MEMORY_BUDGET_BYTES: '1000' } }), /ingest\.memory_budget_bytes.*64 MiB/s);
 });
+
+test('a collection that cannot get under the threshold moves the next pause up by a step, never past PAUSE_AT_MOST; it falls back when memory is returned', async () => {
+  // Budget 1000: threshold 750, ceiling 875, step 125.
+  const rss = [800, 800, 800, 780, 780, 780, 780, 860, 900, 900, 900, 900, 890, 890, 890, 890, 700, 760];
+  const { g, collects } = guard(rss);
+  // 800 ≥ 750: pause, release, still 800, collect, 780 left → next pause at min(875, 905) = 875.
+  await g.relieve(async () => {});
+  assert.equal(collects.length, 1);
+  assert.equal(g.over(), false, '780 is under the moved pause point');
+  assert.equal(g.over(), false, '860 too');
+  assert.equal(g.over(), true, '900 is over the ceiling');
+  await g.relieve(async () => {});
+  assert.equal(collects.length, 2);
+  assert.equal(g.over(), false, '700: under the threshold again');
+  assert.equal(g.over(), true, '760: the pause point fell back to the threshold');
+});

@@ -14,6 +14,8 @@ import type { IngestMetrics } from '../metrics.js';
  * Pausing below the budget leaves room for the flush itself, which allocates while paused.
  */
 export const PAUSE_AT = 0.75;
+/** Highest pause point once a full collection could not get back under PAUSE_AT (see relieve). */
+export const PAUSE_AT_MOST = 0.875;
 /** One fetch and one INSERT hold at most budget / HELD_SHARE Kafka bytes (fetch_max_bytes and batch_max_bytes are capped). */
 export const HELD_SHARE = 64;
 
@@ -53,14 +55,23 @@ export function createMemoryGuard(deps: MemoryGuardDeps): MemoryGuard {
   const rss = deps.rss ?? (() => process.memoryUsage.rss());
   let collect = deps.collect;
   const threshold = deps.budgetBytes * PAUSE_AT;
+  const ceiling = deps.budgetBytes * PAUSE_AT_MOST;
+  const step = ceiling - threshold;
   const { metrics } = deps;
   let pausedHandlers = 0;
   let warned = false;
+  // Where the next pause starts. A full collection that leaves the resident set above the
+  // threshold (memory V8 keeps mapped, the geo database, the reuse window) raises it to what the
+  // collection left plus a step, at most PAUSE_AT_MOST of the budget: without that, every chunk of
+  // every batch paused, flushed a tiny batch and ran a blocking full collection again (half of
+  // ingest's CPU at the default budget, for nothing freed). It falls back once memory is returned.
+  let pauseAt = threshold;
   metrics.memoryBudget.set(deps.budgetBytes);
   const over = () => {
     const now = rss();
     metrics.memoryHeld.set(now);
-    return now >= threshold;
+    if (now < threshold) pauseAt = threshold;
+    return now >= pauseAt;
   };
 
   return {
@@ -79,6 +90,8 @@ export function createMemoryGuard(deps: MemoryGuardDeps): MemoryGuard {
         if (over()) {
           collect ??= exposeGc();
           collect();
+          const left = rss();
+          if (left >= threshold) pauseAt = Math.min(ceiling, left + step);
           if (!warned && over()) {
             warned = true;
             deps.logger.warn(

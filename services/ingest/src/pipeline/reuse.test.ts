@@ -46,3 +46,18 @@ test('reuse tracker forgets the oldest ids beyond its window', async () => {
   observe([row(3, { outcome: 'failure' })]);
   assert.equal((await metrics.eventIdReuse.get()).values.length, 0);
 });
+
+test('reuse tracker keeps exactly the newest `window` ids, oldest out first, round after round', async () => {
+  const metrics = createIngestMetrics(new Registry());
+  const observe = createReuseTracker({ metrics, logger: { warn() {} } as never, window: 3 });
+  const id = (n: number) => `0190a2b3-c4d5-7e6f-8a9b-${String(n).padStart(12, '0')}`;
+  let offset = 0;
+  for (let n = 0; n < 7; n++) observe([row(offset++, { event_id: id(n) })]);
+  // 4, 5 and 6 are remembered (a second message with one of them is a duplicate); 0..3 were forgotten.
+  observe([row(offset++, { event_id: id(5) }), row(offset++, { event_id: id(3) })]);
+  const dupes = () => metrics.eventIdReuse.get().then((m) => m.values.find((v) => v.labels.kind === 'duplicate')?.value ?? 0);
+  assert.equal(await dupes(), 1);
+  // 3 came back as new and pushed 4 out; 5 and 6 are still there.
+  observe([row(offset++, { event_id: id(4) }), row(offset++, { event_id: id(6) })]);
+  assert.equal(await dupes(), 2);
+});

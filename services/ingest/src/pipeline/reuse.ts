@@ -28,12 +28,20 @@ export function createReuseTracker(deps: {
 }): (rows: readonly EventRow[]) => void {
   const window = deps.window ?? REUSE_WINDOW_EVENTS;
   const seen = new Map<string, Seen>();
+  // The ids in insertion order, as a ring: the oldest is evicted in O(1). (Map's own order is no
+  // substitute: `seen.keys().next()` walks over the holes of every deleted entry until V8 rehashes,
+  // which made this tracker quadratic, 9.5 % of ingest's CPU at 200k events.)
+  const order: (string | undefined)[] = new Array(window);
+  let next = 0;
   return (rows) => {
     for (const r of rows) {
       const prev = seen.get(r.event_id);
       if (prev === undefined) {
+        const oldest = order[next];
+        if (oldest !== undefined) seen.delete(oldest);
+        order[next] = r.event_id;
+        next = next + 1 === window ? 0 : next + 1;
         seen.set(r.event_id, { digest: contentDigest(r), topic: r.kafka_topic, partition: r.kafka_partition, offset: r.kafka_offset });
-        if (seen.size > window) seen.delete(seen.keys().next().value as string);
         continue;
       }
       if (prev.topic === r.kafka_topic && prev.partition === r.kafka_partition && prev.offset === r.kafka_offset) continue;

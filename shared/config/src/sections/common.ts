@@ -55,7 +55,12 @@ export const clickhouseSection = z
     ca_file: z.string().optional().describe('PEM CA bundle to verify ClickHouse over HTTPS.'),
     request_timeout_ms: positiveInt().default(30000).describe('HTTP request timeout to ClickHouse.'),
     max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
-    compression: z.boolean().default(true).describe('Compress request and response bodies.'),
+    compression: z
+      .enum(['auto', 'gzip', 'none'])
+      .default('auto')
+      .describe(
+        'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip.',
+      ),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
     cluster: z
       .string()
