@@ -60,3 +60,34 @@ test('up refuses a port held by a process it did not start, naming the port', as
     await stack.down();
   }
 });
+
+// A server that dies while starting must end `up` at once, not after the whole start timeout.
+// The test's own timeout is far below startTimeoutMs, so a wait for the timeout fails it.
+test('up reports a server that exits while starting, without waiting for the start timeout', { timeout: 120_000 }, async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'auditstream-stack-'));
+  const stack = createStack({
+    stateDir,
+    kafkaPort: 29292,
+    kafkaControllerPort: 29293,
+    clickhouseHttpPort: 28125,
+    clickhouseTcpPort: 29200,
+    startTimeoutMs: 600_000,
+  });
+  const heap = process.env.AUDITSTREAM_KAFKA_HEAP;
+  process.env.AUDITSTREAM_KAFKA_HEAP = '-Xms1m -Xmx1m'; // the JVM refuses to start with so small a heap
+  try {
+    await assert.rejects(stack.up(), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'STACK_START_FAILED');
+      assert.match(err.message, /^kafka exited; last lines of /);
+      return true;
+    });
+    assert.ok(
+      (await stack.status()).every((s) => !s.running),
+      'clickhouse, started beside it, is stopped again',
+    );
+  } finally {
+    if (heap === undefined) delete process.env.AUDITSTREAM_KAFKA_HEAP;
+    else process.env.AUDITSTREAM_KAFKA_HEAP = heap;
+    await stack.down();
+  }
+});

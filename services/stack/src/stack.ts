@@ -350,14 +350,14 @@ export function createStack(options: StackOptions = {}): Stack {
         await Promise.all(
           names.map(async (name) => {
             const d = defs[name];
-            const ok = await waitUntil(async () => {
+            // waitUntil treats a throwing check as "not yet", so an exit must end the wait by returning true.
+            const exitedNow = () => {
               const rec = records[name] ?? readPid(d.pidFile);
-              if (rec && !isAlive(rec.pid)) throw new Error('exited');
-              return d.healthy();
-            }, startTimeout);
+              return rec !== undefined && !isAlive(rec.pid);
+            };
+            const ok = (await waitUntil(async () => exitedNow() || (await d.healthy()), startTimeout)) && !exitedNow();
             if (!ok) {
-              const rec = records[name] ?? readPid(d.pidFile);
-              const exited = rec ? !isAlive(rec.pid) : true;
+              const exited = exitedNow();
               throw new AuditstreamError(
                 'STACK_START_FAILED',
                 `${name} ${exited ? 'exited' : `did not answer within ${startTimeout / 1000} s`}; last lines of ${d.stdout}:\n${tail(d.stdout)}\n(also see ${d.log})`,
