@@ -41,6 +41,36 @@ describe('proofs from perfect subtree roots', () => {
       assert.deepEqual(r.root, all.get(`${r.level}/${r.index}`));
       assert.deepEqual(r.root, subtreeRoot(l, r.index * 2 ** r.level, (r.index + 1) * 2 ** r.level));
     }
-    assert.deepEqual(part.map((r) => `${r.level}/${r.index}`).sort(), ['1/3', '1/4', '1/5', '1/6', '1/7', '1/8', '1/9', '1/10', '1/11', '1/12', '1/13', '1/14', '1/15', '1/16', '1/17', '2/2', '2/3', '2/4', '2/5', '2/6', '2/7', '2/8', '3/1', '3/2', '3/3', '4/1'].sort());
+    assert.deepEqual(
+      part.map((r) => `${r.level}/${r.index}`).sort(),
+      [
+        '1/3',
+        '1/4',
+        '1/5',
+        '1/6',
+        '1/7',
+        '1/8',
+        '1/9',
+        '1/10',
+        '1/11',
+        '1/12',
+        '1/13',
+        '1/14',
+        '1/15',
+        '1/16',
+        '1/17',
+        '2/2',
+        '2/3',
+        '2/4',
+        '2/5',
+        '2/6',
+        '2/7',
+        '2/8',
+        '3/1',
+        '3/2',
+        '3/3',
+        '4/1',
+      ].sort(),
+    );
   });
 });
