@@ -97,6 +97,16 @@ async function provenPath(
   return fromLeaves(leaves);
 }
 
+/**
+ * The inclusion path of leaf `index` in the tree of `head`, from the stored roots only (no leaf-based
+ * fallback): the single-event check (verify-event-proof.ts) tests it against the signed root itself.
+ */
+export async function storedInclusionPath(ch: ClickHouse, head: TreeHead, index: number, options: ProofOptions = {}): Promise<Buffer[]> {
+  const size = Number(head.tree_size);
+  const build = (get: PerfectRoot) => inclusionProofFrom(get, index, size);
+  return build(await storedRootSource(ch, { topic: head.topic, partition: head.partition, size }, build, options));
+}
+
 export async function buildInclusionProof(
   ch: ClickHouse,
   e: { event_id: string; topic: string; partition: number; offset: string; chain_seq: string; prev_hash: string; entry_hash: string; entry: string },

@@ -33,7 +33,15 @@ export async function storedRootSource(
 ): Promise<PerfectRoot> {
   const needed = perfectRootsNeeded(build);
   const big = needed.filter((n) => n.level >= STORED_LEVEL);
-  const roots = await readStoredRoots(ch, at, big);
+  const blockIds = [...new Set(needed.filter((n) => n.level < STORED_LEVEL).map((n) => Math.floor((n.index * 2 ** n.level) / BLOCK)))];
+  // The stored roots and the (at most two) leaf blocks at once: each is a read of its own.
+  const [roots, ...blockLeaves] = await Promise.all([
+    readStoredRoots(ch, at, big),
+    ...blockIds.map(async (b) =>
+      (await readLeafEntries(ch, at.topic, at.partition, BigInt(b * BLOCK + 1), BigInt(Math.min((b + 1) * BLOCK, at.size)), options)).map(leafHash),
+    ),
+  ]);
+  const blocks = new Map(blockIds.map((b, i) => [b, blockLeaves[i] as Buffer[]]));
   const missing = big.filter((n) => !roots.has(key(n.level, n.index)));
   if (missing.length > 0) {
     const fresh: { level: number; index: number; root: Buffer }[] = [];
@@ -43,12 +51,6 @@ export async function storedRootSource(
     }
     for (const r of fresh) roots.set(key(r.level, r.index), r.root);
     await writeRoots(ch, at, fresh);
-  }
-  const blocks = new Map<number, Buffer[]>();
-  for (const b of new Set(needed.filter((n) => n.level < STORED_LEVEL).map((n) => Math.floor((n.index * 2 ** n.level) / BLOCK)))) {
-    const lo = b * BLOCK;
-    const hi = Math.min(lo + BLOCK, at.size);
-    blocks.set(b, (await readLeafEntries(ch, at.topic, at.partition, BigInt(lo + 1), BigInt(hi), options)).map(leafHash));
   }
   return (level, index) => {
     if (level >= STORED_LEVEL) return roots.get(key(level, index)) as Buffer;
