@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '@auditstream/api';
 import { repoRoot, uniqueName } from '@auditstream/core';
 import { type ExportManifest, generateKeyFiles, MANIFEST_TYPE } from '@auditstream/integrity';
+import { createAuditProducer } from '@auditstream/producer';
 import {
   type Child,
   createTestEnv,
@@ -17,6 +18,7 @@ import {
   publishEvents,
   publishPoison,
   runCli,
+  sampleInput,
   scrape,
   seriousA11yViolations,
   spawnCli,
@@ -26,16 +28,28 @@ import {
   waitForStored,
 } from '@auditstream/test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestIssuer, type TestIssuer } from './oidc-issuer.test-helper.js';
 
 const ARTIFACTS = join(repoRoot(), 'test', 'artifacts', 'console');
 const README_SHOT = join(repoRoot(), 'docs', 'img', 'console.png');
 const N_A = 240;
 const N_B = 60;
 const POISON = 3;
+/** Failed logins of one actor in a third tenant: the default rules' brute_force fires at 6 within 60 s. */
+const BURST = 8;
 
 let env: TestEnv;
 let ingest: IngestChild;
+let alerting: Child;
 let api: Child;
+let tenantC: string;
+let burstIds: string[];
+/** The burst's events of session sess-1 (two sessions, alternating). */
+let sessionIds: string[];
+let alertsTopic: string;
+let issuer: TestIssuer;
+const OIDC_CLIENT = 'auditstream-console';
+const OIDC_AUDIENCE = 'auditstream-api';
 let url: string;
 let browser: Browser;
 let adminKey: string;
@@ -97,8 +111,37 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await publishEvents(env.kafka, env.topic, env.tenant, N_A);
     await publishEvents(env.kafka, env.topic, tenantB, N_B);
     await publishPoison(env.kafka, env.topic, POISON, 2); // dead letters for the pipeline health page
+    // The real alerting service on this test's topics, storing its alerts in this test's database
+    // (the ClickHouse sink), evaluating a brute-force burst that the real ingest stores too.
+    tenantC = uniqueName('tenant_c');
+    alertsTopic = `${env.topic}.alerts`;
+    const admin = env.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: alertsTopic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    alerting = spawnCli('alerting', ['alerting'], {
+      ...env.env,
+      AUDITSTREAM_TOPICS__ALERTS: alertsTopic,
+      AUDITSTREAM_ALERTING__CONSUMER_GROUP: uniqueName('console_alerting'),
+      AUDITSTREAM_ALERTING__START_FROM: 'earliest',
+      AUDITSTREAM_ALERTING__METRICS_PORT: '0',
+      AUDITSTREAM_ALERTING__WATCH_RULES: 'false',
+      AUDITSTREAM_ALERTING__SINKS__CLICKHOUSE__ENABLED: 'true',
+      AUDITSTREAM_LOG__LEVEL: 'info',
+    });
+    const burst = Array.from({ length: BURST }, (_, i) => ({
+      ...sampleInput(tenantC, i * 10),
+      actor: { id: 'mallory', type: 'user' as const, name: 'Mallory', ip: '203.0.113.66', user_agent: 'curl/8', session_id: `sess-${i % 2}` },
+    }));
+    burstIds = burst.map((e) => e.event_id);
+    sessionIds = burst.filter((e) => e.actor.session_id === 'sess-1').map((e) => e.event_id);
+    const producer = createAuditProducer({ kafka: env.kafka, topic: env.topic, linger_ms: 5 });
+    await producer.connect();
+    await producer.publishMany(burst);
+    await producer.close();
     await waitForStored(env, N_A, { timeoutMs: 90_000 });
     await waitForStored({ ch: env.ch, tenant: tenantB }, N_B, { timeoutMs: 90_000 });
+    await waitForStored({ ch: env.ch, tenant: tenantC }, BURST, { timeoutMs: 90_000 });
     const ingestMetrics = await ingest.metricsUrl();
     await waitFor(
       'the poison messages dead-lettered',
@@ -106,10 +149,20 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       (n) => n >= POISON,
       60_000,
     );
+    // A local OIDC issuer (no network): an auditor of tenant B signs in through it.
+    issuer = await startTestIssuer({
+      clientId: OIDC_CLIENT,
+      audience: OIDC_AUDIENCE,
+      claims: { sub: 'oidc-auditor', auditstream_role: 'auditor', auditstream_tenants: [tenantB] },
+    });
     api = spawnCli('api', ['api'], {
+      AUDITSTREAM_API__OIDC_JWKS_URL: issuer.jwksUrl,
+      AUDITSTREAM_API__OIDC_ISSUER: issuer.url,
+      AUDITSTREAM_API__OIDC_AUDIENCE: OIDC_AUDIENCE,
+      AUDITSTREAM_API__CONSOLE_OIDC_CLIENT_ID: OIDC_CLIENT,
       ...env.env,
       AUDITSTREAM_API__PIPELINE_INGEST_METRICS_URL: `${ingestMetrics}/metrics`,
-      // No alerting service in this test: the page must say so rather than fail.
+      // The alerting service's metrics are pointed nowhere: the page must say so rather than fail.
       AUDITSTREAM_API__PIPELINE_ALERTING_METRICS_URL: 'http://127.0.0.1:9/metrics',
       AUDITSTREAM_API__PORT: '0',
       AUDITSTREAM_LOG__LEVEL: 'info',
@@ -124,7 +177,15 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
   after(async () => {
     await browser?.close();
     await api?.stop();
+    await issuer?.close();
+    await alerting?.stop();
     await ingest?.stop();
+    if (alertsTopic) {
+      const admin = env.kafka.admin();
+      await admin.connect();
+      await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
     await env?.cleanup();
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
@@ -244,43 +305,57 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await page.goto(`${url}/console/actors/${encodeURIComponent(actor)}?tenant=${env.tenant}`);
     await page.getByTestId('top-actions').locator('tbody tr').first().waitFor();
     await checkPage(page, 'actor');
-    // An alert links to its sample events and to the search that reproduces it. Nothing in the
-    // pipeline writes audit.alerts yet (the API only reads it), so the row the alerting service
-    // would store is written here, naming real stored events.
-    const samples = (
-      await env.ch.queryRows<{ id: string }>(
-        `SELECT toString(event_id) AS id FROM ${env.database}.events WHERE tenant_id = '${env.tenant}' AND action = 'auth.login' ORDER BY occurred_at LIMIT 3`,
-      )
-    ).map((r) => r.id);
-    const firedS = Math.floor(Date.now() / 1000);
-    await env.ch.insertJson('alerts', [
-      {
-        alert_id: uniqueName('alert'),
-        tenant_id: env.tenant,
-        rule_id: 'brute_force',
-        severity: 'high',
-        status: 'firing',
-        title: 'failed logins',
-        details: JSON.stringify({ group_key: `${env.tenant}|user-0`, action: 'auth.login' }),
-        event_ids: samples,
-        fired_at: firedS,
-        updated_at: firedS,
-      },
-    ]);
+    // An alert links to its sample events and to the search that reproduces it: the alert the
+    // real alerting service raised for the burst, stored by its ClickHouse sink, once.
+    const stored = await waitFor(
+      'the brute-force alert stored by the alerting service',
+      () =>
+        env.ch.queryRows<{ id: string; samples: string[] }>(
+          `SELECT alert_id AS id, event_ids AS samples FROM ${env.database}.alerts FINAL WHERE tenant_id = '${tenantC}' AND rule_id = 'brute_force'`,
+        ),
+      (rows) => rows.length > 0,
+      90_000,
+    );
+    assert.equal(stored.length, 1, 'one row per incident');
+    const samples = stored[0]?.samples ?? [];
+    assert.ok(samples.length >= 6, `the alert names the events that triggered it (${samples.length})`);
+    for (const id of samples) assert.ok(burstIds.includes(id), `sample ${id} is one of the burst's events`);
     await page.goto(`${url}/console/alerts`);
-    const alertRow = page.locator('[data-testid=alerts] tbody tr').filter({ hasText: env.tenant });
+    const alertRow = page.locator('[data-testid=alerts] tbody tr').filter({ hasText: tenantC });
     await alertRow.first().waitFor();
-    assert.match((await alertRow.textContent()) ?? '', /brute_force.*\|user-0/);
+    assert.equal(await alertRow.count(), 1);
+    assert.equal(await alertRow.getAttribute('data-alert-id'), stored[0]?.id);
+    assert.match((await alertRow.textContent()) ?? '', /high.*brute_force.*actor\.id=mallory/);
     await checkPage(page, 'alerts');
     await alertRow.locator('a.sample').first().click();
     await page.waitForURL(new RegExp(`/console/events/${samples[0]}`));
     await page.getByRole('heading', { name: /Chain place/ }).waitFor();
     await page.goBack();
     await alertRow.locator('a.reproduce').click();
-    await page.waitForURL(/\/console\/search\?.*action=auth.login/);
+    await page.waitForURL(/\/console\/search\?.*actor_id=mallory/);
     await page.locator('[data-testid=results] tbody tr').first().waitFor();
     const reproduced = await rowIds(page);
     for (const id of samples) assert.ok(reproduced.includes(id), `the reproducing search shows sample event ${id}`);
+    assert.equal(await totalOf(page), BURST, 'the reproducing search finds the burst');
+    // Session pivot: a session id in the results filters on it (the API's session_id).
+    await page.locator('[data-testid=results] a.pivot', { hasText: 'sess-1' }).first().click();
+    await page.waitForURL(/\/console\/search\?.*session_id=sess-1/);
+    await waitFor(
+      'the session search',
+      () => totalOf(page),
+      (n) => n === BURST / 2,
+      10_000,
+    );
+    assert.equal(await chCount(`tenant_id = '${tenantC}' AND actor_session_id = 'sess-1'`), BURST / 2);
+    assert.deepEqual(
+      await waitFor(
+        'the session\u2019s rows',
+        async () => (await rowIds(page)).sort(),
+        (ids) => ids.length === BURST / 2,
+        10_000,
+      ),
+      [...sessionIds].sort(),
+    );
 
     // A saved search survives a reload (it is stored server-side).
     const savedName = `logins ${uniqueName('s')}`;
@@ -425,7 +500,7 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     const { page, bodies } = await openPage(context);
     await page.goto(`${url}/console/search`);
     await page.getByLabel('API key').fill(scoped);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.goto(`${url}/console/search?${new URLSearchParams({ service: 'bench', from, to })}`);
     await page.getByTestId('total').waitFor();
     await page.locator('[data-testid=results] tbody tr').first().waitFor();
@@ -441,6 +516,40 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
       (await page.locator('main').textContent())?.includes(`${tenantB}`) && (await page.locator('[data-testid=results] tbody tr').count()) > 0,
       false,
     );
+    await context.close();
+  });
+
+  test('OIDC sign-in: authorization code + PKCE at a local issuer, the token\u2019s role and tenant apply', async () => {
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const { page, csp, bodies } = await openPage(context);
+    await page.goto(`${url}/console/search?${new URLSearchParams({ service: 'bench', from, to })}`);
+    await page.getByRole('button', { name: 'Sign in with your identity provider' }).click();
+    // The issuer approves at once and sends the browser back with a code; the console trades it.
+    await page.waitForURL(/\/console\/search\?/);
+    const asked = issuer.authorizeRequests.at(-1);
+    assert.equal(asked?.get('code_challenge_method'), 'S256');
+    assert.equal(asked?.get('redirect_uri'), `${url}/console/signin/oidc`);
+    assert.equal(new URL(page.url()).searchParams.get('service'), 'bench', 'back where the sign-in started');
+    assert.ok(!page.url().includes('code='), 'the code is not kept in the URL');
+    await page.getByTestId('total').waitFor();
+    await page.locator('[data-testid=results] tbody tr').first().waitFor();
+    assert.equal(await totalOf(page), N_B, 'the token\u2019s tenant (claim auditstream_tenants) only');
+    const tenants = await page.locator('[data-testid=results] tbody tr td:nth-child(2)').allTextContents();
+    assert.ok(tenants.every((t) => t === tenantB));
+    for (const b of bodies) assert.equal(b.includes(env.tenant), false, 'no answer names another tenant');
+    // An auditor: the admin-only alert list is refused.
+    const token = await page.evaluate(() =>
+      (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('auditstream.token'),
+    );
+    assert.equal((await fetch(`${url}/v1/alerts?${new URLSearchParams({ from, to })}`, { headers: { authorization: `Bearer ${token}` } })).status, 403);
+    // The code worked once: the issuer refuses it again, and so does the console's exchange.
+    const again = await fetch(`${url}/console/oidc/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: issuer.codes.at(-1), code_verifier: 'x'.repeat(43), redirect_uri: `${url}/console/signin/oidc` }),
+    });
+    assert.equal(again.status, 400);
+    assert.deepEqual(csp, []);
     await context.close();
   });
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { repoRoot, sleep, uniqueName } from '@auditstream/core';
-import { freePort } from '@auditstream/test';
+import { freePort, waitFor as poll } from '@auditstream/test';
 
 // The README's main job, end to end: `auditstream up` (what `npm start` runs) on the real stack,
 // with its own topics, database and ports, then a real Prometheus scraping the services it started.
@@ -16,6 +16,8 @@ let out = '';
 let ports: { ingest: number; alerting: number; api: number; prometheus: number };
 let prometheus: ChildProcess | undefined;
 const id = uniqueName('mainjob');
+
+const pollUntil = <T>(read: () => Promise<T[]>) => poll('an alert listed by GET /v1/alerts', read, (rows) => rows.length > 0, 60_000);
 
 function waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
@@ -72,6 +74,23 @@ test('npm start: events flow and the demo raises a brute-force alert within 2 mi
   await waitFor(/stored [1-9]\d*/, 60_000);
   const alert = await waitFor(/ALERT \[high\] brute_force \(/, 120_000);
   assert.ok(alert);
+});
+
+test('npm start stores alerts in ClickHouse: the API (and so the console) lists the brute-force alert', async () => {
+  assert.match((await waitFor(/Alerts +.*history: ([^\n]+)/, 120_000))[1] as string, /ClickHouse alerts table/);
+  const key = (await waitFor(/^\s+(ask_\S+)$/m, 120_000))[1] as string;
+  await waitFor(/ALERT \[high\] brute_force \(/, 120_000);
+  const q = new URLSearchParams({
+    from: new Date(Date.now() - 3_600_000).toISOString(),
+    to: new Date(Date.now() + 60_000).toISOString(),
+    rule_id: 'brute_force',
+  });
+  const listed = await pollUntil(async () => {
+    const res = await fetch(`http://127.0.0.1:${ports.api}/v1/alerts?${q}`, { headers: { authorization: `Bearer ${key}` } });
+    return res.ok ? ((await res.json()) as { data: { rule_id: string; event_ids: string[] }[] }).data : [];
+  });
+  assert.equal(listed[0]?.rule_id, 'brute_force');
+  assert.ok((listed[0]?.event_ids.length ?? 0) > 0, 'the alert names its sample events');
 });
 
 test('npm start prints the console and a one-time sign-in link that does not carry the key', async () => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import type { ClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError, repoRoot } from '@auditstream/core';
 import { type Logger, type ObservabilityServer, startObservabilityServer } from '@auditstream/observability';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
@@ -30,6 +31,8 @@ export interface AlertingDeps {
   maxMessageBytes?: number;
   encodeAlert?: AlertEncoder;
   decodeAlert?: AlertDecoder;
+  /** Makes the ClickHouse client of the sinks that store alerts (main.ts: the `clickhouse` section); called on first use. */
+  clickhouse?: () => ClickHouse;
   /** Additional sinks (tests); they get the same queueing and retries. */
   extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   /** Where /metrics, /healthz, /readyz listen; false to not serve them. Default: config metrics_host/port. */
@@ -179,6 +182,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         sinks: config.sinks,
         topics,
         encodeAlert: deps.encodeAlert ?? defaultEncodeAlert,
+        clickhouse: deps.clickhouse,
         extraSinks: deps.extraSinks,
         metrics: metrics.dispatcher,
         logger: log,

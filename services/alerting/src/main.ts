@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { isAuditstreamError } from '@auditstream/core';
 import { createKafkaClient } from '@auditstream/kafka';
@@ -25,6 +26,7 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
     registry,
     logger,
     maxMessageBytes: cfg.ingest.max_message_bytes,
+    clickhouse: () => createClickHouse(cfg.clickhouse, { logger, metrics: registry, component: 'alerting.clickhouse' }),
     decodeEvent: (value) => {
       try {
         return codec.decodeSync(value) as unknown as AlertEvent;

@@ -187,6 +187,8 @@ describe('search', () => {
     { ...FULL, service: 'svc2' },
     { ...FULL, source_ip: '10.0.3.4' },
     { ...FULL, source_ip: '2001:db8::1' },
+    { ...FULL, session_id: 'sess-7' },
+    { ...FULL, session_id: 'sess-7', actor_id: 'u7' },
     { ...FULL, q: 'needle' },
     { ...FULL, q: 'HAYSTACK' },
     { ...FULL, q: 'invalid_pass' },
@@ -676,6 +678,7 @@ describe('errors as documented', () => {
         'action_prefix',
         'action',
         'source_ip',
+        'session_id',
         'category',
         'cursor',
       ]) {

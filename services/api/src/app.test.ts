@@ -390,6 +390,7 @@ describe('OpenAPI', () => {
         'resource_id',
         'service',
         'source_ip',
+        'session_id',
         'q',
         'sort',
         'limit',

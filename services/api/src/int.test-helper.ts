@@ -66,6 +66,7 @@ export function makeEvents(n: number, baseUs: number, stepUs = 61_000_123): Audi
         type: ACTOR_TYPES[i % 4] as AuditEventInput['actor']['type'],
         ip: i % 10 === 0 ? `2001:db8::${i % 3}` : `10.0.${i % 5}.${i % 7}`,
         name: i % 2 ? `User ${i % 17}` : null,
+        session_id: i % 6 === 0 ? null : `sess-${i % 23}`,
         user_agent: null,
       },
       action,
@@ -134,6 +135,7 @@ export function matches(e: AuditEventInput, f: Filter): boolean {
   if (f.resource_id !== undefined && (e.resource?.id ?? '') !== f.resource_id) return false;
   if (f.service !== undefined && e.service !== f.service) return false;
   if (f.source_ip !== undefined && (e.actor.ip ?? '') !== f.source_ip) return false;
+  if (f.session_id !== undefined && (e.actor.session_id ?? '') !== f.session_id) return false;
   if (f.q !== undefined) {
     const q = f.q.toLowerCase();
     const attrs = Object.entries(e.attributes ?? {}).flat();

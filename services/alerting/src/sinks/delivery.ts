@@ -1,3 +1,4 @@
+import type { ClickHouse } from '@auditstream/clickhouse';
 import type { MinimalLogger } from '@auditstream/core';
 import type { Kafka, Producer } from 'kafkajs';
 import type { AlertEncoder } from './alert-codec.js';
@@ -11,6 +12,8 @@ export interface DeliveryOptions {
   sinks: Readonly<Record<string, unknown>>;
   topics: { readonly alerts: string };
   encodeAlert: AlertEncoder;
+  /** Makes the ClickHouse client of the sinks that store alerts (called once, on first use). */
+  clickhouse?: (() => ClickHouse) | undefined;
   /** Additional sinks (tests); they get the same queueing and retries. */
   extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   metrics: DispatcherMetrics;
@@ -19,19 +22,22 @@ export interface DeliveryOptions {
 
 export interface Delivery {
   readonly dispatcher: Dispatcher;
-  /** Drains the sinks for up to timeoutMs, then disconnects the shared producer. */
+  /** Drains the sinks for up to timeoutMs, then disconnects the shared producer and closes the ClickHouse client. */
   close(timeoutMs: number): Promise<void>;
 }
 
 /**
  * The enabled sinks built from config behind one dispatcher. The Kafka-backed sinks share one
- * idempotent producer, connected only when a sink asks for it.
+ * idempotent producer, connected only when a sink asks for it; likewise one ClickHouse client.
  */
 export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
   let producer: Producer | undefined;
+  let ch: ClickHouse | undefined;
   const disconnect = async () => {
     await producer?.disconnect().catch(() => undefined);
+    await ch?.close().catch(() => undefined);
   };
+  const makeClickHouse = o.clickhouse;
   let sinks: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   try {
     sinks = await buildSinks(o.sinks, {
@@ -44,6 +50,14 @@ export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
         }
         return producer;
       },
+      ...(makeClickHouse
+        ? {
+            clickhouse: () => {
+              ch ??= makeClickHouse();
+              return ch;
+            },
+          }
+        : {}),
     });
   } catch (err) {
     await disconnect();

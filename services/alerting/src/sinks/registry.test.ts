@@ -15,11 +15,16 @@ const rejects = (env: Record<string, string>, field: string) =>
 test('sink registry: each module names its section of alerting.sinks, with its defaults', () => {
   const names = SINK_MODULES.map((m) => m.name);
   assert.equal(new Set(names).size, names.length, 'names are unique');
-  assert.deepEqual(names, ['alertmanager', 'json', 'kafka', 'slack', 'webhook'], 'every module of sinks/ that calls defineSink, and nothing else');
+  assert.deepEqual(
+    names,
+    ['alertmanager', 'clickhouse', 'json', 'kafka', 'slack', 'webhook'],
+    'every module of sinks/ that calls defineSink, and nothing else',
+  );
   const sinks = load({}).alerting.sinks as Record<string, { enabled: boolean; queue_size: number }>;
   assert.deepEqual(Object.keys(sinks), names);
   assert.equal(sinks.kafka?.enabled, true);
   assert.equal(sinks.json?.enabled, false);
+  assert.equal(sinks.clickhouse?.enabled, false, 'off unless asked for: auditstream up asks for it');
   assert.equal(sinks.webhook?.queue_size, 1000);
   rejects({ AUDITSTREAM_ALERTING__SINKS__NOPE__ENABLED: 'true' }, 'alerting.sinks.nope.enabled');
 });

@@ -1,3 +1,4 @@
+import type { ClickHouse } from '@auditstream/clickhouse';
 import type { Producer } from 'kafkajs';
 import { z } from 'zod';
 import type { AlertDelivery } from '../alert.js';
@@ -37,6 +38,8 @@ export interface SinkContext {
   /** The service's one idempotent Kafka producer, created and connected on first use. */
   producer(): Promise<Producer>;
   encodeAlert: AlertEncoder;
+  /** The service's ClickHouse client (config section `clickhouse`), created on first use; absent when the service was given none. */
+  clickhouse?: () => ClickHouse;
 }
 
 type SinkConfig = { enabled: boolean } & SinkQueueOptions;

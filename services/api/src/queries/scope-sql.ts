@@ -45,6 +45,7 @@ export interface EventQuery {
   resource_id?: string | undefined;
   service?: string | undefined;
   source_ip?: string | undefined;
+  session_id?: string | undefined;
   q?: string | undefined;
 }
 
@@ -101,6 +102,7 @@ export function eventsWhere(caps: Capabilities, database: string, f: EventQuery)
         resource_id: f.resource_id,
         service: f.service,
         actor_ip: f.source_ip,
+        actor_session_id: f.session_id,
       },
     }),
   ];

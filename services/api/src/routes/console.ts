@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { buildConsoleAssets, type ConsoleAsset, consoleCsp } from '@auditstream/console';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { badParameter, ProblemError } from '../problem.js';
+import { consoleOidcRoutes } from './console-oidc.js';
 import type { RouteContext } from './context.js';
 
 /** Most one-time sign-in codes held at once (per process); the oldest goes first beyond it. */
@@ -89,6 +90,7 @@ export function consoleRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return reply.header('cache-control', 'no-store').send({ token: entry.token });
     },
   );
+  consoleOidcRoutes(app, ctx);
 }
 
 const digest = (code: string) => createHash('sha256').update(code).digest('base64url');

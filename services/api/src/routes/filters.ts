@@ -21,6 +21,7 @@ export interface EventFilterInput {
   resource_id?: string;
   service?: string;
   source_ip?: string;
+  session_id?: string;
   q?: string;
 }
 
@@ -51,6 +52,7 @@ export function eventQueryFrom(input: EventFilterInput, principal: Principal, ma
       resource_id: input.resource_id,
       service: input.service,
       source_ip: input.source_ip,
+      session_id: input.session_id,
       q: input.q,
       ...fixed,
     },

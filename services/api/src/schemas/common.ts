@@ -48,6 +48,7 @@ export const eventFilterParams = {
     pattern: '^[0-9A-Fa-f:.]+$',
     description: 'Exact actor IP address (IPv4 or IPv6, as sent by the producer).',
   },
+  session_id: text('Exact session or token id the action was performed under (actor.session_id).'),
   q: text('Case-insensitive substring searched in reason and in attribute keys and values.', 200),
 } as const;
 

@@ -108,6 +108,12 @@ export const command: Command = {
         env.AUDITSTREAM_API__EXPORT_MANIFEST_PUBLIC_KEY_FILES = join(dir, 'public.pem');
         manifestNote = `signed with the local key in ${dir}; check with: npx auditstream export verify <file> <manifest> --public-key ${join(dir, 'public.pem')}`;
       }
+      // The console's Alerts page and GET /v1/alerts read the ClickHouse alert history: up stores
+      // alerts there unless the config (file or environment) says whether to.
+      let alertHistory = 'ClickHouse alerts table (alerting.sinks.clickhouse)';
+      const clickhouseSink = (cfg.alerting.sinks as Record<string, { enabled?: unknown } | undefined>).clickhouse;
+      if (clickhouseSink?.enabled === undefined) env.AUDITSTREAM_ALERTING__SINKS__CLICKHOUSE__ENABLED = 'true';
+      else if (String(clickhouseSink.enabled) !== 'true') alertHistory = 'not stored (alerting.sinks.clickhouse.enabled is false)';
       for (const name of SERVICES) sup.start({ name, command: process.execPath, args: [bin, name, ...configArgs], log: join(logs, `${name}.log`), env });
       if (!values['no-demo']) {
         sup.start({
@@ -131,7 +137,7 @@ auditstream is running.
   Console       ${cfg.api.console_enabled ? `${api}/console/  (a one-time sign-in link follows once the API answers)` : 'off (api.console_enabled is false)'}
   Try           curl -s -H "Authorization: Bearer ${key.key}" "${api}/v1/events?from=$(date -u -d '-10 min' +%FT%TZ)&to=$(date -u +%FT%TZ)&limit=5"
   Metrics       ingest http://${cfg.ingest.metrics_host}:${cfg.ingest.metrics_port}/metrics · alerting http://${cfg.alerting.metrics_host}:${cfg.alerting.metrics_port}/metrics · api ${api}/metrics
-  Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire)
+  Alerts        Kafka topic ${cfg.topics.alerts} (and printed below as they fire) · history: ${alertHistory}
   Integrity     ${keyNote}
   Exports       manifests ${manifestNote}
   Kafka         ${cfg.kafka.brokers.join(',')} · ClickHouse ${cfg.clickhouse.url}

@@ -3,13 +3,17 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, postJson, token } from './api.js';
 import { EmbedApp } from './embed.js';
 import { HealthPage } from './health.js';
+import { OidcCallback, OidcSignIn } from './oidc.js';
 import { ActorPage, AlertsPage, EventPage, IntegrityPage } from './pages.js';
 import { go, html, Link, useLocation } from './router.js';
 import { SavedPage } from './saved.js';
 import { SearchPage } from './search.js';
 import './console.css';
 
-/** Sign-in: an API key typed in, or the one-time code of a sign-in link (#code=…) traded for the token once. */
+/**
+ * Sign-in: an API key (or an access token the API accepts) typed in, the one-time code of a sign-in
+ * link (#code=…) traded for the token once, or OIDC (oidc.ts) when the API has a client id.
+ */
 function SignIn(props: { hash: string; next: string }) {
   const [error, setError] = useState('');
   const code = new URLSearchParams(props.hash.slice(1)).get('code');
@@ -34,9 +38,10 @@ function SignIn(props: { hash: string; next: string }) {
   return html`<main id="main" class="signin">
     <h1>auditstream console</h1>
     <form onSubmit=${submit}>
-      <label>API key<input name="key" type="password" autocomplete="off" required /></label>
+      <label>API key or access token<input name="key" type="password" autocomplete="off" required /></label>
       <button type="submit">Sign in</button>
     </form>
+    <${OidcSignIn} next=${props.next} />
     ${error && html`<p class="error" role="alert">${error}</p>`}
   </main>`;
 }
@@ -52,6 +57,7 @@ const NAV: [string, string][] = [
 function App() {
   const { path, params, hash } = useLocation();
   if (path === '/console/embed' || path.startsWith('/console/embed/')) return html`<${EmbedApp} path=${path} params=${params} />`;
+  if (path === '/console/signin/oidc') return html`<${OidcCallback} params=${params} />`;
   if (path === '/console/signin' || (!token.get() && !path.startsWith('/console/embed'))) {
     return html`<${SignIn} hash=${hash} next=${path === '/console/signin' ? '' : location.pathname + location.search} />`;
   }

@@ -33,6 +33,7 @@ export function EventPage(props: { id: string; params: URLSearchParams; searchPa
       ${' '}<${Link} href=${search('action', e.action)}>action<//>
       ${e.resource && html`, <${Link} href=${search('resource_id', e.resource.id)}>resource<//>`}
       ${e.actor.ip && html`, <${Link} href=${search('source_ip', e.actor.ip)}>IP<//>`}
+      ${e.actor.session_id && html`, <${Link} class="session" href=${search('session_id', e.actor.session_id)}>session<//>`}
       ${!props.embed && html` · <${Link} href=${`/console/actors/${encodeURIComponent(e.actor.id)}?tenant=${encodeURIComponent(e.tenant_id)}`}>actor page<//>`}
     </p>
     <div class="detail-grid">

@@ -16,6 +16,7 @@ const LABELS: Record<string, string> = {
   resource_id: 'Resource id',
   service: 'Service',
   source_ip: 'Source IP',
+  session_id: 'Session id',
   actor_type: 'Actor type',
   category: 'Category',
   outcome: 'Outcome',

@@ -8,7 +8,18 @@ declare const __AUDIT_ENUMS__: { actor_type: string[]; category: string[]; outco
 export const ENUMS = __AUDIT_ENUMS__;
 
 /** Text filters of GET /v1/events (docs/api.md "Event filters"), in form order. */
-export const TEXT_FILTERS = ['q', 'tenant', 'actor_id', 'action', 'action_prefix', 'resource_type', 'resource_id', 'service', 'source_ip'] as const;
+export const TEXT_FILTERS = [
+  'q',
+  'tenant',
+  'actor_id',
+  'action',
+  'action_prefix',
+  'resource_type',
+  'resource_id',
+  'service',
+  'source_ip',
+  'session_id',
+] as const;
 export const ENUM_FILTERS = ['actor_type', 'category', 'outcome', 'severity'] as const;
 export const FILTERS = [...TEXT_FILTERS, ...ENUM_FILTERS] as const;
 

@@ -14,14 +14,14 @@ export function eventHref(e: ApiEvent, base = '/console/events'): string {
   return `${base}/${encodeURIComponent(e.event_id)}?tenant=${encodeURIComponent(e.tenant_id)}`;
 }
 
-/** The results table: time links to the detail; actor, action, resource and IP are pivots. */
+/** The results table: time links to the detail; actor, action, resource, IP and session are pivots. */
 export function EventTable(props: { events: ApiEvent[]; params: URLSearchParams; detailBase?: string; showTenant?: boolean; searchPath?: string }) {
   const p = props.params;
   const sp = props.searchPath;
   return html`<table class="events" data-testid="results">
     <thead><tr>
       <th scope="col">Time (UTC)</th>${props.showTenant !== false && html`<th scope="col">Tenant</th>`}<th scope="col">Actor</th><th scope="col">Action</th>
-      <th scope="col">Outcome</th><th scope="col">Severity</th><th scope="col">Resource</th><th scope="col">Source IP</th>
+      <th scope="col">Outcome</th><th scope="col">Severity</th><th scope="col">Resource</th><th scope="col">Source IP</th><th scope="col">Session</th>
     </tr></thead>
     <tbody>
       ${props.events.map(
@@ -34,6 +34,7 @@ export function EventTable(props: { events: ApiEvent[]; params: URLSearchParams;
           <td class=${`sev-${e.severity}`}>${e.severity}</td>
           <td>${e.resource ? html`<${Pivot} params=${p} path=${sp} name="resource_id" value=${e.resource.id} label=${`${e.resource.type}/${e.resource.id}`} />` : html`<span class="muted">–</span>`}</td>
           <td><${Pivot} params=${p} path=${sp} name="source_ip" value=${e.actor.ip} /></td>
+          <td><${Pivot} params=${p} path=${sp} name="session_id" value=${e.actor.session_id} /></td>
         </tr>`,
       )}
     </tbody>

@@ -163,6 +163,15 @@ export const apiSection = z
     console_signin_ttl_s: positiveInt()
       .default(600)
       .describe('Lifetime of a one-time console sign-in code (POST /v1/console/signin-codes; `auditstream up` prints one); a code works once.'),
+    console_oidc_client_id: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe(
+        'OAuth client id of the console at the OIDC issuer (a public client: authorization code + PKCE, redirect URI `<api>/console/signin/oidc`; the access token must be a JWT the API accepts). Unset: the sign-in page takes a pasted token instead.',
+      ),
+    console_oidc_scopes: z.string().min(1).default('openid').describe('Scopes the console asks the OIDC issuer for (space-separated).'),
     shutdown_timeout_ms: positiveInt().default(10_000).describe('On SIGTERM/SIGINT: how long in-flight requests and the SDK flush may take before exiting.'),
   })
   .superRefine((c, ctx) => {
@@ -176,6 +185,12 @@ export const apiSection = z
         message: 'is required when any of api.oidc_jwks_url, api.oidc_issuer, api.oidc_audience is set',
       });
     }
+    if (c.console_oidc_client_id !== undefined && c.oidc_issuer === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['oidc_issuer'],
+        message: 'is required when api.console_oidc_client_id is set (the console signs in at that issuer)',
+      });
     if (!c.tls_cert_file !== !c.tls_key_file) {
       const [absent, present] = c.tls_cert_file ? ['tls_key_file', 'tls_cert_file'] : ['tls_cert_file', 'tls_key_file'];
       ctx.addIssue({ code: 'custom', path: [absent], message: `must be set together with api.${present} (HTTPS)` });
