@@ -17,6 +17,9 @@ import type { EventVerification } from './verify-event.js';
  * changed row, a wrong stored root, copies that differ) returns undefined: the chain walk then
  * decides and says why, exactly as before.
  */
+/** Offsets read on each side of the event for its neighbours. */
+const WINDOW = 8n;
+
 export async function verifyEventByProof(o: {
   ch: ClickHouse;
   publicKeys: ReadonlyMap<string, KeyObject>;
@@ -26,12 +29,28 @@ export async function verifyEventByProof(o: {
   event_id: string;
 }): Promise<EventVerification | undefined> {
   const key = { topic: o.topic, partition: o.partition };
-  const [heads, rows, before, next] = await Promise.all([
+  // One read of the offsets around the event gives the row and both neighbours (each read scans the partition's
+  // key columns: events is sorted by tenant); the separate look-ups only when a neighbour lies beyond the window.
+  const [heads, window] = await Promise.all([
     readTreeHeads(o.ch, key),
-    collect(streamChainRows(o.ch, key, { from: o.offset, to: o.offset })),
-    clickhouseIntegrityStore(o.ch).before(o.topic, o.partition, o.offset),
-    nextRows(o.ch, key, o.offset),
+    collect(streamChainRows(o.ch, key, { from: o.offset > WINDOW ? o.offset - WINDOW : 0n, to: o.offset + WINDOW })),
   ]);
+  const at = (r: StoredChainRow) => BigInt(r.fields.kafka_offset);
+  const rows = window.filter((r) => at(r) === o.offset);
+  const below = window.filter((r) => at(r) < o.offset);
+  const above = window.filter((r) => at(r) > o.offset);
+  const lastBelow = below.length > 0 ? at(below[below.length - 1] as StoredChainRow) : undefined;
+  const firstAbove = above.length > 0 ? at(above[0] as StoredChainRow) : undefined;
+  const before: { offset: bigint; hash: string }[] =
+    lastBelow !== undefined
+      ? below.filter((r) => at(r) === lastBelow).map((r) => ({ offset: lastBelow, hash: r.hash }))
+      : o.offset > WINDOW
+        ? await clickhouseIntegrityStore(o.ch).before(o.topic, o.partition, o.offset)
+        : [];
+  const next: { offset: string; prev_hash: string }[] =
+    firstAbove !== undefined
+      ? above.filter((r) => at(r) === firstAbove).map((r) => ({ offset: r.fields.kafka_offset, prev_hash: r.fields.prev_hash }))
+      : await nextRows(o.ch, key, o.offset);
   const head = heads[0];
   const self = rows.find((r) => r.fields.event_id === o.event_id);
   if (!head || !self || self.malformed || rows.some((r) => r.hash !== self.hash)) return undefined;
