@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type AlertDelivery, alertingSection, createAlerting } from '@auditstream/alerting';
-import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
-import { uniqueName, uuidv7 } from '@auditstream/core';
-import { clickhouseWriter, createIngest, detectLayout, integrityFromConfig } from '@auditstream/ingest';
-import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import { uuidv7 } from '@auditstream/core';
 import { createAuditProducer } from '@auditstream/producer';
 import type { AuditEventInput } from '@auditstream/schemas';
-import { createTestEnv, quietLogger, sampleInput, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
+import { sampleInput, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
+import { type InProcessPipeline, startPipeline } from '../helpers/pipeline.js';
 
 // Loss detection end to end on the local Kafka and ClickHouse: the real ingest and alerting
 // (their app.ts factories) on a 3-partition topic. The SDK's traffic is numbered without gaps and
@@ -29,72 +23,16 @@ rules:
     event_loss: { grace_s: 1, tenant: ops }
 `;
 
+let pipeline: InProcessPipeline;
 let env: TestEnv;
-let alertsTopic: string;
-let rulesDir: string;
-const delivered: AlertDelivery[] = [];
-const alertingRegistry = createMetricsRegistry({ service: 'alerting-loss-test' });
-let stopAll: () => Promise<void> = async () => {};
 
 before(async () => {
-  env = await createTestEnv({ partitions: PARTITIONS });
-  alertsTopic = uniqueName('loss_alerts');
-  const admin = env.kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: alertsTopic, numPartitions: 1 }], waitForLeaders: true });
-  await admin.disconnect();
-  rulesDir = mkdtempSync(join(tmpdir(), 'loss-rules-'));
-  writeFileSync(join(rulesDir, 'rules.yaml'), RULES);
-  const ch = createClickHouse(env.config.clickhouse, { logger: quietLogger() });
-  const ingest = createIngest({
-    config: env.config,
-    logger: quietLogger(),
-    registry: createMetricsRegistry({ service: 'ingest-loss-test' }),
-    storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: integrityFromConfig(env.config.integrity, ch),
-    decoder: codec,
-    observability: false,
-  });
-  const alerting = createAlerting({
-    config: alertingSection.parse({
-      rules_file: join(rulesDir, 'rules.yaml'),
-      consumer_group: uniqueName('alerting_loss'),
-      tick_interval_ms: 200,
-      watch_rules: false,
-      sinks: { kafka: { enabled: false } },
-    }),
-    kafka: env.kafka,
-    topics: { events: env.topic, alerts: alertsTopic },
-    registry: alertingRegistry,
-    logger: createLogger({ service: 'alerting-loss-test', level: 'warn' }),
-    decodeEvent: (v) => codec.decodeSync(v) as never,
-    maxMessageBytes: env.config.ingest.max_message_bytes,
-    extraSinks: [
-      {
-        sink: { name: 'test', sendUpdates: true, send: async (d) => void delivered.push(d) },
-        queue: { queue_size: 1000, max_attempts: 1, initial_delay_ms: 10, max_delay_ms: 10 },
-      },
-    ],
-    observability: false,
-  });
-  stopAll = async () => {
-    await alerting.stop();
-    await ingest.stop();
-  };
-  await ingest.start();
-  await alerting.start();
+  pipeline = await startPipeline({ name: 'loss', partitions: PARTITIONS, rulesYaml: RULES });
+  env = pipeline.env;
 });
 
 after(async () => {
-  await stopAll();
-  const admin = env?.kafka.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => {});
-    await admin.disconnect();
-  }
-  await env?.cleanup();
-  if (rulesDir) rmSync(rulesDir, { recursive: true, force: true });
+  await pipeline?.stop();
 });
 
 test('SDK traffic raises nothing; a skipped range raises one event_loss alert naming it; retries and dead letters are not losses', async () => {
@@ -134,7 +72,7 @@ test('SDK traffic raises nothing; a skipped range raises one event_loss alert na
     await producer.disconnect();
   }
 
-  const loss = () => delivered.filter((d) => d.kind === 'fired' && d.alert.rule_type === 'event_loss');
+  const loss = () => pipeline.delivered.filter((d) => d.kind === 'fired' && d.alert.rule_type === 'event_loss');
   await waitFor('the event_loss alert', () => loss().length >= 1, 60_000, { everyMs: 100 });
   // The SDK's events were all evaluated before the raw ones: a gap among them would have been due first.
   const alerts = loss();
@@ -145,7 +83,7 @@ test('SDK traffic raises nothing; a skipped range raises one event_loss alert na
   assert.deepEqual([a.details.missing_from, a.details.missing_to, a.details.missing_count], ['4', '5', '2']);
   assert.equal(a.details.next_event_id, sent[5]!.event_id, 'the first event after the gap');
   assert.match(a.summary, new RegExp(`2 event\\(s\\) of producer ${raw} never arrived: numbers 4 to 5`));
-  const lost = (await alertingRegistry.getMetricsAsJSON()).find((m) => m.name === 'auditstream_alerting_lost_events_total');
+  const lost = (await pipeline.alertingRegistry.getMetricsAsJSON()).find((m) => m.name === 'auditstream_alerting_lost_events_total');
   assert.equal(lost?.values[0]?.value, 2);
 
   // 3. What ingest stored carries the numbers: the SDK's 0..39 under its id, the raw producer's valid ones.

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type AlertDelivery, alertingSection, createAlerting } from '@auditstream/alerting';
-import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
-import { uniqueName, uuidv7 } from '@auditstream/core';
-import { clickhouseWriter, createIngest, detectLayout, integrityFromConfig, scanDlq } from '@auditstream/ingest';
-import { createLogger, createMetricsRegistry } from '@auditstream/observability';
+import { uuidv7 } from '@auditstream/core';
+import { scanDlq } from '@auditstream/ingest';
 import type { AuditEventInput } from '@auditstream/schemas';
-import { countStored, createTestEnv, quietLogger, type TestEnv, waitFor } from '@auditstream/test';
+import { countStored, type TestEnv, waitFor } from '@auditstream/test';
+import { type InProcessPipeline, startPipeline } from '../helpers/pipeline.js';
 
 // Each class of invalid event, published raw (kafkajs + @auditstream/codec, no SDK) to the
 // events topic read by the real ingest and the real alerting (their app.ts factories), on the
@@ -146,78 +141,20 @@ const CLASSES: InvalidClass[] = [
   },
 ];
 
-const delivered: AlertDelivery[] = [];
-const alertingRegistry = createMetricsRegistry({ service: 'alerting-invalid-test' });
-let rulesDir: string;
-let alertsTopic: string;
-let stopAll: () => Promise<void> = async () => {};
+let pipeline: InProcessPipeline;
 
 before(async () => {
-  // One partition: the control burst, published last, is evaluated after every invalid record.
-  env = await createTestEnv({ partitions: 1 });
+  pipeline = await startPipeline({ name: 'invalid', partitions: 1, rulesYaml: RULES });
+  env = pipeline.env;
   tenant = env.tenant;
-  alertsTopic = uniqueName('invalid_alerts');
-  const admin = env.kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: alertsTopic, numPartitions: 1 }], waitForLeaders: true });
-  await admin.disconnect();
-  rulesDir = mkdtempSync(join(tmpdir(), 'invalid-rules-'));
-  writeFileSync(join(rulesDir, 'rules.yaml'), RULES);
-
-  const ch = createClickHouse(env.config.clickhouse, { logger: quietLogger() });
-  const ingest = createIngest({
-    config: env.config,
-    logger: quietLogger(),
-    registry: createMetricsRegistry({ service: 'ingest-invalid-test' }),
-    storage: { prepare: async () => clickhouseWriter(ch, await detectLayout(ch)), ping: () => ch.ping(), close: () => ch.close() },
-    integrity: integrityFromConfig(env.config.integrity, ch),
-    decoder: codec,
-    observability: false,
-  });
-  const alerting = createAlerting({
-    config: alertingSection.parse({
-      rules_file: join(rulesDir, 'rules.yaml'),
-      consumer_group: uniqueName('alerting_invalid'),
-      tick_interval_ms: 200,
-      watch_rules: false,
-      sinks: { kafka: { enabled: false } },
-    }),
-    kafka: env.kafka,
-    topics: { events: env.topic, alerts: alertsTopic },
-    registry: alertingRegistry,
-    logger: createLogger({ service: 'alerting-invalid-test', level: 'warn' }),
-    decodeEvent: (v) => codec.decodeSync(v) as never,
-    maxMessageBytes: env.config.ingest.max_message_bytes,
-    extraSinks: [
-      {
-        sink: { name: 'test', sendUpdates: true, send: async (d) => void delivered.push(d) },
-        queue: { queue_size: 1000, max_attempts: 1, initial_delay_ms: 10, max_delay_ms: 10 },
-      },
-    ],
-    observability: false,
-  });
-  stopAll = async () => {
-    await alerting.stop();
-    await ingest.stop();
-  };
-  await ingest.start();
-  await alerting.start();
 });
 
 after(async () => {
-  await stopAll();
-  const admin = env?.kafka.admin();
-  if (admin) {
-    await admin.connect();
-    await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => {});
-    await admin.disconnect();
-  }
-  await env?.cleanup();
-  if (rulesDir) rmSync(rulesDir, { recursive: true, force: true });
+  await pipeline?.stop();
 });
 
 async function metricSum(name: string, label?: string): Promise<Record<string, number>> {
-  const m = (await alertingRegistry.getMetricsAsJSON()).find((x) => x.name === name);
+  const m = (await pipeline.alertingRegistry.getMetricsAsJSON()).find((x) => x.name === name);
   const out: Record<string, number> = {};
   for (const v of (m?.values ?? []) as Array<{ value: number; labels: Record<string, string> }>) {
     const k = label ? String(v.labels[label]) : 'total';
@@ -247,11 +184,11 @@ test('every invalid class is dead-lettered naming its field, never stored, never
   // evaluated or discarded everything before it.
   await waitFor(
     'the control burst to alert',
-    async () => delivered.filter((d) => d.kind === 'fired' && d.alert.group['actor.id'] === 'control').length,
+    async () => pipeline.delivered.filter((d) => d.kind === 'fired' && d.alert.group['actor.id'] === 'control').length,
     (n) => n >= 1,
     60_000,
   );
-  const fired = delivered.filter((d) => d.kind === 'fired');
+  const fired = pipeline.delivered.filter((d) => d.kind === 'fired');
   assert.deepEqual(
     fired.map((d) => `${d.alert.rule_id}:${d.alert.group['actor.id']}`).sort(),
     ['brute_force:control', 'failures_any_action:control'],

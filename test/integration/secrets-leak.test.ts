@@ -12,7 +12,7 @@ import { createAuditProducer, type PublishInput } from '@auditstream/producer';
 import { waitFor } from '@auditstream/test';
 import { type Flow, httpsGet, runCli, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
 
-// Issue 11, secrets: a full run on the secure stack — ingest, alerting and the API as child
+// Secrets: a full run on the secure stack — ingest, alerting and the API as child
 // processes, each given its secrets through *_file variants — plus error paths (wrong Kafka and
 // ClickHouse passwords, a wrong API key, bad requests, an invalid secret in the config), then every
 // captured stdout/stderr and the stack's log files are searched for each known secret, raw and

@@ -13,7 +13,7 @@ import { waitFor } from '@auditstream/test';
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import { type Flow, httpsGet, type SecureStack, startSecureServices, startSecureStack } from '../helpers/secure-flow.js';
 
-// Issue 11, encryption in transit: `stack up --secure` (Kafka SASL_SSL + SCRAM-SHA-512 only,
+// Encryption in transit: `stack up --secure` (Kafka SASL_SSL + SCRAM-SHA-512 only,
 // ClickHouse HTTPS only) and one complete flow over it — SDK publish → ingest → query API over
 // HTTPS, and publish → alerting → alerts topic + HTTPS webhook verified against the stack's CA —
 // while plaintext clients are refused by Kafka (both listeners) and by ClickHouse.

@@ -6,7 +6,7 @@ import { repoRoot, sleep, uniqueName } from '@auditstream/core';
 import { freePort } from '@auditstream/test';
 
 // `npm start | tee log`, then Ctrl-C, left the ingest, alerting and API children running: `up`
-// died on its closed output before it stopped them (issue 22). Whatever ends up's output or up
+// died on its closed output before it stopped them. Whatever ends up's output or up
 // itself — a closed pipe (EPIPE), SIGHUP (the terminal closed), SIGTERM — its children must go.
 // Real processes on the shared stack, with topics, database, consumer groups and ports of their own.
 const root = repoRoot();

@@ -5,7 +5,7 @@ import { readConfigFile } from '@auditstream/config';
 import { uuidv7 } from '@auditstream/core';
 import { clickhouseIntegrityStore, loadSigningKey, loadSigningKeyFile, type SigningKey } from '@auditstream/integrity';
 import type { Logger } from '@auditstream/observability';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController, type RouteOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
 import { type ApiKeyVerifier, createApiKeyVerifier } from './api-keys.js';
 import type { ApiConfig } from './config.js';
@@ -13,7 +13,7 @@ import { createCursorCodec } from './cursor.js';
 import { createManifestStore, type ManifestSigning } from './export-manifests.js';
 import type { IntegrityVerifier } from './integrity.js';
 import { createJwtVerifier, type JwtVerifier } from './jwt.js';
-import { buildOpenApi } from './openapi.js';
+import { registerOpenApi } from './openapi.js';
 import { createPipelineHealth, type PipelineHealthReader } from './pipeline-health.js';
 import { createSelfAuditor, type RecordEvent } from './plugins/audit-self.js';
 import { registerAuth } from './plugins/auth.js';
@@ -116,9 +116,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   registerHttpRefusals(app);
   const metrics = apiMetrics(deps.metrics);
-  const routes: Pick<RouteOptions, 'method' | 'url' | 'schema' | 'config'>[] = [];
-  app.addHook('onRoute', (r) => {
-    routes.push({ method: r.method, url: r.url, schema: r.schema, config: r.config });
+  registerOpenApi(app, {
+    title: 'auditstream query API',
+    version: API_VERSION,
+    description:
+      'Search, aggregate, export and verify the audit log. Every read is itself audited (audit.query / audit.export). ' +
+      'Errors are RFC 9457 problem documents (application/problem+json). See docs/api.md.',
   });
 
   const audit = createSelfAuditor({
@@ -192,46 +195,44 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       logger,
     }),
   };
-  healthRoutes(app, deps.clickhouse);
-  eventRoutes(app, ctx);
-  eventVerifyRoutes(app, ctx);
-  statsRoutes(app, ctx);
-  freshnessRoutes(app, ctx);
-  exportRoutes(app, ctx);
-  exportManifestRoutes(app, ctx);
-  alertRoutes(app, ctx);
-  integrityRoutes(app, ctx);
-  proofRoutes(app, ctx);
-  viewerTokenRoutes(app, ctx, viewerTokens);
-  savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
-  pipelineHealthRoutes(
-    app,
-    ctx,
-    deps.pipeline ??
-      createPipelineHealth({
-        eventsTopic: 'audit.events',
-        ingestGroupId: 'auditstream-ingest',
-        ingestMetricsUrl: config.pipeline_ingest_metrics_url ?? 'http://127.0.0.1:9464/metrics',
-        alertingMetricsUrl: config.pipeline_alerting_metrics_url ?? 'http://127.0.0.1:9465/metrics',
-        timeoutMs: config.pipeline_scrape_timeout_ms,
-      }),
-  );
-  collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
-  consoleRoutes(app, ctx);
-
-  let spec: string | undefined;
-  app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
-    spec ??= JSON.stringify(
-      buildOpenApi(routes, {
-        title: 'auditstream query API',
-        version: API_VERSION,
-        description:
-          'Search, aggregate, export and verify the audit log. Every read is itself audited (audit.query / audit.export). ' +
-          'Errors are RFC 9457 problem documents (application/problem+json). See docs/api.md.',
-      }),
+  // The routes are added as a plugin, after @fastify/swagger's, so its onRoute hook sees them;
+  // skip-override keeps them in the root context, with the hooks above.
+  const addRoutes = async (app: FastifyInstance) => {
+    healthRoutes(app, deps.clickhouse);
+    eventRoutes(app, ctx);
+    eventVerifyRoutes(app, ctx);
+    statsRoutes(app, ctx);
+    freshnessRoutes(app, ctx);
+    exportRoutes(app, ctx);
+    exportManifestRoutes(app, ctx);
+    alertRoutes(app, ctx);
+    integrityRoutes(app, ctx);
+    proofRoutes(app, ctx);
+    viewerTokenRoutes(app, ctx, viewerTokens);
+    savedSearchRoutes(app, ctx, { writer: deps.savedSearchWriter ?? deps.clickhouse });
+    pipelineHealthRoutes(
+      app,
+      ctx,
+      deps.pipeline ??
+        createPipelineHealth({
+          eventsTopic: 'audit.events',
+          ingestGroupId: 'auditstream-ingest',
+          ingestMetricsUrl: config.pipeline_ingest_metrics_url ?? 'http://127.0.0.1:9464/metrics',
+          alertingMetricsUrl: config.pipeline_alerting_metrics_url ?? 'http://127.0.0.1:9465/metrics',
+          timeoutMs: config.pipeline_scrape_timeout_ms,
+        }),
     );
-    return reply.type('application/json').send(spec);
-  });
+    collectorRoutes(app, ctx, { publisher: deps.publisher, registry: deps.metrics });
+    consoleRoutes(app, ctx);
+
+    let spec: string | undefined;
+    app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
+      spec ??= JSON.stringify(app.swagger());
+      return reply.type('application/json').send(spec);
+    });
+  };
+  Object.assign(addRoutes, { [Symbol.for('skip-override')]: true });
+  app.register(addRoutes);
   return app;
 }
 

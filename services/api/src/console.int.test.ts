@@ -1,4 +1,4 @@
-// The console's API (issue 17) against the real stack: events ingested by the real `auditstream
+// The console's API against the real stack: events ingested by the real `auditstream
 // ingest` (chained, checkpoints signed), ClickHouse 18.16, keys in audit.api_keys. The API runs
 // in-process (inject); its self-audit events are collected in memory.
 import assert from 'node:assert/strict';

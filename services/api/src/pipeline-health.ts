@@ -1,5 +1,6 @@
 import { withTimeout } from '@auditstream/core';
 import { committedOffsets, topicWatermarks, withAdmin } from '@auditstream/kafka';
+import type { PipelineHealth } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 
 /**
@@ -21,30 +22,7 @@ export interface PipelineHealthOptions {
   timeoutMs: number;
 }
 
-interface Source {
-  reachable: boolean;
-  /** Why it could not be read (null when reachable). */
-  error: string | null;
-}
-
-export interface PipelineHealth {
-  checked_at: string;
-  ingest_lag: Source & { source: 'kafka'; topic: string; group: string; total: number | null; partitions: { partition: number; lag: number }[] };
-  ingest: Source & {
-    url: string;
-    received_events_total: number | null;
-    inserted_events_total: number | null;
-    dead_lettered_total: number | null;
-    dead_lettered_by_class: Record<string, number>;
-  };
-  alerting: Source & {
-    url: string;
-    delivery_failures_total: number | null;
-    delivery_failures_by_sink: Record<string, number>;
-    deliveries_by_result: Record<string, number>;
-    queue_depth: number | null;
-  };
-}
+export type { PipelineHealth };
 
 export interface PipelineHealthReader {
   read(): Promise<PipelineHealth>;

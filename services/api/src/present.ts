@@ -1,27 +1,10 @@
 import type { StoredEvent } from '@auditstream/clickhouse';
+import type { ApiEvent, ApiEventIntegrity } from '@auditstream/schemas';
 import { microsToIso } from './time.js';
 
-/** The API's event object (schemas/events.ts eventSchema) from a stored row. */
-export interface ApiEvent {
-  event_id: string;
-  tenant_id: string;
-  occurred_at: string;
-  actor: { id: string; type: string; name: string | null; session_id: string | null; ip: string | null; user_agent: string | null };
-  action: string;
-  category: string;
-  outcome: string;
-  reason: string | null;
-  service: string;
-  host: string | null;
-  region: string | null;
-  resource: { type: string; id: string; name: string | null } | null;
-  request_id: string | null;
-  trace_id: string | null;
-  severity: string;
-  attributes: Record<string, string>;
-  enrichment: { geo_country: string; geo_city: string; ua_browser: string; ua_os: string; ua_device: string };
-}
+export type { ApiEvent };
 
+/** The API's event object (schemas/events.ts eventSchema) from a stored row. */
 export function toApiEvent(s: StoredEvent): ApiEvent {
   const e = s.event;
   return {
@@ -58,7 +41,7 @@ export function toApiEvent(s: StoredEvent): ApiEvent {
   };
 }
 
-export function toApiEventWithIntegrity(s: StoredEvent): ApiEvent & { integrity: Record<string, unknown> } {
+export function toApiEventWithIntegrity(s: StoredEvent): ApiEvent & { integrity: ApiEventIntegrity } {
   return {
     ...toApiEvent(s),
     integrity: {

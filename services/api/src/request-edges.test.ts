@@ -9,7 +9,7 @@ import { apiDefaults } from './config.js';
 import { parseDecimalInteger } from './plugins/params.js';
 import { PROBLEMS, problemType } from './problem.js';
 
-// The API's edges as a hostile or careless client finds them (issue 22): number-shaped and loosely
+// The API's edges as a hostile or careless client finds them: number-shaped and loosely
 // written integers, errors outside the route lifecycle, echoed input, phantom tenants, and the
 // audit trail of refused requests.
 

@@ -15,7 +15,7 @@ import { runAlerting } from './sections/alerting.js';
 import { runAnchor } from './sections/anchor.js';
 import { runCollector } from './sections/collector.js';
 import { runIngestSection } from './sections/ingest.js';
-import { runLatency } from './sections/latency.js';
+import { runLatency, SHORT_BATCH_AGE_MS, shortAgeFigures } from './sections/latency.js';
 import { clickhouseWriteLimit, exportRows, kafkaReadLimit } from './sections/limits.js';
 import { runProducer } from './sections/producer.js';
 import { runQueries } from './sections/query.js';
@@ -173,6 +173,16 @@ export function createBench(deps: BenchDeps): Bench {
           const al = await runAlerting(env, { rate, seconds: o.alert_seconds, probeEveryMs: 500, settleMs: 10_000, startTimeoutMs: 120_000, log, track });
           Object.assign(figures, al.result);
           await al.child.stop();
+        });
+        await section('latency_age250', async () => {
+          // The same offered load with ingest flushing 4x as often: what the shorter batch age buys.
+          await ingest.stop();
+          ingest = spawnService('ingest', { ...env.serviceEnv, AUDITSTREAM_INGEST__BATCH_MAX_AGE_MS: String(SHORT_BATCH_AGE_MS) });
+          children.push(ingest);
+          await ingest.waitForLog(/serving \/metrics/, 120_000);
+          log(`run ${index + 1}/${o.runs}: publish → queryable latency with batch_max_age_ms ${SHORT_BATCH_AGE_MS}`);
+          const r = await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000 });
+          Object.assign(figures, shortAgeFigures(r));
         });
         await ingest.stop();
 

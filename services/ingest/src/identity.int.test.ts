@@ -19,7 +19,7 @@ import {
 import type { Kafka } from 'kafkajs';
 
 /**
- * Storage identity (issue 21.1), end to end on the real Kafka, ClickHouse and `auditstream ingest`,
+ * Storage identity (@auditstream/clickhouse identity.ts), end to end on the real Kafka, ClickHouse and `auditstream ingest`,
  * with merges forced (OPTIMIZE … FINAL): a stored row is its Kafka message, so messages reusing an
  * event_id are all kept (and verify stays clean, naming the conflict), while re-delivered copies
  * of one message collapse. Before migration 006 the events key ended at event_id: the merge kept

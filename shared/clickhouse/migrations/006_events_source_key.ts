@@ -7,7 +7,7 @@ import { swapTable } from './swap.js';
 /**
  * audit.events keyed by where a row came from (schema.ts EVENTS_ORDER_BY): before this, two
  * messages reusing an event_id (same tenant, day, action and actor) were merged into one and the
- * chain lost entries (issue 21). Also adds received_at_ms and ingested_at_ms on the legacy layout
+ * chain lost entries. Also adds received_at_ms and ingested_at_ms on the legacy layout
  * (DateTime has whole seconds; Kafka timestamps have milliseconds). Copied rows get 0 ms: the
  * milliseconds were never stored. A table swap (swap.ts): 18.16 cannot change a sorting key.
  * On servers without skip indexes the lookup views are re-created on the new table (a view reads

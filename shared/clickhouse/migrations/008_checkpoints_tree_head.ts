@@ -9,7 +9,7 @@ export const CHECKPOINT_TREE_COLUMNS = `,
   \`tree_frontier\` String DEFAULT '' COMMENT 'hex roots of the perfect subtrees at tree_size, largest first (not signed: where ingest resumes)'`;
 
 /**
- * Signed tree heads in the checkpoints (issue 19, docs/integrity.md "Merkle tree"). 18.16 has no
+ * Signed tree heads in the checkpoints (docs/integrity.md "Merkle tree"). 18.16 has no
  * `ADD COLUMN IF NOT EXISTS`, so an interrupted ALTER could not simply run again: the table is
  * swapped instead (swap.ts; it is small, one row per checkpoint). Copied checkpoints get
  * tree_size 0: they were signed without a tree head and verify as before.

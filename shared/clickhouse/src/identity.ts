@@ -4,7 +4,7 @@ import { EVENT_CONTENT_COLUMNS, type EventRow } from './rows.js';
 import { type SqlFragment, sql, unsafeRaw } from './sql.js';
 
 /**
- * Storage identity of audit.events (issue 21), in one place:
+ * Storage identity of audit.events, in one place:
  * - a stored row is identified by its Kafka message (kafka_topic, kafka_partition, kafka_offset),
  *   the end of the sorting key (schema.ts EVENTS_ORDER_BY): re-delivered copies of a message
  *   collapse on merge, different messages never do;

@@ -128,7 +128,7 @@ export function eventColumnNames(layout: Layout): string[] {
  *   row is identified by its Kafka message. A re-delivered copy of a message has the same key
  *   (every column before the source is taken from the event itself), so ReplacingMergeTree
  *   collapses the copies on merge; two different messages never share a key, so a message that
- *   reuses another's event_id can never merge it away (issue 21: it erased chain entries).
+ *   reuses another's event_id can never merge it away (that would erase chain entries).
  * Queries show one row per event_id by the rule in queries.ts (FIRST_STORED_RULE).
  */
 export const EVENTS_ORDER_BY = '(tenant_id, toDate(occurred_at), action, actor_id, event_id, kafka_topic, kafka_partition, kafka_offset)';

@@ -6,7 +6,7 @@ import { createCodec } from './codec.js';
 
 // Every string value is unique, so its bytes can be found in the encoding and the payload cut
 // inside them. avsc shares one `string` Type across all these fields: the guard must still
-// name the one the body really ended in (it used to name event_id, the first it compiled).
+// name the one the body really ended in, not the first field that shares the Type (event_id).
 const event: AuditEventInput = {
   event_id: '01890f5c-3b2a-7cde-8f01-23456789abcd',
   tenant_id: 'tenant-aaaa',

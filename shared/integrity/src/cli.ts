@@ -6,29 +6,23 @@ import { createKafkaClient, type KafkaClientConfig } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { generateSigningKey, loadPublicKeyFiles } from './keys.js';
 import type { Finding } from './partition-verifier.js';
-import { type VerifyProgress, type VerifyReport, verifyStore } from './verify-store.js';
+import { type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';
 
 /**
  * What the `auditstream verify` and `auditstream keys` commands (services/cli) run, once they have
  * parsed their options and read the configuration. Kept here so the CLI holds no logic.
  */
 
-export interface VerifyCommandInput {
+/** The command's selection and limits are verifyStore's own options, passed through. */
+type VerifySelection = Pick<VerifyStoreOptions, 'topic' | 'partitions' | 'from' | 'to' | 'tenant' | 'full' | 'marginMs' | 'allowOffsetGaps' | 'maxFindings'>;
+
+export interface VerifyCommandInput extends VerifySelection {
   clickhouse: ClickHouseConfig;
   /** Omitted: Kafka is not consulted (--no-kafka). */
   kafka?: KafkaClientConfig;
   checkpointsTopic: string;
   ingestGroupId?: string;
   publicKeyPaths: readonly string[];
-  topic?: string;
-  partitions?: number[];
-  from?: Date;
-  to?: Date;
-  tenant?: string;
-  full?: boolean;
-  marginMs?: number;
-  allowOffsetGaps?: boolean;
-  maxFindings?: number;
   json?: boolean;
   logLevel?: string;
   /** Where the human report and JSON go (stdout) and progress (stderr). */
@@ -46,6 +40,18 @@ export async function runVerifyCommand(input: VerifyCommandInput): Promise<numbe
     throw new AuditstreamError('USAGE', 'no public key: pass --public-key <file|dir> (or set integrity.public_key_files)', { field: 'public-key' });
   const publicKeys = loadPublicKeyFiles(input.publicKeyPaths);
   if (publicKeys.size === 0) throw new AuditstreamError('USAGE', 'no public key found in the given --public-key paths', { field: 'public-key' });
+  const {
+    clickhouse: _ch,
+    kafka: _kafka,
+    checkpointsTopic: _topic,
+    ingestGroupId: _group,
+    publicKeyPaths: _keys,
+    json: _json,
+    logLevel: _level,
+    out: _out,
+    err: _err,
+    ...selection
+  } = input;
   const logger = createLogger({ service: 'cli', level: input.logLevel ?? 'warn' });
   const ch = createClickHouse(input.clickhouse, { logger, component: 'verify' });
   const kafka = input.kafka ? createKafkaClient(input.kafka, { component: 'verify', logger: logger.child({ component: 'verify.kafka' }) }) : undefined;
@@ -61,15 +67,7 @@ export async function runVerifyCommand(input: VerifyCommandInput): Promise<numbe
       ...(kafka ? { kafka } : {}),
       checkpointsTopic: input.checkpointsTopic,
       ...(input.ingestGroupId ? { ingestGroupId: input.ingestGroupId } : {}),
-      ...(input.topic !== undefined ? { topic: input.topic } : {}),
-      ...(input.partitions ? { partitions: input.partitions } : {}),
-      ...(input.from ? { from: input.from } : {}),
-      ...(input.to ? { to: input.to } : {}),
-      ...(input.tenant !== undefined ? { tenant: input.tenant } : {}),
-      ...(input.full ? { full: true } : {}),
-      ...(input.marginMs !== undefined ? { marginMs: input.marginMs } : {}),
-      ...(input.allowOffsetGaps ? { allowOffsetGaps: true } : {}),
-      ...(input.maxFindings !== undefined ? { maxFindings: input.maxFindings } : {}),
+      ...selection,
       onProgress: (p) => err(progressLine(p)),
       progressEveryMs: 2000,
       signal: abort.signal,

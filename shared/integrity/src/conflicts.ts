@@ -4,7 +4,7 @@ import type { Finding } from './partition-verifier.js';
 import { occurredAtText } from './partition-verifier.js';
 
 /**
- * event_id conflicts (issue 21; the model is in @auditstream/clickhouse identity.ts): messages
+ * event_id conflicts (the model is in @auditstream/clickhouse identity.ts): messages
  * that carry one event_id with different event content. Each is stored and chained (the sorting
  * key ends with the Kafka source, so none merges another away); queries show the first received.
  * verify names every other one: an auditor sees that the event shown is not the only message that

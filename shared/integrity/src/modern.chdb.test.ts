@@ -95,7 +95,7 @@ test('modern layout: chained rows verify, and an altered row is named', async ()
   assert.equal(tampered.first_error?.offset, '41');
 });
 
-// Storage identity (issue 21.1) on the modern layout: rows chained and inserted as ingest does,
+// Storage identity (@auditstream/clickhouse identity.ts) on the modern layout: rows chained and inserted as ingest does,
 // merges forced. The same reproductions run on 18.16 through the real ingest in
 // services/ingest/src/identity.int.test.ts.
 const ALL = { from: 0, to: 4_000_000_000_000_000 };

@@ -7,18 +7,8 @@ import { requirePermission } from '../scope.js';
 import { VIEWER_TOKEN_PREFIX, type ViewerTokenCodec } from '../viewer-tokens.js';
 import type { RateLimitGate } from './rate-limit.js';
 
-declare module 'fastify/types/schema.js' {
-  /** OpenAPI metadata beside the validation schemas (read by openapi.ts; fastify ignores it). */
-  interface FastifySchema {
-    operationId?: string;
-    summary?: string;
-    description?: string;
-    tags?: string[];
-    /** Left out of the OpenAPI document. */
-    hide?: boolean;
-  }
-}
-
+// The OpenAPI keys beside the validation schemas (operationId, summary, tags, hide, …) are
+// declared by @fastify/swagger (openapi.ts); fastify ignores them.
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the auth hook on every non-public route. */

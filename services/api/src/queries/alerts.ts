@@ -1,4 +1,5 @@
 import { type ClickHouse, joinSql, p, parseClickHouseTime, type SqlFragment, sql, table } from '@auditstream/clickhouse';
+import type { ApiAlert } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
 import { limitCount, tenantCondition } from './scope-sql.js';
@@ -19,19 +20,8 @@ export interface AlertQuery {
   status?: string | undefined;
 }
 
-export interface AlertRow {
-  alert_id: string;
-  tenant_id: string;
-  rule_id: string;
-  severity: string;
-  status: string;
-  title: string;
-  details: Record<string, unknown>;
-  event_ids: string[];
-  /** µs since the epoch. */
-  fired_at: bigint;
-  updated_at: bigint;
-}
+/** An alert as stored: the API's alert with its times in µs since the epoch. */
+export type AlertRow = Omit<ApiAlert, 'fired_at' | 'updated_at'> & { fired_at: bigint; updated_at: bigint };
 
 const toSecondDate = (us: bigint) => new Date(Number(us / 1_000_000n) * 1000);
 const ceilSecondDate = (us: bigint) => new Date(Number((us + 999_999n) / 1_000_000n) * 1000);

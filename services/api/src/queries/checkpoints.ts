@@ -1,17 +1,9 @@
 import { type ClickHouse, parseClickHouseTime, sql, table } from '@auditstream/clickhouse';
+import type { PartitionCheckpoint } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import { microsToIso } from '../time.js';
 
-export interface PartitionCheckpoint {
-  topic: string;
-  partition: number;
-  last_offset: string;
-  chain_seq: string;
-  chain_head: string;
-  created_at: string;
-  key_id: string;
-  checkpoints: number;
-}
+export type { PartitionCheckpoint };
 
 /**
  * The latest signed checkpoint of every partition's chain (the console's integrity page): one

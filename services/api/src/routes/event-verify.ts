@@ -1,13 +1,11 @@
 import type { EventVerification } from '@auditstream/integrity';
 import type { FastifyInstance } from 'fastify';
 import { ProblemError } from '../problem.js';
-import { getEventById } from '../queries/events.js';
 import { READ_PROBLEMS } from '../schemas/common.js';
 import { eventVerificationSchema } from '../schemas/event-verify.js';
 import { eventIdParamsSchema, getEventQuerySchema } from '../schemas/events.js';
-import { resolveScope } from '../scope.js';
-import { principalOf, type RouteContext } from './context.js';
-import { visibleToPrincipal } from './filters.js';
+import type { RouteContext } from './context.js';
+import { findVisibleEvent } from './find-event.js';
 
 /**
  * GET /v1/events/{event_id}/verify: the single-event check behind the console's "verified" mark.
@@ -35,17 +33,8 @@ export function eventVerifyRoutes(app: FastifyInstance, ctx: RouteContext): void
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      const scope = resolveScope(principal, request.query.tenant);
-      const id = request.params.event_id.toLowerCase();
-      const found = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
-      const event = found && visibleToPrincipal(principal, found) ? found : undefined;
-      const base = {
-        kind: 'query' as const,
-        scope: event ? { all: false as const, tenants: [event.event.tenant_id] } : scope,
-        filter: { event_id: id, tenant: request.query.tenant },
-        resource: { type: 'audit_event_verification', id },
-      };
+      const { id, event, audit } = await findVisibleEvent(ctx, request);
+      const base = { kind: 'query' as const, ...audit, resource: { type: 'audit_event_verification', id } };
       const verifier = ctx.verify?.verifyEvent;
       if (!event || !verifier) {
         await ctx.audit.record(request, {

@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { queryDigest } from '../cursor.js';
 import { toApiEvent, toApiEventWithIntegrity } from '../present.js';
 import { ProblemError } from '../problem.js';
-import { getEventById, searchEvents } from '../queries/events.js';
+import { searchEvents } from '../queries/events.js';
 import { READ_PROBLEMS } from '../schemas/common.js';
 import { eventIdParamsSchema, eventWithIntegritySchema, getEventQuerySchema, searchQuerySchema, searchResponseSchema } from '../schemas/events.js';
-import { resolveScope, scopeLabel } from '../scope.js';
+import { scopeLabel } from '../scope.js';
 import { principalOf, type RouteContext } from './context.js';
-import { type EventFilterInput, eventQueryFrom, filterOf, visibleToPrincipal } from './filters.js';
+import { type EventFilterInput, eventQueryFrom, filterOf } from './filters.js';
+import { findVisibleEvent } from './find-event.js';
 
 interface SearchQuery extends EventFilterInput {
   sort?: 'asc' | 'desc';
@@ -73,19 +74,8 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      const scope = resolveScope(principal, request.query.tenant);
-      const id = request.params.event_id.toLowerCase();
-      const found = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
-      // A viewer token sees only the events inside its fixed filters.
-      const event = found && visibleToPrincipal(principal, found) ? found : undefined;
-      await ctx.audit.record(request, {
-        kind: 'query',
-        scope: event ? { all: false, tenants: [event.event.tenant_id] } : scope,
-        filter: { event_id: id, tenant: request.query.tenant },
-        resource: { type: 'audit_event', id },
-        extra: { result_count: event ? 1 : 0 },
-      });
+      const { principal, id, event, audit } = await findVisibleEvent(ctx, request);
+      await ctx.audit.record(request, { kind: 'query', ...audit, resource: { type: 'audit_event', id }, extra: { result_count: event ? 1 : 0 } });
       if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
       // The integrity fields describe the stored row (hash over the ciphertext); only the presented values change.
       await ctx.fields.reveal([event], principal);

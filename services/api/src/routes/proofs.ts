@@ -1,12 +1,12 @@
 import { buildConsistencyProof, buildInclusionProof, canonicalEntryText, chainFieldsFromStored, readTreeHeads, type TreeHead } from '@auditstream/integrity';
 import type { FastifyInstance } from 'fastify';
 import { badParameter, ProblemError } from '../problem.js';
-import { getEventById } from '../queries/events.js';
 import { READ_PROBLEMS } from '../schemas/common.js';
 import { eventIdParamsSchema } from '../schemas/events.js';
 import { consistencyProofSchema, consistencyQuerySchema, inclusionProofSchema, proofQuerySchema } from '../schemas/proofs.js';
 import { resolveScope } from '../scope.js';
 import { principalOf, type RouteContext } from './context.js';
+import { findVisibleEvent } from './find-event.js';
 
 interface ConsistencyQuery {
   partition: number;
@@ -35,16 +35,8 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request) => {
-      const scope = resolveScope(principalOf(request), request.query.tenant);
-      const id = request.params.event_id.toLowerCase();
-      const event = await ctx.metrics.timeQuery('get_event', () => getEventById(ctx.ch, scope, id, ctx.querySettings));
-      await ctx.audit.record(request, {
-        kind: 'query',
-        scope: event ? { all: false, tenants: [event.event.tenant_id] } : scope,
-        filter: { event_id: id, tenant: request.query.tenant },
-        resource: { type: 'audit_event_proof', id },
-        extra: { result_count: event ? 1 : 0 },
-      });
+      const { id, event, audit } = await findVisibleEvent(ctx, request);
+      await ctx.audit.record(request, { kind: 'query', ...audit, resource: { type: 'audit_event_proof', id }, extra: { result_count: event ? 1 : 0 } });
       if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
       const m = event.meta;
       if (!m.hash || !m.chain_seq || m.chain_seq === '0')

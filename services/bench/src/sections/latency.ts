@@ -71,3 +71,11 @@ export async function runLatency(env: RunEnv, opts: { rate: number; seconds: num
     latency_poll_ms: polls ? (Date.now() - pollStart) / polls : Number.NaN,
   };
 }
+
+/** The second latency run's ingest batch_max_age_ms (the first runs with the default, 1000). */
+export const SHORT_BATCH_AGE_MS = 250;
+
+/** The second run's figures, named `latency_age250_*` beside the first run's. */
+export function shortAgeFigures(r: LatencyResult): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/^latency_/, `latency_age${SHORT_BATCH_AGE_MS}_`), v]));
+}

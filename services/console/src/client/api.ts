@@ -1,5 +1,9 @@
 /** The console's one HTTP client: the bearer token from sessionStorage, problem documents as errors. */
 
+import type { ApiEvent } from '@auditstream/schemas';
+
+export type { ApiEvent };
+
 const TOKEN_KEY = 'auditstream.token';
 const EMBED_KEY = 'auditstream.viewer_token';
 
@@ -51,27 +55,6 @@ export async function getJson<T>(path: string, params?: URLSearchParams): Promis
 export async function postJson<T>(path: string, body: unknown, bearer?: string | null): Promise<T> {
   const res = await request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, bearer);
   return (await res.json()) as T;
-}
-
-export interface ApiEvent {
-  event_id: string;
-  tenant_id: string;
-  occurred_at: string;
-  actor: { id: string; type: string; name: string | null; session_id: string | null; ip: string | null; user_agent: string | null };
-  action: string;
-  category: string;
-  outcome: string;
-  reason: string | null;
-  service: string;
-  host: string | null;
-  region: string | null;
-  resource: { type: string; id: string; name: string | null } | null;
-  request_id: string | null;
-  trace_id: string | null;
-  severity: string;
-  attributes: Record<string, string>;
-  enrichment: Record<string, string>;
-  integrity?: Record<string, string | number>;
 }
 
 export interface Timeseries {

@@ -1,28 +1,6 @@
+import type { PipelineHealth, PipelineHealthSource as Source } from '@auditstream/schemas';
 import { getJson } from './api.js';
 import { html, useLoad } from './router.js';
-
-interface Source {
-  reachable: boolean;
-  error: string | null;
-}
-interface PipelineHealth {
-  checked_at: string;
-  ingest_lag: Source & { topic: string; group: string; total: number | null; partitions: { partition: number; lag: number }[] };
-  ingest: Source & {
-    url: string;
-    received_events_total: number | null;
-    inserted_events_total: number | null;
-    dead_lettered_total: number | null;
-    dead_lettered_by_class: Record<string, number>;
-  };
-  alerting: Source & {
-    url: string;
-    delivery_failures_total: number | null;
-    delivery_failures_by_sink: Record<string, number>;
-    deliveries_by_result: Record<string, number>;
-    queue_depth: number | null;
-  };
-}
 
 const num = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toLocaleString('en'));
 

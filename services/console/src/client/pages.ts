@@ -1,3 +1,4 @@
+import type { ApiAlert as Alert, PartitionCheckpoint as Checkpoint } from '@auditstream/schemas';
 import { useState } from 'preact/hooks';
 import { type ApiEvent, getJson, postJson, type Timeseries } from './api.js';
 import { Histogram } from './histogram.js';
@@ -120,19 +121,6 @@ export function ActorPage(props: { id: string; params: URLSearchParams }) {
   </section>`;
 }
 
-interface Alert {
-  alert_id: string;
-  tenant_id: string;
-  rule_id: string;
-  severity: string;
-  status: string;
-  title: string;
-  details: Record<string, unknown>;
-  event_ids: string[];
-  fired_at: string;
-  updated_at: string;
-}
-
 /** The alert history: severity, rule, group, sample events and the search that reproduces it. */
 export function AlertsPage(props: { params: URLSearchParams }) {
   const now = stableNow(location.search);
@@ -176,17 +164,6 @@ interface Report {
   events_checked: number;
   checkpoints_checked: number;
   failures: { kind: string; detail: string; partition?: number; offset?: string }[];
-}
-
-interface Checkpoint {
-  topic: string;
-  partition: number;
-  last_offset: string;
-  chain_seq: string;
-  chain_head: string;
-  created_at: string;
-  key_id: string;
-  checkpoints: number;
 }
 
 /** The latest checkpoints per partition, the latest verification, and "verify this range". */

@@ -13,7 +13,7 @@ interface Seen {
 }
 
 /**
- * Counts stored messages that reuse an event_id seen recently by this process (issue 21; the
+ * Counts stored messages that reuse an event_id seen recently by this process (the
  * model is in @auditstream/clickhouse identity.ts): `duplicate` when the event content is the
  * same (a producer that published one event twice), `conflict` when it differs (a buggy
  * producer, or an attempt to replace another event). Both messages stay stored and chained;
