@@ -13,7 +13,9 @@ import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
 import { EvaluatedOffsets } from './progress.js';
+import { ensureRepartitionTopic, type Repartitioner, repartitionTopicName, startRepartitioner } from './repartition.js';
 import { createRebuilder } from './replay.js';
+import { keyPartition, partitionScope, type RouteScope } from './route.js';
 import { createRulesReloader, type RulesReloader } from './rules/reload.js';
 import { type AlertDecoder, type AlertEncoder, decodeAlert as defaultDecodeAlert, encodeAlert as defaultEncodeAlert } from './sinks/alert-codec.js';
 import { type Delivery, startDelivery } from './sinks/delivery.js';
@@ -80,6 +82,9 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   let reloader: RulesReloader | undefined;
   let admin: Admin | undefined;
   let consumer: EventsConsumer | undefined;
+  let repartitioner: Repartitioner | undefined;
+  /** Scale-out: the repartition topic, its partition count, and the partitions this instance evaluates. */
+  const scaled = config.repartition ? { topic: repartitionTopicName(config, topics.events), partitions: 0, owned: new Set<number>() } : undefined;
   let delivery: Delivery | undefined;
   let server: ObservabilityServer | undefined;
   let ticker: NodeJS.Timeout | undefined;
@@ -95,13 +100,16 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   }
 
   /** Only what ingest would store reaches the rules (gate.ts): an alert never points at a dead letter. */
-  async function evaluate(m: KafkaMessage): Promise<void> {
+  async function evaluate(m: KafkaMessage, partition: number): Promise<void> {
     const a = await admit(m.value, Number(m.timestamp));
-    // The Kafka timestamp is the event's arrival: future event times are clamped against it.
-    if (a.ok) requireEngine().process(a.event, Number(m.timestamp));
+    // Scaled out, the record is a copy carrying only the group keys of its partition (route.ts).
+    const route: RouteScope | undefined = scaled ? partitionScope(partition, scaled.partitions) : undefined;
+    // The Kafka timestamp is the event's arrival (kept by the repartition copy): future event times are clamped against it.
+    if (a.ok) requireEngine().process(a.event, Number(m.timestamp), route);
     else {
-      if (a.event) requireEngine().observe(a.event, Number(m.timestamp));
-      metrics.discarded.inc({ reason: a.reason });
+      if (a.event) requireEngine().observe(a.event, Number(m.timestamp), route);
+      // Scaled out, the repartition stage already counted it.
+      if (!scaled) metrics.discarded.inc({ reason: a.reason });
     }
   }
 
@@ -114,6 +122,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     log,
     evaluated,
     evaluate,
+    ...(scaled ? { source: { topic: scaled.topic, group: config.consumer_group } } : {}),
   });
 
   function createEngine(): Engine {
@@ -142,6 +151,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       min_update_interval_ms: config.min_update_interval_ms,
       limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
       metrics: metrics.engine,
+      ...(scaled ? { owns: (key: string) => scaled.owned.has(keyPartition(key, scaled.partitions)) } : {}),
       onAlert: (d: AlertDelivery) => {
         log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
         delivery?.dispatcher.dispatch(d);
@@ -177,6 +187,8 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       admin = a;
       await a.connect();
       await ensureTopics(a, topics);
+      if (scaled)
+        scaled.partitions = await ensureRepartitionTopic(a, { topic: scaled.topic, events: topics.events, partitions: config.repartition_partitions, log });
       delivery = await startDelivery({
         kafka,
         sinks: config.sinks,
@@ -191,19 +203,40 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         kafka,
         admin: a,
         config,
-        topic: topics.events,
+        // Scaled out: the repartition topic, from its start when the group never committed (it holds only what the stage copied).
+        topic: scaled?.topic ?? topics.events,
+        ...(scaled ? { startFrom: 'earliest' as const } : {}),
         log,
         evaluated,
         evaluate,
-        onJoin: (partitions) => (config.replay_on_start ? rebuilder.rebuild(a, requireEngine(), partitions) : Promise.resolve()),
+        onJoin: (partitions) => {
+          if (scaled) scaled.owned = new Set(partitions);
+          return config.replay_on_start ? rebuilder.rebuild(a, requireEngine(), partitions) : Promise.resolve();
+        },
         onFatal: () => {
           isReady = false;
         },
       });
+      // Started after the evaluating stage, whose group has pinned its start on the repartition topic by then.
+      if (scaled) {
+        repartitioner = await startRepartitioner({
+          kafka,
+          admin: a,
+          config,
+          source: topics.events,
+          target: scaled.topic,
+          partitions: scaled.partitions,
+          rules: () => requireEngine().rules.rules,
+          admit,
+          metrics,
+          log,
+        });
+      }
       const c = consumer;
       ticker = setInterval(() => {
         if (stopping || !engine) return;
-        engine.tick(Date.now(), c.caughtUp());
+        // Silence is real silence only when neither stage has a backlog.
+        engine.tick(Date.now(), c.caughtUp() && (repartitioner?.caughtUp() ?? true));
         if (Date.now() - lagCheckedAt > 5000) {
           lagCheckedAt = Date.now();
           c.updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
@@ -211,7 +244,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       }, config.tick_interval_ms);
       ticker.unref();
       isReady = true;
-      log.info({ group: config.consumer_group, topic: topics.events }, 'alerting started');
+      log.info({ group: config.consumer_group, topic: topics.events, repartition: scaled?.topic }, 'alerting started');
     },
 
     async stop() {
@@ -219,6 +252,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       isReady = false;
       if (ticker) clearInterval(ticker);
       reloader?.close();
+      await repartitioner?.disconnect();
       await consumer?.disconnect().catch((err) => log.warn({ err }, 'consumer disconnect failed'));
       await delivery?.close(5000);
       await admin?.disconnect().catch(() => undefined);

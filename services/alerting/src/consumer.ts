@@ -21,10 +21,15 @@ export interface EventsConsumerOptions {
   kafka: Kafka;
   admin: Admin;
   config: AlertingConfig;
+  /** The topic evaluated: topics.events, or the repartition topic when scaled out. */
   topic: string;
+  /** Default config.consumer_group. */
+  group?: string;
+  /** Where the group starts when it never committed; default config.start_from. */
+  startFrom?: 'earliest' | 'latest';
   log: Logger;
   evaluated: EvaluatedOffsets;
-  evaluate: (m: KafkaMessage) => Promise<void>;
+  evaluate: (m: KafkaMessage, partition: number) => Promise<void>;
   /** Runs at every group join; live batches wait for it (replay.ts). */
   onJoin: (partitions: number[]) => Promise<void>;
   /** The consumer crashed and kafkajs will not restart it. */
@@ -45,13 +50,15 @@ export interface EventsConsumer {
  */
 export async function startEventsConsumer(o: EventsConsumerOptions): Promise<EventsConsumer> {
   const { kafka, admin, config, topic, log, evaluated } = o;
+  const groupId = o.group ?? config.consumer_group;
+  const startFrom = o.startFrom ?? config.start_from;
   let assigned: number[] = [];
   let rebuilding: Promise<void> = Promise.resolve();
   let lagByPartition = new Map<number, number>();
 
   // A fresh broker answers group requests with NOT_COORDINATOR / COORDINATOR_LOAD_IN_PROGRESS
   // until __consumer_offsets is ready: retriable, so retried here like every other transient error.
-  await retry(() => ensureCommittedOffsets(admin, config, topic, log), {
+  await retry(() => ensureCommittedOffsets(admin, { group: groupId, topic, startFrom }, log), {
     max_attempts: 20,
     initial_delay_ms: 200,
     max_delay_ms: 3000,
@@ -76,7 +83,7 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
   }
 
   const consumer: Consumer = kafka.consumer({
-    groupId: config.consumer_group,
+    groupId,
     allowAutoTopicCreation: false,
     sessionTimeout: config.session_timeout_ms,
     heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
@@ -88,7 +95,7 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     const mine = (event.payload.memberAssignment[topic] ?? []).slice().sort((x, y) => x - y);
     assigned = mine;
-    log.info({ partitions: mine }, 'joined the consumer group');
+    log.info({ group: groupId, partitions: mine }, 'joined the consumer group');
     rebuilding = o.onJoin(mine);
     rebuilding.then(
       () => firstJoin(),
@@ -104,7 +111,7 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
   });
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: config.start_from === 'earliest' });
+    await consumer.subscribe({ topics: [topic], fromBeginning: startFrom === 'earliest' });
     await consumer.run({
       eachBatchAutoResolve: false,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
@@ -154,17 +161,21 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
 }
 
 /** A group that never committed starts where start_from says, pinned before joining so no record falls in between. */
-async function ensureCommittedOffsets(a: Admin, config: AlertingConfig, topic: string, log: Logger): Promise<void> {
-  const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topic] });
+export async function ensureCommittedOffsets(
+  a: Admin,
+  { group, topic, startFrom }: { group: string; topic: string; startFrom: 'earliest' | 'latest' },
+  log: Logger,
+): Promise<void> {
+  const [committed] = await a.fetchOffsets({ groupId: group, topics: [topic] });
   const missingParts = (committed?.partitions ?? []).filter((p) => p.offset === '-1');
   if (missingParts.length === 0) return;
   const marks = await highWatermarks(a, topic);
   const partitions = missingParts.map((p) => {
     const m = marks.get(p.partition);
-    return { partition: p.partition, offset: (config.start_from === 'earliest' ? m?.low : m?.high) ?? '0' };
+    return { partition: p.partition, offset: (startFrom === 'earliest' ? m?.low : m?.high) ?? '0' };
   });
   try {
-    await a.setOffsets({ groupId: config.consumer_group, topic, partitions });
+    await a.setOffsets({ groupId: group, topic, partitions });
   } catch (err) {
     // Another member is active: it owns the group's offsets.
     log.warn({ err }, 'could not pin the starting offsets of the consumer group (another instance is running?)');

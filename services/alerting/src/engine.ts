@@ -1,6 +1,7 @@
 import { type Alert, type AlertDelivery, alertId, cleanText, encodeGroupKey, formatDuration, renderSummary } from './alert.js';
 import { eventTimeMs, fieldString } from './event.js';
 import { EventClock } from './event-clock.js';
+import { groupEntries, type RouteScope } from './route.js';
 import type { Rule, RuleSet, RuleState, StateLimits, Trigger } from './rules/types.js';
 
 /** Hooks the engine reports through; app.ts backs them with prom-client metrics. */
@@ -35,6 +36,12 @@ export interface EngineOptions {
   max_delivered_ids?: number;
   /** Recent event ids remembered to skip duplicates (producer retries, redelivery); 0 disables. */
   dedupe_event_ids?: number;
+  /**
+   * Scale-out: whether this instance owns a group key now (its repartition partition is assigned
+   * here). Clock-driven triggers (absence, event_loss) fire only for owned keys, so a key whose
+   * partition moved away never fires from stale state. Default: every key.
+   */
+  owns?: (key: string) => boolean;
 }
 
 interface Incident {
@@ -160,17 +167,20 @@ export class Engine {
     return this.delivered.has(id);
   }
 
-  /** Evaluates one event; `arrivalMs` is when it reached the broker (the Kafka record timestamp), if known. */
-  process(event: Readonly<Record<string, unknown>>, arrivalMs?: number): void {
+  /**
+   * Evaluates one event; `arrivalMs` is when it reached the broker (the Kafka record timestamp), if known.
+   * `route` (scale-out): the event is a copy from the repartition topic, evaluated only for the group keys it carries.
+   */
+  process(event: Readonly<Record<string, unknown>>, arrivalMs?: number, route?: RouteScope): void {
     const started = performance.now();
     try {
-      this.evaluate(event, arrivalMs);
+      this.evaluate(event, arrivalMs, route);
     } finally {
       this.opts.metrics?.evaluated?.((performance.now() - started) / 1000);
     }
   }
 
-  private evaluate(event: Readonly<Record<string, unknown>>, arrivalMs: number | undefined): void {
+  private evaluate(event: Readonly<Record<string, unknown>>, arrivalMs: number | undefined, route: RouteScope | undefined): void {
     const occurred = eventTimeMs(event as { occurred_at?: unknown });
     const id = typeof event.event_id === 'string' ? event.event_id : undefined;
     const tenant = typeof event.tenant_id === 'string' && event.tenant_id ? event.tenant_id : undefined;
@@ -181,18 +191,20 @@ export class Engine {
     const { t, arrival, clamped } = this.clock.place(occurred, arrivalMs, this.now());
     if (clamped) this.opts.metrics?.futureClamped?.();
     // Stream rules (event_loss) count every record, late or repeated: a late one is not a lost one.
-    this.observeStream(t, id, event);
+    this.observeStream(t, id, event, route);
     if (t < this.clock.watermarkOf(tenant)) {
       this.opts.metrics?.late?.();
       return;
     }
     const dedupe = this.opts.dedupe_event_ids ?? 100_000;
     if (dedupe > 0) {
-      if (this.recentIds.has(id)) {
+      // Copies of one event in two repartition partitions are not duplicates of each other.
+      const seenKey = route ? `${route.scope}/${id}` : id;
+      if (this.recentIds.has(seenKey)) {
         this.opts.metrics?.duplicate?.();
         return;
       }
-      this.recentIds.add(id);
+      this.recentIds.add(seenKey);
       if (this.recentIds.size > dedupe) this.recentIds.delete(this.recentIds.values().next().value as string);
     }
     for (const slot of this.slots.values()) {
@@ -202,18 +214,10 @@ export class Engine {
         this.opts.metrics?.allowlisted?.(rule.id);
         continue;
       }
-      const entries: Array<[string, string]> = [['tenant_id', tenant]];
-      let complete = true;
-      for (const f of rule.group_by) {
-        const v = fieldString(event, f);
-        if (v === undefined) {
-          complete = false;
-          break;
-        }
-        entries.push([f, v]);
-      }
-      if (!complete) continue;
+      const entries = groupEntries(rule, event, tenant);
+      if (!entries) continue;
       const key = encodeGroupKey(entries);
+      if (route && !route.accept(key)) continue;
       const trig = slot.state.onEvent(key, t, id, event);
       if (trig) this.trigger(slot, key, entries, trig, t, event);
     }
@@ -224,15 +228,22 @@ export class Engine {
    * A record the gate refused as invalid (ingest dead-letters it): only the stream rules see it,
    * since it did reach the topic (and the DLQ), so its number is no loss.
    */
-  observe(event: Readonly<Record<string, unknown>>, arrivalMs: number): void {
+  observe(event: Readonly<Record<string, unknown>>, arrivalMs: number, route?: RouteScope): void {
     const id = typeof event.event_id === 'string' ? event.event_id : '';
     const occurred = eventTimeMs(event as { occurred_at?: unknown });
     const t = Number.isFinite(occurred) ? this.clock.place(occurred, arrivalMs, this.now()).t : arrivalMs;
-    this.observeStream(t, id, event);
+    this.observeStream(t, id, event, route);
   }
 
-  private observeStream(t: number, id: string, event: Readonly<Record<string, unknown>>): void {
-    for (const slot of this.slots.values()) if (slot.rule.stream) slot.state.onEvent('', t, id, event);
+  private observeStream(t: number, id: string, event: Readonly<Record<string, unknown>>, route: RouteScope | undefined): void {
+    for (const slot of this.slots.values()) {
+      if (!slot.rule.stream) continue;
+      if (route) {
+        const key = slot.rule.streamKey?.(event);
+        if (key === undefined || !route.accept(key)) continue;
+      }
+      slot.state.onEvent('', t, id, event);
+    }
   }
 
   /**
@@ -254,6 +265,7 @@ export class Engine {
     for (const slot of this.slots.values()) {
       if (!slot.state.tick) continue;
       for (const { key, trigger } of slot.state.tick(clock)) {
+        if (this.opts.owns && !this.opts.owns(key)) continue;
         this.trigger(slot, key, decodeGroupKey(key), { ...trigger, last_at: trigger.window_start }, undefined, undefined, clock);
       }
     }

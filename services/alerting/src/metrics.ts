@@ -8,6 +8,8 @@ export interface AlertingMetrics {
   stateEntries: Gauge;
   discarded: Counter<'reason'>;
   replayed: Counter<'topic'>;
+  /** Scale-out: event copies the repartition stage wrote to the repartition topic. */
+  repartitioned: Counter;
   reloads: Counter<'result'>;
   rulesLoaded: Gauge;
 }
@@ -109,6 +111,11 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
       name: 'auditstream_alerting_replayed_records_total',
       help: 'Records re-read on start or rebalance to rebuild state, per topic role (events, alerts).',
       labelNames: ['topic'],
+      registers: r,
+    }),
+    repartitioned: new Counter({
+      name: 'auditstream_alerting_repartitioned_records_total',
+      help: 'Event copies the repartition stage wrote to the repartition topic (one per distinct partition of the rules group keys).',
       registers: r,
     }),
     reloads: new Counter({

@@ -13,11 +13,11 @@ export class EvaluatedOffsets {
   }
 
   /** Evaluates the record unless this process already did; returns whether it was evaluated. */
-  async once(partition: number, m: KafkaMessage, evaluate: (m: KafkaMessage) => Promise<void>): Promise<boolean> {
+  async once(partition: number, m: KafkaMessage, evaluate: (m: KafkaMessage, partition: number) => Promise<void>): Promise<boolean> {
     const off = BigInt(m.offset);
     const seen = this.next.get(partition);
     if (seen !== undefined && off < seen) return false;
-    await evaluate(m);
+    await evaluate(m, partition);
     this.next.set(partition, off + 1n);
     return true;
   }

@@ -11,11 +11,13 @@ export interface RebuilderOptions {
   kafka: Kafka;
   config: AlertingConfig;
   topics: { readonly events: string; readonly alerts: string };
+  /** The topic evaluated and its group, when not topics.events and config.consumer_group (the repartition topic). */
+  source?: { topic: string; group: string };
   decodeAlert: AlertDecoder;
   metrics: Pick<AlertingMetrics, 'replayed'>;
   log: Logger;
   evaluated: EvaluatedOffsets;
-  evaluate: (m: KafkaMessage) => Promise<void>;
+  evaluate: (m: KafkaMessage, partition: number) => Promise<void>;
 }
 
 export interface Rebuilder {
@@ -29,6 +31,7 @@ export interface Rebuilder {
  */
 export function createRebuilder(o: RebuilderOptions): Rebuilder {
   const { kafka, config, topics, log, metrics } = o;
+  const source = o.source ?? { topic: topics.events, group: config.consumer_group };
   /** Per alerts partition: how far the alerts topic was read back, so later joins read only what is new. */
   const alertsReadUpTo = new Map<number, string>();
 
@@ -67,10 +70,10 @@ export function createRebuilder(o: RebuilderOptions): Rebuilder {
   async function rebuild(a: Admin, e: Engine, partitions: number[]): Promise<void> {
     const started = Date.now();
     await readBackAlerts(a, e);
-    const [committed] = await a.fetchOffsets({ groupId: config.consumer_group, topics: [topics.events] });
+    const [committed] = await a.fetchOffsets({ groupId: source.group, topics: [source.topic] });
     const committedBy = new Map((committed?.partitions ?? []).map((p) => [p.partition, p.offset]));
     const lookback = e.maxLookbackMs + config.allowed_lateness_ms + config.replay_margin_ms;
-    const startAt = await offsetsAt(a, topics.events, Date.now() - lookback);
+    const startAt = await offsetsAt(a, source.topic, Date.now() - lookback);
     const ranges = [];
     for (const p of partitions) {
       const to = committedBy.get(p);
@@ -87,7 +90,7 @@ export function createRebuilder(o: RebuilderOptions): Rebuilder {
       n = await readRanges({
         kafka,
         admin: a,
-        topic: topics.events,
+        topic: source.topic,
         ranges,
         groupPrefix: config.consumer_group,
         timeoutMs: config.replay_timeout_ms,

@@ -11,6 +11,8 @@ export interface RuleTypeParts {
   default_summary: string;
   /** A stream rule (types.ts Rule.stream). */
   stream?: boolean;
+  /** A stream rule's group key for one event (types.ts Rule.streamKey). */
+  streamKey?: (event: Readonly<Record<string, unknown>>) => string | undefined;
   createState(limits: StateLimits): RuleState;
 }
 

@@ -29,6 +29,7 @@ export function buildEventLoss(raw: unknown, path: string, ctx: BuildContext): R
     lookback_ms: graceMs,
     cooldown_ms: 0,
     stream: true,
+    streamKey: (event) => (typeof event.producer_id === 'string' && event.producer_id !== '' ? lossKey(tenant, event.producer_id) : undefined),
     default_summary: '{missing_count} event(s) of producer {group.producer_id} never arrived: numbers {missing_from} to {missing_to}',
     createState: (limits) => new EventLossState(graceMs, forgetMs, tenant, limits),
   };
@@ -55,10 +56,7 @@ export class EventLossState implements RuleState {
 
   tick(clock: number): Array<{ key: string; trigger: Trigger }> {
     return this.tracker.due(clock).map((r) => ({
-      key: encodeGroupKey([
-        ['tenant_id', this.tenant],
-        ['producer_id', r.producer_id],
-      ]),
+      key: lossKey(this.tenant, r.producer_id),
       trigger: {
         window_start: r.after_at,
         last_at: r.after_at,
@@ -75,4 +73,12 @@ export class EventLossState implements RuleState {
   size(): number {
     return this.tracker.size();
   }
+}
+
+/** The group key of a producer's loss alerts (the operator tenant, the producer). */
+function lossKey(tenant: string, producerId: string): string {
+  return encodeGroupKey([
+    ['tenant_id', tenant],
+    ['producer_id', producerId],
+  ]);
 }

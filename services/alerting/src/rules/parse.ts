@@ -213,6 +213,7 @@ function parseRule(raw: unknown, ctx: { timezone: string; defaultSeverity: Sever
     fingerprint,
     createState: parts.createState,
     ...(parts.stream ? { stream: true } : {}),
+    ...(parts.streamKey ? { streamKey: parts.streamKey } : {}),
   };
 }
 

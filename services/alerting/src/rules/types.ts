@@ -70,6 +70,11 @@ export interface Rule {
    * repeated or invalid ones included (Engine.observe), and no filter applies.
    */
   stream?: boolean;
+  /**
+   * A stream rule's group key for an event (the key its alerts about that event will carry), or
+   * undefined when the event says nothing to it: how the repartition stage routes events to it.
+   */
+  streamKey?: (event: Readonly<Record<string, unknown>>) => string | undefined;
   createState(limits: StateLimits): RuleState;
 }
 

@@ -12,7 +12,31 @@ export const alertingSection = z
     watch_rules: z.boolean().default(true).describe('Reload the rules file when it changes; an invalid file is rejected and the last good rules stay.'),
     reload_debounce_ms: positiveInt().default(500).describe('Quiet time after a change of the rules file before it is re-read.'),
     timezone: z.string().min(1).default('UTC').describe('IANA zone of time_of_day filters when the rules file sets none (business hours).'),
-    consumer_group: z.string().min(1).default('auditstream-alerting').describe('Kafka consumer group reading topics.events.'),
+    consumer_group: z
+      .string()
+      .min(1)
+      .default('auditstream-alerting')
+      .describe(
+        'Kafka consumer group reading topics.events; with repartition, the group evaluating the repartition topic (the stage feeding it is `<group>.repartition`).',
+      ),
+    repartition: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Scale out: re-key each event by every rule group key into repartition_topic and evaluate that topic, so any number of instances fire exactly the alerts one would (docs/alerting.md#scaling-out).',
+      ),
+    repartition_topic: z
+      .string()
+      .default('')
+      .describe('Internal topic of the repartition stage; empty: `<topics.events>.alerting-repartition`. Created by alerting when missing.'),
+    repartition_partitions: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        'Partitions of a repartition_topic alerting creates; 0: as many as topics.events. Never change it while alerts are open (it remaps group keys).',
+      ),
     session_timeout_ms: z
       .number()
       .int()

@@ -1,0 +1,150 @@
+import { AuditstreamError, retry } from '@auditstream/core';
+import type { Logger } from '@auditstream/observability';
+import type { Admin, Kafka, Message } from 'kafkajs';
+import type { AlertingConfig } from './config.js';
+import { ensureCommittedOffsets } from './consumer.js';
+import type { Admission } from './gate.js';
+import type { AlertingMetrics } from './metrics.js';
+import { routeEvent } from './route.js';
+import type { Rule } from './rules/types.js';
+
+/**
+ * The repartition stage of scale-out (docs/alerting.md#scaling-out), Kafka Streams' way: events
+ * arrive keyed by tenant:actor, but a rule counts per its own group key (source IP, service,
+ * producer). This stage consumes the events topic in group `<consumer_group>.repartition` and
+ * copies each event, unchanged (bytes, headers, timestamp), to every partition of the
+ * repartition topic that one of the rules' group keys for it hashes to (route.ts). The
+ * evaluating stage consumes that topic, so all events of a group key meet in one instance.
+ *
+ * Nothing lost: a batch's source offsets are resolved (and so committed) only after its copies
+ * were acknowledged by all in-sync replicas (idempotent producer, acks=all). Nothing doubled
+ * in effect: a crash between the write and the commit re-copies those records, and the engine
+ * drops a repeated event id per partition before any rule counts it (the same check that
+ * absorbs producer retries), while event_loss treats a repeated number as a duplicate.
+ */
+
+export interface RepartitionerOptions {
+  kafka: Kafka;
+  admin: Admin;
+  config: AlertingConfig;
+  /** topics.events */
+  source: string;
+  /** The repartition topic and its partition count (the one every instance routes by). */
+  target: string;
+  partitions: number;
+  /** The rules in force (their group keys decide the routing; read per batch, so a reload applies). */
+  rules: () => readonly Rule[];
+  admit: (value: Buffer | null, timestampMs: number) => Promise<Admission>;
+  metrics: Pick<AlertingMetrics, 'discarded' | 'repartitioned'>;
+  log: Logger;
+}
+
+export interface Repartitioner {
+  /** Every source partition seen is within caught_up_lag_events of its end. */
+  caughtUp(): boolean;
+  disconnect(): Promise<void>;
+}
+
+export async function startRepartitioner(o: RepartitionerOptions): Promise<Repartitioner> {
+  const { kafka, admin, config, source, target, partitions, log } = o;
+  const group = `${config.consumer_group}.repartition`;
+  await retry(() => ensureCommittedOffsets(admin, { group, topic: source, startFrom: config.start_from }, log), {
+    max_attempts: 20,
+    initial_delay_ms: 200,
+    max_delay_ms: 3000,
+    onRetry: (err, attempt) => log.warn({ err: (err as Error).message, attempt }, 'fetching committed offsets of the repartition stage failed; retrying'),
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({
+    groupId: group,
+    allowAutoTopicCreation: false,
+    sessionTimeout: config.session_timeout_ms,
+    heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
+  });
+  const lag = new Map<number, number>();
+  consumer.on(consumer.events.GROUP_JOIN, (e) => log.info({ group, partitions: e.payload.memberAssignment[source] ?? [] }, 'repartition stage joined'));
+  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed'));
+  try {
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics: [source], fromBeginning: config.start_from === 'earliest' });
+    await consumer.run({
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        const rules = o.rules();
+        const out: Message[] = [];
+        let last: string | undefined;
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale()) break;
+          last = m.offset;
+          const a = await o.admit(m.value, Number(m.timestamp));
+          if (!a.ok) o.metrics.discarded.inc({ reason: a.reason });
+          if (!a.event) continue;
+          for (const [partition, key] of routeEvent(rules, a.event, partitions, !a.ok)) {
+            out.push({ partition, key, value: m.value, timestamp: m.timestamp, headers: m.headers ?? {} });
+          }
+        }
+        if (last === undefined) return;
+        // The copies first, the source offset after: a crash in between re-copies, never skips.
+        if (out.length > 0) await producer.send({ topic: target, acks: -1, messages: out });
+        o.metrics.repartitioned.inc(out.length);
+        resolveOffset(last);
+        lag.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+        await commitOffsetsIfNecessary();
+        await heartbeat();
+      },
+    });
+  } catch (err) {
+    await consumer.disconnect().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    throw err;
+  }
+  return {
+    caughtUp() {
+      for (const l of lag.values()) if (l > config.caught_up_lag_events) return false;
+      return true;
+    },
+    async disconnect() {
+      await consumer.disconnect().catch((err) => log.warn({ err }, 'repartition consumer disconnect failed'));
+      await producer.disconnect().catch(() => undefined);
+    },
+  };
+}
+
+/** The repartition topic's name: the configured one, else `<events>.alerting-repartition`. */
+export function repartitionTopicName(config: Pick<AlertingConfig, 'repartition_topic'>, events: string): string {
+  return config.repartition_topic || `${events}.alerting-repartition`;
+}
+
+/**
+ * Creates the repartition topic when missing (an internal topic, owned by alerting like Kafka
+ * Streams owns its own): as many partitions as repartition_partitions, else as topics.events,
+ * and the events topic's replication. Returns its actual partition count, which every instance
+ * routes by.
+ */
+export async function ensureRepartitionTopic(a: Admin, o: { topic: string; events: string; partitions: number; log: Logger }): Promise<number> {
+  const count = async (topic: string) => {
+    const md = await a.fetchTopicMetadata({ topics: [topic] });
+    const parts = md.topics[0]?.partitions ?? [];
+    return { partitions: parts.length, replicas: parts[0]?.replicas.length ?? 1 };
+  };
+  if (!(await a.listTopics()).includes(o.topic)) {
+    const ev = await count(o.events);
+    const partitions = o.partitions > 0 ? o.partitions : ev.partitions;
+    // false when another instance created it first: fine, it is read back below.
+    const created = await a.createTopics({ topics: [{ topic: o.topic, numPartitions: partitions, replicationFactor: ev.replicas }], waitForLeaders: true });
+    if (created) o.log.info({ topic: o.topic, partitions }, 'repartition topic created');
+  }
+  return retry(
+    async () => {
+      const { partitions } = await count(o.topic);
+      if (partitions < 1)
+        throw new AuditstreamError('TOPIC_NOT_READY', `repartition topic ${o.topic} has no partitions yet`, {
+          retriable: true,
+          field: 'alerting.repartition_topic',
+        });
+      return partitions;
+    },
+    { max_attempts: 10, initial_delay_ms: 200, max_delay_ms: 2000 },
+  );
+}
