@@ -1,5 +1,6 @@
 // `auditstream bench --only query`: the five query figures over N stored events loaded straight
-// into ClickHouse (sections/query-load.ts), with the schema's write cost and disk use beside them.
+// into ClickHouse (sections/query-load.ts), with the schema's write cost and disk use beside them,
+// and the console's time to first results in chromium over those events (sections/console.ts).
 // Each run loads the same rows twice: into a database migrated without the query structures of
 // migration 011 (insert time and disk only, dropped at once) and into a fully migrated one that
 // the API child then queries.
@@ -7,6 +8,7 @@ import { MIGRATIONS, migrate } from '@auditstream/clickhouse';
 import type { RunEnv } from './env.js';
 import type { ServiceChild } from './procs.js';
 import type { RunFigures } from './report.js';
+import { runConsoleFirstResults } from './sections/console.js';
 import { runQueries } from './sections/query.js';
 import { diskBytes, type LoadSpec, loadStoredEvents } from './sections/query-load.js';
 import { perSecond } from './stats.js';
@@ -14,6 +16,8 @@ import { perSecond } from './stats.js';
 /** Migrations that add query structures only (the baseline leaves them out). */
 export const QUERY_MIGRATIONS: ReadonlySet<string> = new Set(['011_query_rollups']);
 
+/** Loads of the console's search page measured (after one warm-up): a few, the browser is the slow part. */
+const CONSOLE_LOADS = 5;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
@@ -50,6 +54,22 @@ export async function runQueryOnly(
   o.log(`  queries through the API (${o.reps} repetitions each)`);
   const q = await runQueries(env, { reps: o.reps, fromMs: startMs, toMs: startMs + DAY - 1, startTimeoutMs: 120_000, track: o.track });
   Object.assign(figures, q.result);
-  await q.child.stop();
+  try {
+    o.log(`  the console in chromium: time to first results of a one-day search (${CONSOLE_LOADS} loads)`);
+    Object.assign(
+      figures,
+      await runConsoleFirstResults({
+        base: q.base,
+        adminKey: q.adminKey,
+        tenant: env.tenant,
+        fromMs: startMs,
+        toMs: startMs + DAY,
+        loads: CONSOLE_LOADS,
+        timeoutMs: 120_000,
+      }),
+    );
+  } finally {
+    await q.child.stop();
+  }
   return figures;
 }

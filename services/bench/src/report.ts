@@ -106,6 +106,12 @@ export function queryTableRows(m: RunFigures): Array<[string, string, string]> {
   const mib = (k: string) => `${n((m[k] ?? Number.NaN) / 2 ** 20, 1)} MiB`;
   const rows: Array<[string, string, string]> = [
     ...all,
+    [
+      'console',
+      'one-day search, first results in chromium p50 / p90',
+      `${n(m.console_first_results_p50_ms, 1)} ms / ${n(m.console_first_results_p90_ms, 1)} ms`,
+    ],
+    ['console', 'its GET /v1/events p50 (resource timing)', `${n(m.console_events_request_p50_ms, 1)} ms`],
     ['load', 'rows stored (events + re-delivered copies)', n(m.load_rows)],
     ['load', 'INSERT … SELECT, full schema', `${n(m.load_insert_seconds, 1)} s (${n(m.load_rows_per_s)} rows/s)`],
     ['load', 'INSERT … SELECT, schema without 011', `${n(m.load_baseline_insert_seconds, 1)} s (${n(m.load_baseline_rows_per_s)} rows/s)`],

@@ -174,6 +174,7 @@ export const TABLES = [
   'subject_erasures',
   'api_key_permissions',
   'saved_searches',
+  'merkle_subtrees',
 ] as const;
 export type TableName = (typeof TABLES)[number];
 
@@ -231,6 +232,10 @@ const OTHER_COLUMNS = [
   'permission',
   'hour',
   'rows',
+  'level',
+  'idx',
+  'root',
+  'written_ms',
 ];
 
 /** Identifiers the SQL builder accepts (tables and columns). */

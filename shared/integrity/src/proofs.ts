@@ -3,7 +3,9 @@ import { createHash } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
 import { type Checkpoint, signedCheckpoint, verifyCheckpoint } from './checkpoint.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
+import { consistencyProofFrom, inclusionProofFrom, type PerfectRoot } from './merkle-nodes.js';
 import { checkpointFromRow } from './store.js';
+import { rewriteStoredRoots, storedRootSource } from './subtree-store.js';
 import { readLeafEntries } from './tree-store.js';
 
 /**
@@ -68,9 +70,41 @@ async function leafHashes(ch: ClickHouse, topic: string, partition: number, size
   return (await readLeafEntries(ch, topic, partition, 1n, size, o)).map(leafHash);
 }
 
-/** Bounds the leaf read (the API passes api.export_timeout_s: a proof reads the whole partition, like an export). */
+/** Bounds the leaf reads (the API passes api.export_timeout_s: filling the stored roots may read a whole partition, like an export). */
 export interface ProofOptions {
   max_execution_time_s?: number;
+}
+
+/**
+ * A proof path from the stored subtree roots (subtree-store.ts), kept when it leads to the signed
+ * root; otherwise (a stored root is wrong, or so is the leaf) the path of today's definition over
+ * every stored leaf, and the stored roots are rewritten from those leaves. Either way the document
+ * is the one the leaves define, and only the signed tree head makes it pass.
+ */
+async function provenPath(
+  ch: ClickHouse,
+  head: TreeHead,
+  build: (get: PerfectRoot) => Buffer[],
+  fromLeaves: (leaves: Buffer[]) => Buffer[],
+  leadsToRoot: (path: Buffer[]) => boolean,
+  options: ProofOptions,
+): Promise<Buffer[]> {
+  const at = { topic: head.topic, partition: head.partition, size: Number(head.tree_size) };
+  const path = build(await storedRootSource(ch, at, build, options));
+  if (leadsToRoot(path)) return path;
+  const leaves = await leafHashes(ch, head.topic, head.partition, BigInt(head.tree_size), options);
+  await rewriteStoredRoots(ch, at, leaves);
+  return fromLeaves(leaves);
+}
+
+/**
+ * The inclusion path of leaf `index` in the tree of `head`, from the stored roots only (no leaf-based
+ * fallback): the single-event check (verify-event-proof.ts) tests it against the signed root itself.
+ */
+export async function storedInclusionPath(ch: ClickHouse, head: TreeHead, index: number, options: ProofOptions = {}): Promise<Buffer[]> {
+  const size = Number(head.tree_size);
+  const build = (get: PerfectRoot) => inclusionProofFrom(get, index, size);
+  return build(await storedRootSource(ch, { topic: head.topic, partition: head.partition, size }, build, options));
 }
 
 export async function buildInclusionProof(
@@ -80,19 +114,37 @@ export async function buildInclusionProof(
   options: ProofOptions = {},
 ): Promise<InclusionProof> {
   const index = Number(e.chain_seq) - 1;
-  const leaves = await leafHashes(ch, e.topic, e.partition, BigInt(head.tree_size), options);
-  return { type: 'inclusion', ...e, leaf_index: index, path: inclusionProof(leaves, index).map(hex), tree_head: head };
+  const size = Number(head.tree_size);
+  const leaf = leafHash(Buffer.from(e.entry_hash, 'hex'));
+  const path = await provenPath(
+    ch,
+    head,
+    (get) => inclusionProofFrom(get, index, size),
+    (leaves) => inclusionProof(leaves, index),
+    (p) => verifyInclusion(index, size, leaf, p, Buffer.from(head.tree_root, 'hex')),
+    options,
+  );
+  return { type: 'inclusion', ...e, leaf_index: index, path: path.map(hex), tree_head: head };
 }
 
 export async function buildConsistencyProof(ch: ClickHouse, from: TreeHead, to: TreeHead, options: ProofOptions = {}): Promise<ConsistencyProof> {
-  const leaves = await leafHashes(ch, to.topic, to.partition, BigInt(to.tree_size), options);
+  const m = Number(from.tree_size);
+  const n = Number(to.tree_size);
+  const path = await provenPath(
+    ch,
+    to,
+    (get) => consistencyProofFrom(get, m, n),
+    (leaves) => consistencyProof(leaves, m),
+    (p) => verifyConsistency(m, n, Buffer.from(from.tree_root, 'hex'), Buffer.from(to.tree_root, 'hex'), p),
+    options,
+  );
   return {
     type: 'consistency',
     topic: to.topic,
     partition: to.partition,
     from_size: from.tree_size,
     to_size: to.tree_size,
-    path: consistencyProof(leaves, Number(from.tree_size)).map(hex),
+    path: path.map(hex),
     from_tree_head: from,
     to_tree_head: to,
   };

@@ -4,9 +4,14 @@ import { entryHash } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
 import { type Finding, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
 import { checkpointsFrom, clickhouseIntegrityStore, streamChainRows, streamDlqOffsets } from './store.js';
+import { verifyEventByProof } from './verify-event-proof.js';
 
 /**
- * One event's proof: its row and the rows from it to the signed checkpoint covering it (the first
+ * One event's proof. First the fast one (verify-event-proof.ts): the row hashes to its stored hash,
+ * links to its neighbours, and an inclusion proof from the stored subtree roots places that hash in
+ * the latest signed tree head. When that does not check out, or no tree head covers the row, the
+ * chain walk below decides, with its findings:
+ * its row and the rows from it to the signed checkpoint covering it (the first
  * at or after its offset), verified by the same PartitionVerifier as `auditstream verify`. Every
  * entry of that span hashes to its stored hash and links to the next, up to the checkpoint's
  * signed head: the signature then commits to this event's hash. Rows before it play no part
@@ -57,6 +62,13 @@ export async function verifyEvent(o: {
   event_id: string;
   signal?: AbortSignal;
 }): Promise<EventVerification> {
+  const proven = await verifyEventByProof(o);
+  if (proven) return proven;
+  return verifyEventByChain(o);
+}
+
+/** The chain walk: every row from the event to its covering checkpoint (what verifyEvent did before tree heads). */
+async function verifyEventByChain(o: Parameters<typeof verifyEvent>[0]): Promise<EventVerification> {
   const key = { topic: o.topic, partition: o.partition };
   const near = await checkpointsFrom(o.ch, o.topic, o.partition, o.offset, NEAREST);
   const cpFindings: Finding[] = [];

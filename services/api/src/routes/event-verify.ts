@@ -21,8 +21,9 @@ export function eventVerifyRoutes(app: FastifyInstance, ctx: RouteContext): void
         operationId: 'verifyEvent',
         summary: 'Verify one event against its hash chain and signed checkpoint',
         description:
-          'Recomputes the event\u2019s entry hash from the stored row, checks its links to the neighbouring entries, and verifies the chain ' +
-          'from the previous signed checkpoint through the covering one (the first at or after its offset). status is verified, tampered ' +
+          'Recomputes the event\u2019s entry hash from the stored row, checks its links to the neighbouring entries, and proves the hash is ' +
+          'in the latest signed tree head (an inclusion proof; span is then the event alone); when that does not check out or no tree head ' +
+          'covers it, verifies the chain from the event through the covering checkpoint (the first at or after its offset). status is verified, tampered ' +
           '(reason says why), unverified_yet (no checkpoint covers it yet) or unchained. 404 when the event is not visible to the credential; ' +
           '501 when no verifier (integrity.public_key_files) is configured. Recorded as an audit.query event.',
         tags: ['integrity'],

@@ -15,7 +15,7 @@ export type QueryResult = Record<`query_${QueryName}_p50_ms` | `query_${QueryNam
 export async function runQueries(
   env: RunEnv,
   opts: { reps: number; fromMs: number; toMs: number; startTimeoutMs: number; track: (c: ServiceChild) => void },
-): Promise<{ result: QueryResult; child: ServiceChild }> {
+): Promise<{ result: QueryResult; child: ServiceChild; base: string; adminKey: string }> {
   const child = spawnService('api', env.serviceEnv);
   opts.track(child);
   try {
@@ -61,7 +61,7 @@ export async function runQueries(
       result[`query_${name}_p50_ms`] = percentile(times, 50);
       result[`query_${name}_p99_ms`] = percentile(times, 99);
     }
-    return { result, child };
+    return { result, child, base, adminKey: key.key };
   } catch (err) {
     await child.stop(5000);
     throw err;
