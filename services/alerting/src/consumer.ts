@@ -156,7 +156,16 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
       }
       lagByPartition = next;
     },
-    disconnect: () => consumer.disconnect(),
+    async disconnect() {
+      await consumer.disconnect();
+      // A rebuild still running would go on using the admin after the app disconnects it, and kafkajs
+      // reconnects on use: those connections would never close (a stopped instance that never exits).
+      await withTimeout(
+        rebuilding.catch(() => undefined),
+        config.replay_timeout_ms,
+        () => log.warn('a rebuild was still running at stop; stopping without waiting for it'),
+      );
+    },
   };
 }
 
