@@ -70,16 +70,27 @@ if (!unitOnly && integration.length > 0 && !stackHealthy()) {
 }
 
 let code = 0;
+// --test-timeout bounds each test, not a file's process: one that keeps a socket open after its tests
+// would hold the run (and CI) forever. The whole run is bounded too.
+const wallMs = Number(process.env.TEST_WALL_TIMEOUT_MS ?? 50 * 60_000);
+const began = Date.now();
 try {
-  code = run(process.execPath, [
-    '--import',
-    'tsx',
-    '--test',
-    '--test-reporter=spec',
-    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`,
-    `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '900000'}`,
-    ...files,
-  ]);
+  code = run(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=spec',
+      `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`,
+      `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '900000'}`,
+      ...files,
+    ],
+    { timeout: wallMs, killSignal: 'SIGTERM' },
+  );
+  if (code !== 0 && Date.now() - began >= wallMs) {
+    console.error(`\nthe tests ran past ${wallMs / 60_000} min (TEST_WALL_TIMEOUT_MS): a test file finished its tests but did not exit, or hung`);
+  }
 } finally {
   if (startedStack) run(bin('auditstream'), ['stack', 'down']);
 }
