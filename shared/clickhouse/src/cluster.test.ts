@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capabilitiesFor } from './capabilities.js';
-import { createClusterRewriter, shardingKey } from './cluster.js';
+import { assertSingleServer, createClusterRewriter, shardingKey } from './cluster.js';
 import { renderMigrations } from './migrate.js';
 
 for (const version of ['18.16.1', '24.8.1']) {
@@ -76,4 +76,18 @@ test('a rename moves the data and re-points each name at the table it now holds,
 test('a statement the rewriter does not know is refused by name, never sent as is', () => {
   const rw = createClusterRewriter({ cluster: 'c', database: 'db' });
   assert.throws(() => rw('OPTIMIZE TABLE `db`.t FINAL'), { code: 'CLICKHOUSE_CLUSTER_DDL' });
+});
+
+test('maintenance that rewrites stored rows is refused on a cluster, naming the key, and allowed on one server', () => {
+  assert.doesNotThrow(() => assertSingleServer({}, 'retention apply'));
+  assert.doesNotThrow(() => assertSingleServer({ cluster: '' }, 'retention apply'));
+  assert.throws(
+    () => assertSingleServer({ cluster: 'auditstream' }, 'retention apply'),
+    (err: Error & { code?: string; field?: string }) => {
+      assert.equal(err.code, 'CLICKHOUSE_CLUSTER_DDL');
+      assert.equal(err.field, 'clickhouse.cluster');
+      assert.match(err.message, /^retention apply is not supported with clickhouse\.cluster \(auditstream\)/);
+      return true;
+    },
+  );
 });

@@ -149,3 +149,17 @@ export function createClusterRewriter(target: ClusterTarget): (sql: string) => s
     return fail(s);
   };
 }
+
+/**
+ * Refuses maintenance that rewrites or drops stored rows (retention, erasure, key re-wrapping) on a
+ * cluster: its statements name `<database>` tables, which there are Distributed tables, so they would
+ * fail or touch one server's data only. Called before anything runs.
+ */
+export function assertSingleServer(config: { readonly cluster?: string | undefined }, what: string): void {
+  if (!config.cluster) return;
+  throw new AuditstreamError(
+    'CLICKHOUSE_CLUSTER_DDL',
+    `${what} is not supported with clickhouse.cluster (${config.cluster}) yet: its statements would need to target each shard's local tables ON CLUSTER (docs/scaling.md)`,
+    { field: 'clickhouse.cluster' },
+  );
+}

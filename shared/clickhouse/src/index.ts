@@ -1,4 +1,4 @@
-export { type ClusterTarget, createClusterRewriter, localDatabase } from './cluster.js';
+export { assertSingleServer, type ClusterTarget, createClusterRewriter, localDatabase } from './cluster.js';
 // @auditstream/clickhouse: client, capabilities, migrations, row mapping, safe SQL, queries, retention, accounts.
 
 export { MIGRATIONS } from '../migrations/index.js';
