@@ -187,7 +187,9 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
       const columns = options.columns ?? Object.keys(rows[0] as object);
       const quoted = columns.map((c) => `\`${checkColumn(c)}\``) as [string, ...string[]];
       await timed(op, async () => {
-        if (rows.length >= STREAM_MIN_ROWS) {
+        // Only gzipped: ClickHouse stores the rows it parsed from an uncompressed body cut short (a row
+        // that fails to encode, an abort), while a cut gzip stream fails to decompress and stores nothing.
+        if (gzip && rows.length >= STREAM_MIN_ROWS) {
           // Large batches (ingest's): the same body the client's insert() builds (JSON.stringify + '\n'
           // per row), made a chunk at a time while it is sent rather than as one string of the whole
           // batch first: ~20 % less CPU per row and no batch-sized string for the GC.

@@ -17,6 +17,7 @@ const DB_STREAMED = uniqueName('audit_stream_a');
 const DB_SMALL = uniqueName('audit_stream_b');
 let streamed: ClickHouse;
 let small: ClickHouse;
+let plain: ClickHouse;
 
 const TEXTS = ['plain', 'Zoë "quoted" \\ back', 'tab\tnew\nline', '\u0001\u001f\u007f', '\u2028\u4e2d\u{1F600}', ''];
 
@@ -38,7 +39,9 @@ function event(i: number): AuditEventInput {
 }
 
 before(async () => {
-  streamed = createClickHouse({ ...cfg, database: DB_STREAMED }, { logger });
+  // Streaming is the gzipped path (client.ts); the uncompressed one must refuse a bad batch whole too.
+  streamed = createClickHouse({ ...cfg, database: DB_STREAMED, compression: 'gzip' }, { logger });
+  plain = createClickHouse({ ...cfg, database: DB_STREAMED, compression: 'none' }, { logger });
   small = createClickHouse({ ...cfg, database: DB_SMALL }, { logger });
   await migrate(streamed);
   await migrate(small);
@@ -48,6 +51,7 @@ after(async () => {
   await small.command(`DROP DATABASE IF EXISTS ${DB_SMALL}`);
   await streamed.close();
   await small.close();
+  await plain.close();
 });
 
 test('a streamed batch stores exactly what the same rows sent in small batches store', async () => {
@@ -77,16 +81,19 @@ test('a streamed batch stores exactly what the same rows sent in small batches s
   }
 });
 
-test('a streamed batch holding a value JSON cannot encode is refused with an error, not hung or half-stored', { timeout: 60_000 }, async () => {
-  const layout = layoutFor(await streamed.capabilities());
-  const rows: EventRow[] = [];
-  for (let i = 0; i < STREAM_MIN_ROWS + 10; i++)
-    rows.push(toRow(event(i), { received_at: 1_735_689_601_000, kafka_topic: 'audit.bad', kafka_partition: 1, kafka_offset: i }, layout));
-  // A BigInt where a string belongs: JSON.stringify throws, late in the body.
-  (rows[STREAM_MIN_ROWS + 5] as unknown as Record<string, unknown>).reason = 5n;
-  const started = Date.now();
-  await assert.rejects(insertRows(streamed, rows), (e: unknown) => e instanceof AuditstreamError);
-  assert.ok(Date.now() - started < 30_000);
-  const [count] = await streamed.queryRows<{ n: string }>(`SELECT count() AS n FROM ${DB_STREAMED}.events WHERE kafka_topic = 'audit.bad'`);
-  assert.equal(Number(count?.n), 0);
-});
+for (const mode of ['gzip', 'none'] as const) {
+  test(`a large batch (${mode}) holding a value JSON cannot encode is refused with an error, not hung or half-stored`, { timeout: 60_000 }, async () => {
+    const ch = mode === 'gzip' ? streamed : plain;
+    const layout = layoutFor(await ch.capabilities());
+    const rows: EventRow[] = [];
+    for (let i = 0; i < STREAM_MIN_ROWS + 10; i++)
+      rows.push(toRow(event(i), { received_at: 1_735_689_601_000, kafka_topic: `audit.bad.${mode}`, kafka_partition: 1, kafka_offset: i }, layout));
+    // A BigInt where a string belongs: JSON.stringify throws, late in the body.
+    (rows[STREAM_MIN_ROWS + 5] as unknown as Record<string, unknown>).reason = 5n;
+    const started = Date.now();
+    await assert.rejects(insertRows(ch, rows), (e: unknown) => e instanceof AuditstreamError);
+    assert.ok(Date.now() - started < 30_000);
+    const [count] = await streamed.queryRows<{ n: string }>(`SELECT count() AS n FROM ${DB_STREAMED}.events WHERE kafka_topic = 'audit.bad.${mode}'`);
+    assert.equal(Number(count?.n), 0);
+  });
+}
