@@ -57,9 +57,9 @@ export const clickhouseSection = z
     max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
     compression: z
       .enum(['auto', 'gzip', 'none'])
-      .default('auto')
+      .default('gzip')
       .describe(
-        'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip.',
+        'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip. Without gzip, large inserts are built whole instead of streamed (a cut-short plain body can be partly stored), which costs memory: keep gzip under a tight ingest.memory_budget_bytes.',
       ),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
     cluster: z
