@@ -1,4 +1,4 @@
-import { EMPTY_ROOT, nodeHash } from './merkle.js';
+import { consistencyPath, EMPTY_ROOT, inclusionPath, nodeHash } from './merkle.js';
 
 /**
  * RFC 9162 proofs built from the roots of perfect, aligned subtrees instead of from every leaf.
@@ -28,55 +28,14 @@ function nodeRoot(get: PerfectRoot, lo: number, hi: number): Buffer {
   return r;
 }
 
-function splitPoint(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
-
 /** PATH(index, D[0:size]) (RFC 9162 2.1.3.1), leaf's sibling first. */
 export function inclusionProofFrom(get: PerfectRoot, index: number, size: number): Buffer[] {
-  if (!(index >= 0 && index < size)) throw new RangeError(`leaf index ${index} is not in a tree of size ${size}`);
-  const path: Buffer[] = [];
-  let lo = 0;
-  let hi = size;
-  let m = index;
-  while (hi - lo > 1) {
-    const k = splitPoint(hi - lo);
-    if (m < k) {
-      path.push(nodeRoot(get, lo + k, hi));
-      hi = lo + k;
-    } else {
-      path.push(nodeRoot(get, lo, lo + k));
-      lo += k;
-      m -= k;
-    }
-  }
-  return path.reverse();
+  return inclusionPath((lo, hi) => nodeRoot(get, lo, hi), index, size);
 }
 
 /** PROOF(m, D[0:n]) (RFC 9162 2.1.4.1), 1 ≤ m ≤ n. */
 export function consistencyProofFrom(get: PerfectRoot, m: number, n: number): Buffer[] {
-  if (!(m >= 1 && m <= n)) throw new RangeError(`no consistency proof from size ${m} to size ${n}`);
-  const proof: Buffer[] = [];
-  let lo = 0;
-  let hi = n;
-  let mm = m;
-  let complete = true;
-  while (mm !== hi - lo) {
-    const k = splitPoint(hi - lo);
-    if (mm <= k) {
-      proof.push(nodeRoot(get, lo + k, hi));
-      hi = lo + k;
-    } else {
-      proof.push(nodeRoot(get, lo, lo + k));
-      lo += k;
-      mm -= k;
-      complete = false;
-    }
-  }
-  if (!complete) proof.push(nodeRoot(get, lo, hi));
-  return proof.reverse();
+  return consistencyPath((lo, hi) => nodeRoot(get, lo, hi), m, n);
 }
 
 /** The perfect subtrees (level, index) a proof reads: a dry run with placeholder hashes. */

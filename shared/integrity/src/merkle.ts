@@ -108,9 +108,12 @@ export function subtreeRoot(leaves: readonly Buffer[], lo = 0, hi = leaves.lengt
   return f.root();
 }
 
-/** PATH(index, D[0:size]) over the first `size` leaf hashes (RFC 9162 2.1.3.1). */
-export function inclusionProof(leaves: readonly Buffer[], index: number, size = leaves.length): Buffer[] {
-  if (!(size <= leaves.length && index >= 0 && index < size)) throw new RangeError(`leaf index ${index} is not in a tree of size ${size}`);
+/** MTH(D[lo:hi)) of a node of the tree, however the caller obtains it (from leaves, from stored roots). */
+export type RangeRoot = (lo: number, hi: number) => Buffer;
+
+/** PATH(index, D[0:size]) (RFC 9162 2.1.3.1), leaf's sibling first, from the roots of the nodes it names. */
+export function inclusionPath(root: RangeRoot, index: number, size: number): Buffer[] {
+  if (!(index >= 0 && index < size)) throw new RangeError(`leaf index ${index} is not in a tree of size ${size}`);
   const path: Buffer[] = [];
   let lo = 0;
   let hi = size;
@@ -119,10 +122,10 @@ export function inclusionProof(leaves: readonly Buffer[], index: number, size = 
   while (hi - lo > 1) {
     const k = splitPoint(hi - lo);
     if (m < k) {
-      path.push(subtreeRoot(leaves, lo + k, hi));
+      path.push(root(lo + k, hi));
       hi = lo + k;
     } else {
-      path.push(subtreeRoot(leaves, lo, lo + k));
+      path.push(root(lo, lo + k));
       lo += k;
       m -= k;
     }
@@ -130,9 +133,9 @@ export function inclusionProof(leaves: readonly Buffer[], index: number, size = 
   return path.reverse();
 }
 
-/** PROOF(m, D[0:n]) (RFC 9162 2.1.4.1): empty when m = n; 1 ≤ m ≤ n ≤ leaves.length. */
-export function consistencyProof(leaves: readonly Buffer[], m: number, n = leaves.length): Buffer[] {
-  if (!(n <= leaves.length && m >= 1 && m <= n)) throw new RangeError(`no consistency proof from size ${m} to size ${n}`);
+/** PROOF(m, D[0:n]) (RFC 9162 2.1.4.1): empty when m = n; 1 ≤ m ≤ n; from the roots of the nodes it names. */
+export function consistencyPath(root: RangeRoot, m: number, n: number): Buffer[] {
+  if (!(m >= 1 && m <= n)) throw new RangeError(`no consistency proof from size ${m} to size ${n}`);
   const proof: Buffer[] = [];
   let lo = 0;
   let hi = n;
@@ -141,17 +144,29 @@ export function consistencyProof(leaves: readonly Buffer[], m: number, n = leave
   while (mm !== hi - lo) {
     const k = splitPoint(hi - lo);
     if (mm <= k) {
-      proof.push(subtreeRoot(leaves, lo + k, hi));
+      proof.push(root(lo + k, hi));
       hi = lo + k;
     } else {
-      proof.push(subtreeRoot(leaves, lo, lo + k));
+      proof.push(root(lo, lo + k));
       lo += k;
       mm -= k;
       complete = false;
     }
   }
-  if (!complete) proof.push(subtreeRoot(leaves, lo, hi));
+  if (!complete) proof.push(root(lo, hi));
   return proof.reverse();
+}
+
+/** PATH(index, D[0:size]) over the first `size` leaf hashes (RFC 9162 2.1.3.1). */
+export function inclusionProof(leaves: readonly Buffer[], index: number, size = leaves.length): Buffer[] {
+  if (size > leaves.length) throw new RangeError(`leaf index ${index} is not in a tree of size ${size}`);
+  return inclusionPath((lo, hi) => subtreeRoot(leaves, lo, hi), index, size);
+}
+
+/** PROOF(m, D[0:n]) (RFC 9162 2.1.4.1): empty when m = n; 1 ≤ m ≤ n ≤ leaves.length. */
+export function consistencyProof(leaves: readonly Buffer[], m: number, n = leaves.length): Buffer[] {
+  if (n > leaves.length) throw new RangeError(`no consistency proof from size ${m} to size ${n}`);
+  return consistencyPath((lo, hi) => subtreeRoot(leaves, lo, hi), m, n);
 }
 
 /** RFC 9162 2.1.3.2: does `proof` place the leaf `hash` at `index` of the tree of `size` with `root`? */
