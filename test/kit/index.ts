@@ -33,5 +33,5 @@ export {
 } from './ingest-env.js';
 export { waitFor } from './poll.js';
 export { freePort } from './ports.js';
-export { startTcpProxy } from './tcp-proxy.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { type WebhookHit, webhookReceiver } from './webhook.js';

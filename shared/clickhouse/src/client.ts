@@ -111,7 +111,11 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
     max_open_connections: config.max_open_connections,
     // gzip level 1 for request bodies: on a 500k-row insert over loopback the default level halved
     // throughput (34k vs 60k rows/s uncompressed); level 1 keeps most of the size win for a fraction of the CPU.
-    compression: { request: gzip ? { codec: 'gzip', level: 1 } : false, response: gzip },
+    // Without compression, bodies still go in a gzip frame, level 0 (stored blocks: a copy and a CRC):
+    // ClickHouse 18.16 stores the rows it parsed from a plain body that ends early at a row boundary (a
+    // killed ingest's socket is closed with a FIN), while a gzip frame cut short fails whole
+    // (test/integration/insert-cut.test.ts).
+    compression: { request: { codec: 'gzip', level: gzip ? 1 : 0 }, response: gzip },
     // Below the server's keep_alive_timeout (3 s default before 23.11; 10 s in the local stack).
     keep_alive: { enabled: true, idle_socket_ttl: 2500 },
     clickhouse_settings: baseSettings(config),
@@ -193,9 +197,10 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
       const columns = options.columns ?? Object.keys(rows[0] as object);
       const quoted = columns.map((c) => `\`${checkColumn(c)}\``) as [string, ...string[]];
       await timed(op, async () => {
-        // Only gzipped: ClickHouse stores the rows it parsed from an uncompressed body cut short (a row
-        // that fails to encode, an abort), while a cut gzip stream fails to decompress and stores nothing.
-        if (gzip && rows.length >= STREAM_MIN_ROWS) {
+        // Every body is gzip-framed (level 0 without compression, above): ClickHouse stores the rows it
+        // parsed from a plain body cut short (a row that fails to encode, an abort), while a cut gzip
+        // stream fails to decompress and stores nothing.
+        if (rows.length >= STREAM_MIN_ROWS) {
           // Large batches (ingest's): the same body the client's insert() builds (JSON.stringify + '\n'
           // per row), made a chunk at a time while it is sent rather than as one string of the whole
           // batch first: ~20 % less CPU per row and no batch-sized string for the GC.

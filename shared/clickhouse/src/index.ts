@@ -25,7 +25,16 @@ export {
   layoutFor,
   parseVersion,
 } from './capabilities.js';
-export { baseSettings, type ClickHouse, type ClickHouseConfig, type ClickHouseDeps, compressionOn, createClickHouse, type RequestOptions } from './client.js';
+export {
+  baseSettings,
+  type ClickHouse,
+  type ClickHouseConfig,
+  type ClickHouseDeps,
+  compressionOn,
+  createClickHouse,
+  type RequestOptions,
+  STREAM_MIN_ROWS,
+} from './client.js';
 export { CLICKHOUSE_ERROR_CODES, type ClickHouseErrorCode, classifyClickHouseError, clickhouseCode } from './errors.js';
 export { contentDigest, contentHashSql, firstReceivedOrder } from './identity.js';
 export {

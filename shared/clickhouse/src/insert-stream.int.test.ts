@@ -39,7 +39,7 @@ function event(i: number): AuditEventInput {
 }
 
 before(async () => {
-  // Streaming is the gzipped path (client.ts); the uncompressed one must refuse a bad batch whole too.
+  // Large batches are streamed in both modes (a gzip frame, level 0 without compression: client.ts); each must refuse a bad batch whole.
   streamed = createClickHouse({ ...cfg, database: DB_STREAMED, compression: 'gzip' }, { logger });
   plain = createClickHouse({ ...cfg, database: DB_STREAMED, compression: 'none' }, { logger });
   small = createClickHouse({ ...cfg, database: DB_SMALL }, { logger });

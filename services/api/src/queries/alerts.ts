@@ -1,4 +1,4 @@
-import { type ClickHouse, joinSql, p, parseClickHouseTime, type SqlFragment, sql, table } from '@auditstream/clickhouse';
+import { type ClickHouse, joinSql, p, parseClickHouseTime, type SqlFragment, sql, table, unsafeRaw } from '@auditstream/clickhouse';
 import type { ApiAlert } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
@@ -6,9 +6,9 @@ import { limitCount, tenantCondition } from './scope-sql.js';
 
 /**
  * Alert history from audit.alerts. A change of an alert (resolved, updated) is a new row with a
- * later updated_at; FINAL returns the latest version of each alert (the table is small, which
- * is what the storage module prescribes for it). Keyset pagination on (fired_at, alert_id),
- * newest first.
+ * later updated_at; each alert is read as its latest version (the table is small, which is what
+ * the storage module prescribes for it), once per alert id. Keyset pagination on (fired_at,
+ * alert_id), newest first.
  */
 export interface AlertQuery {
   scope: TenantScope;
@@ -31,24 +31,34 @@ export async function listAlerts(
   query: AlertQuery,
   options: { limit: number; after?: { t: bigint; id: string } | undefined; settings?: ClickHouseSettings },
 ): Promise<{ alerts: AlertRow[]; more: boolean }> {
-  const parts: SqlFragment[] = [
-    tenantCondition(query.scope),
+  // Per row (before grouping): who and which rule. Per alert (after): its first firing and its latest state.
+  const where: SqlFragment[] = [tenantCondition(query.scope)];
+  if (query.rule_id !== undefined) where.push(sql`rule_id = ${query.rule_id}`);
+  const having: SqlFragment[] = [
     // fired_at has whole seconds: [from, to) rounded outward would include a second too many at the end.
-    sql`fired_at >= ${p.dateTime(ceilSecondDate(query.from))} AND fired_at < ${p.dateTime(ceilSecondDate(query.to))}`,
+    sql`first_fired >= ${p.dateTime(ceilSecondDate(query.from))} AND first_fired < ${p.dateTime(ceilSecondDate(query.to))}`,
   ];
-  if (query.rule_id !== undefined) parts.push(sql`rule_id = ${query.rule_id}`);
-  if (query.severity !== undefined) parts.push(sql`severity = ${query.severity}`);
-  if (query.status !== undefined) parts.push(sql`status = ${query.status}`);
+  if (query.severity !== undefined) having.push(sql`severity_text = ${query.severity}`);
+  if (query.status !== undefined) having.push(sql`status_text = ${query.status}`);
   if (options.after) {
     const t = p.dateTime(toSecondDate(options.after.t));
-    parts.push(sql`(fired_at < ${t} OR (fired_at = ${t} AND alert_id < ${options.after.id}))`);
+    having.push(sql`(first_fired < ${t} OR (first_fired = ${t} AND alert_id < ${options.after.id}))`);
   }
-  // Aliases differ from column names: ClickHouse resolves aliases in WHERE and ORDER BY too.
-  const q = sql`SELECT alert_id, tenant_id, rule_id, toString(severity) AS severity_text, toString(status) AS status_text, title, details, event_ids,
-       toString(fired_at) AS fired_at_text, toString(updated_at) AS updated_at_text
+  // One alert, one answer row. FINAL settles the versions of a row key (the last inserted wins a tie).
+  // Two alerting instances that wrote the same alert at once (both missed the stored fired_at) made
+  // two keys, whose fired_at may fall on different days or partitions where FINAL never merges them:
+  // grouped by alert id, the alert is first fired at the earliest, in its latest state (the earliest
+  // firing's row on an equal update time). Aliases differ from column names: ClickHouse resolves
+  // aliases in WHERE, HAVING and ORDER BY too.
+  const latest = (col: string) => unsafeRaw(`argMax(${col}, (updated_at, -toInt64(toUInt32(fired_at))))`);
+  const q = sql`SELECT alert_id, tenant_id, rule_id, ${latest('toString(severity)')} AS severity_text, ${latest('toString(status)')} AS status_text,
+       ${latest('title')} AS title_text, ${latest('details')} AS details_text, ${latest('event_ids')} AS event_id_list,
+       min(fired_at) AS first_fired, toString(first_fired) AS fired_at_text, toString(max(updated_at)) AS updated_at_text
 FROM ${table(ch.database, 'alerts')} FINAL
-WHERE ${joinSql(parts, ' AND ')}
-ORDER BY fired_at DESC, alert_id DESC
+WHERE ${joinSql(where, ' AND ')}
+GROUP BY tenant_id, rule_id, alert_id
+HAVING ${joinSql(having, ' AND ')}
+ORDER BY first_fired DESC, alert_id DESC
 LIMIT ${limitCount(options.limit + 1)}`;
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_alerts', ...(options.settings ? { settings: options.settings } : {}) });
   const alerts = rows.slice(0, options.limit).map((r) => ({
@@ -57,9 +67,9 @@ LIMIT ${limitCount(options.limit + 1)}`;
     rule_id: String(r.rule_id),
     severity: String(r.severity_text),
     status: String(r.status_text),
-    title: String(r.title),
-    details: parseDetails(String(r.details ?? '')),
-    event_ids: Array.isArray(r.event_ids) ? (r.event_ids as unknown[]).map(String) : [],
+    title: String(r.title_text),
+    details: parseDetails(String(r.details_text ?? '')),
+    event_ids: Array.isArray(r.event_id_list) ? (r.event_id_list as unknown[]).map(String) : [],
     fired_at: parseClickHouseTime(String(r.fired_at_text)),
     updated_at: parseClickHouseTime(String(r.updated_at_text)),
   }));

@@ -59,7 +59,7 @@ export const clickhouseSection = z
       .enum(['auto', 'gzip', 'none'])
       .default('gzip')
       .describe(
-        'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip. Without gzip, large inserts are built whole instead of streamed (a cut-short plain body can be partly stored), which costs memory: keep gzip under a tight ingest.memory_budget_bytes.',
+        'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip. With none, request bodies are still framed as gzip level 0 (no compression), so an INSERT cut short stores nothing (docs/storage.md).',
       ),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
     cluster: z
