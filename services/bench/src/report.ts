@@ -56,6 +56,7 @@ export function withScalingRatios(m: RunFigures): RunFigures {
     cluster_ingest_2_over_1: r('cluster_ingest_2_events_per_s', 'cluster_ingest_1_events_per_s'),
     cluster_ingest_steady_2_over_1: r('cluster_ingest_2_steady_events_per_s', 'cluster_ingest_1_steady_events_per_s'),
     cluster_alerting_3_over_1: r('cluster_alerting_3_events_per_s', 'cluster_alerting_1_events_per_s'),
+    cluster_alerting_steady_3_over_1: r('cluster_alerting_3_steady_events_per_s', 'cluster_alerting_1_steady_events_per_s'),
   };
 }
 
@@ -171,6 +172,12 @@ export function clusterTableRows(m: RunFigures): Array<[string, string, string]>
     ['alerting', '1 instance, repartition on (spawn → both groups at the end)', side('alerting', 1)],
     ['alerting', '3 instances, repartition on', side('alerting', 3)],
     ['alerting', '3 / 1', x('cluster_alerting_3_over_1')],
+    [
+      'alerting',
+      'steady (first commit of the evaluating group → end) 1 / 3',
+      `${rate('cluster_alerting_1_steady_events_per_s')} / ${rate('cluster_alerting_3_steady_events_per_s')}`,
+    ],
+    ['alerting', 'steady 3 / 1', x('cluster_alerting_steady_3_over_1')],
     ['alerting', 'incidents fired (the same on both sides)', n(m.cluster_alert_incidents)],
     ['alerting', 'CPU of the instances, 1 / 3', cpu('alerting', 1, 3)],
     ['load', '1-min load average at the run start', n(m.cluster_load1_start, 1)],
