@@ -83,27 +83,32 @@ export async function runClusterBench(deps: ClusterBenchDeps, o: ClusterBenchOpt
         await stopStack();
       };
       deps.setCurrent({ children, cleanup });
+      const figures: RunFigures = {};
       try {
-        const figures = await runClusterRound(env, {
-          events: o.events,
-          index: i,
-          cluster,
-          partitions: o.partitions,
-          replicationFactor: config.topics.replication_factor,
-          clickhouse: (database) =>
-            createClickHouse({ ...config.clickhouse, database, request_timeout_ms: 600_000 }, { logger: deps.logger, component: 'bench-clickhouse' }),
-          pollMs: 200,
-          timeoutMs: Math.max(600_000, o.events * 2),
-          log,
-          track: (c) => children.push(c),
-        });
-        perRun.push(withScalingRatios(figures));
+        await runClusterRound(
+          env,
+          {
+            events: o.events,
+            index: i,
+            cluster,
+            partitions: o.partitions,
+            replicationFactor: config.topics.replication_factor,
+            clickhouse: (database) =>
+              createClickHouse({ ...config.clickhouse, database, request_timeout_ms: 600_000 }, { logger: deps.logger, component: 'bench-clickhouse' }),
+            pollMs: 200,
+            timeoutMs: Math.max(600_000, o.events * 2),
+            log,
+            track: (c) => children.push(c),
+          },
+          figures,
+        );
       } catch (err) {
+        // What passed before the failure stays in the report; the failed side's rows show n/a.
         const msg = err instanceof Error ? err.message : String(err);
         errors.push(`run ${i + 1} cluster: ${msg}`);
         log(`run ${i + 1}/${o.runs}: cluster FAILED: ${msg}`);
-        perRun.push({});
       } finally {
+        perRun.push(withScalingRatios(figures));
         for (const c of children) await c.stop(10_000);
         await env.cleanup(o.keep);
         deps.setCurrent({ children: [], cleanup: stopStack });
