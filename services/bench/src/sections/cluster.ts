@@ -34,13 +34,6 @@ export const ORDER_DEPENDENT_RULES: ReadonlySet<string> = new Set(['event_loss',
  */
 export const BENCH_ALLOWED_LATENESS_MS = 3_600_000;
 
-/**
- * Session timeout of the alerting children: on the shared 2-core machine the repartition stage's
- * first batch (decode, route and an acks=all write of ~4 copies per event) outlasted the default
- * 30 s; the group dropped the member, its commit failed and the stage's consumer did not come back.
- */
-export const BENCH_SESSION_TIMEOUT_MS = 120_000;
-
 /** Side order of run `index`: as given on even runs, reversed on odd ones, so neither side always runs second. */
 export function sideOrder<T>(index: number, sides: readonly T[]): T[] {
   return index % 2 === 0 ? [...sides] : [...sides].reverse();
@@ -202,7 +195,6 @@ async function drainAlerting(
     AUDITSTREAM_ALERTING__REPARTITION_TOPIC: repartition,
     AUDITSTREAM_ALERTING__START_FROM: 'earliest',
     AUDITSTREAM_ALERTING__ALLOWED_LATENESS_MS: String(BENCH_ALLOWED_LATENESS_MS),
-    AUDITSTREAM_ALERTING__SESSION_TIMEOUT_MS: String(BENCH_SESSION_TIMEOUT_MS),
   };
   o.log(`  alerting with ${k} instance(s), group ${group}`);
   const tSpawn = Date.now();
