@@ -37,6 +37,8 @@ export interface RepartitionerOptions {
   admit: (value: Buffer | null, timestampMs: number) => Promise<Admission>;
   metrics: Pick<AlertingMetrics, 'discarded' | 'repartitioned'>;
   log: Logger;
+  /** The stage's consumer crashed and kafkajs will not restart it. */
+  onFatal?: () => void;
 }
 
 export interface Repartitioner {
@@ -63,7 +65,10 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
   });
   const lag = new Map<number, number>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => log.info({ group, partitions: e.payload.memberAssignment[source] ?? [] }, 'repartition stage joined'));
-  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed'));
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed');
+    if (!e.payload.restart) o.onFatal?.();
+  });
   try {
     await producer.connect();
     await consumer.connect();
