@@ -14,6 +14,8 @@ import { waitFor } from '@auditstream/test';
 export interface TestCluster {
   stack: Stack;
   layout: ClusterLayout;
+  /** The cluster's state dir (what `bench --cluster --cluster-home` takes). */
+  stateDir: string;
   /** SIGKILL one process of the cluster (by its `stack status` name) and wait until it is gone. */
   kill(name: string): Promise<void>;
   /** Start whatever is not running; returns the names started. */
@@ -50,6 +52,7 @@ export async function startTestCluster(): Promise<TestCluster> {
   return {
     stack,
     layout,
+    stateDir,
     async kill(name) {
       const proc = (await stack.status()).find((c) => c.name === name);
       assert.ok(proc?.pid, `${name} runs`);

@@ -230,6 +230,10 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
           admit,
           metrics,
           log,
+          // As for the evaluating stage: a stage kafkajs will not restart feeds nothing any more.
+          onFatal: () => {
+            isReady = false;
+          },
         });
       }
       const c = consumer;

@@ -37,6 +37,8 @@ export interface RepartitionerOptions {
   admit: (value: Buffer | null, timestampMs: number) => Promise<Admission>;
   metrics: Pick<AlertingMetrics, 'discarded' | 'repartitioned'>;
   log: Logger;
+  /** The stage's consumer crashed and kafkajs will not restart it. */
+  onFatal?: () => void;
 }
 
 export interface Repartitioner {
@@ -63,7 +65,10 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
   });
   const lag = new Map<number, number>();
   consumer.on(consumer.events.GROUP_JOIN, (e) => log.info({ group, partitions: e.payload.memberAssignment[source] ?? [] }, 'repartition stage joined'));
-  consumer.on(consumer.events.CRASH, (e) => log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed'));
+  consumer.on(consumer.events.CRASH, (e) => {
+    log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed');
+    if (!e.payload.restart) o.onFatal?.();
+  });
   try {
     await producer.connect();
     await consumer.connect();
@@ -86,7 +91,9 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
         }
         if (last === undefined) return;
         // The copies first, the source offset after: a crash in between re-copies, never skips.
-        if (out.length > 0) await producer.send({ topic: target, acks: -1, messages: out });
+        // In bounded requests, in order: a backlog's batch of thousands of events makes ~4 copies each,
+        // which in one request broke the broker's message.max.bytes (1 MiB) and crashed the stage.
+        for (const chunk of chunkByBytes(out, SEND_MAX_BYTES)) await producer.send({ topic: target, acks: -1, messages: chunk });
         o.metrics.repartitioned.inc(out.length);
         resolveOffset(last);
         lag.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
@@ -109,6 +116,28 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
       await producer.disconnect().catch(() => undefined);
     },
   };
+}
+
+/** Bytes of copies per produce request: well under Kafka's default message.max.bytes (1 MiB) per partition batch. */
+export const SEND_MAX_BYTES = 256 * 1024;
+
+/** Consecutive runs of messages of at most `maxBytes` (value, key and record overhead), in order; a larger message alone. */
+export function chunkByBytes(messages: readonly Message[], maxBytes: number): Message[][] {
+  const out: Message[][] = [];
+  let cur: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = (m.value?.length ?? 0) + (typeof m.key === 'string' ? Buffer.byteLength(m.key) : (m.key?.length ?? 0)) + 64;
+    if (cur.length > 0 && bytes + size > maxBytes) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(m);
+    bytes += size;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
 }
 
 /** The repartition topic's name: the configured one, else `<events>.alerting-repartition`. */

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { AuditstreamError } from '@auditstream/core';
 import { formatCpuProfileSummary, type Logger } from '@auditstream/observability';
 import type { ComponentStatus } from '@auditstream/stack';
+import { runClusterBench } from './cluster-bench.js';
 import { type AppConfig, createRunEnv } from './env.js';
 import { type ProcWatch, readProc, type ServiceChild, spawnService, watchProc } from './procs.js';
 import { summarizeIngestProfile } from './profile.js';
@@ -40,8 +41,11 @@ export interface BenchOptions {
   /**
    * `query`: only the query figures, over events loaded straight into ClickHouse (query-bench.ts).
    * `ingest`: only the ingest drain, the two limits and the Kafka-engine anchor (each ratio side by side).
+   * `cluster` (`--cluster`): the scaling figures on `stack up --cluster` (cluster-bench.ts).
    */
-  only?: 'query' | 'ingest' | undefined;
+  only?: 'query' | 'ingest' | 'cluster' | undefined;
+  /** `--cluster`: the cluster's state dir (default <AUDITSTREAM_HOME>/bench-cluster). */
+  cluster_home?: string | undefined;
   /** The command line, recorded in the report. */
   command: string;
 }
@@ -90,6 +94,11 @@ function check(o: BenchOptions): void {
       throw new AuditstreamError('USAGE', `--profile: cannot create or write the directory ${o.profile}`, { field: 'profile', cause });
     }
   }
+}
+
+/** The JSON report (non-finite figures as null), when --out was given. */
+function writeReport(out: string | undefined, report: BenchReport): void {
+  if (out) writeFileSync(out, `${JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
 }
 
 export function createBench(deps: BenchDeps): Bench {
@@ -260,6 +269,21 @@ export function createBench(deps: BenchDeps): Bench {
     },
     async run(o) {
       check(o);
+      if (o.only === 'cluster') {
+        const report = await runClusterBench(
+          {
+            config,
+            logger: deps.logger,
+            log,
+            setCurrent: (c) => {
+              current = c;
+            },
+          },
+          { events: o.events, runs: o.runs, partitions: o.partitions, keep: o.keep, home: o.cluster_home, command: o.command },
+        );
+        writeReport(o.out, report);
+        return { report, table: formatTable(report) };
+      }
       const t0 = Date.now();
       const servers = await deps.stackStatus();
       const ch = servers.find((s) => s.name === 'clickhouse');
@@ -306,7 +330,7 @@ export function createBench(deps: BenchDeps): Bench {
         wall_seconds: (Date.now() - t0) / 1000,
       };
       const table = formatTable(report);
-      if (o.out) writeFileSync(o.out, `${JSON.stringify(report, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      writeReport(o.out, report);
       return { report, table };
     },
   };

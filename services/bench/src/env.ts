@@ -35,6 +35,8 @@ export interface EnvDeps {
   config: AppConfig;
   logger: Logger;
   partitions: number;
+  /** Migrate the run's three databases (default true); `--cluster` migrates its own per side, ON CLUSTER. */
+  databases?: boolean;
 }
 
 export async function createRunEnv(deps: EnvDeps): Promise<RunEnv> {
@@ -62,7 +64,7 @@ export async function createRunEnv(deps: EnvDeps): Promise<RunEnv> {
       replicationFactor: deps.config.topics.replication_factor,
     })),
   });
-  for (const d of [database, limitDatabase, anchorDatabase]) await migrate(ch, { database: d });
+  if (deps.databases !== false) for (const d of [database, limitDatabase, anchorDatabase]) await migrate(ch, { database: d });
   const serviceEnv: Record<string, string> = {
     AUDITSTREAM_TOPICS__EVENTS: topics.events,
     AUDITSTREAM_TOPICS__DLQ: topics.dlq,

@@ -16,5 +16,7 @@ export const BENCH_ERROR_CODES = [
   'BENCH_TIMEOUT',
   'BENCH_ABORTED',
   'BENCH_FAILED',
+  /** `--cluster`: a side failed its exactly-once check (stored count, duplicate alert, differing incidents). */
+  'BENCH_CHECK',
 ] as const;
 export type BenchErrorCode = (typeof BENCH_ERROR_CODES)[number];

@@ -18,7 +18,7 @@ export interface BenchReport {
   events: number;
   runs: number;
   /** Set when only some sections ran (`--only`). */
-  only?: 'query' | 'ingest';
+  only?: 'query' | 'ingest' | 'cluster';
   machine: MachineInfo;
   /** Median of each figure over the runs. */
   median: RunFigures;
@@ -45,6 +45,18 @@ export function withRatios(m: RunFigures): RunFigures {
     ...m,
     ingest_over_min_limit: (m.ingest_events_per_s ?? Number.NaN) / limit,
     ingest_over_anchor: (m.ingest_events_per_s ?? Number.NaN) / (m.anchor_events_per_s ?? Number.NaN),
+  };
+}
+
+/** Adds one `--cluster` run's scaling ratios, side by side within the run: ingest 2 instances / 1, alerting 3 / 1. */
+export function withScalingRatios(m: RunFigures): RunFigures {
+  const r = (a: string, b: string) => (m[a] ?? Number.NaN) / (m[b] ?? Number.NaN);
+  return {
+    ...m,
+    cluster_ingest_2_over_1: r('cluster_ingest_2_events_per_s', 'cluster_ingest_1_events_per_s'),
+    cluster_ingest_steady_2_over_1: r('cluster_ingest_2_steady_events_per_s', 'cluster_ingest_1_steady_events_per_s'),
+    cluster_alerting_3_over_1: r('cluster_alerting_3_events_per_s', 'cluster_alerting_1_events_per_s'),
+    cluster_alerting_steady_3_over_1: r('cluster_alerting_3_steady_events_per_s', 'cluster_alerting_1_steady_events_per_s'),
   };
 }
 
@@ -137,8 +149,44 @@ export function ingestTableRows(m: RunFigures): Array<[string, string, string]> 
   ];
 }
 
+/** Table rows of `--cluster`: events/s with 1 and 2 ingest and 1 and 3 alerting instances, the ratios, CPU and the load average at the end of each side. */
+export function clusterTableRows(m: RunFigures): Array<[string, string, string]> {
+  const n = (v: number | undefined, digits = 0) =>
+    v === undefined || !Number.isFinite(v) ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const rate = (k: string) => `${n(m[k])} events/s`;
+  const x = (k: string) => `${n(m[k], 2)}×`;
+  const side = (svc: string, k: number) => `${rate(`cluster_${svc}_${k}_events_per_s`)} (load ${n(m[`cluster_${svc}_${k}_load1`], 1)})`;
+  const cpu = (svc: string, a: number, b: number) => `${n(m[`cluster_${svc}_${a}_cpu_s`], 1)} s / ${n(m[`cluster_${svc}_${b}_cpu_s`], 1)} s`;
+  return [
+    ['backlog', 'SDK pre-production (RF 3, acks=all)', rate('cluster_preproduce_events_per_s')],
+    ['ingest', '1 instance (spawn → all N stored)', side('ingest', 1)],
+    ['ingest', '2 instances, one group', side('ingest', 2)],
+    ['ingest', '2 / 1', x('cluster_ingest_2_over_1')],
+    [
+      'ingest',
+      'steady (first stored → all N) 1 / 2 instances',
+      `${rate('cluster_ingest_1_steady_events_per_s')} / ${rate('cluster_ingest_2_steady_events_per_s')}`,
+    ],
+    ['ingest', 'steady 2 / 1', x('cluster_ingest_steady_2_over_1')],
+    ['ingest', 'CPU of the instances, 1 / 2', cpu('ingest', 1, 2)],
+    ['alerting', '1 instance, repartition on (spawn → both groups at the end)', side('alerting', 1)],
+    ['alerting', '3 instances, repartition on', side('alerting', 3)],
+    ['alerting', '3 / 1', x('cluster_alerting_3_over_1')],
+    [
+      'alerting',
+      'steady (first commit of the evaluating group → end) 1 / 3',
+      `${rate('cluster_alerting_1_steady_events_per_s')} / ${rate('cluster_alerting_3_steady_events_per_s')}`,
+    ],
+    ['alerting', 'steady 3 / 1', x('cluster_alerting_steady_3_over_1')],
+    ['alerting', 'incidents fired (the same on both sides)', n(m.cluster_alert_incidents)],
+    ['alerting', 'CPU of the instances, 1 / 3', cpu('alerting', 1, 3)],
+    ['load', '1-min load average at the run start', n(m.cluster_load1_start, 1)],
+  ];
+}
+
 export function formatTable(report: BenchReport): string {
-  const rows = report.only === 'query' ? queryTableRows(report.median) : report.only === 'ingest' ? ingestTableRows(report.median) : tableRows(report.median);
+  const byMode = { query: queryTableRows, ingest: ingestTableRows, cluster: clusterTableRows } as const;
+  const rows = (report.only ? byMode[report.only] : tableRows)(report.median);
   const w0 = Math.max(...rows.map((r) => r[0].length), 7);
   const w1 = Math.max(...rows.map((r) => r[1].length), 6);
   const m = report.machine;

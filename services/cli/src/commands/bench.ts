@@ -6,6 +6,7 @@ import { type Command, intOption, parseOptions } from '../command.js';
 import { cliConfig, configOption } from '../config.js';
 
 const help = `Usage: auditstream bench [--events N] [--runs R] [--out file.json] [--profile <dir>] [--keep]
+       auditstream bench --cluster [--cluster-home <dir>] [--events N] [--runs R] [--out file.json]
 
 Benchmarks the pipeline on the local stack (\`auditstream stack up\`) and prints one table (medians
 over the runs; every run on its own topics and ClickHouse databases, dropped afterwards):
@@ -39,6 +40,14 @@ Options:
                         and the insert time and disk use with and without migration 011's tables
   --only ingest         only the ingest drain, the Kafka read and ClickHouse write limits and the
                         Kafka-engine anchor (ratios side by side), plus ingest's CPU µs per event
+  --cluster             only the scaling figures, on \`stack up --cluster\` (ZooKeeper, 3 brokers,
+                        ClickHouse 2 shards x 2 replicas): N events drained by 1 and by 2 ingest
+                        instances (one group) and evaluated by 1 and by 3 alerting instances
+                        (alerting.repartition), events/s and the ratios 2/1 and 3/1 within each
+                        run (order alternating), each side checked exactly once. A cluster up in
+                        --cluster-home is reused and left running; else it is started there (ports
+                        from stack.cluster_base_port) and stopped afterwards (unless --keep)
+  --cluster-home <dir>  state dir of that cluster (default $AUDITSTREAM_HOME/bench-cluster)
   --config <file>       config file (brokers, ClickHouse URL and account, ports)`;
 
 function numberOption(value: string | undefined, name: string, fallback: number): number {
@@ -67,7 +76,12 @@ export const command: Command = {
       'producer-events': { type: 'string' },
       partitions: { type: 'string' },
       only: { type: 'string' },
+      cluster: { type: 'boolean' },
+      'cluster-home': { type: 'string' },
     });
+    if (values.cluster && values.only !== undefined) throw new AuditstreamError('USAGE', '--cluster cannot be combined with --only', { field: 'cluster' });
+    if (values['cluster-home'] !== undefined && !values.cluster)
+      throw new AuditstreamError('USAGE', '--cluster-home needs --cluster', { field: 'cluster-home' });
     if (values.only !== undefined && values.only !== 'query' && values.only !== 'ingest')
       throw new AuditstreamError('USAGE', `--only must be "query" or "ingest", got "${values.only}"`, { field: 'only' });
     if (positionals.length) throw new AuditstreamError('USAGE', `unexpected argument "${positionals[0]}"`, { field: 'argument' });
@@ -75,6 +89,7 @@ export const command: Command = {
     if (values.config) process.env.AUDITSTREAM_CONFIG = values.config; // the service children read the same file
     const events = intOption(values.events, 'events', 1_000_000);
     const logger = createLogger({ service: 'bench', level: cfg.log.level === 'info' ? 'error' : cfg.log.level });
+    // --cluster starts or reuses its own cluster; the dev stack is not needed then.
     const stack = createStack({
       kafkaPort: Number((cfg.kafka.brokers[0] ?? '127.0.0.1:9092').split(':')[1]),
       kafkaControllerPort: cfg.stack.kafka_controller_port,
@@ -101,7 +116,8 @@ export const command: Command = {
       query_reps: intOption(values['query-reps'], 'query-reps', 20),
       producer_events: intOption(values['producer-events'], 'producer-events', Math.min(events, 200_000)),
       partitions: intOption(values.partitions, 'partitions', cfg.topics.partitions),
-      only: values.only === 'query' || values.only === 'ingest' ? values.only : undefined,
+      only: values.cluster ? 'cluster' : values.only === 'query' || values.only === 'ingest' ? values.only : undefined,
+      cluster_home: values['cluster-home'],
       command: `auditstream bench ${argv.join(' ')}`.trim(),
     });
     console.log(table);
