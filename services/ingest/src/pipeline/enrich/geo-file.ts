@@ -1,4 +1,4 @@
-import { fstatSync, openSync, readSync } from 'node:fs';
+import { fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -8,9 +8,10 @@ import type { GeoLookup, GeoResult } from './geo.js';
  * geoip-lite's city database, read from its files instead of held in memory. geoip-lite reads the
  * three city files (~140 MiB) into Buffers, which alone took ingest's resident set near its memory
  * budget. Here a lookup runs geoip-lite's own binary search over the files: the records its
- * upper steps probe are kept once read (a few thousand, well under 1 MiB), and the last BLOCK
- * records of the search are read with one pread (plus the 88-byte location record on a hit), from
- * the page cache. Same files, same answers as geoip-lite's lookup() for every address it answers
+ * upper steps probe are kept once read (at most about 1 in 32 records, a few MiB, as addresses
+ * spread), and the last BLOCK
+ * records of the search are read with one pread, from the page cache; the location records
+ * (country, city: ~10 MiB) are held in memory. Same files, same answers as geoip-lite's lookup() for every address it answers
  * (geo-file.test.ts compares them).
  */
 const BLOCK = 64;
@@ -169,15 +170,15 @@ export function geoFileLookup(dataDir?: string): GeoLookup {
   const dir = dataDir ?? process.env.GEODATADIR ?? join(dirname(createRequire(import.meta.url).resolve('geoip-lite/package.json')), 'data');
   const v4 = openRanges(join(dir, 'geoip-city.dat'), V4_RECORD, 1);
   const v6 = openRanges(join(dir, 'geoip-city6.dat'), V6_RECORD, 2);
-  const names = openSync(join(dir, 'geoip-city-names.dat'), 'r');
-  const location = Buffer.allocUnsafe(LOCATION_RECORD);
-  const text = (from: number, to: number) => location.toString('utf8', from, to).replace(/\u0000.*/, '');
+  // The location records (~10 MiB) stay in memory: a hit then costs one pread, not two.
+  const names = readFileSync(join(dir, 'geoip-city-names.dat'));
+  const text = (at: number, from: number, to: number) => names.toString('utf8', at + from, at + to).replace(/\u0000.*/, '');
 
   function result(locId: number | undefined): GeoResult | undefined {
     if (locId === undefined) return undefined;
     if (locId === NO_LOCATION) return { country: '', city: '' };
-    readFully(names, location, LOCATION_RECORD, locId * LOCATION_RECORD);
-    return { country: text(0, 2), city: text(42, LOCATION_RECORD) };
+    const at = locId * LOCATION_RECORD;
+    return { country: text(at, 0, 2), city: text(at, 42, LOCATION_RECORD) };
   }
 
   function lookup4(n: number): GeoResult | undefined {
