@@ -10,11 +10,14 @@ import type { GeoLookup, GeoResult } from './geo.js';
  * budget. Here a lookup runs geoip-lite's own binary search over the files: the records its
  * upper steps probe are kept once read (at most about 1 in 32 records, a few MiB, as addresses
  * spread), and the last BLOCK
- * records of the search are read with one pread, from the page cache; the location records
+ * records of the search are read with one pread, from the page cache (the last WINDOWS such reads
+ * are kept); the location records
  * (country, city: ~10 MiB) are held in memory. Same files, same answers as geoip-lite's lookup() for every address it answers
  * (geo-file.test.ts compares them).
  */
 const BLOCK = 64;
+/** Last steps' windows kept per file (≤ 65 records each: ~1.5 MiB for IPv4, ~3 MiB for IPv6): addresses of one network repeat. */
+const WINDOWS = 1024;
 const V4_RECORD = 24; // floor u32, ceil u32, location id u32, lat, lon, area
 const V6_RECORD = 48; // floor 16 bytes, ceil 16 bytes (geoip-lite compares the first 8 of each), location id u32, ...
 const LOCATION_RECORD = 88; // country 2, region 3, metro 4, eu 1, timezone 32, city 46
@@ -41,6 +44,8 @@ interface RangeFile {
   top: Uint32Array;
   /** The records fline..cline once the search spans at most BLOCK of them. */
   block: Buffer;
+  /** Windows read lately, by where they start and end (at most WINDOWS; cleared when full). */
+  windows: Map<number, Buffer>;
   one: Buffer;
   /** The probed record: floor hi/lo, ceil hi/lo, location id. */
   cur: Uint32Array;
@@ -60,7 +65,8 @@ function openRanges(path: string, recordSize: number, words: number): RangeFile 
     locAt: 2 * half,
     slots: new Map(),
     top: new Uint32Array(1024 * 5),
-    block: Buffer.allocUnsafe((BLOCK + 1) * recordSize),
+    block: Buffer.alloc(0),
+    windows: new Map(),
     one: Buffer.allocUnsafe(recordSize),
     cur: new Uint32Array(5),
   };
@@ -122,7 +128,15 @@ function findRange(f: RangeFile, hi: number, lo: number): number | undefined {
   let windowTo = -1;
   for (;;) {
     if (windowFrom < 0 && cline - fline <= BLOCK) {
-      readFully(f.fd, f.block, (cline - fline + 1) * f.recordSize, fline * f.recordSize);
+      const key = fline * 4096 + (cline - fline);
+      let block = f.windows.get(key);
+      if (!block) {
+        if (f.windows.size >= WINDOWS) f.windows.clear();
+        block = Buffer.allocUnsafeSlow((cline - fline + 1) * f.recordSize);
+        readFully(f.fd, block, block.length, fline * f.recordSize);
+        f.windows.set(key, block);
+      }
+      f.block = block;
       windowFrom = fline;
       windowTo = cline;
     }
