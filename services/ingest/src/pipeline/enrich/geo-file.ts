@@ -107,7 +107,8 @@ function probe(f: RangeFile, line: number, windowFrom: number, windowTo: number)
     decode(f, f.one, 0, f.top, slot * 5);
     f.slots.set(line, slot);
   }
-  f.cur.set(f.top.subarray(slot * 5, slot * 5 + 5));
+  // Copied word by word: a subarray() per probe would allocate.
+  for (let i = 0; i < 5; i++) f.cur[i] = f.top[slot * 5 + i] as number;
 }
 
 const cmp = (aHi: number, aLo: number, bHi: number, bLo: number) => (aHi !== bHi ? (aHi < bHi ? -1 : 1) : aLo === bLo ? 0 : aLo < bLo ? -1 : 1);
