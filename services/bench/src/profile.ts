@@ -9,7 +9,7 @@ const STAGES: Array<[RegExp, string]> = [
   [/\/services\/ingest\/src\/pipeline\/source\.ts|\/kafkajs\//, 'kafka fetch (kafkajs: fetch, record batch decode)'],
   [/\/services\/ingest\/src\/pipeline\/decode\.ts|\/shared\/codec\/|\/avsc\//, 'decode (Avro)'],
   [/\/services\/ingest\/src\/pipeline\/validate\.ts|\/shared\/schemas\//, 'validate'],
-  [/\/pipeline\/enrich\/geo\.ts|\/geoip-lite\//, 'enrich: geo'],
+  [/\/pipeline\/enrich\/geo(-file)?\.ts|\/geoip-lite\//, 'enrich: geo'],
   [/\/pipeline\/enrich\/useragent\.ts|\/ua-parser-js\//, 'enrich: user agent'],
   [/\/pipeline\/enrich\/redact\.ts/, 'enrich: redact'],
   [/\/pipeline\/enrich\//, 'enrich: other'],

@@ -1,12 +1,13 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isAuditstreamError } from '@auditstream/core';
 import type { Command } from './command.js';
 
 // Commands are discovered from commands/*.ts: a new command is its own file, with nothing to register.
+const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+
 async function loadCommands(): Promise<Map<string, Command>> {
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   const files = readdirSync(dir).filter((f) => /\.ts$/.test(f) && !/\.test\.ts$/.test(f) && !f.startsWith('_'));
   const out = new Map<string, Command>();
   for (const f of files.sort()) {
@@ -30,16 +31,27 @@ function usage(commands: Map<string, Command>): string {
   ].join('\n');
 }
 
+/**
+ * Only the named command's file (commands/<name>.ts), when it is one: loading every command
+ * (the benchmark's browser driver, the API server, ...) cost each `auditstream ingest` ~3 s of CPU at start.
+ */
+async function loadCommand(name: string): Promise<Command | undefined> {
+  if (!/^[a-z][a-z0-9-]*$/.test(name)) return undefined;
+  const file = join(dir, `${name}.ts`);
+  if (!existsSync(file)) return undefined;
+  const mod = (await import(pathToFileURL(file).href)) as { command?: Command };
+  return mod.command?.name === name ? mod.command : undefined;
+}
+
 async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage(commands));
+    console.log(usage(await loadCommands()));
     return 0;
   }
-  const cmd = commands.get(name);
+  const cmd = (await loadCommand(name)) ?? (await loadCommands()).get(name);
   if (!cmd) {
-    console.error(`auditstream: unknown command "${name}"\n\n${usage(commands)}`);
+    console.error(`auditstream: unknown command "${name}"\n\n${usage(await loadCommands())}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

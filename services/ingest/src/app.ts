@@ -40,7 +40,7 @@ export interface IngestDeps {
   /** The contract's validator; default validateAuditEvent from @auditstream/schemas (unit tests pass fakes). */
   validate?: EventValidator;
   kafka?: Kafka;
-  /** Offline geo database; default geoip-lite's (loaded only when geo enrichment is on). */
+  /** Offline geo database; default geoip-lite's files, read by geoFileLookup (opened only when geo enrichment is on). */
   geo?: GeoLookup;
   /** Serve /metrics /healthz /readyz on ingest.metrics_host:metrics_port (default true). */
   observability?: boolean;

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import type { AuditEvent } from '@auditstream/schemas';
 import { Registry } from 'prom-client';
 import { createIngestMetrics } from '../../metrics.js';
-import { geoipLiteLookup, lookupGeo } from './geo.js';
+import { lookupGeo } from './geo.js';
+import { geoFileLookup } from './geo-file.js';
 import { createEnricher, type EnrichConfig } from './index.js';
 import { compileSeverityRules } from './severity.js';
 import { parseUserAgent } from './useragent.js';
@@ -51,7 +52,7 @@ const baseCfg: EnrichConfig = {
 };
 
 test('geo: the offline database shipped in the npm package resolves public IPv4 and IPv6, without network', () => {
-  const lookup = geoipLiteLookup();
+  const lookup = geoFileLookup();
   const gb = lookupGeo(lookup, '81.2.69.142');
   assert.equal(gb.ok, true);
   assert.equal(gb.ok && gb.geo.country, 'GB');
@@ -63,7 +64,7 @@ test('geo: the offline database shipped in the npm package resolves public IPv4 
 });
 
 test('geo: private, loopback and malformed addresses fail softly', () => {
-  const lookup = geoipLiteLookup();
+  const lookup = geoFileLookup();
   assert.deepEqual(lookupGeo(lookup, '10.1.2.3'), { ok: false, why: 'not_found' });
   assert.deepEqual(lookupGeo(lookup, '127.0.0.1'), { ok: false, why: 'not_found' });
   assert.deepEqual(lookupGeo(lookup, 'not-an-ip'), { ok: false, why: 'not_an_ip' });

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { geoFileLookup } from './geo-file.js';
 import { defineEnrichStep } from './step.js';
 
 /** Country (ISO 3166-1 alpha-2) and city of an IP address; empty strings when unknown. */
@@ -12,9 +13,8 @@ export interface GeoResult {
 export type GeoLookup = (ip: string) => GeoResult | undefined;
 
 /**
- * The offline GeoLite2 database shipped inside the geoip-lite npm package (data/*.dat,
- * loaded into memory once, about 150 MB): no network at run time, no install script.
- * Loaded on first use so a service with geo enrichment off never pays for it.
+ * geoip-lite's own lookup, which loads its city files into memory (~140 MiB). Ingest reads the
+ * same files with geoFileLookup (geo-file.ts); this one is the reference its test compares with.
  */
 export function geoipLiteLookup(): GeoLookup {
   const require = createRequire(import.meta.url);
@@ -42,13 +42,13 @@ export function lookupGeo(lookup: GeoLookup, raw: string): GeoOutcome {
   }
 }
 
-/** Country and city of actor.ip, from the offline database (or the one injected). */
+/** Country and city of actor.ip, from the offline GeoLite2 database shipped in the geoip-lite package (or the one injected): no network. */
 export const geoStep = defineEnrichStep({
   stage: 'geo',
   columns: ['geo_country', 'geo_city'],
   create({ cfg, deps }) {
     if (!cfg.geo_enabled) return undefined;
-    const lookup = deps.geo ?? geoipLiteLookup();
+    const lookup = deps.geo ?? geoFileLookup();
     return (event, out) => {
       const ip = event.actor?.ip;
       if (!ip) return true;
