@@ -1,62 +1,30 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { localDatabase } from '@auditstream/clickhouse';
-import { type ClusterLayout, clusterClientEnv, clusterLayout, createClusterStack, isAlive, type Stack } from '@auditstream/stack';
-import { createTestEnv, type IngestChild, publishEvents, rowCounts, spawnIngest, type TestEnv, verifyTestEnv, waitFor, waitForStored } from '@auditstream/test';
+import { clusterClientEnv } from '@auditstream/stack';
+import { createTestEnv, type IngestChild, publishEvents, rowCounts, spawnIngest, type TestEnv, verifyTestEnv, waitForStored } from '@auditstream/test';
+import { startTestCluster, type TestCluster } from './fixture.js';
 
 // The real pipeline on `stack up --cluster` (run by `npm run test:cluster`, not `npm test`: it starts
 // eight servers of its own): SDK → three brokers (RF 3) → the real `auditstream ingest` → ClickHouse
 // 2 shards × 2 replicas through Distributed tables. Exactly once as queries see it, `verify` clean,
 // and the same after one replica is killed with SIGKILL in the middle of ingest and brought back.
 
-const BASE_PORT = Number(process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? 33000);
 const BATCH = 3000;
-// AUDITSTREAM_TEST_CLUSTER_HOME: use (and leave running) a cluster already up there, for quick reruns.
-const reuseHome = process.env.AUDITSTREAM_TEST_CLUSTER_HOME;
-let stateDir: string;
-let startedHere = false;
-let stack: Stack;
-let layout: ClusterLayout;
+let cluster: TestCluster;
 let env: TestEnv;
 let ingest: IngestChild | undefined;
 
-/** What one server holds of the test tenant, after it caught up with its shard's replication log. */
-async function localCount(httpPort: number): Promise<number> {
-  const run = async (query: string) => {
-    const res = await fetch(`http://127.0.0.1:${httpPort}/`, { method: 'POST', body: query });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`ClickHouse on ${httpPort}: ${text}`);
-    return text.trim();
-  };
-  const local = `${localDatabase(env.database)}.events`;
-  await run(`SYSTEM SYNC REPLICA ${local}`);
-  return Number(await run(`SELECT count() FROM ${local} FINAL WHERE tenant_id = '${env.tenant}'`));
-}
+const perServerCounts = () => Promise.all(cluster.layout.clickhouse.map((c) => cluster.localCount(c.httpPort, env.database, env.tenant)));
 
 before(async () => {
-  stateDir = reuseHome ?? mkdtempSync(join(tmpdir(), 'auditstream-cluster-'));
-  layout = clusterLayout('127.0.0.1', BASE_PORT);
-  stack = createClusterStack({ stateDir, basePort: BASE_PORT, stopGraceMs: 20_000 });
-  const up = await stack.up();
-  startedHere = !up.alreadyRunning;
-  assert.ok(
-    up.components.every((c) => c.healthy),
-    'every process of the cluster is healthy',
-  );
-  env = await createTestEnv({ partitions: 4, extraEnv: clusterClientEnv(layout) });
+  cluster = await startTestCluster();
+  env = await createTestEnv({ partitions: 4, extraEnv: clusterClientEnv(cluster.layout) });
 });
 
 after(async () => {
   await ingest?.stop();
   await env?.cleanup().catch(() => {});
-  if (stack && startedHere) {
-    const down = await stack.down();
-    for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);
-  }
-  if (stateDir && !reuseHome) rmSync(stateDir, { recursive: true, force: true });
+  await cluster?.stop();
 });
 
 test('events ingested into the cluster are stored exactly once across shards and replicas, and verify is clean', async () => {
@@ -77,7 +45,7 @@ test('events ingested into the cluster are stored exactly once across shards and
   assert.equal(counts.distinct, BATCH);
 
   // Both shards hold data, and the two replicas of a shard hold the same rows.
-  const perServer = await Promise.all(layout.clickhouse.map((c) => localCount(c.httpPort)));
+  const perServer = await perServerCounts();
   const [s1r1, s1r2, s2r1, s2r2] = perServer as [number, number, number, number];
   assert.ok(s1r1 > 0 && s2r1 > 0, `both shards hold events: ${perServer.join(', ')}`);
   assert.equal(s1r1, s1r2, 'shard 1 replicas agree');
@@ -89,29 +57,20 @@ test('events ingested into the cluster are stored exactly once across shards and
 });
 
 test('kill -9 of one ClickHouse replica in the middle of ingest, then back: nothing lost, nothing visibly duplicated, verify clean', async () => {
-  const victim = layout.clickhouse[1]?.name as string; // clickhouse-s1r2
+  const victim = cluster.layout.clickhouse[1]?.name as string; // clickhouse-s1r2
   const publishing = publishEvents(env.kafka, env.topic, env.tenant, BATCH, BATCH);
   // Mid-ingest: some of the second batch is stored, not all of it.
   await waitForStored(env, BATCH + 1, { timeoutMs: 240_000, everyMs: 50 });
-  const before = (await stack.status()).find((c) => c.name === victim);
-  assert.ok(before?.pid, `${victim} runs`);
-  process.kill(before.pid, 'SIGKILL');
-  await waitFor(
-    `${victim} gone`,
-    async () => isAlive(before.pid as number),
-    (alive) => !alive,
-    30_000,
-  );
+  await cluster.kill(victim);
   await publishing;
   await waitForStored(env, 2 * BATCH, { timeoutMs: 300_000 });
 
   // Back: `up` starts what is not running; the replica then fetches what it missed from its peer.
-  const up = await stack.up();
-  assert.deepEqual(up.started, [victim]);
+  assert.deepEqual(await cluster.restore(), [victim]);
   const counts = await rowCounts(env.ch, env.database, env.tenant);
   assert.equal(counts.final, 2 * BATCH, 'every event once through the Distributed table');
   assert.equal(counts.distinct, 2 * BATCH);
-  const perServer = await Promise.all(layout.clickhouse.map((c) => localCount(c.httpPort)));
+  const perServer = await perServerCounts();
   assert.equal(perServer[0], perServer[1], `the killed replica caught up with its peer: ${perServer.join(', ')}`);
   assert.equal(perServer[2], perServer[3]);
   assert.equal((perServer[0] as number) + (perServer[2] as number), 2 * BATCH);

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localDatabase } from '@auditstream/clickhouse';
+import { type ClusterLayout, clusterLayout, createClusterStack, isAlive, type Stack } from '@auditstream/stack';
+import { waitFor } from '@auditstream/test';
+
+// The one way a cluster test gets its cluster. AUDITSTREAM_TEST_CLUSTER_HOME names a cluster that is
+// already up (started by the runner or by hand) and is left running; otherwise the file starts its own
+// in a temporary directory and stops it afterwards. Every file leaves the cluster healthy: whatever a
+// fault test kills, it brings back.
+
+export interface TestCluster {
+  stack: Stack;
+  layout: ClusterLayout;
+  /** SIGKILL one process of the cluster (by its `stack status` name) and wait until it is gone. */
+  kill(name: string): Promise<void>;
+  /** Start whatever is not running; returns the names started. */
+  restore(): Promise<string[]>;
+  /** Rows of `tenant` one ClickHouse server holds locally, after catching up with its shard's log. */
+  localCount(httpPort: number, database: string, tenant: string): Promise<number>;
+  stop(): Promise<void>;
+}
+
+export function clusterBasePort(): number {
+  return Number(process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? 33000);
+}
+
+export async function startTestCluster(): Promise<TestCluster> {
+  const basePort = clusterBasePort();
+  const reuseHome = process.env.AUDITSTREAM_TEST_CLUSTER_HOME;
+  const stateDir = reuseHome ?? mkdtempSync(join(tmpdir(), 'auditstream-cluster-'));
+  const layout = clusterLayout('127.0.0.1', basePort);
+  const stack = createClusterStack({ stateDir, basePort, stopGraceMs: 20_000 });
+  const up = await stack.up();
+  const startedHere = !up.alreadyRunning;
+  assert.ok(
+    up.components.every((c) => c.healthy),
+    `every process of the cluster is healthy: ${JSON.stringify(up.components)}`,
+  );
+
+  const query = async (httpPort: number, sql: string): Promise<string> => {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/`, { method: 'POST', body: sql });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`ClickHouse on ${httpPort}: ${text}`);
+    return text.trim();
+  };
+
+  return {
+    stack,
+    layout,
+    async kill(name) {
+      const proc = (await stack.status()).find((c) => c.name === name);
+      assert.ok(proc?.pid, `${name} runs`);
+      const pid = proc.pid;
+      process.kill(pid, 'SIGKILL');
+      await waitFor(
+        `${name} gone`,
+        async () => isAlive(pid),
+        (alive) => !alive,
+        30_000,
+      );
+    },
+    async restore() {
+      const again = await stack.up();
+      assert.ok(
+        again.components.every((c) => c.healthy),
+        `the cluster is healthy again: ${JSON.stringify(again.components)}`,
+      );
+      return again.started;
+    },
+    async localCount(httpPort, database, tenant) {
+      const local = `${localDatabase(database)}.events`;
+      await query(httpPort, `SYSTEM SYNC REPLICA ${local}`);
+      return Number(await query(httpPort, `SELECT count() FROM ${local} FINAL WHERE tenant_id = '${tenant}'`));
+    },
+    async stop() {
+      if (startedHere) {
+        const down = await stack.down();
+        for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);
+      }
+      if (!reuseHome) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
