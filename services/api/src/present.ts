@@ -4,8 +4,11 @@ import { microsToIso } from './time.js';
 
 export type { ApiEvent };
 
+/** What toApiEvent presents of a stored row: the event and its enrichment (no chain or Kafka fields). */
+export type PresentedRow = Pick<StoredEvent, 'event'> & { meta: Pick<StoredEvent['meta'], 'geo_country' | 'geo_city' | 'ua_browser' | 'ua_os' | 'ua_device'> };
+
 /** The API's event object (schemas/events.ts eventSchema) from a stored row. */
-export function toApiEvent(s: StoredEvent): ApiEvent {
+export function toApiEvent(s: PresentedRow): ApiEvent {
   const e = s.event;
   return {
     event_id: e.event_id,

@@ -14,7 +14,7 @@ import type { Principal } from './scope.js';
  * every encrypted value is masked, for everyone.
  */
 export interface FieldRevealer {
-  reveal(events: readonly StoredEvent[], principal: Principal): Promise<void>;
+  reveal(events: readonly Pick<StoredEvent, 'event'>[], principal: Principal): Promise<void>;
   /** A stats value that may be an envelope (top source IPs): the mask, never the ciphertext. */
   maskValue(value: string): string;
 }

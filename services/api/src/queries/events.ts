@@ -38,11 +38,30 @@ import { searchWindow } from './window.js';
  *   a set of every id of the export in ClickHouse's memory.
  */
 
-function selectList(layout: ReturnType<typeof layoutFor>): SqlFragment {
+/**
+ * The chain columns: only GET /v1/events/{id} presents them. Search pages and exports leave them out
+ * of the read: hash and prev_hash (64 random hex characters each) are the widest columns of events,
+ * and a page read takes whole granules around scattered rows (100 events of one resource at 5M:
+ * 323 → 250 MiB read; docs/benchmarks.md).
+ */
+const CHAIN_COLUMNS: ReadonlySet<string> = new Set(['chain_seq', 'prev_hash', 'hash']);
+
+function selectList(layout: ReturnType<typeof layoutFor>, without: ReadonlySet<string> = new Set()): SqlFragment {
   return joinSql(
-    eventColumns(layout).map((c) => sql`${ident(c)}`),
+    eventColumns(layout)
+      .filter((c) => !without.has(c))
+      .map((c) => sql`${ident(c)}`),
     ', ',
   );
+}
+
+/** A row of a search page: the stored event without its chain fields (CHAIN_COLUMNS, not read). */
+export type ListedEvent = Omit<StoredEvent, 'meta'> & { meta: Omit<StoredEvent['meta'], 'chain_seq' | 'prev_hash' | 'hash'> };
+
+function listedRow(row: Record<string, unknown>): ListedEvent {
+  const { event, meta } = fromRow(row);
+  const { chain_seq: _seq, prev_hash: _prev, hash: _hash, ...rest } = meta;
+  return { event, meta: rest };
 }
 
 export interface SearchOptions {
@@ -126,7 +145,7 @@ LIMIT ${limitCount(n)}`;
 }
 
 /** One page of events (at most `limit`), and whether more follow. */
-export async function searchEvents(ch: ClickHouse, query: EventQuery, options: SearchOptions): Promise<{ events: StoredEvent[]; more: boolean }> {
+export async function searchEvents(ch: ClickHouse, query: EventQuery, options: SearchOptions): Promise<{ events: ListedEvent[]; more: boolean }> {
   const settings = options.settings ? { settings: options.settings } : {};
   const keys = await pageKeys(ch, query, { order: options.order, want: options.limit + 1, after: options.after, ...settings });
   const page = keys.slice(0, options.limit);
@@ -153,7 +172,7 @@ export async function pageRows(
   scope: EventQuery['scope'],
   page: readonly EventKey[],
   o: { order: 'asc' | 'desc'; settings?: ClickHouseSettings; narrow?: boolean },
-): Promise<StoredEvent[]> {
+): Promise<ListedEvent[]> {
   const settings = o.settings ? { settings: o.settings } : {};
   const layout = layoutFor(await ch.capabilities());
   let lo = page[0]?.t as bigint;
@@ -183,13 +202,14 @@ export async function pageRows(
       )})`;
   }
   // Exactly these events: their tenant scope, their time span, their ids.
-  const q = sql`SELECT ${selectList(layout)} FROM (SELECT ${selectList(layout)} FROM ${table(ch.database, 'events')}
+  const cols = selectList(layout, CHAIN_COLUMNS);
+  const q = sql`SELECT ${cols} FROM (SELECT ${cols} FROM ${table(ch.database, 'events')}
 WHERE ${tenantCondition(scope)} AND ${timeRange(layout, lo, hi + 1n)}${prefixes} AND event_id IN (${ids})
 ORDER BY event_id, ${firstReceivedOrder(layout)}
 LIMIT 1 BY event_id)
 ORDER BY ${eventOrder(layout, o.order)}`;
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_search', ...settings });
-  return rows.map(fromRow);
+  return rows.map(listedRow);
 }
 
 const HOUR_US = 3_600_000_000n;
@@ -230,22 +250,14 @@ export function uuidv7Micros(id: string): bigint | undefined {
 }
 
 /**
- * Columns an export leaves out: its rows carry no integrity fields (GET /v1/events/{id} has them).
- * The Kafka position is read (not presented): the export manifest names the checkpoints covering the rows.
+ * The export query: every matching row (copies included), sorted so copies are adjacent. Its rows carry
+ * no chain fields (CHAIN_COLUMNS; GET /v1/events/{id} has them). The Kafka position is read (not
+ * presented): the export manifest names the checkpoints covering the rows.
  */
-const NOT_EXPORTED = new Set(['chain_seq', 'prev_hash', 'hash']);
-
-/** The export query: every matching row (copies included), sorted so copies are adjacent. */
 export async function exportQuery(ch: ClickHouse, query: EventQuery, order: 'asc' | 'desc'): Promise<SqlFragment> {
   const caps = await ch.capabilities();
   const layout = layoutFor(caps);
-  const columns = joinSql(
-    eventColumns(layout)
-      .filter((c) => !NOT_EXPORTED.has(c))
-      .map((c) => sql`${ident(c)}`),
-    ', ',
-  );
-  return sql`SELECT ${columns} FROM ${table(ch.database, 'events')}
+  return sql`SELECT ${selectList(layout, CHAIN_COLUMNS)} FROM ${table(ch.database, 'events')}
 WHERE ${eventsWhere(caps, ch.database, query)}
 ORDER BY ${eventOrder(layout, order)}, ${firstReceivedOrder(layout)}`;
 }
