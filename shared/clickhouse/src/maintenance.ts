@@ -8,8 +8,8 @@ import { quoteString, render, type SqlFragment, sql, unsafeRaw } from './sql.js'
  * server or on a cluster (`clickhouse.cluster`, docs/scaling.md). Their SQL names `<database>.<t>`
  * as on one server; on a cluster `alterRows` sends it to the local replicated tables ON CLUSTER,
  * and the callers wait for its effect on every server with `eachServer`, since 18.16 runs the
- * ALTER on one replica per shard and has no setting to wait for the others (no mutations_sync;
- * replication_alter_partitions_sync does not travel through the DDL queue).
+ * ALTER on one replica per shard and has no setting to wait for the others (no mutations_sync; an
+ * ON CLUSTER statement runs with each server's default profile, not the request's settings).
  */
 
 /** Runs an `ALTER TABLE <database>.<t> DELETE/UPDATE/DROP PARTITION/MODIFY TTL …` where the rows are. */
