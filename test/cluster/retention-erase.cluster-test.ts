@@ -206,7 +206,8 @@ test('retention apply drops the expired month on all four servers; verify report
   const r = await runCli('retention', ['retention', 'apply'], operator(), 300_000);
   assert.equal(r.code, 0, r.output);
   assert.match(r.output, new RegExp(`drop events ${OLD_PARTITION}`));
-  for (const t of tenants) assert.equal(shardsTotal(await perServer('events', `tenant_id = '${t}'`, 'FINAL'), `${t} events`), 2 * PER, "today's events are kept");
+  for (const t of tenants)
+    assert.equal(shardsTotal(await perServer('events', `tenant_id = '${t}'`, 'FINAL'), `${t} events`), 2 * PER, "today's events are kept");
   // No server has a part of the month left, in events or in the tables that follow it.
   for (const c of servers()) {
     const left = await cluster.query(
