@@ -22,6 +22,8 @@ export interface TestCluster {
   restore(): Promise<string[]>;
   /** Rows of `tenant` one ClickHouse server holds locally, after catching up with its shard's log. */
   localCount(httpPort: number, database: string, tenant: string): Promise<number>;
+  /** A statement on one ClickHouse server (HTTP), its output trimmed. */
+  query(httpPort: number, sql: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       );
       return again.started;
     },
+    query,
     async localCount(httpPort, database, tenant) {
       const local = `${localDatabase(database)}.events`;
       await query(httpPort, `SYSTEM SYNC REPLICA ${local}`);

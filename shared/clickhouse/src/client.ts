@@ -38,6 +38,8 @@ export interface RequestOptions {
 export interface ClickHouse {
   /** The configured database holding the audit tables. */
   readonly database: string;
+  /** clickhouse.cluster when set: `<database>` holds Distributed tables over `<database>_local` (cluster.ts). */
+  readonly cluster?: string | undefined;
   /** The underlying @clickhouse/client, for streaming cases this wrapper does not cover. */
   readonly client: ClickHouseClient;
   /** Detected once (SELECT version()) and cached. */
@@ -150,6 +152,7 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
 
   const api: ClickHouse = {
     database: config.database,
+    cluster: config.cluster || undefined,
     client,
     capabilities() {
       if (!caps) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capabilitiesFor } from './capabilities.js';
-import { assertSingleServer, createClusterRewriter, shardingKey } from './cluster.js';
+import { clusterMaintenanceStatement, createClusterRewriter, shardingKey } from './cluster.js';
 import { renderMigrations } from './migrate.js';
 
 for (const version of ['18.16.1', '24.8.1']) {
@@ -78,16 +78,23 @@ test('a statement the rewriter does not know is refused by name, never sent as i
   assert.throws(() => rw('OPTIMIZE TABLE `db`.t FINAL'), { code: 'CLICKHOUSE_CLUSTER_DDL' });
 });
 
-test('maintenance that rewrites stored rows is refused on a cluster, naming the key, and allowed on one server', () => {
-  assert.doesNotThrow(() => assertSingleServer({}, 'retention apply'));
-  assert.doesNotThrow(() => assertSingleServer({ cluster: '' }, 'retention apply'));
-  assert.throws(
-    () => assertSingleServer({ cluster: 'auditstream' }, 'retention apply'),
-    (err: Error & { code?: string; field?: string }) => {
-      assert.equal(err.code, 'CLICKHOUSE_CLUSTER_DDL');
-      assert.equal(err.field, 'clickhouse.cluster');
-      assert.match(err.message, /^retention apply is not supported with clickhouse\.cluster \(auditstream\)/);
-      return true;
-    },
+test('maintenance statements go to the local replicated table ON CLUSTER, values untouched; anything else is refused by name', () => {
+  const t = { cluster: 'c', database: 'db' };
+  assert.equal(
+    clusterMaintenanceStatement(t, "ALTER TABLE `db`.`subject_keys` DELETE WHERE subject_id = 'a COMMENT ' AND has(['x'], tenant_id)"),
+    "ALTER TABLE `db_local`.`subject_keys` ON CLUSTER `c` DELETE WHERE subject_id = 'a COMMENT ' AND has(['x'], tenant_id)",
   );
+  assert.equal(
+    clusterMaintenanceStatement(t, 'ALTER TABLE `db`.`events` DROP PARTITION 202401'),
+    'ALTER TABLE `db_local`.`events` ON CLUSTER `c` DROP PARTITION 202401',
+  );
+  assert.equal(
+    clusterMaintenanceStatement(t, 'ALTER TABLE db.alerts MODIFY TTL created_at + toIntervalDay(30)'),
+    'ALTER TABLE `db_local`.`alerts` ON CLUSTER `c` MODIFY TTL created_at + toIntervalDay(30)',
+  );
+  for (const bad of ['ALTER TABLE `db`.`events` ADD COLUMN x UInt8', 'ALTER TABLE `other`.`events` DROP PARTITION 202401', 'OPTIMIZE TABLE `db`.`events`'])
+    assert.throws(
+      () => clusterMaintenanceStatement(t, bad),
+      (err: Error & { code?: string; field?: string }) => err.code === 'CLICKHOUSE_CLUSTER_DDL' && err.field === 'clickhouse.cluster',
+    );
 });

@@ -151,15 +151,21 @@ export function createClusterRewriter(target: ClusterTarget): (sql: string) => s
 }
 
 /**
- * Refuses maintenance that rewrites or drops stored rows (retention, erasure, key re-wrapping) on a
- * cluster: its statements name `<database>` tables, which there are Distributed tables, so they would
- * fail or touch one server's data only. Called before anything runs.
+ * Row maintenance on a cluster: retention's `DROP PARTITION` (and `MODIFY TTL` on servers with TTL),
+ * erasure's and key re-wrapping's `DELETE`/`UPDATE` mutations. Written for one server against
+ * `<database>.<table>`, which on a cluster is the Distributed table (no parts, no mutations); the
+ * statement goes to the local replicated table ON CLUSTER through the same rewriter as migrations.
+ * 18.16 runs an `ALTER … ON CLUSTER` of a replicated table on one replica per shard, and replication
+ * carries it to the others; `maintenance.ts` waits for every server. Any other statement is refused.
  */
-export function assertSingleServer(config: { readonly cluster?: string | undefined }, what: string): void {
-  if (!config.cluster) return;
-  throw new AuditstreamError(
-    'CLICKHOUSE_CLUSTER_DDL',
-    `${what} is not supported with clickhouse.cluster (${config.cluster}) yet: its statements would need to target each shard's local tables ON CLUSTER (docs/scaling.md)`,
-    { field: 'clickhouse.cluster' },
-  );
+export function clusterMaintenanceStatement(target: ClusterTarget, sql: string): string {
+  const s = sql.trim();
+  // Only the table reference changes: the rest carries values (a subject id) and is not touched,
+  // unlike a migration's ALTER, whose column comments are stripped.
+  const m = /^ALTER TABLE (\S+)\.(\S+) (DELETE WHERE|UPDATE|DROP PARTITION|MODIFY TTL) ([\s\S]+)$/i.exec(s);
+  if (!m || unq(m[1] ?? '') !== target.database)
+    throw new AuditstreamError('CLICKHOUSE_CLUSTER_DDL', `cluster mode has no rewrite for this maintenance statement: ${s.split('\n')[0]?.slice(0, 120)}`, {
+      field: 'clickhouse.cluster',
+    });
+  return `ALTER TABLE ${q(localDatabase(target.database))}.${q(unq(m[2] ?? ''))} ON CLUSTER ${q(target.cluster)} ${m[3]} ${m[4]}`;
 }

@@ -1,4 +1,4 @@
-export { assertSingleServer, type ClusterTarget, createClusterRewriter, localDatabase } from './cluster.js';
+export { type ClusterTarget, clusterMaintenanceStatement, createClusterRewriter, localDatabase } from './cluster.js';
 // @auditstream/clickhouse: client, capabilities, migrations, row mapping, safe SQL, queries, retention, accounts.
 
 export { MIGRATIONS } from '../migrations/index.js';
@@ -37,6 +37,7 @@ export {
 } from './client.js';
 export { CLICKHOUSE_ERROR_CODES, type ClickHouseErrorCode, classifyClickHouseError, clickhouseCode } from './errors.js';
 export { contentDigest, contentHashSql, firstReceivedOrder } from './identity.js';
+export { alterRows, eachServer, type ServerTable } from './maintenance.js';
 export {
   type MigrateOptions,
   type MigrateResult,

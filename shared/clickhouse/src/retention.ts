@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { AuditstreamError, uuidv7 } from '@auditstream/core';
+import { AuditstreamError, sleep, uuidv7 } from '@auditstream/core';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type Capabilities, layoutFor } from './capabilities.js';
 import type { ClickHouse } from './client.js';
+import { alterRows, eachServer, type ServerTable } from './maintenance.js';
 import type { AuditEventInput } from './rows.js';
 import { RETENTION_TABLES, type RetentionTable } from './schema.js';
 import { ident, literal, Param, p, quoteString, sql, table } from './sql.js';
@@ -262,16 +263,67 @@ export interface ApplyRetentionOptions {
   recordEvent: (event: AuditEventInput) => Promise<void>;
   /** Tenant the retention events belong to. */
   systemTenant?: string;
+  /** On a cluster: how long to wait for a dropped partition to leave every replica (default 120 s). */
+  replicaWaitMs?: number;
   actorId?: string;
   service?: string;
 }
 
+/** The table's partitions on any server (on a cluster, the union over every shard's replicas). */
 async function listPartitions(ch: ClickHouse, database: string, tbl: string): Promise<string[]> {
-  const rows = await ch.queryRows<{ partition: string }>(
-    sql`SELECT DISTINCT partition FROM system.parts WHERE database = ${database} AND table = ${tbl} AND active ORDER BY partition`,
-    { operation: 'retention_parts' },
-  );
-  return rows.map((r) => String(r.partition).replace(/'/g, ''));
+  const out = new Set<string>();
+  for (const s of await eachServer(ch, 'parts', database)) {
+    const rows = await ch.queryRows<{ partition: string }>(
+      sql`SELECT DISTINCT partition FROM ${s.from} WHERE database = ${s.database} AND table = ${tbl} AND active ORDER BY partition`,
+      { operation: 'retention_parts' },
+    );
+    for (const r of rows) out.add(String(r.partition).replace(/'/g, ''));
+  }
+  return [...out].sort();
+}
+
+/** Names of the active parts of one partition, per server. */
+async function partsOf(ch: ClickHouse, database: string, drop: { table: string; partition: string }): Promise<Map<ServerTable, string[]>> {
+  const out = new Map<ServerTable, string[]>();
+  for (const s of await eachServer(ch, 'parts', database)) {
+    const rows = await ch.queryRows<{ name: string }>(
+      sql`SELECT name FROM ${s.from} WHERE database = ${s.database} AND table = ${drop.table} AND partition_id = ${drop.partition} AND active`,
+      { operation: 'retention_parts' },
+    );
+    out.set(
+      s,
+      rows.map((r) => r.name),
+    );
+  }
+  return out;
+}
+
+/**
+ * Waits until none of the parts a partition had before its drop is active on any server: the ALTER
+ * ON CLUSTER returns once one replica per shard dropped it, and the others follow through the
+ * replication log. Parts written after the drop (a late event of that month) have other names.
+ */
+async function waitForDrop(ch: ClickHouse, before: Map<ServerTable, string[]>, drop: { table: string; partition: string }, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left: string[] = [];
+    for (const [s, names] of before) {
+      if (names.length === 0) continue;
+      const rows = await ch.queryRows<{ n: string }>(
+        sql`SELECT toString(count()) AS n FROM ${s.from} WHERE database = ${s.database} AND table = ${drop.table} AND active AND has(${names}, name)`,
+        { operation: 'retention_wait' },
+      );
+      if (Number(rows[0]?.n ?? 0) > 0) left.push(s.server);
+    }
+    if (left.length === 0) return;
+    if (Date.now() > deadline)
+      throw new AuditstreamError(
+        'RETENTION',
+        `partition ${drop.partition} of ${drop.table} is still on ${left.join(', ')} ${timeoutMs} ms after its drop; run retention apply again`,
+        { retriable: true, field: 'partition' },
+      );
+    await sleep(200);
+  }
 }
 
 export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOptions): Promise<RetentionResult> {
@@ -320,9 +372,12 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
     }
     if (!dryRun) {
       for (const s of statements) {
-        await ch.command(s, { operation: 'retention_alter' });
         const m = / ALTER TABLE `[^`]+`\.`([^`]+)` DROP PARTITION (\d+)$/.exec(` ${s}`);
-        if (m) dropped.push({ table: m[1] as string, partition: m[2] as string });
+        const drop = m ? { table: m[1] as string, partition: m[2] as string } : undefined;
+        const before = drop && ch.cluster ? await partsOf(ch, database, drop) : undefined;
+        await alterRows(ch, s, { operation: 'retention_alter' });
+        if (drop && before) await waitForDrop(ch, before, drop, options.replicaWaitMs ?? 120_000);
+        if (drop) dropped.push(drop);
       }
     }
   } catch (err) {

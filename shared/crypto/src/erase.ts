@@ -1,4 +1,15 @@
-import { type AuditEventInput, activeLegalHolds, type ClickHouse, type LegalHold, p, sql, table } from '@auditstream/clickhouse';
+import {
+  type AuditEventInput,
+  activeLegalHolds,
+  alterRows,
+  type ClickHouse,
+  eachServer,
+  type LegalHold,
+  p,
+  type SqlFragment,
+  sql,
+  table,
+} from '@auditstream/clickhouse';
 import { AuditstreamError, sleep, uuidv7 } from '@auditstream/core';
 
 /**
@@ -7,8 +18,9 @@ import { AuditstreamError, sleep, uuidv7 } from '@auditstream/core';
  * 1. refuses, naming the tenant, when a legal hold covers any affected tenant (or all tenants);
  * 2. records a tombstone per tenant (subject_erasures): from then on every key of the subject
  *    created at or before it counts as erased, also for a copy that survives step 3;
- * 3. deletes every wrapped key of the subject (ALTER TABLE … DELETE, a mutation) and waits until
- *    system.mutations says it is done, then checks that none is left (again if one slipped in);
+ * 3. deletes every wrapped key of the subject (ALTER TABLE … DELETE, a mutation; on a cluster on
+ *    the local replicated table ON CLUSTER) and waits until system.mutations says it is done (on
+ *    a cluster: on every server), then checks that none is left (again if one slipped in);
  * 4. records the erasure as an audit event through the SDK (acknowledged before it returns).
  * Event rows are not touched: the hash chain and `auditstream verify` are unaffected. Processes
  * that cached an unwrapped key may keep it for up to encryption.key_cache_ttl_ms.
@@ -122,8 +134,7 @@ export async function eraseSubject(o: EraseOptions): Promise<EraseResult> {
       if (Number(left[0]?.n ?? 0) === 0) break;
       if (round >= 3)
         throw new AuditstreamError('ERASE_INCOMPLETE', 'subject keys are still present after 3 delete rounds; run erase again', { retriable: true });
-      await o.ch.command(sql`ALTER TABLE ${keys} DELETE WHERE ${where}`, { operation: 'erase_delete' });
-      await waitForMutations(o.ch, o.mutationTimeoutMs ?? 120_000);
+      await deleteKeys(o.ch, where, o.mutationTimeoutMs ?? 120_000, 'erase_delete');
     }
   }
 
@@ -142,6 +153,56 @@ export async function eraseSubject(o: EraseOptions): Promise<EraseResult> {
         `Processes that cached a key may still use it for up to ${o.keyCacheTtlMs} ms (encryption.key_cache_ttl_ms). ` +
         'New events of this subject get a new key (a new generation), which a later erase destroys too.';
   return { subject: o.subject, tenants, keyIds, erasedAtMs, erasureIds, message };
+}
+
+/**
+ * Deletes the subject_keys rows `where` selects and waits until the delete is done everywhere. On a
+ * cluster the mutation runs on each shard's local table (ON CLUSTER) and is waited for on every
+ * server: the ALTER returns once it is queued, one replica per shard.
+ */
+export async function deleteKeys(ch: ClickHouse, where: SqlFragment, timeoutMs: number, operation: string): Promise<void> {
+  const before = ch.cluster ? await mutationIdsPerServer(ch) : undefined;
+  await alterRows(ch, sql`ALTER TABLE ${table(ch.database, 'subject_keys')} DELETE WHERE ${where}`, { operation });
+  if (before) await waitForClusterMutation(ch, before, timeoutMs);
+  else await waitForMutations(ch, timeoutMs);
+}
+
+async function mutationIdsPerServer(ch: ClickHouse): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (const s of await eachServer(ch, 'mutations')) {
+    const rows = await ch.queryRows<{ mutation_id: string }>(sql`SELECT mutation_id FROM ${s.from} WHERE database = ${s.database} AND table = 'subject_keys'`, {
+      operation: 'erase_wait',
+    });
+    out.set(s.server, new Set(rows.map((r) => r.mutation_id)));
+  }
+  return out;
+}
+
+/**
+ * Done when every server lists a mutation of subject_keys it did not have before the ALTER (each
+ * replica loads it from ZooKeeper on its own) and has none left to do.
+ */
+async function waitForClusterMutation(ch: ClickHouse, before: Map<string, Set<string>>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending: string[] = [];
+    for (const s of await eachServer(ch, 'mutations')) {
+      const rows = await ch.queryRows<{ mutation_id: string; is_done: number | string }>(
+        sql`SELECT mutation_id, is_done FROM ${s.from} WHERE database = ${s.database} AND table = 'subject_keys'`,
+        { operation: 'erase_wait' },
+      );
+      const seen = rows.some((r) => !before.get(s.server)?.has(r.mutation_id));
+      if (!seen || rows.some((r) => Number(r.is_done) === 0)) pending.push(s.server);
+    }
+    if (pending.length === 0) return;
+    if (Date.now() > deadline)
+      throw new AuditstreamError(
+        'ERASE_TIMEOUT',
+        `the delete mutation on subject_keys did not finish on ${pending.join(', ')} within ${timeoutMs} ms (see system.mutations there); run erase again`,
+        { retriable: true },
+      );
+    await sleep(200);
+  }
 }
 
 /** Waits until every mutation of subject_keys is done (18.16 has no mutations_sync). */

@@ -1,5 +1,5 @@
 import { type ClickHouse, p, sql, table } from '@auditstream/clickhouse';
-import { waitForMutations } from './erase.js';
+import { deleteKeys } from './erase.js';
 import type { KeyWrapper } from './key-wrapper.js';
 import { loadErasures, type StoredSubjectKey, subjectKey } from './store.js';
 
@@ -32,10 +32,8 @@ export async function rewrapSubjectKeys(o: {
     out.push({ ...r, wrapped_key: wrapped, master_key_id: o.wrapper.keyId, created_at: Math.floor(r.created_at_ms / 1000) });
   }
   await o.ch.insertJson('subject_keys', out, { operation: 'rewrap_write' });
-  await o.ch.command(sql`ALTER TABLE ${keys} DELETE WHERE master_key_id != ${o.wrapper.keyId} AND has(${rows.map((r) => r.key_id)}, key_id)`, {
-    operation: 'rewrap_delete',
-  });
-  await waitForMutations(o.ch, o.mutationTimeoutMs ?? 120_000);
+  const timeoutMs = o.mutationTimeoutMs ?? 120_000;
+  await deleteKeys(o.ch, sql`master_key_id != ${o.wrapper.keyId} AND has(${rows.map((r) => r.key_id)}, key_id)`, timeoutMs, 'rewrap_delete');
   const erasures = await loadErasures(
     o.ch,
     rows.map((r) => r.tenant_id),
@@ -44,11 +42,12 @@ export async function rewrapSubjectKeys(o: {
   for (const r of rows) {
     const erased = erasures.get(subjectKey(r.tenant_id, r.subject_id));
     if (erased === undefined || r.created_at_ms > erased) continue;
-    await o.ch.command(
-      sql`ALTER TABLE ${keys} DELETE WHERE tenant_id = ${r.tenant_id} AND subject_id = ${r.subject_id} AND created_at_ms <= ${p.uint64(erased)}`,
-      { operation: 'rewrap_delete' },
+    await deleteKeys(
+      o.ch,
+      sql`tenant_id = ${r.tenant_id} AND subject_id = ${r.subject_id} AND created_at_ms <= ${p.uint64(erased)}`,
+      timeoutMs,
+      'rewrap_delete',
     );
-    await waitForMutations(o.ch, o.mutationTimeoutMs ?? 120_000);
   }
   return { rewrapped: rows.length, fromMasterKeys: [...new Set(rows.map((r) => r.master_key_id))] };
 }

@@ -1,4 +1,4 @@
-import { type AuditEventInput, assertSingleServer, createClickHouse } from '@auditstream/clickhouse';
+import { type AuditEventInput, createClickHouse } from '@auditstream/clickhouse';
 import { resolveSecret } from '@auditstream/config';
 import { AuditstreamError } from '@auditstream/core';
 import { eraseSubject } from '@auditstream/crypto';
@@ -41,7 +41,6 @@ export const command: Command = {
     if (!values.subject) throw new AuditstreamError('USAGE', '--subject is required (the data subject, e.g. an actor id)', { field: 'subject' });
     if (!values.reason) throw new AuditstreamError('USAGE', '--reason is required (why the subject is erased)', { field: 'reason' });
     const cfg = cliConfig(values.config);
-    assertSingleServer(cfg.clickhouse, 'erase');
     const logger = createLogger({ service: 'cli', level: cfg.log.level === 'info' ? 'warn' : cfg.log.level });
     const ch = createClickHouse(cfg.clickhouse, { logger, component: 'erase' });
     const producer = createAuditProducer({

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { assertSingleServer, createClickHouse } from '@auditstream/clickhouse';
+import { createClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import { createLocalKeyWrapper, generateMasterKeyHex, loadMasterKeys, masterKeyId, rewrapSubjectKeys } from '@auditstream/crypto';
 import { createLogger } from '@auditstream/observability';
@@ -75,7 +75,6 @@ export const command: Command = {
       if (file !== undefined) throw new AuditstreamError('USAGE', `unexpected argument "${file}"`, { field: 'argument' });
       const cfg = cliConfig(values.config);
       const keys = loadMasterKeys(cfg.encryption);
-      assertSingleServer(cfg.clickhouse, 'keys rewrap');
       if (!keys)
         throw new AuditstreamError('USAGE', 'keys rewrap needs encryption.master_key_file (the new key) and encryption.previous_master_key_files', {
           field: 'encryption.master_key_file',

@@ -2,7 +2,6 @@ import {
   type AuditEventInput,
   activeLegalHolds,
   applyRetention,
-  assertSingleServer,
   createClickHouse,
   loadRetentionPolicy,
   placeLegalHold,
@@ -64,7 +63,6 @@ export const command: Command = {
       console.error(`recorded as audit event ${receipt.event_id} (${receipt.topic}/${receipt.partition}@${receipt.offset})`);
     };
     const apply = async (dryRun: boolean) => {
-      assertSingleServer(cfg.clickhouse, 'retention apply');
       const res = await applyRetention(ch, { policy, dryRun, recordEvent, actorId: process.env.USER ?? 'auditstream-cli' });
       for (const d of res.decisions) console.log(`  ${d.drop ? 'drop' : 'keep'} ${d.table} ${d.partition}: ${d.reason}`);
       if (res.mode === 'ttl' || dryRun) for (const s of res.statements) console.log(`  ${dryRun ? 'would run' : 'ran'}: ${s}`);
