@@ -82,6 +82,7 @@ test('ZooKeeper killed with SIGKILL in the middle of ingest, then back: inserts 
 
   const report = await verifyTestEnv(env);
   assert.equal(report.ok, true, JSON.stringify(report).slice(0, 2000));
-  const errors = ingest.output().match(/"error_type":"[A-Z_]+"|\(code \d+\)/g) ?? [];
-  console.log(`zookeeper-restart: ingest met ${[...new Set(errors)].join(', ') || 'no logged error codes'}`);
+  const page = await (await fetch(`${metrics}/metrics`)).text();
+  const errors = page.split('\n').filter((l) => l.startsWith('auditstream_ingest_errors_total{'));
+  console.log(`zookeeper-restart: ingest ${errors.join('; ')}; ${await scrape(metrics, 'auditstream_ingest_insert_retries_total')} insert retries`);
 });
