@@ -63,14 +63,20 @@ export interface ClickHouse {
  *   query's duration (Node's 16 KB header limit), and our queries are short.
  * - enable_http_compression is sent only when compression is on (readonly=1 users may not send
  *   any setting: the reader account is readonly=2 for that reason, see deploy/clickhouse).
- * - insert_distributed_sync=1 with clickhouse.cluster (see below).
+ * - insert_distributed_sync=1 and load_balancing=in_order with clickhouse.cluster (see below).
  * Server-side query parameters are never sent to servers without caps.queryParams (18.16 rejects
  * `param_*` as unknown settings, code 115): the SQL builder inlines escaped literals there.
  */
 export function baseSettings(config: ClickHouseConfig): ClickHouseSettings {
   // A cluster's tables are Distributed: an insert returns only once every shard holds its rows, so
   // ingest commits Kafka offsets for stored events, not for rows queued on one server (docs/scaling.md).
-  return { max_execution_time: config.max_execution_time_s, ...(config.cluster ? { insert_distributed_sync: 1 as const } : {}) };
+  // in_order: inserts and reads go to the same (first healthy) replica of each shard. With the default
+  // random choice, a read could land on the peer that has not yet fetched a just-stored part, so one
+  // query showed 3,000 events and the next 1,880.
+  return {
+    max_execution_time: config.max_execution_time_s,
+    ...(config.cluster ? { insert_distributed_sync: 1 as const, load_balancing: 'in_order' as const } : {}),
+  };
 }
 
 export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps): ClickHouse {
