@@ -5,6 +5,16 @@
  */
 
 export { countStored, publishEvents, sampleInput } from '@auditstream/workload';
+export {
+  type AlertingChild,
+  collectTopic,
+  type DeliveredAlert,
+  firedByIncident,
+  groupAssignment,
+  loginEvent,
+  produceKeyed,
+  spawnAlerting,
+} from './alerting.js';
 export { type AxeViolation, launchChromium, seriousA11yViolations } from './browser.js';
 export { type Captured, type Child, runCli, spawnCli } from './cli.js';
 export { testConfig, testKafka } from './env.js';

@@ -100,7 +100,11 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
     rebuilding.then(
       () => firstJoin(),
       (err) => {
-        log.error({ err }, 'rebuilding state from Kafka failed; continuing with what was rebuilt');
+        // The first join fails the start; a later one goes on live, and says what that risks.
+        log.error(
+          { err },
+          'rebuilding rule state failed (auditstream_alerting_rebuild_errors_total{outcome="failed"}); evaluating live events without the windows it would have restored: an incident straddling this join may be missed',
+        );
         firstJoin(err);
       },
     );

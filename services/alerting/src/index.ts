@@ -1,4 +1,4 @@
-export { type Alert, type AlertDelivery, alertId, type DeliveryKind, SEVERITIES, type Severity } from './alert.js';
+export { type Alert, type AlertDelivery, alertId, type DeliveryKind, encodeGroupKey, SEVERITIES, type Severity } from './alert.js';
 export { type AlertingDeps, type AlertingService, createAlerting, resolveRulesPath } from './app.js';
 export { type AlertingConfig, alertingConfigSchema, alertingSection, loadAlertingConfig } from './config.js';
 export { decodeGroupKey, Engine, type EngineMetrics, type EngineOptions } from './engine.js';
@@ -6,6 +6,7 @@ export { ALERTING_ERROR_CODES, type AlertingErrorCode } from './error-codes.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
 export { compareRulesOffline, type OfflineResult, parseNdjson, type RulesComparison, runRulesOffline } from './offline.js';
+export { keyPartition } from './route.js';
 export { compileFilter, type Filter } from './rules/filters.js';
 export { loadRulesFile, type ParseOptions, parseRules } from './rules/parse.js';
 export { createRulesReloader, type RulesReloader } from './rules/reload.js';

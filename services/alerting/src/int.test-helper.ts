@@ -1,5 +1,5 @@
 import { createCodec } from '@auditstream/codec';
-import { uniqueName, uuidv7 } from '@auditstream/core';
+import { uniqueName } from '@auditstream/core';
 import type { AuditEventInput } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { AlertDelivery } from './alert.js';
@@ -36,18 +36,8 @@ export async function createTopics(kafka: Kafka, prefix: string, partitions = 3)
   };
 }
 
-export function login(actor: string, ip: string, outcome: 'success' | 'failure', atMs = Date.now(), tenant = 'acme'): AuditEventInput {
-  return {
-    event_id: uuidv7(atMs),
-    tenant_id: tenant,
-    occurred_at: Math.round(atMs * 1000),
-    actor: { id: actor, type: 'user', ip },
-    action: 'auth.login',
-    category: 'authentication',
-    outcome,
-    service: 'idp',
-  };
-}
+/** A login event (the kit's loginEvent), under the name these tests use. */
+export { loginEvent as login } from '@auditstream/test';
 
 export async function produce(kafka: Kafka, topic: string, events: AuditEventInput[]): Promise<void> {
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });

@@ -8,6 +8,8 @@ export interface AlertingMetrics {
   stateEntries: Gauge;
   discarded: Counter<'reason'>;
   replayed: Counter<'topic'>;
+  /** Failed rebuild attempts at group join: retried, or failed (given up). */
+  rebuildErrors: Counter<'outcome'>;
   /** Scale-out: event copies the repartition stage wrote to the repartition topic. */
   repartitioned: Counter;
   reloads: Counter<'result'>;
@@ -111,6 +113,12 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
       name: 'auditstream_alerting_replayed_records_total',
       help: 'Records re-read on start or rebalance to rebuild state, per topic role (events, alerts).',
       labelNames: ['topic'],
+      registers: r,
+    }),
+    rebuildErrors: new Counter({
+      name: 'auditstream_alerting_rebuild_errors_total',
+      help: 'Failed attempts of the rebuild at group join, by outcome: retried (a retriable Kafka error, within replay_timeout_ms) or failed (a data error, or out of time; state may be incomplete).',
+      labelNames: ['outcome'],
       registers: r,
     }),
     repartitioned: new Counter({

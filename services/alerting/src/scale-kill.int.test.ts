@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { repoRoot, uniqueName } from '@auditstream/core';
-import { freePort, testKafka, waitFor } from '@auditstream/test';
+import { uniqueName } from '@auditstream/core';
+import { type AlertingChild, firedByIncident, groupAssignment, produceKeyed, scrape, spawnAlerting, testKafka, waitFor } from '@auditstream/test';
 import { encodeGroupKey } from './alert.js';
 import { createTopics, login } from './int.test-helper.js';
 import { keyPartition } from './route.js';
-import { collectAlerts, firedByIncident, groupAssignment, produceKeyed } from './scale.test-helper.js';
+import { collectAlerts } from './scale.test-helper.js';
 
 // kill -9 one of three scaled-out instances (real service processes, main.ts) in the middle of a
 // brute-force burst and a spraying attack whose group keys it owns: the survivors take its
@@ -17,57 +15,18 @@ const kafka = testKafka('alerting-scale-kill');
 const PARTITIONS = 6;
 const group = uniqueName('alerting_scale_kill');
 let topics: Awaited<ReturnType<typeof createTopics>>;
-const children: Array<{ child: ChildProcess; port: number; stderr: string }> = [];
+const children: AlertingChild[] = [];
 
 async function startInstance(i: number): Promise<void> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot(), 'services/alerting/src/main.ts')], {
-    cwd: repoRoot(),
-    env: {
-      ...process.env,
-      AUDITSTREAM_LOG__LEVEL: 'warn',
-      AUDITSTREAM_KAFKA__CLIENT_ID: `k${i}`,
-      AUDITSTREAM_TOPICS__EVENTS: topics.events,
-      AUDITSTREAM_TOPICS__ALERTS: topics.alerts,
-      AUDITSTREAM_ALERTING__CONSUMER_GROUP: group,
-      AUDITSTREAM_ALERTING__REPARTITION: 'true',
-      AUDITSTREAM_ALERTING__START_FROM: 'earliest',
-      AUDITSTREAM_ALERTING__METRICS_PORT: String(port),
-      AUDITSTREAM_ALERTING__TICK_INTERVAL_MS: '200',
-      AUDITSTREAM_ALERTING__SESSION_TIMEOUT_MS: '6000',
-      AUDITSTREAM_ALERTING__WATCH_RULES: 'false',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const entry = { child, port, stderr: '' };
-  child.stderr?.on('data', (d) => {
-    entry.stderr += String(d);
-  });
-  children[i] = entry;
-  await waitFor(
-    `alerting instance ${i} to be ready`,
-    async () => {
-      if (child.exitCode !== null) throw new Error(`alerting exited with ${child.exitCode}: ${entry.stderr}`);
-      return fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.status === 200,
-        () => false,
-      );
-    },
-    90_000,
-    { everyMs: 200 },
-  );
-}
-
-async function evaluated(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^auditstream_alerting_evaluated_events_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-function stop(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    c.once('exit', () => resolve());
-    c.kill(signal);
+  children[i] = await spawnAlerting(`k${i}`, {
+    AUDITSTREAM_TOPICS__EVENTS: topics.events,
+    AUDITSTREAM_TOPICS__ALERTS: topics.alerts,
+    AUDITSTREAM_ALERTING__CONSUMER_GROUP: group,
+    AUDITSTREAM_ALERTING__REPARTITION: 'true',
+    AUDITSTREAM_ALERTING__START_FROM: 'earliest',
+    AUDITSTREAM_ALERTING__TICK_INTERVAL_MS: '200',
+    AUDITSTREAM_ALERTING__SESSION_TIMEOUT_MS: '6000',
+    AUDITSTREAM_ALERTING__WATCH_RULES: 'false',
   });
 }
 
@@ -76,7 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const c of children) if (c) await stop(c.child, 'SIGKILL');
+  for (const c of children) if (c) await c.stop('SIGKILL');
   await topics?.drop();
   const admin = kafka.admin();
   await admin.connect();
@@ -132,9 +91,14 @@ test('kill -9 one of three instances mid brute force and mid spraying: each inci
     ];
     // First half: 4 failures of the actor, 6 of the 10 sprayed actors; both under their thresholds.
     await produceKeyed(kafka, topics.events, burst(0, Date.now() - 3000));
-    const victimPort = (children[victimIdx] as { port: number }).port;
-    await waitFor('the victim to evaluate the first half of both attacks', async () => (await evaluated(victimPort)) >= 10, 60_000, { everyMs: 100 });
-    await stop((children[victimIdx] as { child: ChildProcess }).child, 'SIGKILL');
+    const victimChild = children[victimIdx] as AlertingChild;
+    await waitFor(
+      'the victim to evaluate the first half of both attacks',
+      async () => (await scrape(victimChild.url, 'auditstream_alerting_evaluated_events_total')) >= 10,
+      60_000,
+      { everyMs: 100 },
+    );
+    await victimChild.stop('SIGKILL');
 
     // Second half while its partitions are orphaned: 8 failures and 12 sprayed actors in all.
     await produceKeyed(kafka, topics.events, burst(6, Date.now() - 1000));
@@ -143,7 +107,7 @@ test('kill -9 one of three instances mid brute force and mid spraying: each inci
       everyMs: 250,
     });
     // Graceful stop of the survivors: whatever they would still deliver is on the topic after it.
-    for (const [i, c] of children.entries()) if (i !== victimIdx) await stop(c.child, 'SIGTERM');
+    for (const [i, c] of children.entries()) if (i !== victimIdx) await c.stop('SIGTERM');
   } finally {
     await alerts.stop();
   }

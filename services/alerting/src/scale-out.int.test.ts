@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
-import { testKafka, waitFor } from '@auditstream/test';
+import { firedByIncident, groupAssignment, produceKeyed, testKafka, waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
 import { type AlertingService, createAlerting } from './app.js';
 import { alertingSection } from './config.js';
 import type { AlertEvent } from './event.js';
 import { codec, createTopics } from './int.test-helper.js';
-import { collectAlerts, firedByIncident, groupAssignment, incidentEvents, produceKeyed, scaleRulesFile } from './scale.test-helper.js';
+import { collectAlerts, incidentEvents, scaleRulesFile } from './scale.test-helper.js';
 
 // Scale-out (docs/alerting.md#scaling-out) against the real Kafka: three instances with the
 // repartition stage fire exactly the alerts one instance fires over the same events, for every

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot, uniqueName, uuidv7 } from '@auditstream/core';
 import type { AuditEventInput } from '@auditstream/schemas';
-import { AssignerProtocol, type Kafka } from 'kafkajs';
+import { collectTopic } from '@auditstream/test';
+import type { Kafka } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 import type { AlertDelivery } from './alert.js';
-import { codec, login } from './int.test-helper.js';
+import { login } from './int.test-helper.js';
 import { decodeAlert } from './sinks/alert-codec.js';
 
 /** Helpers of the scale-out integration tests only (real Kafka; nothing mocked). */
@@ -76,59 +77,8 @@ export function incidentEvents(t: number): AuditEventInput[] {
   return out;
 }
 
-/** Publishes keyed tenant:actor, as the SDK does, so the events spread over the partitions. */
-export async function produceKeyed(kafka: Kafka, topic: string, events: AuditEventInput[]): Promise<void> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-  await producer.connect();
-  try {
-    await producer.send({ topic, acks: -1, messages: events.map((e) => ({ key: `${e.tenant_id}:${e.actor.id}`, value: codec.encodeSync(e) })) });
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-/** Fired alert ids by (rule, group key): more than one id, or one id fired twice, is a duplicate. */
-export function firedByIncident(deliveries: AlertDelivery[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const d of deliveries) {
-    if (d.kind !== 'fired') continue;
-    const k = `${d.alert.rule_id} ${d.alert.group_key}`;
-    out.set(k, [...(out.get(k) ?? []), d.alert.alert_id]);
-  }
-  return out;
-}
-
-/** A consumer group's state and members: Kafka client id and partitions of `topic`. */
-export async function groupAssignment(
-  kafka: Kafka,
-  group: string,
-  topic: string,
-): Promise<{ stable: boolean; members: Array<{ clientId: string; partitions: number[] }> }> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const { groups } = await admin.describeGroups([group]);
-    const g = groups[0];
-    const members = (g?.members ?? []).map((m) => ({
-      clientId: m.clientId,
-      partitions: [...(AssignerProtocol.MemberAssignment.decode(m.memberAssignment)?.assignment[topic] ?? [])],
-    }));
-    return { stable: g?.state === 'Stable', members };
-  } finally {
-    await admin.disconnect();
-  }
-}
-
 /** Collects every delivery on an alerts topic from its start until `stop()`. */
 export async function collectAlerts(kafka: Kafka, topic: string): Promise<{ deliveries: AlertDelivery[]; stop(): Promise<void> }> {
-  const deliveries: AlertDelivery[] = [];
-  const consumer = kafka.consumer({ groupId: uniqueName('alerts_collector'), allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (message.value) deliveries.push(decodeAlert(message.value));
-    },
-  });
-  return { deliveries, stop: () => consumer.disconnect() };
+  const c = await collectTopic(kafka, topic, decodeAlert);
+  return { deliveries: c.records, stop: c.stop };
 }

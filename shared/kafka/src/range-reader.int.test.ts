@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isAuditstreamError, uniqueName } from '@auditstream/core';
+import { AuditstreamError, isAuditstreamError, uniqueName } from '@auditstream/core';
 import type { Admin } from 'kafkajs';
 import { createKafkaClient } from './client.js';
 import { committedOffsets, offsetsAtTime, topicWatermarks, withAdmin } from './offsets.js';
@@ -86,6 +86,24 @@ test('readRanges rejects with a retriable KAFKA_READ_TIMEOUT when a range cannot
   await assert.rejects(
     readRanges({ kafka, admin, topic, ranges: [{ partition: 1, from: '0', to: '10' }], groupPrefix: 'range-test', timeoutMs: 3000, onMessage: () => {} }),
     (err: unknown) => isAuditstreamError(err) && err.code === 'KAFKA_READ_TIMEOUT' && err.retriable,
+  );
+});
+
+test('readRanges rejects with the error onMessage throws (a data error), not with a timeout', async () => {
+  const bad = new AuditstreamError('EVENTS_INVALID', 'a record the handler rejects', { retriable: false });
+  await assert.rejects(
+    readRanges({
+      kafka,
+      admin,
+      topic,
+      ranges: [{ partition: 0, from: '0', to: '5' }],
+      groupPrefix: 'range-test',
+      timeoutMs: 120_000,
+      onMessage: () => {
+        throw bad;
+      },
+    }),
+    (err: unknown) => err === bad,
   );
 });
 

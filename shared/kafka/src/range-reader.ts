@@ -43,6 +43,14 @@ export async function readRanges(options: ReadRangesOptions): Promise<number> {
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: false });
     const finished = new Promise<void>((resolve, reject) => {
+      // A crash kafkajs does not restart from (an error onMessage throws, a corrupt batch) ends the
+      // read with that error, rather than with a retriable timeout that would hide it.
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (e.payload.restart) return;
+        // kafkajs wraps what a handler threw in a KafkaJSNonRetriableError: hand back the handler's own error.
+        const err = e.payload.error as Error & { cause?: unknown };
+        reject(err.name === 'KafkaJSNonRetriableError' && err.cause !== undefined ? err.cause : err);
+      });
       consumer
         .run({
           autoCommit: false,

@@ -69,7 +69,11 @@ export const alertingSection = z
       .describe('Rebuild windows on start by re-reading the last max-window of events, without re-firing delivered alerts.'),
     replay_margin_ms: z.number().int().min(0).default(60_000).describe('Extra span re-read on start on top of the longest rule window and the lateness.'),
     alerts_lookback_ms: positiveInt().default(86_400_000).describe('Span of topics.alerts read back on start to learn which alerts were delivered.'),
-    replay_timeout_ms: positiveInt().default(300_000).describe('Longest a start-up replay may take before the service fails to start.'),
+    replay_timeout_ms: positiveInt()
+      .default(300_000)
+      .describe(
+        'Longest the rebuild at a group join (alerts read-back and replay) may take, retrying retriable Kafka errors, before it fails: at start the service then fails to start.',
+      ),
     max_events_per_key: positiveInt().default(10_000).describe('Event timestamps kept per rule and group key; the oldest are dropped beyond it.'),
     max_keys_per_rule: positiveInt().default(100_000).describe('Group keys kept per rule; the least recently seen are dropped beyond it.'),
     new_value_max_entries: positiveInt().default(100_000).describe('Default (key, value) pairs a new_value rule remembers.'),
