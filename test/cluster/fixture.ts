@@ -7,9 +7,9 @@ import { type ClusterLayout, clusterLayout, createClusterStack, isAlive, type St
 import { waitFor } from '@auditstream/test';
 
 // The one way a cluster test gets its cluster. AUDITSTREAM_TEST_CLUSTER_HOME names a cluster that is
-// already up (started by the runner or by hand) and is left running; otherwise the file starts its own
-// in a temporary directory and stops it afterwards. Every file leaves the cluster healthy: whatever a
-// fault test kills, it brings back.
+// already up (started by scripts/test-cluster.mjs for `npm run test:cluster`, or by hand) and is left
+// running; otherwise the file starts its own in a temporary directory and stops it afterwards. Every
+// file leaves the cluster healthy: whatever a fault test kills, it brings back (the files share it).
 
 export interface TestCluster {
   stack: Stack;

@@ -55,6 +55,25 @@ test('classifies every class of failure into one AuditstreamError code', () => {
   assert.equal(classifyClickHouseError(old(62, 'Syntax error'), { operation: 'insert_events' }).code, 'CLICKHOUSE_DATA');
 });
 
+test('an insert while ZooKeeper is away is retried, never dead-lettered: the answers 18.16 gave under a ZooKeeper restart', () => {
+  // Logged by the cluster's servers while test/cluster/zookeeper-restart.cluster-test.ts ran.
+  const zk = (code: number, text: string, what = 'DB::Exception') => new Error(`Code: ${code}, e.displayText() = ${text}, e.what() = ${what}\n`);
+  const seen = [
+    zk(242, 'DB::Exception: Table is in readonly mode'),
+    zk(242, 'DB::Exception: Received from 127.0.0.1:34043. DB::Exception: Table is in readonly mode. Stack trace:'),
+    zk(999, 'Coordination::Exception: Session expired (Session expired)', 'Coordination::Exception'),
+    zk(999, 'Coordination::Exception: Connection loss', 'Coordination::Exception'),
+    zk(999, 'Coordination::Exception: All connection tries failed while connecting to ZooKeeper. Addresses: 127.0.0.1:34000', 'Coordination::Exception'),
+    zk(225, 'DB::Exception: Cannot get ZooKeeper'),
+    zk(279, 'DB::NetException: All connection tries failed. Log: Connection refused (127.0.0.1:34042)', 'DB::NetException'),
+  ];
+  for (const err of seen) {
+    const e = classifyClickHouseError(err, { operation: 'insert_events' });
+    assert.equal(e.code, 'CLICKHOUSE_UNAVAILABLE', err.message);
+    assert.equal(e.retriable, true, err.message);
+  }
+});
+
 test('data errors never carry the server text, which quotes the payload', () => {
   const e = classifyClickHouseError(old(27, 'Cannot parse input: expected " before: s3cr3t-payload: (while read the value of key reason)'), {
     operation: 'insert_events',

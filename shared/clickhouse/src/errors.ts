@@ -73,16 +73,21 @@ const UNAVAILABLE = new Set([
   202, // TOO_MANY_SIMULTANEOUS_QUERIES
   203, // NO_FREE_CONNECTION
   210, // NETWORK_ERROR
+  225, // NO_ZOOKEEPER (a replicated table started while ZooKeeper was away)
   236, // ABORTED
   241, // MEMORY_LIMIT_EXCEEDED
   242, // TABLE_IS_READ_ONLY
   252, // TOO_MANY_PARTS
+  279, // ALL_CONNECTION_TRIES_FAILED (a Distributed insert found no replica of a shard up)
   319, // UNKNOWN_STATUS_OF_INSERT
   394, // QUERY_WAS_CANCELLED
   425, // SYSTEM_ERROR
   473, // DEADLOCK_AVOIDED
   999, // KEEPER_EXCEPTION
 ]);
+// 242, 999 and 225 are what replicated tables answer while ZooKeeper is away (session expired,
+// connection loss): the rows are fine and the insert succeeds once it is back, so never dead-letter.
+// test/cluster/zookeeper-restart.cluster-test.ts restarts ZooKeeper under ingest.
 
 // Beyond core's transient codes: a host name that does not resolve (yet: a container starting)
 // and a response cut off mid-stream.
