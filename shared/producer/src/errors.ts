@@ -16,7 +16,8 @@ export const ProducerErrorCode = {
   EVENT_TOO_LARGE: 'EVENT_TOO_LARGE',
   /** No room in the buffer within max_block_ms (retriable). */
   BUFFER_FULL: 'PRODUCER_BUFFER_FULL',
-  /** Kafka refused the batch with a non-retriable error, or the codec/registry failed. */
+  /** Kafka refused the batch with a non-retriable error, or the codec/registry failed; retriable
+   * only when Kafka's answer left out the event's partition. */
   SEND_FAILED: 'PRODUCER_SEND_FAILED',
   /** Not acknowledged within delivery_timeout_ms (retriable; details.maybe_delivered). */
   DELIVERY_TIMEOUT: 'PRODUCER_DELIVERY_TIMEOUT',

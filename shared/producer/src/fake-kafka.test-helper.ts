@@ -10,8 +10,9 @@ export interface FakeKafka {
   logs: Map<number, Message[]>;
   calls: number;
   producersCreated: number;
-  /** Return a value to replace the answer: an Error to throw, 'hang' to never answer. */
-  behaviour: (call: number) => Error | 'hang' | undefined;
+  /** Return a value to replace the answer: an Error to throw, 'hang' to never answer, or partitions
+   * to leave out of the answer (as kafkajs did during a leader failover). */
+  behaviour: (call: number) => Error | 'hang' | { omit: number[] } | undefined;
   release(): void;
 }
 
@@ -38,7 +39,8 @@ export function fakeKafka(partitions = 3): FakeKafka {
             const call = ++fake.calls;
             const b = fake.behaviour(call);
             if (b === 'hang') await new Promise<void>((r) => hung.push(r));
-            else if (b) throw b;
+            else if (b instanceof Error) throw b;
+            const omit = b && b !== 'hang' ? b.omit : [];
             const out: RecordMetadata[] = [];
             for (const tm of batch.topicMessages ?? []) {
               const per = new Map<number, Message[]>();
@@ -48,7 +50,7 @@ export function fakeKafka(partitions = 3): FakeKafka {
               }
               for (const [p, msgs] of per) {
                 const log = logs.get(p) ?? [];
-                out.push({ topicName: tm.topic, partition: p, errorCode: 0, baseOffset: String(log.length) });
+                if (!omit.includes(p)) out.push({ topicName: tm.topic, partition: p, errorCode: 0, baseOffset: String(log.length) });
                 log.push(...msgs);
                 logs.set(p, log);
               }

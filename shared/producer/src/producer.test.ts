@@ -59,6 +59,24 @@ test('receipts name the partition of the key and the offset of each message, wit
   await producer.close();
 });
 
+test("an answer without a partition rejects that partition's events as retriable, and the rest get receipts", async () => {
+  const fake = fakeKafka(4);
+  fake.behaviour = () => ({ omit: [0] });
+  const producer = producerWith(fake, { linger_ms: 500 });
+  const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => producer.publish(ev(i))));
+  const rejected = results.filter((r) => r.status === 'rejected');
+  assert.ok(rejected.length > 0 && rejected.length < 40, `some events hash to partition 0: ${rejected.length}`);
+  for (const r of rejected) {
+    const e = (r as PromiseRejectedResult).reason;
+    assert.ok(e instanceof AuditstreamError);
+    assert.equal(e.code, 'PRODUCER_SEND_FAILED');
+    assert.equal(e.retriable, true, 'the caller may publish it again');
+    assert.deepEqual(e.details, { maybe_delivered: true });
+  }
+  for (const r of results) if (r.status === 'fulfilled') assert.notEqual(r.value.partition, 0);
+  await producer.close();
+});
+
 test('message keys are tenant_id:actor.id exactly, for ASCII, non-ASCII and long ids', async () => {
   const fake = fakeKafka(3);
   const producer = producerWith(fake);

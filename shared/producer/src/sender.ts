@@ -58,7 +58,12 @@ function complete(deps: SenderDeps, batch: Pending[], md: RecordMetadata[]): voi
     if (partition === undefined || b === undefined) {
       settle.err(
         p,
-        new AuditstreamError(ProducerErrorCode.SEND_FAILED, `Kafka acknowledged the batch without an offset for partition ${partition} of ${topic}`),
+        // Seen during a leader failover: the answer lacked a partition whose events were not written.
+        // Whether they were is unknown here, so the caller may publish them again (event_id dedupes).
+        new AuditstreamError(ProducerErrorCode.SEND_FAILED, `Kafka acknowledged the batch without an offset for partition ${partition} of ${topic}`, {
+          retriable: true,
+          details: { maybe_delivered: true },
+        }),
       );
       continue;
     }
