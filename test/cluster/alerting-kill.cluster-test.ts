@@ -2,11 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeAlert, encodeGroupKey, keyPartition } from '@auditstream/alerting';
 import { uniqueName } from '@auditstream/core';
-import { clusterClientEnv } from '@auditstream/stack';
 import {
   type AlertingChild,
   collectTopic,
-  createTestEnv,
   firedByIncident,
   groupAssignment,
   loginEvent,
@@ -35,7 +33,7 @@ const children: AlertingChild[] = [];
 
 before(async () => {
   cluster = await startTestCluster();
-  env = await createTestEnv({ partitions: PARTITIONS, extraEnv: clusterClientEnv(cluster.layout) });
+  env = await cluster.createEnv({ partitions: PARTITIONS });
   alertsTopic = `${env.topic}.alerts`;
   const admin = env.kafka.admin();
   await admin.connect();

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { repoRoot } from '@auditstream/core';
+import { runCli } from '@auditstream/test';
 import { startTestCluster, type TestCluster } from './fixture.js';
 
 // Smoke run of `auditstream bench --cluster` through the real CLI on the test cluster (reused, so left
@@ -26,20 +25,9 @@ test('bench --cluster --events 1000 --runs 1: ingest 1 vs 2 and alerting 1 vs 3,
   const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'bench.json');
-  const bin = join(repoRoot(), 'services', 'cli', 'bin', 'auditstream.js');
   const args = ['bench', '--cluster', '--cluster-home', cluster.stateDir, '--events', '1000', '--runs', '1', '--out', out];
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => child.kill('SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += String(d);
-  });
-  child.stderr.on('data', (d) => {
-    stderr += String(d);
-  });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  assert.equal(code, 0, `${stdout}\n${stderr.slice(-3000)}`);
+  const { code, output } = await runCli('bench', args, {}, 1_200_000);
+  assert.equal(code, 0, output.slice(-3000));
 
   const report = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(report.only, 'cluster');
@@ -58,8 +46,8 @@ test('bench --cluster --events 1000 --runs 1: ingest 1 vs 2 and alerting 1 vs 3,
     assert.ok(typeof m[k] === 'number' && (m[k] as number) > 0, `${k} = ${m[k]}`);
   }
   assert.ok((m.cluster_alert_incidents as number) > 0, 'the backlog fired incidents, the same with 1 and 3 instances');
-  assert.match(stdout, /ingest +2 \/ 1 +\d+\.\d\d×/);
-  assert.match(stdout, /alerting +3 \/ 1 +\d+\.\d\d×/);
+  assert.match(output, /ingest +2 \/ 1 +\d+\.\d\d×/);
+  assert.match(output, /alerting +3 \/ 1 +\d+\.\d\d×/);
   assert.match(report.notes.cluster, /reused \(left running\)/);
   assert.ok(
     (await cluster.stack.status()).every((c) => c.healthy),

@@ -3,11 +3,9 @@ import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { AuditstreamError } from '@auditstream/core';
 import { createAuditProducer, PRODUCER_ERROR_CODES, type PublishReceipt } from '@auditstream/producer';
-import { clusterClientEnv } from '@auditstream/stack';
 import {
   committedTotal,
   countStored,
-  createTestEnv,
   type IngestChild,
   rowCounts,
   sampleInput,
@@ -38,14 +36,12 @@ let ingest: IngestChild | undefined;
 
 before(async () => {
   cluster = await startTestCluster();
-  env = await createTestEnv({ partitions: PARTITIONS, extraEnv: clusterClientEnv(cluster.layout) });
+  env = await cluster.createEnv({ partitions: PARTITIONS });
 });
 
 after(async () => {
   await ingest?.stop();
   await env?.cleanup().catch(() => {});
-  // Whatever happened above, the next file gets a whole cluster.
-  await cluster?.restore().catch(() => {});
   await cluster?.stop();
 });
 

@@ -3,13 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { localDatabase } from '@auditstream/clickhouse';
-import { type ClusterLayout, clusterLayout, createClusterStack, isAlive, type Stack } from '@auditstream/stack';
-import { waitFor } from '@auditstream/test';
+import { type ClusterLayout, clusterClientEnv, clusterLayout, createClusterStack, isAlive, type Stack } from '@auditstream/stack';
+import { createTestEnv, type TestEnv, waitFor } from '@auditstream/test';
 
 // The one way a cluster test gets its cluster. AUDITSTREAM_TEST_CLUSTER_HOME names a cluster that is
 // already up (started by scripts/test-cluster.mjs for `npm run test:cluster`, or by hand) and is left
 // running; otherwise the file starts its own in a temporary directory and stops it afterwards. Every
-// file leaves the cluster healthy: whatever a fault test kills, it brings back (the files share it).
+// file leaves the cluster healthy: `stop()` brings back whatever a fault test killed (the files share it).
 
 export interface TestCluster {
   stack: Stack;
@@ -18,12 +18,15 @@ export interface TestCluster {
   stateDir: string;
   /** SIGKILL one process of the cluster (by its `stack status` name) and wait until it is gone. */
   kill(name: string): Promise<void>;
+  /** The ingest test environment (topic, database, tenant…) with the cluster's client settings. */
+  createEnv(options: NonNullable<Parameters<typeof createTestEnv>[0]>): Promise<TestEnv>;
   /** Start whatever is not running; returns the names started. */
   restore(): Promise<string[]>;
   /** Rows of `tenant` one ClickHouse server holds locally, after catching up with its shard's log. */
   localCount(httpPort: number, database: string, tenant: string): Promise<number>;
   /** A statement on one ClickHouse server (HTTP), its output trimmed. */
   query(httpPort: number, sql: string): Promise<string>;
+  /** Brings back whatever a test killed (the next file gets a whole cluster), then stops the cluster if this file started it. */
   stop(): Promise<void>;
 }
 
@@ -51,10 +54,20 @@ export async function startTestCluster(): Promise<TestCluster> {
     return text.trim();
   };
 
+  const restore = async (): Promise<string[]> => {
+    const again = await stack.up();
+    assert.ok(
+      again.components.every((c) => c.healthy),
+      `the cluster is healthy again: ${JSON.stringify(again.components)}`,
+    );
+    return again.started;
+  };
+
   return {
     stack,
     layout,
     stateDir,
+    createEnv: (options) => createTestEnv({ ...options, extraEnv: { ...clusterClientEnv(layout), ...options.extraEnv } }),
     async kill(name) {
       const proc = (await stack.status()).find((c) => c.name === name);
       assert.ok(proc?.pid, `${name} runs`);
@@ -67,14 +80,7 @@ export async function startTestCluster(): Promise<TestCluster> {
         30_000,
       );
     },
-    async restore() {
-      const again = await stack.up();
-      assert.ok(
-        again.components.every((c) => c.healthy),
-        `the cluster is healthy again: ${JSON.stringify(again.components)}`,
-      );
-      return again.started;
-    },
+    restore,
     query,
     async localCount(httpPort, database, tenant) {
       const local = `${localDatabase(database)}.events`;
@@ -82,6 +88,7 @@ export async function startTestCluster(): Promise<TestCluster> {
       return Number(await query(httpPort, `SELECT count() FROM ${local} FINAL WHERE tenant_id = '${tenant}'`));
     },
     async stop() {
+      if (!startedHere) await restore().catch(() => {});
       if (startedHere) {
         const down = await stack.down();
         for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { clusterClientEnv } from '@auditstream/stack';
-import { createTestEnv, type IngestChild, publishEvents, rowCounts, spawnIngest, type TestEnv, verifyTestEnv, waitForStored } from '@auditstream/test';
+import { type IngestChild, publishEvents, rowCounts, spawnIngest, type TestEnv, verifyTestEnv, waitForStored } from '@auditstream/test';
 import { startTestCluster, type TestCluster } from './fixture.js';
 
 // The real pipeline on `stack up --cluster` (run by `npm run test:cluster`, not `npm test`: it starts
@@ -18,7 +17,7 @@ const perServerCounts = () => Promise.all(cluster.layout.clickhouse.map((c) => c
 
 before(async () => {
   cluster = await startTestCluster();
-  env = await createTestEnv({ partitions: 4, extraEnv: clusterClientEnv(cluster.layout) });
+  env = await cluster.createEnv({ partitions: 4 });
 });
 
 after(async () => {

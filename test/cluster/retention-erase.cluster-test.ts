@@ -12,8 +12,7 @@ import { createLocalKeyWrapper, createSubjectKeyStore, type KeyWrapper, parseMas
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
 import { createEventNormalizer } from '@auditstream/schemas';
-import { clusterClientEnv } from '@auditstream/stack';
-import { countStored, createTestEnv, type IngestChild, runCli, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/test';
+import { countStored, type IngestChild, runCli, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/test';
 import type { FastifyInstance } from 'fastify';
 import { startTestCluster, type TestCluster } from './fixture.js';
 
@@ -143,10 +142,9 @@ before(async () => {
   keyDir = mkdtempSync(join(tmpdir(), 'cluster-maint-'));
   masterKeyFile = join(keyDir, 'master.key');
   writeFileSync(masterKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  env = await createTestEnv({
+  env = await cluster.createEnv({
     partitions: 2,
     extraEnv: {
-      ...clusterClientEnv(cluster.layout),
       AUDITSTREAM_ENCRYPTION__ENABLED: 'true',
       AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE: masterKeyFile,
       AUDITSTREAM_ENCRYPTION__FIELDS: 'actor.name',

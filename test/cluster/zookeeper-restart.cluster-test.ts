@@ -1,18 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { clusterClientEnv } from '@auditstream/stack';
-import {
-  createTestEnv,
-  type IngestChild,
-  publishEvents,
-  rowCounts,
-  scrape,
-  spawnIngest,
-  type TestEnv,
-  verifyTestEnv,
-  waitFor,
-  waitForStored,
-} from '@auditstream/test';
+import { type IngestChild, publishEvents, rowCounts, scrape, spawnIngest, type TestEnv, verifyTestEnv, waitFor, waitForStored } from '@auditstream/test';
 import { startTestCluster, type TestCluster } from './fixture.js';
 
 // ZooKeeper restarted (SIGKILL, then started again) in the middle of ingest on `stack up --cluster`
@@ -28,14 +16,12 @@ let ingest: IngestChild | undefined;
 
 before(async () => {
   cluster = await startTestCluster();
-  env = await createTestEnv({ partitions: 4, extraEnv: clusterClientEnv(cluster.layout) });
+  env = await cluster.createEnv({ partitions: 4 });
 });
 
 after(async () => {
   await ingest?.stop();
   await env?.cleanup().catch(() => {});
-  // Whatever happened above, the next file gets a whole cluster.
-  await cluster?.restore().catch(() => {});
   await cluster?.stop();
 });
 
