@@ -20,7 +20,7 @@ const files =
         .filter((f) => f.endsWith('.cluster-test.ts'))
         .sort()
         .map((f) => join('test', 'cluster', f));
-const basePort = process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? '33000';
+const basePort = process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? '30000';
 // Up + every file; `stack down` after it has its own bound. CI's `timeout` around this run must be larger.
 const wallMs = Number(process.env.TEST_CLUSTER_WALL_TIMEOUT_MS ?? 21 * 60_000);
 const downMs = 3 * 60_000;

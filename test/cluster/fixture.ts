@@ -31,7 +31,7 @@ export interface TestCluster {
 }
 
 export function clusterBasePort(): number {
-  return Number(process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? 33000);
+  return Number(process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? 30000);
 }
 
 export async function startTestCluster(): Promise<TestCluster> {
