@@ -30,6 +30,13 @@ const files =
         .sort()
         .map((f) => join('test', 'cluster', f));
 const basePort = process.env.AUDITSTREAM_TEST_CLUSTER_BASE_PORT ?? '30000';
+// The cluster's ports run from the base port to base+54 (services/stack clusterLayout). In the kernel's
+// ephemeral range any client socket can hold one, and the server that binds it exits at start.
+try {
+  const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  if (Number(basePort) + 54 >= low && Number(basePort) <= high)
+    console.error(`warning: base port ${basePort}: the cluster's ports overlap the ephemeral range ${low}-${high}, where a client socket can hold one`);
+} catch {} // not Linux
 // Up + every file; `stack down` after it has its own bound. CI's `timeout` around this run must be larger.
 const wallMs = Number(process.env.TEST_CLUSTER_WALL_TIMEOUT_MS ?? 21 * 60_000);
 const downMs = 3 * 60_000;
