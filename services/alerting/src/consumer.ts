@@ -37,7 +37,7 @@ export interface EventsConsumerOptions {
 }
 
 export interface EventsConsumer {
-  /** Every assigned partition is within `caught_up_lag_events` of its high watermark. */
+  /** Every assigned partition has a known lag, within `caught_up_lag_events` of its high watermark. */
   caughtUp(): boolean;
   /** Re-reads the high watermarks (the lag of partitions without a recent batch). */
   updateLag(): Promise<void>;
@@ -145,18 +145,26 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
 
   return {
     caughtUp() {
-      for (const lag of lagByPartition.values()) if (lag > config.caught_up_lag_events) return false;
+      // Every assigned partition, with its lag known: one not yet measured may hold a backlog.
+      for (const p of assigned) if (!((lagByPartition.get(p) ?? Number.POSITIVE_INFINITY) <= config.caught_up_lag_events)) return false;
       return true;
     },
     async updateLag() {
       if (assigned.length === 0) return;
       const marks = await highWatermarks(admin, topic);
+      const unseen = assigned.filter((p) => evaluated.get(p) === undefined);
+      // Nothing evaluated yet on a partition: its lag counts from the group's committed offset
+      // (start_from latest on a quiet partition is at its end, not behind).
+      const committed = new Map<number, bigint>();
+      if (unseen.length > 0) {
+        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const c of offsets?.partitions ?? []) if (c.offset !== '-1') committed.set(c.partition, BigInt(c.offset));
+      }
       const next = new Map<number, number>();
       for (const p of assigned) {
         const high = BigInt(marks.get(p)?.high ?? '0');
-        const seen = evaluated.get(p);
-        // Nothing evaluated yet on the partition: lag unknown until its first batch, unless it is empty.
-        next.set(p, seen === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - seen));
+        const from = evaluated.get(p) ?? committed.get(p);
+        next.set(p, from === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - from));
       }
       lagByPartition = next;
     },
