@@ -258,6 +258,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         if (Date.now() - lagCheckedAt > 5000) {
           lagCheckedAt = Date.now();
           c.updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
+          repartitioner?.updateLag().catch((err) => log.warn({ err }, 'could not read the high watermarks of the repartition stage'));
         }
       }, config.tick_interval_ms);
       ticker.unref();
