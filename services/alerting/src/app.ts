@@ -13,6 +13,7 @@ import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
 import { EvaluatedOffsets } from './progress.js';
+import type { AlertProtector } from './protect.js';
 import { ensureRepartitionTopic, type Repartitioner, repartitionTopicName, startRepartitioner } from './repartition.js';
 import { createRebuilder } from './replay.js';
 import { keyPartition, partitionScope, type RouteScope } from './route.js';
@@ -35,6 +36,11 @@ export interface AlertingDeps {
   decodeAlert?: AlertDecoder;
   /** Makes the ClickHouse client of the sinks that store alerts (main.ts: the `clickhouse` section); called on first use. */
   clickhouse?: () => ClickHouse;
+  /**
+   * With field encryption on (main.ts: the `encryption` section): which fields are personal, whose
+   * key protects them, and the protector the sinks' deliveries pass through (protect.ts).
+   */
+  pii?: { fields: readonly string[]; subject_field: string; protector: AlertProtector };
   /** Additional sinks (tests); they get the same queueing and retries. */
   extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   /** Where /metrics, /healthz, /readyz listen; false to not serve them. Default: config metrics_host/port. */
@@ -132,6 +138,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
     config,
     topics,
     decodeAlert: deps.decodeAlert ?? defaultDecodeAlert,
+    restoreAlert: deps.pii ? (a) => (deps.pii as NonNullable<typeof deps.pii>).protector.restore(a) : undefined,
     metrics,
     log,
     evaluated,
@@ -165,6 +172,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       min_update_interval_ms: config.min_update_interval_ms,
       limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
       metrics: engineMetrics,
+      ...(deps.pii ? { pii: { fields: deps.pii.fields, subject_field: deps.pii.subject_field } } : {}),
       ...(scaled ? { owns: (key: string) => scaled.owned.has(keyPartition(key, scaled.partitions)) } : {}),
       onAlert: (d: AlertDelivery) => {
         log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
@@ -211,6 +219,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         clickhouse: deps.clickhouse,
         extraSinks: deps.extraSinks,
         metrics: metrics.dispatcher,
+        protect: deps.pii ? { protector: deps.pii.protector, includePii: config.sinks_include_pii } : undefined,
         logger: log,
       });
       consumer = await startEventsConsumer({

@@ -1,6 +1,7 @@
 import { type Alert, type AlertDelivery, alertId, cleanText, encodeGroupKey, formatDuration, renderSummary } from './alert.js';
 import { eventTimeMs, fieldString } from './event.js';
 import { EventClock } from './event-clock.js';
+import { isPiiPath, PII_DETAIL_PREFIX, SUBJECT_DETAIL } from './protect.js';
 import { groupEntries, type RouteScope } from './route.js';
 import type { Rule, RuleSet, RuleState, StateLimits, TickContext, Trigger } from './rules/types.js';
 
@@ -44,6 +45,12 @@ export interface EngineOptions {
    * partition moved away never fires from stale state. Default: every key.
    */
   owns?: (key: string) => boolean;
+  /**
+   * Fields ingest encrypts (encryption.fields) and the subject field, when encryption is on: a
+   * summary placeholder of such a field also keeps its value in `details["pii.<path>"]`, and
+   * `details.subject` names whose key protects the alert's personal values (protect.ts).
+   */
+  pii?: { fields: readonly string[]; subject_field: string };
 }
 
 interface Incident {
@@ -364,6 +371,7 @@ export class Engine {
       updated_at: wall,
       version: 0,
     };
+    this.noteSubject(alert, event);
     alert.summary = this.summarize(rule, alert, event);
     if (rule.cooldown_ms > 0) slot.incidents.set(incKey, { alert, end: lastAt + rule.cooldown_ms, sentAt: wall, pending: false });
     if (this.delivered.has(alert.alert_id)) {
@@ -398,6 +406,7 @@ export class Engine {
       updated_at: this.now(),
       version: prev.version + 1,
     };
+    this.noteSubject(next, event);
     next.summary = this.summarize(slot.rule, next, event);
     inc.alert = next;
     // Only a trigger renews the cooldown (the rule's condition held again at `at`), never a mere filter match.
@@ -451,8 +460,16 @@ export class Engine {
       if (alert.details[name] !== undefined) return cleanText(alert.details[name] as string, 100);
       if (!event) return undefined;
       const v = fieldString(event, name);
+      if (v !== undefined && this.opts.pii && isPiiPath(this.opts.pii.fields, name)) alert.details[`${PII_DETAIL_PREFIX}${name}`] = cleanText(v, 100);
       return v === undefined ? undefined : cleanText(v, 100);
     });
+  }
+
+  /** The subject of the event that fired or updated the alert: its key protects the alert's personal values. */
+  private noteSubject(alert: Alert, event: Readonly<Record<string, unknown>> | undefined): void {
+    if (!this.opts.pii || !event) return;
+    const s = fieldString(event, this.opts.pii.subject_field);
+    if (s) alert.details[SUBJECT_DETAIL] = s;
   }
 }
 

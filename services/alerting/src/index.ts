@@ -6,6 +6,7 @@ export { ALERTING_ERROR_CODES, type AlertingErrorCode } from './error-codes.js';
 export { type AlertEvent, eventTimeMs, getField } from './event.js';
 export { runAlerting } from './main.js';
 export { compareRulesOffline, type OfflineResult, parseNdjson, type RulesComparison, runRulesOffline } from './offline.js';
+export { type AlertProtector, createAlertProtector } from './protect.js';
 export { keyPartition } from './route.js';
 export { compileFilter, type Filter } from './rules/filters.js';
 export { loadRulesFile, type ParseOptions, parseRules } from './rules/parse.js';

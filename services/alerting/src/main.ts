@@ -1,12 +1,15 @@
 import { pathToFileURL } from 'node:url';
-import { createClickHouse } from '@auditstream/clickhouse';
+import { type ClickHouse, createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
-import { isAuditstreamError } from '@auditstream/core';
+import { resolveSecret } from '@auditstream/config';
+import { AuditstreamError, isAuditstreamError } from '@auditstream/core';
+import { createLocalKeyWrapper, createSubjectKeyStore, loadMasterKeys } from '@auditstream/crypto';
 import { createKafkaClient } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { createAlerting } from './app.js';
 import { type AlertingServiceConfig, loadAlertingConfig } from './config.js';
 import type { AlertEvent } from './event.js';
+import { createAlertProtector } from './protect.js';
 
 /**
  * Wiring only: config, logger, metrics registry, Kafka client, codec, signals.
@@ -19,7 +22,9 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
   const registry = createMetricsRegistry({ service: 'alerting' });
   const kafka = createKafkaClient(cfg.kafka, { component: 'alerting', logger: logger.child({ component: 'kafka' }) });
   const codec = createCodec();
+  const pii = alertPiiFromConfig(cfg, () => createClickHouse(cfg.clickhouse, { logger, metrics: registry, component: 'alerting.subject_keys' }));
   const app = createAlerting({
+    ...(pii ? { pii } : {}),
     config: cfg.alerting,
     kafka,
     topics: cfg.topics,
@@ -57,6 +62,32 @@ export async function runAlerting(options: { configFile?: string | undefined; ov
     logger.error({ err }, 'shutdown failed');
     return 1;
   }
+}
+
+/**
+ * With field encryption on, alerts protect the values of the encrypted fields with the subjects'
+ * keys (protect.ts): the same master key and subject key store as ingest. Fails fast, naming the
+ * key, when the master key is missing.
+ */
+function alertPiiFromConfig(cfg: AlertingServiceConfig, ch: () => ClickHouse) {
+  const enc = cfg.encryption;
+  if (!enc.enabled) return undefined;
+  const keys = loadMasterKeys({
+    master_key_file: enc.master_key_file,
+    master_key: resolveSecret(enc.master_key, undefined, 'encryption.master_key'),
+    previous_master_key_files: enc.previous_master_key_files,
+  });
+  if (!keys)
+    throw new AuditstreamError('CONFIG_INVALID', 'encryption.enabled is true but no master key is set: alerts need it to protect personal values', {
+      field: 'encryption.master_key_file',
+    });
+  const store = createSubjectKeyStore({
+    ch: ch(),
+    wrapper: createLocalKeyWrapper({ keys }),
+    cacheTtlMs: enc.key_cache_ttl_ms,
+    cacheMaxEntries: enc.key_cache_max_entries,
+  });
+  return { fields: [...enc.fields], subject_field: enc.subject_field, protector: createAlertProtector({ store, fields: [...enc.fields], mask: enc.mask }) };
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;

@@ -2,6 +2,7 @@ import { AuditstreamError, retry } from '@auditstream/core';
 import { topicWatermarks as highWatermarks, isRetriableKafkaError, offsetsAtTime as offsetsAt, readRanges } from '@auditstream/kafka';
 import type { Logger } from '@auditstream/observability';
 import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Alert } from './alert.js';
 import type { AlertingConfig } from './config.js';
 import type { Engine } from './engine.js';
 import type { AlertingMetrics } from './metrics.js';
@@ -15,6 +16,8 @@ export interface RebuilderOptions {
   /** The topic evaluated and its group, when not topics.events and config.consumer_group (the repartition topic). */
   source?: { topic: string; group: string };
   decodeAlert: AlertDecoder;
+  /** Alerts read back whose personal values were protected (protect.ts): their clear values, as the engine keys its state. */
+  restoreAlert?: ((alert: Alert) => Promise<Alert>) | undefined;
   metrics: Pick<AlertingMetrics, 'replayed' | 'rebuildErrors'>;
   log: Logger;
   evaluated: EvaluatedOffsets;
@@ -56,14 +59,28 @@ export function createRebuilder(o: RebuilderOptions): Rebuilder {
       ranges,
       groupPrefix: config.consumer_group,
       timeoutMs: remaining(deadline),
-      onMessage: (m) => {
+      onMessage: async (m) => {
         if (!m.value) return;
+        let alert: Alert;
         try {
-          e.seedDelivered(o.decodeAlert(m.value).alert);
-          seeded++;
+          alert = o.decodeAlert(m.value).alert;
         } catch (err) {
           log.warn({ err, offset: m.offset }, 'skipping an alerts-topic record that does not decode');
+          return;
         }
+        if (o.restoreAlert) {
+          // A key store outage must not block the start: the alert id (dedupe) needs no clear value;
+          // only the incident's continuity is lost (a later trigger opens a new incident).
+          alert = await o.restoreAlert(alert).catch((err: unknown) => {
+            log.warn(
+              { err_code: (err as { code?: string }).code ?? 'unknown', alert_id: alert.alert_id },
+              'could not restore the personal values of an alert read back',
+            );
+            return alert;
+          });
+        }
+        e.seedDelivered(alert);
+        seeded++;
       },
     });
     for (const r of ranges) alertsReadUpTo.set(r.partition, r.to);

@@ -1,5 +1,15 @@
 import type { StoredEvent } from '@auditstream/clickhouse';
-import { envelopesOf, type HiddenAs, isEnvelope, type ResolvedKey, revealEventFields, type SubjectKeyStore } from '@auditstream/crypto';
+import { AuditstreamError } from '@auditstream/core';
+import {
+  decryptField,
+  envelopesOf,
+  type HiddenAs,
+  isEnvelope,
+  parseEnvelope,
+  type ResolvedKey,
+  revealEventFields,
+  type SubjectKeyStore,
+} from '@auditstream/crypto';
 import type { Logger } from '@auditstream/observability';
 import type { ApiMaskedField, MaskReason } from '@auditstream/schemas';
 import { ProblemError } from './problem.js';
@@ -20,6 +30,12 @@ export interface FieldRevealer {
   reveal(events: readonly Pick<StoredEvent, 'event'>[], principal: Principal): Promise<ApiMaskedField[][]>;
   /** A stats value that may be an envelope (top source IPs): the mask, never the ciphertext. */
   maskValue(value: string): string;
+  /**
+   * Alerts from the history (docs/field-encryption.md#alerts): each envelope among the top-level
+   * `details` values (bound to the alert: tenant, alert_id, field `alert`) becomes the clear value,
+   * the mask or a marker exactly as an event's would; answers the `details.<key>` paths withheld.
+   */
+  revealAlerts(alerts: readonly { alert_id: string; tenant_id: string; details: Record<string, unknown> }[], principal: Principal): Promise<ApiMaskedField[][]>;
 }
 
 export interface RevealDeps {
@@ -38,9 +54,61 @@ export function canSeePii(principal: Principal): boolean {
   return principal.pii === true && principal.role !== 'service';
 }
 
+/** The field every alert envelope is bound to (services/alerting/src/protect.ts ALERT_ENVELOPE_FIELD). */
+const ALERT_ENVELOPE_FIELD = 'alert';
+
 export function createFieldRevealer(deps: RevealDeps): FieldRevealer {
+  async function resolve(ids: Set<string>): Promise<Map<string, ResolvedKey>> {
+    if (!deps.store) {
+      // No master key here: nothing can be decrypted; mask everything (erasure cannot be told apart).
+      const keys = new Map<string, ResolvedKey>();
+      for (const id of ids) keys.set(id, { status: 'live', key: undefined as never, tenant: '', subject: '' });
+      return keys;
+    }
+    try {
+      return await deps.store.resolve([...ids]);
+    } catch (err) {
+      // Fail closed without a 500 that leaks details: the store is unavailable, retry later.
+      deps.logger.warn({ err_code: (err as { code?: string }).code ?? 'unknown' }, 'resolving subject keys failed');
+      throw new ProblemError('unavailable', 'the subject keys needed to present personal fields could not be read; retry later', { cause: err });
+    }
+  }
   return {
     maskValue: (v) => (isEnvelope(v) ? deps.mask : v),
+    async revealAlerts(alerts, principal) {
+      const masked: ApiMaskedField[][] = alerts.map(() => []);
+      const ids = new Set<string>();
+      for (const a of alerts) for (const v of Object.values(a.details)) if (isEnvelope(v)) ids.add(parseEnvelope(v)?.keyId ?? '');
+      if (ids.size === 0) return masked;
+      ids.delete('');
+      const keys = await resolve(ids);
+      const clear = deps.store !== undefined && canSeePii(principal);
+      const maskReason: MaskReason = deps.store ? 'no_pii_permission' : 'no_master_key';
+      alerts.forEach((a, i) => {
+        const out = masked[i] as ApiMaskedField[];
+        for (const [k, v] of Object.entries(a.details)) {
+          if (!isEnvelope(v)) continue;
+          const env = parseEnvelope(v);
+          const key = env ? keys.get(env.keyId) : undefined;
+          const hide = (shown: string, reason: MaskReason) => {
+            a.details[k] = shown;
+            out.push({ path: `details.${k}`, reason });
+          };
+          if (!env) hide(INVALID_MARKER, 'unreadable');
+          else if (!key || key.status === 'erased') hide(deps.erased, 'erased');
+          else if (!clear) hide(deps.mask, maskReason);
+          else {
+            try {
+              a.details[k] = decryptField(key.key, { tenant: a.tenant_id, eventId: a.alert_id, field: ALERT_ENVELOPE_FIELD }, v);
+            } catch (err) {
+              if (!(err instanceof AuditstreamError)) throw err;
+              hide(INVALID_MARKER, 'unreadable');
+            }
+          }
+        }
+      });
+      return masked;
+    },
     async reveal(events, principal) {
       const masked: ApiMaskedField[][] = events.map(() => []);
       const ids = new Set<string>();
@@ -53,20 +121,7 @@ export function createFieldRevealer(deps: RevealDeps): FieldRevealer {
       }
       // Envelopes without a key id still go through revealEventFields (the unreadable marker).
       if (envelopes === 0) return masked;
-      let keys: Map<string, ResolvedKey>;
-      if (deps.store) {
-        try {
-          keys = await deps.store.resolve([...ids]);
-        } catch (err) {
-          // Fail closed without a 500 that leaks details: the store is unavailable, retry later.
-          deps.logger.warn({ err_code: (err as { code?: string }).code ?? 'unknown' }, 'resolving subject keys failed');
-          throw new ProblemError('unavailable', 'the subject keys needed to present personal fields could not be read; retry later', { cause: err });
-        }
-      } else {
-        // No master key here: nothing can be decrypted; mask everything (erasure cannot be told apart).
-        keys = new Map();
-        for (const id of ids) keys.set(id, { status: 'live', key: undefined as never, tenant: '', subject: '' });
-      }
+      const keys = await resolve(ids);
       const clear = deps.store !== undefined && canSeePii(principal);
       const maskReason: MaskReason = deps.store ? 'no_pii_permission' : 'no_master_key';
       let invalid = 0;

@@ -101,6 +101,8 @@ export interface ApiAlert {
   event_ids: string[];
   fired_at: string;
   updated_at: string;
+  /** The `details.<key>` values withheld from this caller (personal data, docs/field-encryption.md#alerts), like ApiEvent.masked. */
+  masked: ApiMaskedField[];
 }
 
 /** One partition's latest checkpoint, GET /v1/integrity/checkpoints. */

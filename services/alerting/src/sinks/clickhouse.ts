@@ -2,6 +2,7 @@ import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import { z } from 'zod';
 import type { Alert } from '../alert.js';
+import { marker } from '../protect.js';
 import { defineSink, type Sink, sinkQueueFields } from './types.js';
 
 /** Group fields the API's event search filters on, by their search parameter (the console's "reproduce" link uses them). */
@@ -11,7 +12,18 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** The `alerts` row of one alert (004_operations): `fired_at` is passed in, see createClickHouseSink. */
 export function alertRow(alert: Alert, firedAtS: number): Record<string, unknown> {
-  const search = Object.fromEntries(Object.entries(alert.group).flatMap(([field, value]) => (SEARCH_PARAMS[field] ? [[SEARCH_PARAMS[field], value]] : [])));
+  // A protected value (protect.ts: an envelope or the mask) is no search parameter: the events
+  // store that field encrypted, so it would match nothing, and a link would carry it. It is kept
+  // as `group.<field>`, which the API reveals to PII callers only.
+  const search = Object.fromEntries(
+    Object.entries(alert.group).flatMap(([field, value]) =>
+      alert.group_key.includes(`${field}=${encodeURIComponent(marker(field))}`)
+        ? [[`group.${field}`, value]]
+        : SEARCH_PARAMS[field]
+          ? [[SEARCH_PARAMS[field], value]]
+          : [],
+    ),
+  );
   const details = {
     ...alert.details,
     group_key: alert.group_key,

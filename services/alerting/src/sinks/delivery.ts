@@ -1,6 +1,7 @@
 import type { ClickHouse } from '@auditstream/clickhouse';
 import type { MinimalLogger } from '@auditstream/core';
 import type { Kafka, Producer } from 'kafkajs';
+import type { AlertProtector } from '../protect.js';
 import type { AlertEncoder } from './alert-codec.js';
 import { createDispatcher, type Dispatcher, type DispatcherMetrics } from './dispatcher.js';
 import { buildSinks } from './registry.js';
@@ -17,6 +18,8 @@ export interface DeliveryOptions {
   /** Additional sinks (tests); they get the same queueing and retries. */
   extraSinks?: Array<{ sink: Sink; queue: SinkQueueOptions }>;
   metrics: DispatcherMetrics;
+  /** Rewrites the personal values of alerts (protect.ts): always for the ClickHouse history, for the other sinks unless includePii. */
+  protect?: { protector: AlertProtector; includePii: boolean } | undefined;
   logger: Pick<MinimalLogger, 'warn' | 'error'>;
 }
 
@@ -63,7 +66,8 @@ export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
     await disconnect();
     throw err;
   }
-  const dispatcher = createDispatcher({ sinks: [...sinks, ...(o.extraSinks ?? [])], metrics: o.metrics, logger: o.logger });
+  const all = [...sinks, ...(o.extraSinks ?? [])].map((s) => (o.protect ? { ...s, sink: protectedSink(s.sink, o.protect) } : s));
+  const dispatcher = createDispatcher({ sinks: all, metrics: o.metrics, logger: o.logger });
   return {
     dispatcher,
     async close(timeoutMs) {
@@ -71,4 +75,14 @@ export async function startDelivery(o: DeliveryOptions): Promise<Delivery> {
       await disconnect();
     },
   };
+}
+
+/**
+ * A sink that gets alerts with their personal values protected. The ClickHouse history always
+ * does (the API reveals them to PII callers, erase shreds them); the others unless
+ * alerting.sinks_include_pii. Inside the sink's retries: a key store outage delays, never leaks.
+ */
+function protectedSink(sink: Sink, p: { protector: AlertProtector; includePii: boolean }): Sink {
+  if (p.includePii && sink.name !== 'clickhouse') return sink;
+  return { ...sink, send: async (d, signal) => sink.send({ kind: d.kind, alert: await p.protector.protect(d.alert) }, signal) };
 }

@@ -20,8 +20,8 @@ export interface AlertQuery {
   status?: string | undefined;
 }
 
-/** An alert as stored: the API's alert with its times in µs since the epoch. */
-export type AlertRow = Omit<ApiAlert, 'fired_at' | 'updated_at'> & { fired_at: bigint; updated_at: bigint };
+/** An alert as stored: the API's alert with its times in µs since the epoch, before reveal.ts presents its personal values. */
+export type AlertRow = Omit<ApiAlert, 'fired_at' | 'updated_at' | 'masked'> & { fired_at: bigint; updated_at: bigint };
 
 const toSecondDate = (us: bigint) => new Date(Number(us / 1_000_000n) * 1000);
 const ceilSecondDate = (us: bigint) => new Date(Number((us + 999_999n) / 1_000_000n) * 1000);

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { queryDigest } from '../cursor.js';
 import { listAlerts } from '../queries/alerts.js';
 import { READ_PROBLEMS, SEVERITY_VALUES, text, timeRangeParams } from '../schemas/common.js';
+import { maskedFieldSchema } from '../schemas/events.js';
 import { named } from '../schemas/registry.js';
 import { resolveScope, scopeLabel } from '../scope.js';
 import { microsToIso, parseRange } from '../time.js';
@@ -37,7 +38,7 @@ const alertsQuerySchema = {
 
 const alertSchema = named('Alert', {
   type: 'object',
-  required: ['alert_id', 'tenant_id', 'rule_id', 'severity', 'status', 'title', 'details', 'event_ids', 'fired_at', 'updated_at'],
+  required: ['alert_id', 'tenant_id', 'rule_id', 'severity', 'status', 'title', 'details', 'event_ids', 'fired_at', 'updated_at', 'masked'],
   properties: {
     alert_id: { type: 'string' },
     tenant_id: { type: 'string' },
@@ -49,6 +50,11 @@ const alertSchema = named('Alert', {
     event_ids: { type: 'array', items: { type: 'string' }, description: 'Events that triggered the alert.' },
     fired_at: { type: 'string', format: 'date-time' },
     updated_at: { type: 'string', format: 'date-time' },
+    masked: {
+      type: 'array',
+      items: maskedFieldSchema,
+      description: 'The details values withheld from this caller (`details.<key>`) and why, as in Event.masked; empty when every value is shown in clear.',
+    },
   },
 });
 
@@ -91,6 +97,7 @@ export function alertRoutes(app: FastifyInstance, ctx: RouteContext): void {
           },
         ),
       );
+      const masked = await ctx.fields.revealAlerts(alerts, principal);
       const last = alerts.at(-1);
       const next_cursor = more && last ? ctx.cursors.encode('alerts', 'desc', digest, { t: last.fired_at, id: last.alert_id }) : null;
       await ctx.audit.record(request, {
@@ -98,10 +105,10 @@ export function alertRoutes(app: FastifyInstance, ctx: RouteContext): void {
         scope,
         filter: filterOf(input, ['limit']),
         resource: { type: 'audit_alerts', id: 'list' },
-        extra: { result_count: alerts.length },
+        extra: { result_count: alerts.length, masked_fields: masked.reduce((n, m) => n + m.length, 0) },
       });
       return {
-        data: alerts.map((a) => ({ ...a, fired_at: microsToIso(a.fired_at), updated_at: microsToIso(a.updated_at) })),
+        data: alerts.map((a, i) => ({ ...a, masked: masked[i] ?? [], fired_at: microsToIso(a.fired_at), updated_at: microsToIso(a.updated_at) })),
         next_cursor,
       };
     },

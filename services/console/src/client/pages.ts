@@ -143,7 +143,11 @@ export function AlertsPage(props: { params: URLSearchParams }) {
       from: new Date(Date.parse(a.fired_at) - 3_600_000).toISOString(),
       to: new Date(Date.parse(a.updated_at) + 60_000).toISOString(),
     });
-    for (const k of ['action', 'actor_id', 'source_ip', 'resource_id']) if (typeof a.details[k] === 'string') p.set(k, a.details[k] as string);
+    // A withheld value (a.masked) reads as the mask: never a filter. Values of encrypted fields are
+    // not search parameters at all (the store keeps them encrypted); the sample links name the events.
+    const withheld = new Set((a.masked ?? []).map((m) => m.path));
+    for (const k of ['action', 'actor_id', 'source_ip', 'resource_id'])
+      if (typeof a.details[k] === 'string' && !withheld.has(`details.${k}`)) p.set(k, a.details[k] as string);
     return `/console/search?${p}`;
   };
   return html`<section aria-labelledby="alerts-h">
@@ -155,7 +159,7 @@ export function AlertsPage(props: { params: URLSearchParams }) {
       ${(alerts.data?.data ?? []).map(
         (a) => html`<tr data-alert-id=${a.alert_id}>
           <td>${a.fired_at.replace('T', ' ').slice(0, 19)}</td><td class=${`sev-${a.severity}`}>${a.severity}</td><td>${a.rule_id}</td>
-          <td>${String(a.details.group_key ?? a.title)}</td><td>${a.tenant_id}</td><td>${a.status}</td>
+          <td>${String(a.details.group_key ?? a.title)}${(a.masked ?? []).map((m) => html` <${Masked} reason=${m.reason} path=${m.path} />`)}</td><td>${a.tenant_id}</td><td>${a.status}</td>
           <td>${a.event_ids.slice(0, 5).map((id, i) => html`${i ? ' ' : ''}<${Link} class="sample" href=${`/console/events/${id}?tenant=${encodeURIComponent(a.tenant_id)}`}>${id.slice(-6)}<//>`)}</td>
           <td><${Link} class="reproduce" href=${reproduce(a)}>events<//></td>
         </tr>`,

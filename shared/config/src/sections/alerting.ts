@@ -85,6 +85,12 @@ export const alertingSection = z
     sample_event_ids: z.number().int().min(0).max(100).default(10).describe('Event ids kept in an alert as provenance.'),
     metrics_host: listenHost().describe('Address of the /metrics, /healthz and /readyz server.'),
     metrics_port: port().default(9465).describe('Port of the /metrics, /healthz and /readyz server (0: any free port).'),
+    sinks_include_pii: z
+      .boolean()
+      .default(false)
+      .describe(
+        'With encryption on: deliver the personal values of alerts (values of encryption.fields: group_by values, summary placeholders, new_value values) in clear to the external sinks (alerts topic, webhook, Slack, Alertmanager). Default false: they get the envelopes the ClickHouse history stores (docs/field-encryption.md#alerts), which erase makes unreadable.',
+      ),
     sinks: z
       .record(z.string(), z.record(z.string(), z.unknown()))
       .prefault({})
