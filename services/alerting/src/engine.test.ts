@@ -202,3 +202,14 @@ test('updates are rate-limited per incident; the held-back update is delivered b
   engine.tick(wall + 120_000, false);
   assert.equal(deliveries.length, 2, 'nothing pending: nothing more sent');
 });
+
+test('with encryption on, a summary placeholder of an encrypted field keeps its value in details["pii.<path>"], and the subject is named', () => {
+  const { engine, fired } = testEngine(bruteForce, { pii: { fields: ['actor.ip'], subject_field: 'actor.id' } });
+  for (let i = 0; i < 6; i++) engine.process(ev({}, T0 + i * 1000));
+  const a = fired()[0]!;
+  assert.equal(a.details['pii.actor.ip'], '10.0.0.1');
+  assert.equal(a.details.subject, 'alice');
+  const off = testEngine(bruteForce);
+  for (let i = 0; i < 6; i++) off.engine.process(ev({}, T0 + i * 1000));
+  assert.deepEqual(off.fired()[0]!.details, {}, 'nothing added without encryption');
+});
