@@ -156,6 +156,9 @@ export const ROLLUP = { table: 'events_hourly', view: 'events_hourly_mv' } as co
 /** Every stored row's event id with its key prefix (action, actor_id), sorted by id (migration 011): which granules of events hold an id. */
 export const BY_ID = { table: 'events_by_id', view: 'events_by_id_mv' } as const;
 
+/** Rows per event id and the ids stored more than once (migration 012, duplicates.ts): exact counts from events_hourly. */
+export const ROW_COUNTS = { rows: 'event_id_rows', view: 'event_id_rows_mv', dups: 'event_id_dups' } as const;
+
 /** Every table auditstream creates. */
 export const TABLES = [
   'schema_migrations',
@@ -165,6 +168,8 @@ export const TABLES = [
   'events_by_ip',
   'events_hourly',
   'events_by_id',
+  'event_id_rows',
+  'event_id_dups',
   'checkpoints',
   'dlq_decisions',
   'alerts',
@@ -183,7 +188,7 @@ export const RETENTION_TABLES = {
   events: {
     timeColumn: 'occurred_at',
     tenantColumn: 'tenant_id',
-    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id'],
+    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'event_id_rows', 'event_id_dups'],
   },
   alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [] },
   dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [] },
@@ -236,6 +241,8 @@ const OTHER_COLUMNS = [
   'idx',
   'root',
   'written_ms',
+  'id_ms',
+  'received_ms',
 ];
 
 /** Identifiers the SQL builder accepts (tables and columns). */
@@ -246,4 +253,5 @@ export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
   ...Object.values(LOOKUPS).map((l) => l.view),
   ROLLUP.view,
   BY_ID.view,
+  ROW_COUNTS.view,
 ]);
