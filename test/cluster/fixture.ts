@@ -63,11 +63,33 @@ export async function startTestCluster(): Promise<TestCluster> {
     return again.started;
   };
 
+  // The databases of the envs made here: `stop()` checks that their cleanup left neither `<db>` nor
+  // `<db>_local` on any server (the files share the cluster, and a leak would pile up replicated tables).
+  const databases: string[] = [];
+  const leftDatabases = async (): Promise<string[]> => {
+    if (databases.length === 0) return [];
+    const names = databases.flatMap((d) => [d, localDatabase(d)]);
+    const where = `name IN (${names.map((n) => `'${n}'`).join(', ')})`;
+    const perServer = await Promise.all(
+      layout.clickhouse.map(async (c) =>
+        (await query(c.httpPort, `SELECT name FROM system.databases WHERE ${where} ORDER BY name`))
+          .split('\n')
+          .filter(Boolean)
+          .map((n) => `${c.name}: ${n}`),
+      ),
+    );
+    return perServer.flat();
+  };
+
   return {
     stack,
     layout,
     stateDir,
-    createEnv: (options) => createTestEnv({ ...options, extraEnv: { ...clusterClientEnv(layout), ...options.extraEnv } }),
+    async createEnv(options) {
+      const env = await createTestEnv({ ...options, extraEnv: { ...clusterClientEnv(layout), ...options.extraEnv } });
+      databases.push(env.database);
+      return env;
+    },
     async kill(name) {
       const proc = (await stack.status()).find((c) => c.name === name);
       assert.ok(proc?.pid, `${name} runs`);
@@ -88,12 +110,28 @@ export async function startTestCluster(): Promise<TestCluster> {
       return Number(await query(httpPort, `SELECT count() FROM ${local} FINAL WHERE tenant_id = '${tenant}'`));
     },
     async stop() {
-      if (!startedHere) await restore().catch(() => {});
-      if (startedHere) {
-        const down = await stack.down();
-        for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);
+      // A file that started its own cluster restores it too: the check below asks every server.
+      await restore().catch(() => {});
+      try {
+        // Polled: an ON CLUSTER DROP reaches each server through the DDL queue (a server that was down
+        // when the test cleaned up runs it once it is back).
+        let left: string[] = [];
+        await waitFor(
+          'the test databases dropped on every server',
+          async () => {
+            left = await leftDatabases();
+            return left.length === 0;
+          },
+          180_000,
+          { everyMs: 1000, retryOnError: true, detail: () => `cleanup must drop each database and its _local one ON CLUSTER; still there: ${left.join(', ')}` },
+        );
+      } finally {
+        if (startedHere) {
+          const down = await stack.down();
+          for (const c of await stack.status()) assert.equal(c.running, false, `${c.name} stopped by down (${JSON.stringify(down)})`);
+        }
+        if (!reuseHome) rmSync(stateDir, { recursive: true, force: true });
       }
-      if (!reuseHome) rmSync(stateDir, { recursive: true, force: true });
     },
   };
 }

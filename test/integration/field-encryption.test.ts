@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,11 +6,11 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { apiDefaults, buildApi, createApiKey } from '@auditstream/api';
 import { placeLegalHold } from '@auditstream/clickhouse';
-import { repoRoot, sleep, uuidv7 } from '@auditstream/core';
+import { sleep, uuidv7 } from '@auditstream/core';
 import { createLocalKeyWrapper, createSubjectKeyStore, parseMasterKey } from '@auditstream/crypto';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
-import { createTestEnv, type IngestChild, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/test';
+import { createTestEnv, type IngestChild, runCli, spawnIngest, type TestEnv, verifyTestEnv, waitFor } from '@auditstream/test';
 import type { FastifyInstance } from 'fastify';
 
 // Field encryption and erasure against the real stack (Kafka 4.1, ClickHouse 18.16) and the real
@@ -128,10 +127,8 @@ async function rawRows(): Promise<{ text: string; digest: string }> {
   return { text, digest: createHash('sha256').update(text).digest('hex') };
 }
 
-function runCli(args: string[]) {
-  const bin = join(repoRoot(), 'services/cli/bin/auditstream.js');
-  return spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env.env }, encoding: 'utf8', timeout: 120_000 });
-}
+/** The CLI with the test's environment, through the kit's async runCli: the API's ClickHouse client keeps its keep-alive sockets served meanwhile. */
+const cli = (args: string[], extra: Record<string, string> = {}) => runCli(args[0] as string, args, { ...env.env, ...extra }, 120_000);
 
 test('encryption on without a master key: ingest exits 1 at start naming encryption.master_key_file; a bad key is named, never shown', async () => {
   const withoutKey = Object.fromEntries(Object.entries(env.env).filter(([k]) => k !== 'AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE'));
@@ -213,8 +210,8 @@ test('PII is stored encrypted; the API shows clear values only to a PII-permitte
 
 test('erase: the subject reads [erased] everywhere, raw rows unchanged, verify clean, erasure on record; a legal hold blocks erase', async () => {
   const before = await rawRows();
-  const r = runCli(['erase', '--subject', 'alice', '--tenant', env.tenant, '--reason', 'GDPR request 42']);
-  assert.equal(r.status, 0, `erase succeeds (stderr: ${r.stderr})`);
+  const r = await cli(['erase', '--subject', 'alice', '--tenant', env.tenant, '--reason', 'GDPR request 42']);
+  assert.equal(r.code, 0, `erase succeeds (stderr: ${r.stderr})`);
   assert.match(r.stdout, /Destroyed 1 data key\(s\) of subject alice/);
   assert.match(r.stdout, new RegExp(`${CACHE_TTL_MS} ms \\(encryption\\.key_cache_ttl_ms\\)`), 'the output states the cache bound');
   assert.match(r.stderr, /recorded as audit event/);
@@ -258,8 +255,8 @@ test('erase: the subject reads [erased] everywhere, raw rows unchanged, verify c
 
   // A legal hold on the tenant: erase refuses, naming the tenant; bob stays readable.
   await placeLegalHold(env.ch, { tenant_id: env.tenant, reason: 'litigation' });
-  const held = runCli(['erase', '--subject', 'bob', '--tenant', env.tenant, '--reason', 'GDPR request 43']);
-  assert.notEqual(held.status, 0);
+  const held = await cli(['erase', '--subject', 'bob', '--tenant', env.tenant, '--reason', 'GDPR request 43']);
+  assert.notEqual(held.code, 0);
   assert.match(held.stderr, new RegExp(`tenant ${env.tenant} is under legal hold`));
   assert.doesNotMatch(held.stderr, /at .*\.ts:\d+/, 'a clear error, not a stack trace');
   await sleep(CACHE_TTL_MS + 100);
@@ -285,17 +282,11 @@ test('master key rotation: keys rewrap moves every live data key to the new mast
   writeFileSync(newKeyFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   // bob, plus the subjects of the API's self-audit events and of the erasure event (operators, key ids).
   const [live] = await env.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${env.database}.subject_keys`);
-  const r = spawnSync(process.execPath, [join(repoRoot(), 'services/cli/bin/auditstream.js'), 'keys', 'rewrap'], {
-    env: {
-      ...process.env,
-      ...env.env,
-      AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE: newKeyFile,
-      AUDITSTREAM_ENCRYPTION__PREVIOUS_MASTER_KEY_FILES: masterKeyFile,
-    },
-    encoding: 'utf8',
-    timeout: 120_000,
+  const r = await cli(['keys', 'rewrap'], {
+    AUDITSTREAM_ENCRYPTION__MASTER_KEY_FILE: newKeyFile,
+    AUDITSTREAM_ENCRYPTION__PREVIOUS_MASTER_KEY_FILES: masterKeyFile,
   });
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   assert.ok(Number(live?.n) >= 2);
   assert.match(r.stdout, new RegExp(`Re-wrapped ${Number(live?.n)} data key\\(s\\)`));
   const rows = await env.ch.queryRows<{ subject_id: string; key_id: string; master_key_id: string }>(

@@ -15,6 +15,9 @@ export interface Captured {
 }
 
 export interface Child extends Captured {
+  /** stdout and stderr apart (`output()` interleaves them as they came). */
+  stdout: () => string;
+  stderr: () => string;
   proc: ChildProcess;
   exited: Promise<number | string>;
   /** Resolves when the output matches re; rejects on exit or timeout, with the output's tail. */
@@ -25,11 +28,15 @@ export interface Child extends Captured {
 export function spawnCli(name: string, args: string[], env: Record<string, string>): Child {
   const proc = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let stdout = '';
+  let stderr = '';
   proc.stdout?.on('data', (d) => {
     out += String(d);
+    stdout += String(d);
   });
   proc.stderr?.on('data', (d) => {
     out += String(d);
+    stderr += String(d);
   });
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   let done = false;
@@ -41,6 +48,8 @@ export function spawnCli(name: string, args: string[], env: Record<string, strin
     proc,
     exited,
     output: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
     async waitFor(re, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
@@ -61,16 +70,20 @@ export function spawnCli(name: string, args: string[], env: Record<string, strin
   };
 }
 
-/** Runs a CLI command to its end; resolves with its exit code and output. */
+/**
+ * Runs a CLI command to its end; resolves with its exit code and output (also stdout and stderr apart).
+ * Asynchronous on purpose: a test's own clients (HTTP keep-alive, Kafka) keep being served while the
+ * command runs, where a spawnSync would block the event loop past their timeouts.
+ */
 export async function runCli(
   name: string,
   args: string[],
   env: Record<string, string>,
   timeoutMs = 60_000,
-): Promise<{ code: number | string; output: string; child: Child }> {
+): Promise<{ code: number | string; output: string; stdout: string; stderr: string; child: Child }> {
   const child = spawnCli(name, args, env);
   const t = setTimeout(() => child.proc.kill('SIGKILL'), timeoutMs);
   const code = await child.exited;
   clearTimeout(t);
-  return { code, output: child.output(), child };
+  return { code, output: child.output(), stdout: child.stdout(), stderr: child.stderr(), child };
 }

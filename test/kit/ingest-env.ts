@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClickHouse, createClickHouse, migrate } from '@auditstream/clickhouse';
+import { type ClickHouse, createClickHouse, localDatabase, migrate } from '@auditstream/clickhouse';
 import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
 import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
@@ -87,7 +87,11 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
       await admin.deleteTopics({ topics: [topic, dlq, checkpoints] }).catch(() => {});
       await admin.deleteGroups([group]).catch(() => {});
       await admin.disconnect();
-      await ch.command(`DROP DATABASE IF EXISTS ${database}`).catch(() => {});
+      // On a cluster the data is in `<db>_local` on every server and `<db>` (Distributed) is on every
+      // server too: both dropped ON CLUSTER, the Distributed one first (it reads the local tables).
+      const { cluster } = config.clickhouse;
+      for (const db of cluster ? [database, localDatabase(database)] : [database])
+        await ch.command(`DROP DATABASE IF EXISTS ${db}${cluster ? ` ON CLUSTER ${cluster}` : ''}`).catch(() => {});
       await ch.close();
       rmSync(keyDir, { recursive: true, force: true });
     },

@@ -13,7 +13,7 @@ import {
   writeKafkaConfig,
 } from './kafka.js';
 import { resolvePomJars } from './maven.js';
-import { isAlive, type PidRecord, portOpen, readPid, startDetached, stopProcess, tail, waitUntil } from './process.js';
+import { isAlive, type PidRecord, portOpen, readPid, startDetached, startFailureMessage, stopProcess, waitUntil } from './process.js';
 import type { ClientEnv, ComponentStatus, Stack, UpResult } from './stack.js';
 import { ensureTool } from './tools.js';
 import { writeZooKeeperConfig, zookeeperHealthy, zookeeperJavaArgs, zookeeperPaths, zookeeperVersion } from './zookeeper.js';
@@ -244,9 +244,10 @@ export function createClusterStack(options: ClusterStackOptions = {}): Stack {
         // A process that exits ends the wait at once (its log says why).
         const ok = (await waitUntil(async () => !alive() || (await m.healthy()), startTimeout)) && !exited;
         if (!ok) {
+          const pid = records.get(m.name)?.pid;
           throw new AuditstreamError(
             'STACK_START_FAILED',
-            `${m.name} ${exited ? 'exited' : `did not answer within ${startTimeout / 1000} s`}; last lines of ${m.stdout}:\n${tail(m.stdout)}\n(also see ${m.log})`,
+            startFailureMessage({ name: m.name, pid, exited, timeoutMs: startTimeout, stdout: m.stdout, log: m.log }),
           );
         }
       }),

@@ -40,7 +40,14 @@ function isZombie(pid: number): boolean {
   }
 }
 
-/** Starts a detached process in its own process group, output appended to `log`. */
+/**
+ * How each process this one started ended (`exit 1`, `signal SIGKILL`), by pid: a server that dies
+ * before writing a line (OOM killer, a JVM refusing its flags) leaves only that to go on.
+ */
+const exits = new Map<number, string>();
+export const exitStatus = (pid: number): string | undefined => exits.get(pid);
+
+/** Starts a detached process in its own process group, stdout and stderr appended to `log`. */
 export function startDetached(options: {
   name: string;
   command: string;
@@ -61,6 +68,7 @@ export function startDetached(options: {
       env: options.env ?? process.env,
     });
     if (child.pid === undefined) throw new Error(`could not start ${options.command}`);
+    child.once('exit', (code, signal) => exits.set(child.pid as number, code !== null ? `exit ${code}` : `signal ${signal}`));
     child.unref();
     const record: PidRecord = {
       name: options.name,
@@ -138,8 +146,20 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
 export function tail(file: string, lines = 15): string {
   if (!existsSync(file)) return '(no log yet)';
   const text = readFileSync(file, 'utf8');
+  if (text.trim() === '') return '(empty)';
   return text
     .split('\n')
     .slice(-lines - 1)
     .join('\n');
+}
+
+/**
+ * Why a server did not start: how it ended, then the tails of its stdout/stderr file AND of its own
+ * log file. A JVM server logs a fatal error at start (a port it cannot bind…) to its log file only, so
+ * the stdout tail alone can be empty (ZooKeeper's was, once, in CI).
+ */
+export function startFailureMessage(p: { name: string; pid?: number | undefined; exited: boolean; timeoutMs: number; stdout: string; log: string }): string {
+  const how = p.exited ? `exited (${(p.pid !== undefined && exitStatus(p.pid)) || 'status unknown'})` : `did not answer within ${p.timeoutMs / 1000} s`;
+  const own = p.log === p.stdout ? [] : [`last lines of ${p.log}:`, tail(p.log, 25)];
+  return [`${p.name} ${how}`, `last lines of ${p.stdout} (stdout and stderr):`, tail(p.stdout), ...own].join('\n');
 }

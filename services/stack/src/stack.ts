@@ -13,7 +13,7 @@ import {
   resolveKafkaClasspath,
   writeKafkaConfig,
 } from './kafka.js';
-import { isAlive, type PidRecord, portOpen, readPid, startDetached, stopProcess, tail, waitUntil } from './process.js';
+import { isAlive, type PidRecord, portOpen, readPid, startDetached, startFailureMessage, stopProcess, waitUntil } from './process.js';
 import { APICURIO_VERSION as APICURIO, REGISTRY_CCOMPAT_PATH, registryHealthy, registryJavaArgs, registryPaths, resolveRegistryJar } from './registry.js';
 import { ensureCertificates, ensureSecrets, secretFile, tlsPaths } from './tls.js';
 import { ensureTool } from './tools.js';
@@ -358,9 +358,10 @@ export function createStack(options: StackOptions = {}): Stack {
             const ok = (await waitUntil(async () => exitedNow() || (await d.healthy()), startTimeout)) && !exitedNow();
             if (!ok) {
               const exited = exitedNow();
+              const pid = records[name]?.pid;
               throw new AuditstreamError(
                 'STACK_START_FAILED',
-                `${name} ${exited ? 'exited' : `did not answer within ${startTimeout / 1000} s`}; last lines of ${d.stdout}:\n${tail(d.stdout)}\n(also see ${d.log})`,
+                startFailureMessage({ name, pid, exited, timeoutMs: startTimeout, stdout: d.stdout, log: d.log }),
               );
             }
           }),

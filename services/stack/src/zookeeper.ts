@@ -61,7 +61,14 @@ export function writeZooKeeperConfig(paths: ZooKeeperPaths, opts: { host: string
     </triggeringPolicy>
     <encoder><pattern>%d{ISO8601} %-5p [%t] %c{1}: %m%n</pattern></encoder>
   </appender>
-  <root level="INFO"><appender-ref ref="FILE"/></root>
+  <!-- Errors also to stderr, which the stack keeps in logs/stdout.log: a fatal error at start (a port it
+       cannot bind) is then in both files, not only in zookeeper.log. -->
+  <appender name="STDERR" class="ch.qos.logback.core.ConsoleAppender">
+    <target>System.err</target>
+    <filter class="ch.qos.logback.classic.filter.ThresholdFilter"><level>ERROR</level></filter>
+    <encoder><pattern>%d{ISO8601} %-5p [%t] %c{1}: %m%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/><appender-ref ref="STDERR"/></root>
 </configuration>
 `;
   writeFileSync(paths.logback, logback);
