@@ -216,7 +216,11 @@ describe('injection payloads never reach SQL as code', () => {
           for (const q of queries.slice(before)) {
             const code = codeOf(q);
             // (UNION ALL itself is code: the exact counts add their parts; the payload's is caught by system.users.)
-            assert.doesNotMatch(code, /OR '1'|DROP|UNION ALL SELECT \*|system\.users|version\(\)|--|""=|`x/, `${param}=${payload} leaked into code: ${code.slice(0, 300)}`);
+            assert.doesNotMatch(
+              code,
+              /OR '1'|DROP|UNION ALL SELECT \*|system\.users|version\(\)|--|""=|`x/,
+              `${param}=${payload} leaked into code: ${code.slice(0, 300)}`,
+            );
           }
         }
       }
