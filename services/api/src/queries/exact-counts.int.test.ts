@@ -137,6 +137,7 @@ const ranges: Record<string, [bigint, bigint]> = {
   'whole data, unaligned edges': [FROM, TO],
   'aligned hours': [BigInt(hourOf(BASE_US) + HOUR_US), BigInt(hourOf(BASE_US) + 4 * HOUR_US)],
   'unaligned inside': [BigInt(BASE_US + 37 * 60_000_000 + 123), BigInt(BASE_US + 3 * HOUR_US + 12 * 60_000_000 + 7)],
+  'short start edge, end 1 µs before an hour': [BigInt(hourOf(BASE_US) + HOUR_US + 45 * 60_000_000), BigInt(hourOf(BASE_US) + 5 * HOUR_US - 1)],
   'within one hour (events only)': [BigInt(hourOf(BASE_US) + HOUR_US + 60_000_000), BigInt(hourOf(BASE_US) + 2 * HOUR_US - 60_000_000)],
   'from two hours before': [FROM - BigInt(2 * HOUR_US), TO],
 };

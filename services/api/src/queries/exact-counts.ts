@@ -8,7 +8,7 @@ import { type EventQuery, eventsWhere, tenantCondition } from './scope-sql.js';
  * of its shown row (identity.ts: the first received), so per group:
  *   count = rollup rows − rows of ids stored more than once + their shown rows
  * over the whole hours of the range, plus the partial hours at its edges read from events (distinct
- * ids not stored twice, and the shown rows of those that are). Only the rollup's key is covered:
+ * ids not stored twice, and the shown rows of those that are; rollupPlan). Only the rollup's key is covered:
  * tenant, hour, action and actor; a query with any other filter returns undefined (the caller runs
  * the exact query over events).
  */
@@ -45,13 +45,37 @@ export function shownRowsOnly(db: string, q: EventQuery): SqlFragment {
 /** The filters the rollup can apply (besides scope and range). */
 const ROLLUP_FILTERS = new Set(['scope', 'from', 'to', 'action', 'actor_id']);
 
-/** The whole hours [lo, hi) of the range, when the query's filters are the rollup's and it holds one. */
-export function rollupHours(q: EventQuery): { lo: bigint; hi: bigint } | undefined {
+/** A range in µs, [from, to). */
+type Span = [bigint, bigint];
+
+/**
+ * How the rollup answers the query, or undefined when it cannot (other filters, or no whole hour
+ * inside the range): the whole hours [lo, hi) from the rollup, plus the partial hours at the edges
+ * counted from events (`add`). An edge longer than half an hour is counted as its whole hour from
+ * the rollup minus the rest of that hour read from events (`sub`): a range ending "now" or at the
+ * last millisecond of a day reads a few minutes of events instead of most of an hour.
+ */
+export function rollupPlan(q: EventQuery): { lo: bigint; hi: bigint; add: Span[]; sub: Span[] } | undefined {
   for (const [k, v] of Object.entries(q)) if (v !== undefined && !ROLLUP_FILTERS.has(k)) return undefined;
   if (q.from < 0n) return undefined;
-  const lo = floorHour(q.from) === q.from ? q.from : floorHour(q.from) + HOUR_US;
-  const hi = floorHour(q.to);
-  return lo < hi ? { lo, hi } : undefined;
+  let lo = floorHour(q.from) === q.from ? q.from : floorHour(q.from) + HOUR_US;
+  let hi = floorHour(q.to);
+  if (lo >= hi) return undefined;
+  const add: Span[] = [];
+  const sub: Span[] = [];
+  if (q.from < lo) {
+    if (lo - q.from > HOUR_US / 2n) {
+      sub.push([lo - HOUR_US, q.from]);
+      lo -= HOUR_US;
+    } else add.push([q.from, lo]);
+  }
+  if (hi < q.to) {
+    if (q.to - hi > HOUR_US / 2n) {
+      sub.push([q.to, hi + HOUR_US]);
+      hi += HOUR_US;
+    } else add.push([hi, q.to]);
+  }
+  return { lo, hi, add, sub };
 }
 
 /** A group: its columns' expressions over the rollup-shaped sources (hour, action, actor_id, tenant_id) and over events. */
@@ -68,7 +92,7 @@ export interface Grouping {
 
 /**
  * Exact counts per group over the query's range, or undefined when the rollup cannot answer
- * (rollupHours). Groups with no events are left out.
+ * (rollupPlan). Groups with no events are left out.
  */
 export async function exactCounts(
   ch: ClickHouse,
@@ -77,7 +101,7 @@ export async function exactCounts(
   g: Grouping,
   o: { operation: string; settings?: ClickHouseSettings | undefined; tail?: SqlFragment },
 ): Promise<Record<string, string | number>[] | undefined> {
-  const hours = rollupHours(q);
+  const hours = rollupPlan(q);
   if (!hours) return undefined;
   const db = ch.database;
   const tenant = tenantCondition(q.scope);
@@ -92,17 +116,17 @@ export async function exactCounts(
     sql`SELECT ${g.byHour}, toInt64(count()) AS n FROM (SELECT tenant_id, s.1 AS hour, s.2 AS action, s.3 AS actor_id FROM (${shown}))
 WHERE ${inHours}${filters} GROUP BY ${g.names}`,
   ];
-  const edges = [
-    ...(q.from < hours.lo ? [eventsWhere(caps, db, { ...q, to: hours.lo })] : []),
-    ...(hours.hi < q.to ? [eventsWhere(caps, db, { ...q, from: hours.hi })] : []),
-  ];
-  if (edges.length > 0)
-    parts.push(sql`SELECT ${g.byEvent}, toInt64(uniqExact(event_id)) AS n FROM ${table(db, 'events')}
-WHERE (${joinSql(
-      edges.map((e) => sql`(${e})`),
-      ' OR ',
-    )})${extra} AND ${shownRowsOnly(db, q)}
+  // Edges from events' shown rows: added, or subtracted from a whole hour counted above.
+  for (const [spans, sign] of [
+    [hours.add, sql``],
+    [hours.sub, sql`-`],
+  ] as const) {
+    if (spans.length === 0) continue;
+    const ranges = spans.map(([from, to]) => sql`(${eventsWhere(caps, db, { ...q, from, to })})`);
+    parts.push(sql`SELECT ${g.byEvent}, ${sign}toInt64(uniqExact(event_id)) AS n FROM ${table(db, 'events')}
+WHERE (${joinSql(ranges, ' OR ')})${extra} AND ${shownRowsOnly(db, q)}
 GROUP BY ${g.names}`);
+  }
   const query = sql`SELECT ${g.names}, sum(n) AS n FROM (${joinSql(parts, '\nUNION ALL\n')})
 GROUP BY ${g.names} HAVING n > 0${o.tail ? sql`\n${o.tail}` : sql``}`;
   return ch.queryRows<Record<string, string | number>>(query, { operation: o.operation, ...(o.settings ? { settings: o.settings } : {}) });
