@@ -159,6 +159,19 @@ export const BY_ID = { table: 'events_by_id', view: 'events_by_id_mv' } as const
 /** Rows per event id and the ids stored more than once (migration 012, duplicates.ts): exact counts from events_hourly. */
 export const ROW_COUNTS = { rows: 'event_id_rows', view: 'event_id_rows_mv', dups: 'event_id_dups' } as const;
 
+/**
+ * The event rows that have a resource, without the chain columns, sorted by resource (migration 014):
+ * what a search page or export of one resource reads. resource_id before resource_type, so a filter
+ * on the id alone reads one contiguous range too; then time; then the row's Kafka message, the end of
+ * the key as in events (EVENTS_ORDER_BY), so re-delivered copies collapse and different messages never do.
+ */
+export const RESOURCE_ROWS = {
+  table: 'events_by_resource_rows',
+  view: 'events_by_resource_rows_mv',
+  without: ['chain_seq', 'prev_hash', 'hash'],
+} as const;
+export const RESOURCE_ROWS_ORDER_BY = '(tenant_id, resource_id, resource_type, occurred_at, kafka_topic, kafka_partition, kafka_offset)';
+
 /** Every table auditstream creates. */
 export const TABLES = [
   'schema_migrations',
@@ -170,6 +183,7 @@ export const TABLES = [
   'events_by_id',
   'event_id_rows',
   'event_id_dups',
+  'events_by_resource_rows',
   'checkpoints',
   'dlq_decisions',
   'alerts',
@@ -188,10 +202,12 @@ export const RETENTION_TABLES = {
   events: {
     timeColumn: 'occurred_at',
     tenantColumn: 'tenant_id',
-    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'event_id_rows', 'event_id_dups'],
+    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'events_by_resource_rows', 'event_id_rows', 'event_id_dups'],
+    // Copies of event content with the same time and tenant columns: on servers with TTL they get events' TTL.
+    ttlFollowers: ['events_by_resource_rows'],
   },
-  alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [] },
-  dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [] },
+  alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [], ttlFollowers: [] },
+  dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [], ttlFollowers: [] },
 } as const;
 export type RetentionTable = keyof typeof RETENTION_TABLES;
 
@@ -254,4 +270,6 @@ export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
   ROLLUP.view,
   BY_ID.view,
   ROW_COUNTS.view,
+
+  RESOURCE_ROWS.view,
 ]);
