@@ -139,7 +139,8 @@ export function accountStatements(
   // DLQ decisions; read only what resuming a hash chain needs.
   for (const t of ['events', 'checkpoints', 'dlq_decisions']) out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
   if (!caps.skipIndexes) for (const l of Object.values(LOOKUPS)) out.push(`GRANT INSERT ON ${db}.${l.table} TO ${role('ingest')}`);
-  for (const t of [ROLLUP.table, BY_ID.table, RESOURCE_ROWS.table, ROW_COUNTS.rows, ROW_COUNTS.dups]) out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
+  for (const t of [ROLLUP.table, BY_ID.table, RESOURCE_ROWS.table, ROW_COUNTS.rows, ROW_COUNTS.dups])
+    out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
   // recordDuplicates (duplicates.ts) reads the per-id row counts after each insert.
   out.push(`GRANT SELECT ON ${db}.${ROW_COUNTS.rows} TO ${role('ingest')}`);
   out.push(`GRANT SELECT ON ${db}.checkpoints TO ${role('ingest')}`);

@@ -202,7 +202,16 @@ export const RETENTION_TABLES = {
   events: {
     timeColumn: 'occurred_at',
     tenantColumn: 'tenant_id',
-    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'events_by_resource_rows', 'event_id_rows', 'event_id_dups'],
+    followers: [
+      'events_by_actor',
+      'events_by_resource',
+      'events_by_ip',
+      'events_hourly',
+      'events_by_id',
+      'events_by_resource_rows',
+      'event_id_rows',
+      'event_id_dups',
+    ],
     // Copies of event content with the same time and tenant columns: on servers with TTL they get events' TTL.
     ttlFollowers: ['events_by_resource_rows'],
   },
