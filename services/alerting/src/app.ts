@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client';
 import type { AlertDelivery } from './alert.js';
 import type { AlertingConfig } from './config.js';
 import { type EventsConsumer, ensureTopics, startEventsConsumer } from './consumer.js';
-import { Engine } from './engine.js';
+import { Engine, type EngineMetrics } from './engine.js';
 import type { AlertEvent } from './event.js';
 import { createEventGate } from './gate.js';
 import { createAlertingMetrics } from './metrics.js';
@@ -78,6 +78,20 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
   const metrics = createAlertingMetrics(deps.registry, () => engine?.stateEntries() ?? 0);
   const admit = createEventGate({ decode: deps.decodeEvent, maxMessageBytes: deps.maxMessageBytes });
   const evaluated = new EvaluatedOffsets();
+  const skipWarned = new Set<string>();
+  const engineMetrics: EngineMetrics = {
+    ...metrics.engine,
+    lossSkipped: (reason, n) => {
+      metrics.engine.lossSkipped?.(reason, n);
+      // Once per reason per process: in a backlog it can happen per producer, the counter has the rest.
+      if (skipWarned.has(reason)) return;
+      skipWarned.add(reason);
+      log.warn(
+        { reason },
+        'event_loss skipped a producer range without checking it (auditstream_alerting_event_loss_skipped_total); a loss inside it is not reported. Logged once per reason.',
+      );
+    },
+  };
 
   let reloader: RulesReloader | undefined;
   let admin: Admin | undefined;
@@ -150,7 +164,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
       max_future_skew_ms: config.max_future_skew_ms,
       min_update_interval_ms: config.min_update_interval_ms,
       limits: { maxEventsPerKey: config.max_events_per_key, maxKeys: config.max_keys_per_rule, sampleSize: config.sample_event_ids },
-      metrics: metrics.engine,
+      metrics: engineMetrics,
       ...(scaled ? { owns: (key: string) => scaled.owned.has(keyPartition(key, scaled.partitions)) } : {}),
       onAlert: (d: AlertDelivery) => {
         log.info({ alert_id: d.alert.alert_id, rule_id: d.alert.rule_id, kind: d.kind, version: d.alert.version }, 'alert');
@@ -244,6 +258,7 @@ export function createAlerting(deps: AlertingDeps): AlertingService {
         if (Date.now() - lagCheckedAt > 5000) {
           lagCheckedAt = Date.now();
           c.updateLag().catch((err) => log.warn({ err }, 'could not read the events topic high watermarks'));
+          repartitioner?.updateLag().catch((err) => log.warn({ err }, 'could not read the high watermarks of the repartition stage'));
         }
       }, config.tick_interval_ms);
       ticker.unref();

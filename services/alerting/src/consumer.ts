@@ -37,7 +37,7 @@ export interface EventsConsumerOptions {
 }
 
 export interface EventsConsumer {
-  /** Every assigned partition is within `caught_up_lag_events` of its high watermark. */
+  /** Every assigned partition has a known lag, within `caught_up_lag_events` of its high watermark. */
   caughtUp(): boolean;
   /** Re-reads the high watermarks (the lag of partitions without a recent batch). */
   updateLag(): Promise<void>;
@@ -144,21 +144,10 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
   }
 
   return {
-    caughtUp() {
-      for (const lag of lagByPartition.values()) if (lag > config.caught_up_lag_events) return false;
-      return true;
-    },
+    caughtUp: () => allCaughtUp(assigned, lagByPartition, config.caught_up_lag_events),
     async updateLag() {
       if (assigned.length === 0) return;
-      const marks = await highWatermarks(admin, topic);
-      const next = new Map<number, number>();
-      for (const p of assigned) {
-        const high = BigInt(marks.get(p)?.high ?? '0');
-        const seen = evaluated.get(p);
-        // Nothing evaluated yet on the partition: lag unknown until its first batch, unless it is empty.
-        next.set(p, seen === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Number(high - seen));
-      }
-      lagByPartition = next;
+      lagByPartition = await partitionLags(admin, { group: groupId, topic, partitions: assigned, readNext: (p) => evaluated.get(p) });
     },
     async disconnect() {
       await consumer.disconnect();
@@ -171,6 +160,37 @@ export async function startEventsConsumer(o: EventsConsumerOptions): Promise<Eve
       );
     },
   };
+}
+
+/** Every assigned partition has a known lag within `maxLag`: one not yet measured may hold a backlog. */
+export function allCaughtUp(assigned: readonly number[], lag: ReadonlyMap<number, number>, maxLag: number): boolean {
+  for (const p of assigned) if (!((lag.get(p) ?? Number.POSITIVE_INFINITY) <= maxLag)) return false;
+  return true;
+}
+
+/**
+ * Lag per partition: high watermark minus the next offset this process reads (`readNext`), or,
+ * for a partition nothing was read from yet, minus the group's committed offset (start_from
+ * latest on a quiet partition is at its end, not behind); unknown (infinite) on a non-empty
+ * partition with neither.
+ */
+export async function partitionLags(
+  a: Admin,
+  o: { group: string; topic: string; partitions: readonly number[]; readNext: (partition: number) => bigint | undefined },
+): Promise<Map<number, number>> {
+  const marks = await highWatermarks(a, o.topic);
+  const committed = new Map<number, bigint>();
+  if (o.partitions.some((p) => o.readNext(p) === undefined)) {
+    const [offsets] = await a.fetchOffsets({ groupId: o.group, topics: [o.topic] });
+    for (const c of offsets?.partitions ?? []) if (c.offset !== '-1') committed.set(c.partition, BigInt(c.offset));
+  }
+  const lag = new Map<number, number>();
+  for (const p of o.partitions) {
+    const high = BigInt(marks.get(p)?.high ?? '0');
+    const from = o.readNext(p) ?? committed.get(p);
+    lag.set(p, from === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Math.max(0, Number(high - from)));
+  }
+  return lag;
 }
 
 /** A group that never committed starts where start_from says, pinned before joining so no record falls in between. */

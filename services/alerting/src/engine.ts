@@ -2,7 +2,7 @@ import { type Alert, type AlertDelivery, alertId, cleanText, encodeGroupKey, for
 import { eventTimeMs, fieldString } from './event.js';
 import { EventClock } from './event-clock.js';
 import { groupEntries, type RouteScope } from './route.js';
-import type { Rule, RuleSet, RuleState, StateLimits, Trigger } from './rules/types.js';
+import type { Rule, RuleSet, RuleState, StateLimits, TickContext, Trigger } from './rules/types.js';
 
 /** Hooks the engine reports through; app.ts backs them with prom-client metrics. */
 export interface EngineMetrics {
@@ -11,6 +11,8 @@ export interface EngineMetrics {
   late?(): void;
   /** Events an event_loss alert reports missing (counted when the alert fires, once). */
   lost?(count: number): void;
+  /** Producer ranges event_loss dropped without judging them (behind past its memory bound, or evicted). */
+  lossSkipped?(reason: 'max_ahead' | 'max_producers', count: number): void;
   invalid?(): void;
   duplicate?(): void;
   futureClamped?(): void;
@@ -248,23 +250,26 @@ export class Engine {
 
   /**
    * Advances clock-driven rules. `wallNow` moves the timer clock only when `caughtUp` (the
-   * consumer has no backlog): then silence in wall-clock time is real silence.
+   * consumer has no backlog): then silence in wall-clock time is real silence. event_loss
+   * judges its gaps only when caught up too (rules/loss-tracker.ts).
    */
   tick(wallNow: number, caughtUp: boolean): void {
     if (this.replaying) return;
     this.flushUpdates();
     let clock = Math.max(this.timerClock, this.watermark);
     if (caughtUp) clock = Math.max(clock, wallNow - this.opts.allowed_lateness_ms);
-    this.advanceTimers(clock);
+    this.advanceTimers(clock, { caughtUp, wallMs: wallNow });
   }
 
-  /** Moves the timer clock to `clock` (never back) and fires what is due. */
-  advanceTimers(clock: number): void {
+  /** Moves the timer clock to `clock` (never back) and fires what is due; by default the clock is complete (offline.ts: all events known). */
+  advanceTimers(clock: number, at: TickContext = { caughtUp: true, wallMs: this.now() }): void {
     if (!Number.isFinite(clock) || clock < this.timerClock) return;
     this.timerClock = clock;
     for (const slot of this.slots.values()) {
       if (!slot.state.tick) continue;
-      for (const { key, trigger } of slot.state.tick(clock)) {
+      const due = slot.state.tick(clock, at);
+      for (const s of slot.state.takeSkips?.() ?? []) this.opts.metrics?.lossSkipped?.(s.reason, s.count);
+      for (const { key, trigger } of due) {
         if (this.opts.owns && !this.opts.owns(key)) continue;
         this.trigger(slot, key, decodeGroupKey(key), { ...trigger, last_at: trigger.window_start }, undefined, undefined, clock);
       }

@@ -37,6 +37,12 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
     help: 'Events producers numbered that never reached the events topic, as reported by event_loss alerts (each missing range counted once, when its alert fires; the producer is in the alert, not a label).',
     registers: r,
   });
+  const lossSkipped = new Counter({
+    name: 'auditstream_alerting_event_loss_skipped_total',
+    help: 'Producer number ranges event_loss dropped without judging them, by reason: max_ahead (more than max_events_per_key numbers held beyond a gap while alerting was behind; checking resumed after the highest number seen), max_producers (a producer with an open gap evicted past max_keys_per_rule). A loss inside a skipped range is not reported.',
+    labelNames: ['reason'],
+    registers: r,
+  });
   const delay = new Histogram({
     name: 'auditstream_alerting_event_to_alert_delay_seconds',
     help: 'From the occurred_at of the event that completed a rule to the alert firing (wall clock).',
@@ -94,6 +100,7 @@ export function createAlertingMetrics(registry: Registry, stateEntries: () => nu
         if (s !== undefined) delay.observe(s);
       },
       lost: (n) => lost.inc(n),
+      lossSkipped: (reason, n) => lossSkipped.inc({ reason }, n),
       late: () => late.inc(),
       invalid: () => invalid.inc(),
       duplicate: () => duplicates.inc(),

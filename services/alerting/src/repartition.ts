@@ -2,7 +2,7 @@ import { AuditstreamError, retry } from '@auditstream/core';
 import type { Logger } from '@auditstream/observability';
 import type { Admin, Kafka, Message } from 'kafkajs';
 import type { AlertingConfig } from './config.js';
-import { ensureCommittedOffsets } from './consumer.js';
+import { allCaughtUp, ensureCommittedOffsets, partitionLags } from './consumer.js';
 import type { Admission } from './gate.js';
 import type { AlertingMetrics } from './metrics.js';
 import { routeEvent } from './route.js';
@@ -42,8 +42,10 @@ export interface RepartitionerOptions {
 }
 
 export interface Repartitioner {
-  /** Every source partition seen is within caught_up_lag_events of its end. */
+  /** Every assigned source partition has a known lag within caught_up_lag_events of its end. */
   caughtUp(): boolean;
+  /** Re-reads the high watermarks (the lag of partitions without a recent batch). */
+  updateLag(): Promise<void>;
   disconnect(): Promise<void>;
 }
 
@@ -63,8 +65,14 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
     sessionTimeout: config.session_timeout_ms,
     heartbeatInterval: Math.min(3000, Math.floor(config.session_timeout_ms / 3)),
   });
-  const lag = new Map<number, number>();
-  consumer.on(consumer.events.GROUP_JOIN, (e) => log.info({ group, partitions: e.payload.memberAssignment[source] ?? [] }, 'repartition stage joined'));
+  let lag = new Map<number, number>();
+  let assigned: number[] = [];
+  /** Per source partition, the next offset to copy (after the last one resolved). */
+  const copiedNext = new Map<number, bigint>();
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    assigned = (e.payload.memberAssignment[source] ?? []).slice();
+    log.info({ group, partitions: assigned }, 'repartition stage joined');
+  });
   consumer.on(consumer.events.CRASH, (e) => {
     log.error({ err: e.payload.error, restart: e.payload.restart }, 'repartition consumer crashed');
     if (!e.payload.restart) o.onFatal?.();
@@ -96,6 +104,7 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
         for (const chunk of chunkByBytes(out, SEND_MAX_BYTES)) await producer.send({ topic: target, acks: -1, messages: chunk });
         o.metrics.repartitioned.inc(out.length);
         resolveOffset(last);
+        copiedNext.set(batch.partition, BigInt(last) + 1n);
         lag.set(batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
         await commitOffsetsIfNecessary();
         await heartbeat();
@@ -107,9 +116,10 @@ export async function startRepartitioner(o: RepartitionerOptions): Promise<Repar
     throw err;
   }
   return {
-    caughtUp() {
-      for (const l of lag.values()) if (l > config.caught_up_lag_events) return false;
-      return true;
+    caughtUp: () => allCaughtUp(assigned, lag, config.caught_up_lag_events),
+    async updateLag() {
+      if (assigned.length === 0) return;
+      lag = await partitionLags(admin, { group, topic: source, partitions: assigned, readNext: (p) => copiedNext.get(p) });
     },
     async disconnect() {
       await consumer.disconnect().catch((err) => log.warn({ err }, 'repartition consumer disconnect failed'));

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '@auditstream/clickhouse';
-import type { ApiEvent, ApiEventIntegrity } from '@auditstream/schemas';
+import type { ApiEvent, ApiEventIntegrity, ApiMaskedField } from '@auditstream/schemas';
 import { microsToIso } from './time.js';
 
 export type { ApiEvent };
@@ -7,8 +7,11 @@ export type { ApiEvent };
 /** What toApiEvent presents of a stored row: the event and its enrichment (no chain or Kafka fields). */
 export type PresentedRow = Pick<StoredEvent, 'event'> & { meta: Pick<StoredEvent['meta'], 'geo_country' | 'geo_city' | 'ua_browser' | 'ua_os' | 'ua_device'> };
 
-/** The API's event object (schemas/events.ts eventSchema) from a stored row. */
-export function toApiEvent(s: PresentedRow): ApiEvent {
+/**
+ * The API's event object (schemas/events.ts eventSchema) from a stored row, after reveal();
+ * `masked` is what reveal() answered for it (the values not shown in clear).
+ */
+export function toApiEvent(s: PresentedRow, masked: readonly ApiMaskedField[] = []): ApiEvent {
   const e = s.event;
   return {
     event_id: e.event_id,
@@ -41,12 +44,13 @@ export function toApiEvent(s: PresentedRow): ApiEvent {
       ua_os: s.meta.ua_os,
       ua_device: s.meta.ua_device,
     },
+    masked: [...masked],
   };
 }
 
-export function toApiEventWithIntegrity(s: StoredEvent): ApiEvent & { integrity: ApiEventIntegrity } {
+export function toApiEventWithIntegrity(s: StoredEvent, masked: readonly ApiMaskedField[] = []): ApiEvent & { integrity: ApiEventIntegrity } {
   return {
-    ...toApiEvent(s),
+    ...toApiEvent(s, masked),
     integrity: {
       chain_seq: s.meta.chain_seq,
       prev_hash: s.meta.prev_hash,
@@ -90,6 +94,7 @@ export const CSV_COLUMNS = [
   'ua_browser',
   'ua_os',
   'ua_device',
+  'masked',
 ] as const;
 
 /**
@@ -103,6 +108,14 @@ export function csvField(value: string | null): string {
   if (/^[=+\-@\t\r]/.test(v)) v = `'${v}`;
   if (/[",\r\n]/.test(v) || /^\s|\s$/.test(v)) return `"${v.replace(/"/g, '""')}"`;
   return v;
+}
+
+/**
+ * The CSV `masked` column: the withheld values as a JSON object path → reason (like the
+ * attributes column), empty when every value is shown as stored.
+ */
+export function maskedColumn(masked: readonly ApiMaskedField[]): string {
+  return masked.length ? JSON.stringify(Object.fromEntries(masked.map((m) => [m.path, m.reason]))) : '';
 }
 
 export function csvHeader(): string {
@@ -139,6 +152,7 @@ export function csvRow(e: ApiEvent): string {
     e.enrichment.ua_browser,
     e.enrichment.ua_os,
     e.enrichment.ua_device,
+    maskedColumn(e.masked),
   ];
   return `${values.map(csvField).join(',')}\r\n`;
 }

@@ -72,6 +72,30 @@ test('without a key store (no master key) every encrypted value is masked, even 
   assert.equal(r.maskValue('10.0.0.1'), '10.0.0.1');
 });
 
+const paths = (m: { path: string; reason: string }[] | undefined) => (m ?? []).map((f) => `${f.path}:${f.reason}`).sort();
+
+test('reveal answers, per event, the paths not shown in clear and why; none for clear values or unencrypted events', async () => {
+  const r = createFieldRevealer({ store, mask: '***', erased: '[erased]', logger });
+  const plain = {
+    event: { event_id: 'e3', tenant_id: 'acme', actor: { id: 'carol', type: 'user', ip: '10.0.0.1' }, attributes: {} },
+    meta: {},
+  } as unknown as StoredEvent;
+  const clear = await r.reveal([stored('e1', 'alice'), stored('e2', 'bob', gone), plain], piiAuditor);
+  assert.deepEqual(paths(clear[0]), []);
+  assert.deepEqual(paths(clear[1]), ['actor.ip:erased', 'actor.name:erased', 'attributes.email:erased']);
+  assert.deepEqual(paths(clear[2]), []);
+  const hidden = await r.reveal([stored('e1', 'alice'), plain], auditor);
+  assert.deepEqual(paths(hidden[0]), ['actor.ip:no_pii_permission', 'actor.name:no_pii_permission', 'attributes.email:no_pii_permission']);
+  assert.deepEqual(paths(hidden[1]), []);
+  assert.deepEqual(await r.reveal([plain], auditor), [[]], 'a page without envelopes: one empty list per event');
+  const noKey = await createFieldRevealer({ mask: '***', erased: '[erased]', logger }).reveal([stored('e1', 'alice')], piiAuditor);
+  assert.deepEqual(paths(noKey[0]), ['actor.ip:no_master_key', 'actor.name:no_master_key', 'attributes.email:no_master_key']);
+  // A moved value (copied into another row) reads as unreadable.
+  const moved = stored('e1', 'alice');
+  (moved.event as unknown as { event_id: string }).event_id = 'e9';
+  assert.deepEqual(paths((await r.reveal([moved], piiAuditor))[0]), ['actor.ip:unreadable', 'actor.name:unreadable', 'attributes.email:unreadable']);
+});
+
 test('a key store outage is a 503 problem, not a 500 or a ciphertext', async () => {
   const r = createFieldRevealer({
     store: { ...store, resolve: async () => Promise.reject(new Error('ClickHouse down')) },

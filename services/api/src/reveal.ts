@@ -1,6 +1,7 @@
 import type { StoredEvent } from '@auditstream/clickhouse';
-import { envelopesOf, isEnvelope, type ResolvedKey, revealEventFields, type SubjectKeyStore } from '@auditstream/crypto';
+import { envelopesOf, type HiddenAs, isEnvelope, type ResolvedKey, revealEventFields, type SubjectKeyStore } from '@auditstream/crypto';
 import type { Logger } from '@auditstream/observability';
+import type { ApiMaskedField, MaskReason } from '@auditstream/schemas';
 import { ProblemError } from './problem.js';
 import type { Principal } from './scope.js';
 
@@ -12,9 +13,11 @@ import type { Principal } from './scope.js';
  * - otherwise → the mask.
  * Raw envelopes never leave the API. Without a subject key store (no master key configured),
  * every encrypted value is masked, for everyone.
+ * It answers, per event (same order), the paths it did not show in clear and why (ApiEvent.masked),
+ * so that clients can tell "withheld from you" from a value that reads like the mask.
  */
 export interface FieldRevealer {
-  reveal(events: readonly Pick<StoredEvent, 'event'>[], principal: Principal): Promise<void>;
+  reveal(events: readonly Pick<StoredEvent, 'event'>[], principal: Principal): Promise<ApiMaskedField[][]>;
   /** A stats value that may be an envelope (top source IPs): the mask, never the ciphertext. */
   maskValue(value: string): string;
 }
@@ -28,6 +31,9 @@ export interface RevealDeps {
 
 export const INVALID_MARKER = '[unreadable]';
 
+/** The reasons that do not depend on this API's key store (the mask's does). */
+const REASON_OF: Partial<Record<HiddenAs, MaskReason>> = { erased: 'erased', invalid: 'unreadable' };
+
 export function canSeePii(principal: Principal): boolean {
   return principal.pii === true && principal.role !== 'service';
 }
@@ -36,9 +42,17 @@ export function createFieldRevealer(deps: RevealDeps): FieldRevealer {
   return {
     maskValue: (v) => (isEnvelope(v) ? deps.mask : v),
     async reveal(events, principal) {
+      const masked: ApiMaskedField[][] = events.map(() => []);
       const ids = new Set<string>();
-      for (const s of events) for (const [, keyId] of envelopesOf(s.event as never)) if (keyId) ids.add(keyId);
-      if (ids.size === 0) return;
+      let envelopes = 0;
+      for (const s of events) {
+        for (const [, keyId] of envelopesOf(s.event as never)) {
+          envelopes++;
+          if (keyId) ids.add(keyId);
+        }
+      }
+      // Envelopes without a key id still go through revealEventFields (the unreadable marker).
+      if (envelopes === 0) return masked;
       let keys: Map<string, ResolvedKey>;
       if (deps.store) {
         try {
@@ -54,9 +68,15 @@ export function createFieldRevealer(deps: RevealDeps): FieldRevealer {
         for (const id of ids) keys.set(id, { status: 'live', key: undefined as never, tenant: '', subject: '' });
       }
       const clear = deps.store !== undefined && canSeePii(principal);
+      const maskReason: MaskReason = deps.store ? 'no_pii_permission' : 'no_master_key';
       let invalid = 0;
-      for (const s of events) invalid += revealEventFields(s.event as never, keys, { clear, mask: deps.mask, erased: deps.erased, invalid: INVALID_MARKER });
+      events.forEach((s, i) => {
+        const out = masked[i] as ApiMaskedField[];
+        const onHidden = (path: string, as: HiddenAs) => out.push({ path, reason: REASON_OF[as] ?? maskReason });
+        invalid += revealEventFields(s.event as never, keys, { clear, mask: deps.mask, erased: deps.erased, invalid: INVALID_MARKER, onHidden });
+      });
       if (invalid > 0) deps.logger.warn({ fields: invalid }, 'encrypted fields failed authentication (moved between rows or altered)');
+      return masked;
     },
   };
 }

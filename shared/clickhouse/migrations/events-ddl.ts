@@ -9,9 +9,16 @@ export function eventColumnsAt(ctx: MigrationContext, upTo?: string): ColumnSpec
 /**
  * CREATE TABLE for audit.events (or a copy of it under another name) with the given columns and
  * sorting key. With skip indexes (modern), bloom filters serve lookups by actor, resource and IP;
- * without them (18.16), migration 002 adds lookup tables fed by materialized views.
+ * without them (18.16), migration 002 adds lookup tables fed by materialized views. A copy sorted by
+ * what those indexes look up (014) leaves them out: `{ skipIndexes: false }`.
  */
-export function eventsTableDdl(ctx: MigrationContext, name: string, columns: readonly ColumnSpec[], orderBy: string): string {
+export function eventsTableDdl(
+  ctx: MigrationContext,
+  name: string,
+  columns: readonly ColumnSpec[],
+  orderBy: string,
+  o: { skipIndexes?: boolean } = {},
+): string {
   const { db, caps, layout } = ctx;
   const cols = columns.map((c) => {
     const type = layout === 'modern' ? c.modern : c.legacy;
@@ -19,13 +26,14 @@ export function eventsTableDdl(ctx: MigrationContext, name: string, columns: rea
     // COMMENT before CODEC: the order every version with codecs parses.
     return `  \`${c.name}\` ${type} COMMENT '${c.comment.replace(/'/g, "\\'")}'${codec}`;
   });
-  const indexes = caps.skipIndexes
-    ? [
-        '  INDEX idx_actor_id actor_id TYPE bloom_filter(0.01) GRANULARITY 4',
-        '  INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4',
-        '  INDEX idx_actor_ip actor_ip TYPE bloom_filter(0.01) GRANULARITY 4',
-      ]
-    : [];
+  const indexes =
+    caps.skipIndexes && o.skipIndexes !== false
+      ? [
+          '  INDEX idx_actor_id actor_id TYPE bloom_filter(0.01) GRANULARITY 4',
+          '  INDEX idx_resource_id resource_id TYPE bloom_filter(0.01) GRANULARITY 4',
+          '  INDEX idx_actor_ip actor_ip TYPE bloom_filter(0.01) GRANULARITY 4',
+        ]
+      : [];
   return `CREATE TABLE IF NOT EXISTS ${db}.${name} (
 ${[...cols, ...indexes].join(',\n')}
 ) ENGINE = ReplacingMergeTree(ingested_at)

@@ -11,6 +11,7 @@ import { migrate, migrationStatus } from './migrate.js';
 import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCount } from './queries.js';
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold } from './retention.js';
 import { type AuditEventInput, type EventRow, insertEvents, insertRows, toRow } from './rows.js';
+import { RESOURCE_ROWS } from './schema.js';
 import { quoteString, sql, table } from './sql.js';
 import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
@@ -161,6 +162,21 @@ test('retention on the modern path: TTL per tenant, held tenants never expire', 
   assert.equal(await all('ttl-held'), 1, 'held');
   assert.equal(await all('ttl-long'), 1, 'longer override');
   assert.equal(await all('tenant-m'), 40, 'recent rows untouched');
+  // The resource-sorted copy (migration 014, modern DDL) holds the same rows and gets events' TTL.
+  await ch.command(`OPTIMIZE TABLE ${DB}.${RESOURCE_ROWS.table} FINAL`);
+  const copy = await ch.queryRows<{ tenant_id: string; n: string }>(
+    `SELECT tenant_id, toString(uniqExact(event_id)) AS n FROM ${DB}.${RESOURCE_ROWS.table} WHERE tenant_id LIKE 'ttl-%' OR tenant_id = 'tenant-m' GROUP BY tenant_id ORDER BY tenant_id`,
+  );
+  assert.deepEqual(
+    copy.map((r) => [r.tenant_id, Number(r.n)]),
+    [
+      ['tenant-m', 40],
+      ['ttl-held', 1],
+      ['ttl-long', 1],
+    ],
+  );
+  const [attrs] = await ch.queryRows<{ a: string }>(`SELECT attributes['quote'] AS a FROM ${DB}.${RESOURCE_ROWS.table} WHERE tenant_id = 'tenant-m' LIMIT 1`);
+  assert.equal(attrs?.a, "it's", 'the attributes map is copied');
 });
 
 test('modern layout: stored as sent (null stays null, values and "" attribute values kept; optional "" is what the validator rejects)', async () => {

@@ -12,6 +12,7 @@ import { migrate, migrationStatus } from './migrate.js';
 import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCount } from './queries.js';
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold, releaseLegalHold } from './retention.js';
 import { type AuditEventInput, insertEvents, insertRows, toRow } from './rows.js';
+import { RESOURCE_ROWS } from './schema.js';
 import { quoteString, sql } from './sql.js';
 import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
@@ -220,13 +221,12 @@ describe('ClickHouse storage against the real server', () => {
     const recordEvent = async (e: AuditEventInput) => {
       recorded.push(e);
     };
-    const parts = async () =>
+    const parts = async (t = 'events') =>
       (
-        await ch.queryRows<{ p: string }>(
-          sql`SELECT DISTINCT partition AS p FROM system.parts WHERE database = ${DB} AND table = 'events' AND active ORDER BY p`,
-        )
+        await ch.queryRows<{ p: string }>(sql`SELECT DISTINCT partition AS p FROM system.parts WHERE database = ${DB} AND table = ${t} AND active ORDER BY p`)
       ).map((r) => r.p);
     const before = await parts();
+    const copyBefore = await parts(RESOURCE_ROWS.table);
     const dry = await applyRetention(ch, { policy, dryRun: true, recordEvent });
     assert.deepEqual(await parts(), before, 'dry run drops nothing');
     const planned = Object.fromEntries(dry.decisions.filter((d) => d.table === 'events').map((d) => [d.partition, d.drop]));
@@ -243,6 +243,9 @@ describe('ClickHouse storage against the real server', () => {
     const applied = await applyRetention(ch, { policy, recordEvent });
     assert.ok(applied.dropped.some((d) => d.table === 'events' && d.partition === '202001'));
     assert.ok(!(await parts()).includes('202001'));
+    // The resource-sorted copy of the rows (migration 014) loses the month with events and keeps the others.
+    const copyParts = await parts(RESOURCE_ROWS.table);
+    assert.ok(copyBefore.includes('202001') && !copyParts.includes('202001') && copyParts.includes('202002'), `${copyBefore} → ${copyParts}`);
     const all = (t: string) => countEvents(ch, { tenant_id: t, from: new Date(at(2019, 1)), to: new Date(Date.now() + 60_000) });
     assert.equal(await all('ret-b'), 0);
     assert.equal(await all('ret-held'), 1, 'the held tenant lost nothing');

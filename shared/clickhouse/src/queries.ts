@@ -78,6 +78,8 @@ export interface EventConditions {
   to: TimeInput;
   /** Column = value for each defined entry (columns from the identifier allow-list). */
   equals: Readonly<Record<string, string | undefined>>;
+  /** The read is of a table sorted by the filtered columns (a copy of events): no lookup table. */
+  direct?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export function eventConditions(caps: Capabilities, database: string, c: EventCo
   const layout = layoutFor(caps);
   const parts: SqlFragment[] = [c.tenant, timeRange(layout, c.from, c.to)];
   for (const [col, v] of Object.entries(c.equals)) if (v !== undefined) parts.push(sql`${ident(col)} = ${v}`);
-  if (!caps.skipIndexes) {
+  if (!caps.skipIndexes && !c.direct) {
     const { actor_id: actorId, resource_id: resourceId, resource_type: resourceType, actor_ip: actorIp } = c.equals;
     // Narrow the read to the event ids found in the lookup table sorted by what is asked for.
     const lookup =

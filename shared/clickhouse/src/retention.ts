@@ -339,7 +339,9 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
   try {
     if (caps.ttl) {
       for (const tbl of Object.keys(RETENTION_TABLES) as RetentionTable[]) {
-        statements.push(`ALTER TABLE ${table(database, tbl).text} MODIFY TTL ${renderTtl(options.policy, tbl, holds, caps)}`);
+        const ttl = renderTtl(options.policy, tbl, holds, caps);
+        for (const t of [tbl, ...(RETENTION_TABLES[tbl].ttlFollowers as readonly string[])])
+          statements.push(`ALTER TABLE ${table(database, t).text} MODIFY TTL ${ttl}`);
       }
     } else {
       const partitions: PartitionInfo[] = [];

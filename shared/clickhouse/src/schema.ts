@@ -156,6 +156,19 @@ export const ROLLUP = { table: 'events_hourly', view: 'events_hourly_mv' } as co
 /** Every stored row's event id with its key prefix (action, actor_id), sorted by id (migration 011): which granules of events hold an id. */
 export const BY_ID = { table: 'events_by_id', view: 'events_by_id_mv' } as const;
 
+/**
+ * The event rows that have a resource, without the chain columns, sorted by resource (migration 014):
+ * what a search page or export of one resource reads. resource_id before resource_type, so a filter
+ * on the id alone reads one contiguous range too; then time; then the row's Kafka message, the end of
+ * the key as in events (EVENTS_ORDER_BY), so re-delivered copies collapse and different messages never do.
+ */
+export const RESOURCE_ROWS = {
+  table: 'events_by_resource_rows',
+  view: 'events_by_resource_rows_mv',
+  without: ['chain_seq', 'prev_hash', 'hash'],
+} as const;
+export const RESOURCE_ROWS_ORDER_BY = '(tenant_id, resource_id, resource_type, occurred_at, kafka_topic, kafka_partition, kafka_offset)';
+
 /** Every table auditstream creates. */
 export const TABLES = [
   'schema_migrations',
@@ -165,6 +178,7 @@ export const TABLES = [
   'events_by_ip',
   'events_hourly',
   'events_by_id',
+  'events_by_resource_rows',
   'checkpoints',
   'dlq_decisions',
   'alerts',
@@ -183,10 +197,12 @@ export const RETENTION_TABLES = {
   events: {
     timeColumn: 'occurred_at',
     tenantColumn: 'tenant_id',
-    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id'],
+    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'events_by_resource_rows'],
+    // Copies of event content with the same time and tenant columns: on servers with TTL they get events' TTL.
+    ttlFollowers: ['events_by_resource_rows'],
   },
-  alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [] },
-  dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [] },
+  alerts: { timeColumn: 'fired_at', tenantColumn: 'tenant_id', followers: [], ttlFollowers: [] },
+  dlq_decisions: { timeColumn: 'decided_at', tenantColumn: null, followers: [], ttlFollowers: [] },
 } as const;
 export type RetentionTable = keyof typeof RETENTION_TABLES;
 
@@ -246,4 +262,5 @@ export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
   ...Object.values(LOOKUPS).map((l) => l.view),
   ROLLUP.view,
   BY_ID.view,
+  RESOURCE_ROWS.view,
 ]);

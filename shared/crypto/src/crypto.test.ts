@@ -129,21 +129,29 @@ describe('event fields', () => {
 
     const live = new Map<string, ResolvedKey>([['k1', { status: 'live', key, tenant: 'acme', subject: 'u1' }]]);
     const opts = { mask: '***', erased: '[erased]', invalid: '[invalid]' };
+    const hidden: string[] = [];
+    const onHidden = (path: string, as: string) => hidden.push(`${path}:${as}`);
     const clear = JSON.parse(once);
-    assert.equal(revealEventFields(clear, live, { ...opts, clear: true }), 0);
+    assert.equal(revealEventFields(clear, live, { ...opts, clear: true, onHidden }), 0);
     assert.deepEqual(clear, event());
+    assert.equal(hidden.length, 0, 'clear values are not reported hidden');
     const masked = JSON.parse(once);
-    revealEventFields(masked, live, { ...opts, clear: false });
+    revealEventFields(masked, live, { ...opts, clear: false, onHidden });
+    assert.deepEqual(hidden.sort(), ['actor.ip:mask', 'actor.name:mask', 'attributes.email:mask']);
+    hidden.length = 0;
     assert.equal(masked.actor.name, '***');
     assert.equal(masked.attributes.email, '***');
     assert.equal(masked.attributes.plan, 'pro');
     const erased = JSON.parse(once);
-    revealEventFields(erased, new Map([['k1', { status: 'erased' }]]), { ...opts, clear: true });
+    revealEventFields(erased, new Map([['k1', { status: 'erased' }]]), { ...opts, clear: true, onHidden });
     assert.equal(erased.actor.ip, '[erased]');
+    assert.ok(hidden.includes('actor.ip:erased'));
+    hidden.length = 0;
     // A value copied into another row does not decrypt there.
     const moved = { ...JSON.parse(once), event_id: 'e2' };
-    assert.equal(revealEventFields(moved, live, { ...opts, clear: true }), 3);
+    assert.equal(revealEventFields(moved, live, { ...opts, clear: true, onHidden }), 3);
     assert.equal(moved.actor.name, '[invalid]');
+    assert.ok(hidden.includes('actor.name:invalid'));
   });
 
   it('attributes.* covers every attribute; bad paths are named', () => {

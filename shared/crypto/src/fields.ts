@@ -97,7 +97,12 @@ export interface RevealOptions {
   erased: string;
   /** Shown when a live key does not authenticate the value (moved or altered): never an error. */
   invalid: string;
+  /** Told of every value replaced by a marker instead of its clear text (the API reports these paths). */
+  onHidden?: (path: string, as: HiddenAs) => void;
 }
+
+/** Why a value was replaced: the mask (clear not allowed), the erased marker, the invalid marker. */
+export type HiddenAs = 'mask' | 'erased' | 'invalid';
 
 /**
  * Replaces every envelope of an event in place: clear text (when allowed and the key lives),
@@ -110,15 +115,18 @@ export function revealEventFields(event: EventLike, keys: ReadonlyMap<string, Re
     if (!keyId) {
       invalid++;
       set(event, path, o.invalid);
+      o.onHidden?.(path, 'invalid');
       continue;
     }
     const k = keys.get(keyId);
     if (!k || k.status === 'erased') {
       set(event, path, o.erased);
+      o.onHidden?.(path, 'erased');
       continue;
     }
     if (!o.clear) {
       set(event, path, o.mask);
+      o.onHidden?.(path, 'mask');
       continue;
     }
     try {
@@ -127,6 +135,7 @@ export function revealEventFields(event: EventLike, keys: ReadonlyMap<string, Re
       if (!(err instanceof AuditstreamError)) throw err;
       invalid++;
       set(event, path, o.invalid);
+      o.onHidden?.(path, 'invalid');
     }
   }
   return invalid;

@@ -17,6 +17,7 @@ export {
   ENCRYPTABLE_FIELDS,
   encryptEventFields,
   envelopesOf,
+  type HiddenAs,
   needsEncryption,
   type RevealOptions,
   revealEventFields,

@@ -1,7 +1,8 @@
 /**
  * The query API's answer types that the API writes and the console reads: declared here, a
  * package both may import (the console cannot import @auditstream/api, which depends on it).
- * Types only, so the console's browser bundle takes nothing from this package at run time.
+ * The console imports types only (`import type`), so its browser bundle takes nothing from this
+ * package at run time; the one value here, MASK_REASONS, is for the API's schema.
  */
 
 /** One event as the API answers it (services/api schemas/events.ts eventSchema). */
@@ -23,8 +24,29 @@ export interface ApiEvent {
   severity: string;
   attributes: Record<string, string>;
   enrichment: ApiEventEnrichment;
+  /**
+   * The values of this answer that are not the stored value in clear (docs/field-encryption.md):
+   * the path (`actor.ip`, `attributes.email`, …) and why. Empty when every value is shown as stored.
+   */
+  masked: ApiMaskedField[];
   /** Its place in its partition's chain: only GET /v1/events/{id} answers it. */
   integrity?: ApiEventIntegrity;
+}
+
+/**
+ * Why a value is withheld, a closed set (the OpenAPI enum of MaskedField.reason):
+ * - `no_pii_permission`: encrypted personal data and the caller lacks the PII permission (the mask);
+ * - `no_master_key`: encrypted, and this API has no master key, so nobody sees it (the mask);
+ * - `erased`: the subject's key was destroyed (the erased marker, for everyone);
+ * - `unreadable`: the ciphertext does not authenticate for this row (the unreadable marker).
+ */
+export const MASK_REASONS = ['no_pii_permission', 'no_master_key', 'erased', 'unreadable'] as const;
+export type MaskReason = (typeof MASK_REASONS)[number];
+
+/** One withheld value of an event answer. */
+export interface ApiMaskedField {
+  path: string;
+  reason: MaskReason;
 }
 
 export type ApiEventEnrichment = { geo_country: string; geo_city: string; ua_browser: string; ua_os: string; ua_device: string };

@@ -1,4 +1,15 @@
-export type { ApiAlert, ApiEvent, ApiEventEnrichment, ApiEventIntegrity, PartitionCheckpoint, PipelineHealth, PipelineHealthSource } from './api-types.js';
+export type {
+  ApiAlert,
+  ApiEvent,
+  ApiEventEnrichment,
+  ApiEventIntegrity,
+  ApiMaskedField,
+  MaskReason,
+  PartitionCheckpoint,
+  PipelineHealth,
+  PipelineHealthSource,
+} from './api-types.js';
+export { MASK_REASONS } from './api-types.js';
 export { type CompatibilityIssue, checkCompatibility } from './compat.js';
 export { SCHEMAS_ERROR_CODES, type SchemasErrorCode } from './error-codes.js';
 export { ACTION_RE, isIpAddress, isUuidV7, isValidAction, MAX_ACTION_LENGTH } from './rules.js';

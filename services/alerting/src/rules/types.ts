@@ -33,6 +33,17 @@ export interface StateLimits {
   sampleSize: number;
 }
 
+/** What the engine's tick knows besides the timer clock. */
+export interface TickContext {
+  /**
+   * Every assigned partition (of every stage) is read to its end: the clock is complete. While
+   * false, one partition's events may be far ahead of another's (a backlog).
+   */
+  caughtUp: boolean;
+  /** Wall clock (epoch ms). */
+  wallMs: number;
+}
+
 /** Per-rule evaluation state. Events reach it only when they passed the rule's filter. */
 export interface RuleState {
   onEvent(key: string, t: number, eventId: string, event: Readonly<Record<string, unknown>>): Trigger | undefined;
@@ -40,8 +51,10 @@ export interface RuleState {
   evict(watermark: number): void;
   /** Entries held (for the state gauge). */
   size(): number;
-  /** Clock-driven rules (absence): triggers due at `clock`. */
-  tick?(clock: number): Array<{ key: string; trigger: Trigger }>;
+  /** Clock-driven rules (absence, event_loss): triggers due at `clock`. */
+  tick?(clock: number, at: TickContext): Array<{ key: string; trigger: Trigger }>;
+  /** event_loss: ranges dropped unjudged since the last call, per reason (engine metric `lossSkipped`). */
+  takeSkips?(): Array<{ reason: 'max_ahead' | 'max_producers'; count: number }>;
   /** A delivered alert read back at start (new_value learns its value). */
   seed?(alert: Alert): void;
 }

@@ -20,6 +20,7 @@ import {
 import { MAX_US } from '@auditstream/schemas';
 import type { ClickHouseSettings } from '@clickhouse/client';
 import type { TenantScope } from '../scope.js';
+import { messageKey, RESOURCE_SOURCE, resourceCondition, resourceRowsApply, shownMessages } from './resource-rows.js';
 import { afterPosition, type EventQuery, eventOrder, eventsWhere, limitCount, tenantCondition } from './scope-sql.js';
 import { searchWindow } from './window.js';
 
@@ -69,7 +70,18 @@ export interface SearchOptions {
   limit: number;
   after?: EventKey | undefined;
   settings?: ClickHouseSettings;
+  /** `events`: never the resource-sorted copy (resource-rows.ts), e.g. to compare with it. Default: the copy when it applies. */
+  source?: 'auto' | 'events';
 }
+
+/** The table a page's keys are read from: events, or a copy of its rows sorted by the filtered columns (no lookup table then). */
+export interface KeySource {
+  table: string;
+  direct: boolean;
+}
+const EVENTS_SOURCE: KeySource = { table: 'events', direct: false };
+
+type KeyOptions = { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings; source?: KeySource };
 
 export interface EventKey {
   /** occurred_at, µs since the epoch. */
@@ -85,11 +97,7 @@ const KEY_SLACK = 16;
  * window searchWindow picks (the newest hours holding enough rows, by the rollup), then, when it
  * held fewer, in the rest of the range. Same keys as one read of the whole range.
  */
-export async function pageKeys(
-  ch: ClickHouse,
-  query: EventQuery,
-  options: { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings },
-): Promise<EventKey[]> {
+export async function pageKeys(ch: ClickHouse, query: EventQuery, options: KeyOptions): Promise<EventKey[]> {
   const window = await searchWindow(ch, query, options);
   if (!window) return pageKeysInRange(ch, query, options);
   const first = await pageKeysInRange(ch, { ...query, ...window }, options);
@@ -105,14 +113,11 @@ export async function pageKeys(
  * event share its key and are adjacent in this order: all but the first are skipped. When copies
  * use up the slack, the next batch starts after the last row read.
  */
-export async function pageKeysInRange(
-  ch: ClickHouse,
-  query: EventQuery,
-  options: { order: 'asc' | 'desc'; want: number; after?: EventKey | undefined; settings?: ClickHouseSettings },
-): Promise<EventKey[]> {
+export async function pageKeysInRange(ch: ClickHouse, query: EventQuery, options: KeyOptions): Promise<EventKey[]> {
   const caps = await ch.capabilities();
   const layout = layoutFor(caps);
-  const where = eventsWhere(caps, ch.database, query);
+  const source = options.source ?? EVENTS_SOURCE;
+  const where = eventsWhere(caps, ch.database, query, { direct: source.direct });
   const select =
     layout === 'modern'
       ? sql`toString(occurred_at) AS t_text, toString(event_id) AS eid`
@@ -122,7 +127,7 @@ export async function pageKeysInRange(
   let prev = '';
   for (;;) {
     const n = options.want - keys.length + KEY_SLACK;
-    const q = sql`SELECT ${select} FROM ${table(ch.database, 'events')}
+    const q = sql`SELECT ${select} FROM ${table(ch.database, source.table)}
 WHERE ${where}${pos ? sql` AND ${afterPosition(layout, options.order, pos.t, pos.id)}` : sql``}
 ORDER BY ${eventOrder(layout, options.order)}
 LIMIT ${limitCount(n)}`;
@@ -147,12 +152,88 @@ LIMIT ${limitCount(n)}`;
 /** One page of events (at most `limit`), and whether more follow. */
 export async function searchEvents(ch: ClickHouse, query: EventQuery, options: SearchOptions): Promise<{ events: ListedEvent[]; more: boolean }> {
   const settings = options.settings ? { settings: options.settings } : {};
-  const keys = await pageKeys(ch, query, { order: options.order, want: options.limit + 1, after: options.after, ...settings });
+  const copy = options.source !== 'events' && (await resourceRowsApply(ch, query, options.settings));
+  const keys = await pageKeys(ch, query, {
+    order: options.order,
+    want: options.limit + 1,
+    after: options.after,
+    ...settings,
+    ...(copy ? { source: RESOURCE_SOURCE } : {}),
+  });
   const page = keys.slice(0, options.limit);
   if (page.length === 0) return { events: [], more: false };
+  const more = keys.length > options.limit;
+  if (copy) {
+    const rows = await resourcePageRows(ch, query, page, { order: options.order, ...settings });
+    if (rows) return { events: rows, more };
+  }
   // Prefixes pay off for a page of one actor (a few pairs); other pages spread over one pair per actor.
   const narrow = query.actor_id !== undefined;
-  return { events: await pageRows(ch, query.scope, page, { order: options.order, narrow, ...settings }), more: keys.length > options.limit };
+  return { events: await pageRows(ch, query.scope, page, { order: options.order, narrow, ...settings }), more };
+}
+
+/** The time span [lo, hi] (µs) of a page's keys and its ids as a SQL list. */
+function pageSpan(page: readonly EventKey[]): { lo: bigint; hi: bigint; ids: SqlFragment } {
+  let lo = page[0]?.t as bigint;
+  let hi = lo;
+  for (const k of page) {
+    if (k.t < lo) lo = k.t;
+    if (k.t > hi) hi = k.t;
+  }
+  const ids = joinSql(
+    page.map((k) => sql`${p.uuid(k.id)}`),
+    ', ',
+  );
+  return { lo, hi, ids };
+}
+
+/**
+ * The first received row of each event_id among the rows `where` selects in `from`, in the listing's
+ * order: pageRows' read, over events or the resource copy.
+ */
+function firstRowsSql(layout: ReturnType<typeof layoutFor>, from: ReturnType<typeof table>, where: SqlFragment, order: 'asc' | 'desc'): SqlFragment {
+  const cols = selectList(layout, CHAIN_COLUMNS);
+  return sql`SELECT ${cols} FROM (SELECT ${cols} FROM ${from}
+WHERE ${where}
+ORDER BY event_id, ${firstReceivedOrder(layout)}
+LIMIT 1 BY event_id)
+ORDER BY ${eventOrder(layout, order)}`;
+}
+
+/**
+ * A page of one resource from events_by_resource_rows (resource-rows.ts): pageRows' read over the
+ * copy, where the page's rows are a few contiguous granules. Undefined when a row it picked is not
+ * the one events shows for that id (another resource's row of a reused id was received first): the
+ * caller then reads the page from events.
+ */
+export async function resourcePageRows(
+  ch: ClickHouse,
+  query: EventQuery,
+  page: readonly EventKey[],
+  o: { order: 'asc' | 'desc'; settings?: ClickHouseSettings },
+): Promise<ListedEvent[] | undefined> {
+  const layout = layoutFor(await ch.capabilities());
+  const { lo, hi, ids } = pageSpan(page);
+  const where = sql`${tenantCondition(query.scope)} AND ${resourceCondition(query)} AND ${timeRange(layout, lo, hi + 1n)} AND event_id IN (${ids})`;
+  const [rows, shown] = await Promise.all([
+    ch.queryRows<Record<string, unknown>>(firstRowsSql(layout, table(ch.database, RESOURCE_SOURCE.table), where, o.order), {
+      operation: 'api_search',
+      ...(o.settings ? { settings: o.settings } : {}),
+    }),
+    shownMessages(
+      ch,
+      query.scope,
+      page.map((k) => k.id),
+      lo,
+      hi,
+      o.settings,
+    ),
+  ]);
+  if (rows.length !== shown.size) return undefined;
+  for (const r of rows) {
+    if (shown.get(String(r.event_id)) !== messageKey(String(r.kafka_topic), String(r.kafka_partition), String(r.kafka_offset))) return undefined;
+  }
+  return rows.map(listedRow);
 }
 
 /** Key prefixes up to which a page read names them (pageRows). */
@@ -175,16 +256,7 @@ export async function pageRows(
 ): Promise<ListedEvent[]> {
   const settings = o.settings ? { settings: o.settings } : {};
   const layout = layoutFor(await ch.capabilities());
-  let lo = page[0]?.t as bigint;
-  let hi = lo;
-  for (const k of page) {
-    if (k.t < lo) lo = k.t;
-    if (k.t > hi) hi = k.t;
-  }
-  const ids = joinSql(
-    page.map((k) => sql`${p.uuid(k.id)}`),
-    ', ',
-  );
+  const { lo, hi, ids } = pageSpan(page);
   let prefixes = sql``;
   if (o.narrow !== false) {
     const pairs = await ch.queryRows<{ action: string; actor_id: string }>(
@@ -202,12 +274,8 @@ export async function pageRows(
       )})`;
   }
   // Exactly these events: their tenant scope, their time span, their ids.
-  const cols = selectList(layout, CHAIN_COLUMNS);
-  const q = sql`SELECT ${cols} FROM (SELECT ${cols} FROM ${table(ch.database, 'events')}
-WHERE ${tenantCondition(scope)} AND ${timeRange(layout, lo, hi + 1n)}${prefixes} AND event_id IN (${ids})
-ORDER BY event_id, ${firstReceivedOrder(layout)}
-LIMIT 1 BY event_id)
-ORDER BY ${eventOrder(layout, o.order)}`;
+  const where = sql`${tenantCondition(scope)} AND ${timeRange(layout, lo, hi + 1n)}${prefixes} AND event_id IN (${ids})`;
+  const q = firstRowsSql(layout, table(ch.database, 'events'), where, o.order);
   const rows = await ch.queryRows<Record<string, unknown>>(q, { operation: 'api_search', ...settings });
   return rows.map(listedRow);
 }

@@ -82,12 +82,14 @@ export function afterPosition(layout: Layout, order: 'asc' | 'desc', t: bigint, 
 /**
  * The WHERE clause of an event query: the storage module's eventConditions (tenant, range,
  * equality filters, lookup tables on servers without skip indexes) with the scope's tenant
- * condition, plus the API's own action prefix and free-text search.
+ * condition, plus the API's own action prefix and free-text search. `direct`: for a table sorted by
+ * the filtered columns (events_by_resource_rows), which needs no lookup table.
  */
-export function eventsWhere(caps: Capabilities, database: string, f: EventQuery): SqlFragment {
+export function eventsWhere(caps: Capabilities, database: string, f: EventQuery, o: { direct?: boolean } = {}): SqlFragment {
   const layout = layoutFor(caps);
   const parts: SqlFragment[] = [
     eventConditions(caps, database, {
+      ...(o.direct ? { direct: true } : {}),
       tenant: tenantCondition(f.scope),
       from: f.from,
       to: f.to,

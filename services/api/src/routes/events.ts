@@ -16,6 +16,8 @@ interface SearchQuery extends EventFilterInput {
   cursor?: string;
 }
 
+const countMasked = (masked: readonly unknown[][]) => masked.reduce((n, m) => n + m.length, 0);
+
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Querystring: SearchQuery }>(
     '/v1/events',
@@ -45,15 +47,16 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const { events, more } = await ctx.metrics.timeQuery('search', () => searchEvents(ctx.ch, query, { order, limit, after, settings: ctx.querySettings }));
       const last = events.at(-1);
       const next_cursor = more && last ? ctx.cursors.encode('events', order, digest, { t: BigInt(last.event.occurred_at), id: last.event.event_id }) : null;
+      // Revealed before the record (nothing is sent yet), so it can say how many values the caller did not see.
+      const masked = await ctx.fields.reveal(events, principal);
       await ctx.audit.record(request, {
         kind: 'query',
         scope,
         filter: filterOf(input, ['limit']),
         resource: { type: 'audit_events', id: 'search' },
-        extra: { result_count: events.length, has_more: String(more) },
+        extra: { result_count: events.length, has_more: String(more), masked_fields: countMasked(masked) },
       });
-      await ctx.fields.reveal(events, principal);
-      return { data: events.map(toApiEvent), next_cursor };
+      return { data: events.map((e, i) => toApiEvent(e, masked[i])), next_cursor };
     },
   );
 
@@ -75,11 +78,16 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     },
     async (request) => {
       const { principal, id, event, audit } = await findVisibleEvent(ctx, request);
-      await ctx.audit.record(request, { kind: 'query', ...audit, resource: { type: 'audit_event', id }, extra: { result_count: event ? 1 : 0 } });
-      if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
       // The integrity fields describe the stored row (hash over the ciphertext); only the presented values change.
-      await ctx.fields.reveal([event], principal);
-      return toApiEventWithIntegrity(event);
+      const [masked = []] = event ? await ctx.fields.reveal([event], principal) : [];
+      await ctx.audit.record(request, {
+        kind: 'query',
+        ...audit,
+        resource: { type: 'audit_event', id },
+        extra: { result_count: event ? 1 : 0, masked_fields: masked.length },
+      });
+      if (!event) throw new ProblemError('not_found', 'no event with this id is visible to this credential');
+      return toApiEventWithIntegrity(event, masked);
     },
   );
 }

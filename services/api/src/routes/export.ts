@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { StoredEvent } from '@auditstream/clickhouse';
 import { uuidv7 } from '@auditstream/core';
+import type { ApiMaskedField } from '@auditstream/schemas';
 import type { FastifyInstance } from 'fastify';
 import { csvHeader, csvRow, toApiEvent } from '../present.js';
 import { streamEventRows } from '../queries/events.js';
@@ -47,8 +48,16 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
               description:
                 'The matching events, streamed (chunked). A failure after the first bytes aborts the connection, so an incomplete export never looks complete.',
               content: {
-                'application/x-ndjson': { schema: { type: 'string', description: 'One Event (components/schemas/Event) per line.' } },
-                'text/csv': { schema: { type: 'string', description: 'Header row, then one event per row; attributes as a JSON object.' } },
+                'application/x-ndjson': {
+                  schema: { type: 'string', description: 'One Event (components/schemas/Event) per line, with its `masked` list like a search answer.' },
+                },
+                'text/csv': {
+                  schema: {
+                    type: 'string',
+                    description:
+                      'Header row, then one event per row; attributes as a JSON object; the last column, masked, the withheld values as a JSON object path → reason (empty when none).',
+                  },
+                },
               },
             },
           },
@@ -118,12 +127,15 @@ export function exportRoutes(app: FastifyInstance, ctx: RouteContext): void {
           count += pending;
           pending = 0;
         };
-        const line = (e: StoredEvent) => (format === 'csv' ? csvRow(toApiEvent(e)) : `${JSON.stringify(toApiEvent(e))}\n`);
+        const line = (e: StoredEvent, masked: ApiMaskedField[] | undefined) => {
+          const out = toApiEvent(e, masked);
+          return format === 'csv' ? csvRow(out) : `${JSON.stringify(out)}\n`;
+        };
         try {
           for (let r = first; !r.done; r = await rows.next()) {
-            await ctx.fields.reveal(r.value, principal);
-            for (const e of r.value) {
-              const text = line(e);
+            const masked = await ctx.fields.reveal(r.value, principal);
+            for (const [i, e] of r.value.entries()) {
+              const text = line(e, masked[i]);
               manifest?.row(e, text);
               buf += text;
               pending++;

@@ -1,5 +1,24 @@
+import { MASK_REASONS } from '@auditstream/schemas';
 import { ACTOR_TYPE_VALUES, CATEGORY_VALUES, eventFilterParams, OUTCOME_VALUES, SEVERITY_VALUES } from './common.js';
 import { named } from './registry.js';
+
+export const maskedFieldSchema = named('MaskedField', {
+  type: 'object',
+  description: 'One value withheld from this answer.',
+  required: ['path', 'reason'],
+  additionalProperties: false,
+  properties: {
+    path: { type: 'string', description: 'Dotted path of the value in the event: actor.ip, actor.name, reason, attributes.<key>, …' },
+    reason: {
+      type: 'string',
+      enum: [...MASK_REASONS],
+      description:
+        'no_pii_permission: encrypted personal data, the credential lacks the PII permission (shown as the mask); ' +
+        'no_master_key: encrypted, and this API has no master key, so no one sees it (the mask); ' +
+        "erased: the subject's key was destroyed (the erased marker); unreadable: the ciphertext does not authenticate for this row (the unreadable marker).",
+    },
+  },
+});
 
 const nstr = (description: string) => ({ type: ['string', 'null'], description });
 const str = (description: string) => ({ type: 'string', description });
@@ -25,6 +44,7 @@ export const eventSchema = named('Event', {
     'severity',
     'attributes',
     'enrichment',
+    'masked',
   ],
   properties: {
     event_id: { type: 'string', format: 'uuid', description: 'UUIDv7 of the event; re-delivered copies share it and are answered once.' },
@@ -69,6 +89,13 @@ export const eventSchema = named('Event', {
         ua_os: str('OS from actor.user_agent.'),
         ua_device: str('Device type from actor.user_agent.'),
       },
+    },
+    masked: {
+      type: 'array',
+      description:
+        'The values of this answer that are not the stored value in clear, and why (docs/field-encryption.md). Empty when every value is shown as stored. ' +
+        'A listed value reads as the mask, the erased or the unreadable marker: never filter on it. Ingest redaction is not listed (it changed the stored event itself).',
+      items: maskedFieldSchema,
     },
   },
 });

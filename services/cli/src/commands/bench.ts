@@ -37,7 +37,7 @@ Options:
   --partitions N        partitions of the bench topics (default topics.partitions)
   --only query          only the query figures: N events loaded straight into ClickHouse (INSERT …
                         SELECT, one day of one tenant, 0.1 % re-delivered copies), the five queries,
-                        and the insert time and disk use with and without migration 011's tables
+                        and the insert time and disk use with and without migrations 011 and 014
   --only ingest         only the ingest drain, the Kafka read and ClickHouse write limits and the
                         Kafka-engine anchor (ratios side by side), plus ingest's CPU µs per event
   --cluster             only the scaling figures, on \`stack up --cluster\` (ZooKeeper, 3 brokers,

@@ -1,15 +1,23 @@
-import type { ApiAlert as Alert, PartitionCheckpoint as Checkpoint } from '@auditstream/schemas';
+import type { ApiAlert as Alert, PartitionCheckpoint as Checkpoint, MaskReason } from '@auditstream/schemas';
 import { useState } from 'preact/hooks';
 import { type ApiEvent, getJson, postJson, type Timeseries } from './api.js';
 import { Histogram } from './histogram.js';
+import { Masked, maskedOf } from './masked.js';
 import { go, html, Link, useLoad } from './router.js';
 import { stableNow } from './search.js';
 import { apiFilters, resolveRange, withParams } from './state.js';
 import { EventTable } from './table.js';
 
-function Fields(props: { title: string; rows: [string, unknown][] }) {
+/** Field rows; `prefix` + key is the path ApiEvent.masked names, whose values show as a badge. */
+function Fields(props: { title: string; rows: [string, unknown][]; masked?: Map<string, MaskReason>; prefix?: string }) {
+  const value = (k: string, v: unknown) => {
+    const path = `${props.prefix ?? ''}${k}`;
+    const reason = props.masked?.get(path);
+    if (reason) return html`<${Masked} path=${path} reason=${reason} />`;
+    return v === null || v === undefined || v === '' ? html`<span class="muted">–</span>` : String(v);
+  };
   return html`<section class="fields-list"><h2>${props.title}</h2><dl>
-    ${props.rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${v === null || v === undefined || v === '' ? html`<span class="muted">–</span>` : String(v)}</dd></div>`)}
+    ${props.rows.map(([k, v]) => html`<div><dt>${k}</dt><dd>${value(k, v)}</dd></div>`)}
   </dl></section>`;
 }
 
@@ -22,6 +30,7 @@ export function EventPage(props: { id: string; params: URLSearchParams; searchPa
   if (ev.error) return html`<p class="error" role="alert">${ev.error.message}</p>`;
   if (!ev.data) return html`<p>Loading…</p>`;
   const e = ev.data;
+  const m = maskedOf(e);
   const search = (k: string, v: string) => {
     const p = new URLSearchParams(props.embed ? { [k]: v, range: '7d' } : { tenant: e.tenant_id, [k]: v, range: '7d' });
     return `${props.searchPath}?${p}`;
@@ -33,8 +42,8 @@ export function EventPage(props: { id: string; params: URLSearchParams; searchPa
       ${' '}<${Link} href=${search('actor_id', e.actor.id)}>actor<//>,
       ${' '}<${Link} href=${search('action', e.action)}>action<//>
       ${e.resource && html`, <${Link} href=${search('resource_id', e.resource.id)}>resource<//>`}
-      ${e.actor.ip && html`, <${Link} href=${search('source_ip', e.actor.ip)}>IP<//>`}
-      ${e.actor.session_id && html`, <${Link} class="session" href=${search('session_id', e.actor.session_id)}>session<//>`}
+      ${e.actor.ip && !m.has('actor.ip') && html`, <${Link} href=${search('source_ip', e.actor.ip)}>IP<//>`}
+      ${e.actor.session_id && !m.has('actor.session_id') && html`, <${Link} class="session" href=${search('session_id', e.actor.session_id)}>session<//>`}
       ${!props.embed && html` · <${Link} href=${`/console/actors/${encodeURIComponent(e.actor.id)}?tenant=${encodeURIComponent(e.tenant_id)}`}>actor page<//>`}
     </p>
     <div class="detail-grid">
@@ -52,10 +61,10 @@ export function EventPage(props: { id: string; params: URLSearchParams; searchPa
         ['region', e.region],
         ['request_id', e.request_id],
         ['trace_id', e.trace_id],
-      ]} />
-      <${Fields} title="Actor" rows=${Object.entries(e.actor)} />
-      <${Fields} title="Resource" rows=${e.resource ? Object.entries(e.resource) : []} />
-      <${Fields} title="Attributes" rows=${Object.entries(e.attributes)} />
+      ]} masked=${m} />
+      <${Fields} title="Actor" rows=${Object.entries(e.actor)} masked=${m} prefix="actor." />
+      <${Fields} title="Resource" rows=${e.resource ? Object.entries(e.resource) : []} masked=${m} prefix="resource." />
+      <${Fields} title="Attributes" rows=${Object.entries(e.attributes)} masked=${m} prefix="attributes." />
       <${Fields} title="Enrichment" rows=${Object.entries(e.enrichment)} />
       <${Fields} title="Chain place" rows=${Object.entries(e.integrity ?? {})} />
     </div>

@@ -62,7 +62,12 @@ export const alertingSection = z
       .default(60_000)
       .describe('Least time between two updated deliveries of one alert; updates in between are coalesced into the next (or the final) one.'),
     tick_interval_ms: positiveInt().default(1000).describe('How often clock-driven rules (absence) are evaluated.'),
-    caught_up_lag_events: z.number().int().min(0).default(1000).describe('Consumer lag at or under which the wall clock may advance absence timers.'),
+    caught_up_lag_events: z
+      .number()
+      .int()
+      .min(0)
+      .default(1000)
+      .describe('Consumer lag at or under which, on every assigned partition, the wall clock may advance absence timers and event_loss judges its gaps.'),
     replay_on_start: z
       .boolean()
       .default(true)
