@@ -2,7 +2,7 @@
 // into ClickHouse (sections/query-load.ts), with the schema's write cost and disk use beside them,
 // and the console's time to first results in chromium over those events (sections/console.ts).
 // Each run loads the same rows twice: into a database migrated without the query structures of
-// migrations 011 and 014 (insert time and disk only, dropped at once) and into a fully migrated one that
+// migrations 011, 012 and 014 (insert time and disk only, dropped at once) and into a fully migrated one that
 // the API child then queries.
 import { MIGRATIONS, migrate } from '@auditstream/clickhouse';
 import type { RunEnv } from './env.js';
@@ -14,7 +14,7 @@ import { diskBytes, type LoadSpec, loadStoredEvents } from './sections/query-loa
 import { perSecond } from './stats.js';
 
 /** Migrations that add query structures only (the baseline leaves them out). */
-export const QUERY_MIGRATIONS: ReadonlySet<string> = new Set(['011_query_rollups', '014_events_by_resource_rows']);
+export const QUERY_MIGRATIONS: ReadonlySet<string> = new Set(['011_query_rollups', '012_exact_counts', '014_events_by_resource_rows']);
 
 /** Loads of the console's search page measured (after one warm-up): a few, the browser is the slow part. */
 const CONSOLE_LOADS = 5;
@@ -33,7 +33,7 @@ export async function runQueryOnly(
   // Baseline: the schema without the query structures, same rows.
   await env.ch.command(`DROP DATABASE IF EXISTS ${env.limitDatabase}`);
   await migrate(env.ch, { database: env.limitDatabase, migrations: MIGRATIONS.filter((m) => !QUERY_MIGRATIONS.has(m.id)) });
-  o.log(`  loading ${o.events} events into ${env.limitDatabase} (schema without 011+014)`);
+  o.log(`  loading ${o.events} events into ${env.limitDatabase} (schema without 011/012/014)`);
   const base = await loadStoredEvents(env.ch, spec(env.limitDatabase));
   figures.load_baseline_insert_seconds = base.insert_seconds;
   figures.load_baseline_rows_per_s = perSecond(base.rows, base.insert_seconds * 1000);

@@ -10,8 +10,9 @@ import { migration as m008 } from './008_checkpoints_tree_head.js';
 import { migration as m009 } from './009_events_producer.js';
 import { migration as m010 } from './010_saved_searches.js';
 import { migration as m011 } from './011_query_rollups.js';
+import { migration as m012 } from './012_exact_counts.js';
 import { migration as m013 } from './013_merkle_subtrees.js';
 import { migration as m014 } from './014_events_by_resource_rows.js';
 
 /** Every migration, in order. A new migration is a new NNN_name.ts file added here; applied ones never change. */
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m013, m014];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AuditstreamError } from '@auditstream/core';
 import type { Capabilities } from './capabilities.js';
-import { BY_ID, LOOKUPS, RESOURCE_ROWS, ROLLUP } from './schema.js';
+import { BY_ID, LOOKUPS, RESOURCE_ROWS, ROLLUP, ROW_COUNTS } from './schema.js';
 import { database as dbIdent, quoteString } from './sql.js';
 
 /**
@@ -139,7 +139,10 @@ export function accountStatements(
   // DLQ decisions; read only what resuming a hash chain needs.
   for (const t of ['events', 'checkpoints', 'dlq_decisions']) out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
   if (!caps.skipIndexes) for (const l of Object.values(LOOKUPS)) out.push(`GRANT INSERT ON ${db}.${l.table} TO ${role('ingest')}`);
-  for (const t of [ROLLUP.table, BY_ID.table, RESOURCE_ROWS.table]) out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
+  for (const t of [ROLLUP.table, BY_ID.table, RESOURCE_ROWS.table, ROW_COUNTS.rows, ROW_COUNTS.dups])
+    out.push(`GRANT INSERT ON ${db}.${t} TO ${role('ingest')}`);
+  // recordDuplicates (duplicates.ts) reads the per-id row counts after each insert.
+  out.push(`GRANT SELECT ON ${db}.${ROW_COUNTS.rows} TO ${role('ingest')}`);
   out.push(`GRANT SELECT ON ${db}.checkpoints TO ${role('ingest')}`);
   // field encryption: create subject keys, read them and the erasure tombstones.
   out.push(`GRANT INSERT, SELECT ON ${db}.subject_keys TO ${role('ingest')}`);

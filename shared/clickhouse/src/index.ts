@@ -35,6 +35,7 @@ export {
   type RequestOptions,
   STREAM_MIN_ROWS,
 } from './client.js';
+export { idRanges, recordAllDuplicatesSql, recordDuplicates } from './duplicates.js';
 export { CLICKHOUSE_ERROR_CODES, type ClickHouseErrorCode, classifyClickHouseError, clickhouseCode } from './errors.js';
 export { contentDigest, contentHashSql, firstReceivedOrder } from './identity.js';
 export { alterRows, eachServer, type ServerTable } from './maintenance.js';
@@ -119,6 +120,7 @@ export {
   RETENTION_TABLES,
   type RetentionTable,
   ROLLUP,
+  ROW_COUNTS,
   SEVERITIES,
   TABLES,
   type TableName,

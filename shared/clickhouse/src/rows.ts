@@ -2,6 +2,7 @@ import { AuditstreamError } from '@auditstream/core';
 import { type ActorType, type Category, type AuditEventInput as ContractEventInput, MAX_US, MIN_US, type Outcome, type Severity } from '@auditstream/schemas';
 import { type Layout, layoutFor } from './capabilities.js';
 import type { ClickHouse, RequestOptions } from './client.js';
+import { recordDuplicates } from './duplicates.js';
 import { ACTOR_TYPES, CATEGORIES, eventColumnNames, OUTCOMES, SEVERITIES } from './schema.js';
 import { formatMicros } from './sql.js';
 
@@ -438,6 +439,7 @@ export async function insertRows(ch: ClickHouse, rows: readonly EventRow[], opti
       field: 'rows',
     });
   await ch.insertJson('events', rows as unknown as Record<string, unknown>[], { operation: 'insert_events', ...options, columns: eventColumns(layout) });
+  await recordDuplicates(ch, rows, options); // exact counts (duplicates.ts): after the insert, before the caller commits
 }
 
 /** toRow for the connected server, then insertRows. */

@@ -156,6 +156,9 @@ export const ROLLUP = { table: 'events_hourly', view: 'events_hourly_mv' } as co
 /** Every stored row's event id with its key prefix (action, actor_id), sorted by id (migration 011): which granules of events hold an id. */
 export const BY_ID = { table: 'events_by_id', view: 'events_by_id_mv' } as const;
 
+/** Rows per event id and the ids stored more than once (migration 012, duplicates.ts): exact counts from events_hourly. */
+export const ROW_COUNTS = { rows: 'event_id_rows', view: 'event_id_rows_mv', dups: 'event_id_dups' } as const;
+
 /**
  * The event rows that have a resource, without the chain columns, sorted by resource (migration 014):
  * what a search page or export of one resource reads. resource_id before resource_type, so a filter
@@ -178,6 +181,8 @@ export const TABLES = [
   'events_by_ip',
   'events_hourly',
   'events_by_id',
+  'event_id_rows',
+  'event_id_dups',
   'events_by_resource_rows',
   'checkpoints',
   'dlq_decisions',
@@ -197,7 +202,16 @@ export const RETENTION_TABLES = {
   events: {
     timeColumn: 'occurred_at',
     tenantColumn: 'tenant_id',
-    followers: ['events_by_actor', 'events_by_resource', 'events_by_ip', 'events_hourly', 'events_by_id', 'events_by_resource_rows'],
+    followers: [
+      'events_by_actor',
+      'events_by_resource',
+      'events_by_ip',
+      'events_hourly',
+      'events_by_id',
+      'events_by_resource_rows',
+      'event_id_rows',
+      'event_id_dups',
+    ],
     // Copies of event content with the same time and tenant columns: on servers with TTL they get events' TTL.
     ttlFollowers: ['events_by_resource_rows'],
   },
@@ -252,6 +266,8 @@ const OTHER_COLUMNS = [
   'idx',
   'root',
   'written_ms',
+  'id_ms',
+  'received_ms',
 ];
 
 /** Identifiers the SQL builder accepts (tables and columns). */
@@ -262,5 +278,7 @@ export const ALLOWED_IDENTIFIERS: ReadonlySet<string> = new Set<string>([
   ...Object.values(LOOKUPS).map((l) => l.view),
   ROLLUP.view,
   BY_ID.view,
+  ROW_COUNTS.view,
+
   RESOURCE_ROWS.view,
 ]);
