@@ -6,13 +6,13 @@ import { createLogger } from '@auditstream/observability';
 import { createChdbConnection } from 'chdb/connection';
 import { MIGRATIONS } from '../migrations/index.js';
 import { layoutFor } from './capabilities.js';
-import { type ClickHouse, createClickHouse } from './client.js';
+import { type ClickHouse, createClickHouse, STREAM_MIN_ROWS } from './client.js';
 import { migrate, migrationStatus } from './migrate.js';
 import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCount } from './queries.js';
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold } from './retention.js';
-import { type AuditEventInput, insertEvents } from './rows.js';
+import { type AuditEventInput, type EventRow, insertEvents, insertRows, toRow } from './rows.js';
 import { RESOURCE_ROWS } from './schema.js';
-import { quoteString, sql } from './sql.js';
+import { quoteString, sql, table } from './sql.js';
 import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
 /**
@@ -101,6 +101,38 @@ test('every query helper dedups duplicate deliveries, with server-side parameter
   assert.deepEqual(one?.event.attributes, { i: '3', quote: "it's" });
   const injected = await countEvents(ch, { ...range, actor_id: "x' OR 1=1 --" });
   assert.equal(injected, 0);
+});
+
+test('a streamed batch (one JSON.stringify per chunk, rows separated by commas) stores what small batches of the same rows store', async () => {
+  const texts = ['plain', 'Zo\u00eb "quoted" \\ back, {x}]', 'tab\tnew\nline', '\u0001\u001f\u007f', '\u2028\u4e2d\u{1F600}'];
+  const producer = '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5d';
+  const n = STREAM_MIN_ROWS + 301;
+  const at = Date.now() - 3_600_000;
+  const events = Array.from({ length: n }, (_, i) => {
+    const t = texts[i % texts.length] as string;
+    return ev(i, {
+      event_id: uuidv7(at + i),
+      tenant_id: 'tenant-stream',
+      occurred_at: (at + i) * 1000 + 7,
+      reason: t,
+      actor: { id: `user-${i % 3}`, type: 'user', name: i % 2 ? t : null },
+      attributes: i % 4 ? { [t]: t, '10': 'ten', '2': 'two', '': 'empty key' } : {},
+      ...(i % 3 ? { producer_id: producer, producer_seq: i } : {}),
+    });
+  });
+  const rowsFor = (topic: string): EventRow[] =>
+    events.map((e, i) => toRow(e, { received_at: at + i, ingested_at: at + i, kafka_topic: topic, kafka_partition: 0, kafka_offset: i }, 'modern'));
+  await insertRows(ch, rowsFor('streamed'));
+  const small = rowsFor('small');
+  for (let i = 0; i < n; i += STREAM_MIN_ROWS - 1) await insertRows(ch, small.slice(i, i + STREAM_MIN_ROWS - 1));
+  const read = (topic: string) =>
+    ch.queryRows<Record<string, unknown>>(sql`SELECT * EXCEPT (kafka_topic) FROM ${table(DB, 'events')} WHERE kafka_topic = ${topic} ORDER BY kafka_offset`);
+  const a = await read('streamed');
+  assert.equal(a.length, n);
+  assert.deepEqual(a, await read('small'));
+  assert.equal(a[1]?.reason, texts[1]);
+  assert.deepEqual(a[1]?.attributes, { [texts[1] as string]: texts[1], '10': 'ten', '2': 'two', '': 'empty key' });
+  assert.equal(a[1]?.producer_id, producer);
 });
 
 test('quoteString literals also round-trip on the modern engine', async () => {
