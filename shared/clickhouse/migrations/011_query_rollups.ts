@@ -3,8 +3,8 @@ import { BY_ID, ROLLUP } from '../src/schema.js';
 
 const BY_ID_COLUMNS = 'tenant_id, event_id, occurred_at, action, actor_id';
 
-/** SELECT of the rollup's rows from audit.events (the view's query and the backfill's). */
-function rollupSelect({ db }: MigrationContext): string {
+/** SELECT of the rollup's rows from audit.events (the view's query and the backfill's; 012's rebuild too). */
+export function rollupSelect({ db }: MigrationContext): string {
   return `SELECT tenant_id, toStartOfHour(occurred_at) AS hour, action, actor_id, count() AS rows
 FROM ${db}.events GROUP BY tenant_id, hour, action, actor_id`;
 }

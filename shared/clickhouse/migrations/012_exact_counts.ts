@@ -1,6 +1,7 @@
 import { ROW_COUNT_COLUMNS, recordAllDuplicatesSql, rowCountsSelect } from '../src/duplicates.js';
-import type { Migration, MigrationContext } from '../src/migrate.js';
+import type { Migration } from '../src/migrate.js';
 import { ROLLUP, ROW_COUNTS } from '../src/schema.js';
+import { rollupSelect } from './011_query_rollups.js';
 
 const KEY_TYPES = `\`tenant_id\` String,
   \`event_id\` UUID,
@@ -12,10 +13,6 @@ const KEY_TYPES = `\`tenant_id\` String,
   \`kafka_partition\` UInt32,
   \`kafka_offset\` UInt64,
   \`rows\` UInt64`;
-
-/** The same SELECT as 011's events_hourly (a rebuilt rollup must count what event_id_rows counts). */
-const rollupSelect = ({ db }: MigrationContext) => `SELECT tenant_id, toStartOfHour(occurred_at) AS hour, action, actor_id, count() AS rows
-FROM ${db}.events GROUP BY tenant_id, hour, action, actor_id`;
 
 /**
  * Exact counts for top actors and the time series (duplicates.ts): event_id_rows (inserted rows per id
