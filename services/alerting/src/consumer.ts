@@ -1,5 +1,5 @@
 import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
-import { topicWatermarks as highWatermarks } from '@auditstream/kafka';
+import { committedOffsets, topicWatermarks as highWatermarks } from '@auditstream/kafka';
 import type { Logger } from '@auditstream/observability';
 import type { Admin, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import type { AlertingConfig } from './config.js';
@@ -179,15 +179,12 @@ export async function partitionLags(
   o: { group: string; topic: string; partitions: readonly number[]; readNext: (partition: number) => bigint | undefined },
 ): Promise<Map<number, number>> {
   const marks = await highWatermarks(a, o.topic);
-  const committed = new Map<number, bigint>();
-  if (o.partitions.some((p) => o.readNext(p) === undefined)) {
-    const [offsets] = await a.fetchOffsets({ groupId: o.group, topics: [o.topic] });
-    for (const c of offsets?.partitions ?? []) if (c.offset !== '-1') committed.set(c.partition, BigInt(c.offset));
-  }
+  const committed = o.partitions.some((p) => o.readNext(p) === undefined) ? await committedOffsets(a, o.group, o.topic) : undefined;
   const lag = new Map<number, number>();
   for (const p of o.partitions) {
     const high = BigInt(marks.get(p)?.high ?? '0');
-    const from = o.readNext(p) ?? committed.get(p);
+    const c = committed?.get(p);
+    const from = o.readNext(p) ?? (c === undefined ? undefined : BigInt(c));
     lag.set(p, from === undefined ? (high === 0n ? 0 : Number.POSITIVE_INFINITY) : Math.max(0, Number(high - from)));
   }
   return lag;

@@ -9,6 +9,20 @@ export function rollupSelect({ db }: MigrationContext): string {
 FROM ${db}.events GROUP BY tenant_id, hour, action, actor_id`;
 }
 
+/** CREATE TABLE of the rollup under `name` (011's fill and 012's rebuild: one definition). */
+export function rollupTableDdl(db: string, name: string): string {
+  return `CREATE TABLE ${db}.${name} (
+  \`tenant_id\` String,
+  \`hour\` DateTime('UTC'),
+  \`action\` String,
+  \`actor_id\` String,
+  \`rows\` UInt64
+) ENGINE = SummingMergeTree(rows)
+PARTITION BY toYYYYMM(hour)
+ORDER BY (tenant_id, hour, action, actor_id)
+SETTINGS index_granularity = 1024`;
+}
+
 /**
  * Rows stored per (tenant, hour, action, actor): a SummingMergeTree fed by a materialized view on
  * every insert into events, a few thousand rows per tenant-day instead of millions. It counts
@@ -37,16 +51,7 @@ export const migration: Migration = {
     return [
       { sql: `DROP TABLE IF EXISTS ${db}.${fill}`, when: absent },
       {
-        sql: `CREATE TABLE ${db}.${fill} (
-  \`tenant_id\` String,
-  \`hour\` DateTime('UTC'),
-  \`action\` String,
-  \`actor_id\` String,
-  \`rows\` UInt64
-) ENGINE = SummingMergeTree(rows)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (tenant_id, hour, action, actor_id)
-SETTINGS index_granularity = 1024`,
+        sql: rollupTableDdl(db, fill),
         when: absent,
       },
       { sql: `INSERT INTO ${db}.${fill} ${rollupSelect(ctx)}`, when: absent },

@@ -1,7 +1,7 @@
 import { ROW_COUNT_COLUMNS, recordAllDuplicatesSql, rowCountsSelect } from '../src/duplicates.js';
 import type { Migration } from '../src/migrate.js';
 import { ROLLUP, ROW_COUNTS } from '../src/schema.js';
-import { rollupSelect } from './011_query_rollups.js';
+import { rollupSelect, rollupTableDdl } from './011_query_rollups.js';
 
 const KEY_TYPES = `\`tenant_id\` String,
   \`event_id\` UUID,
@@ -46,16 +46,7 @@ SETTINGS index_granularity = 8192`,
         when: absent,
       },
       {
-        sql: `CREATE TABLE ${db}.${hourlyNew} (
-  \`tenant_id\` String,
-  \`hour\` DateTime('UTC'),
-  \`action\` String,
-  \`actor_id\` String,
-  \`rows\` UInt64
-) ENGINE = SummingMergeTree(rows)
-PARTITION BY toYYYYMM(hour)
-ORDER BY (tenant_id, hour, action, actor_id)
-SETTINGS index_granularity = 1024`,
+        sql: rollupTableDdl(db, hourlyNew),
         when: absent,
       },
       { sql: `INSERT INTO ${db}.${rowsNew} (${ROW_COUNT_COLUMNS}) ${rowCountsSelect(db, ctx.layout)}`, when: absent },
