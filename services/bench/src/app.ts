@@ -18,6 +18,7 @@ import { runCollector } from './sections/collector.js';
 import { runIngestSection } from './sections/ingest.js';
 import { runLatency, SHORT_BATCH_AGE_MS, shortAgeFigures } from './sections/latency.js';
 import { clickhouseWriteLimit, exportRows, kafkaReadLimit } from './sections/limits.js';
+import { runOutage } from './sections/outage.js';
 import { runProducer } from './sections/producer.js';
 import { runQueries } from './sections/query.js';
 
@@ -37,6 +38,8 @@ export interface BenchOptions {
   query_reps: number;
   /** Events per side of the producer and collector sections (default min(events, 200000)). */
   producer_events: number;
+  /** Seconds ClickHouse is paused in the outage section (0: no outage section). */
+  outage_seconds: number;
   partitions: number;
   /**
    * `query`: only the query figures, over events loaded straight into ClickHouse (query-bench.ts).
@@ -74,6 +77,7 @@ function check(o: BenchOptions): void {
   int('query-reps', o.query_reps, 1);
   int('producer-events', o.producer_events, 1000);
   int('partitions', o.partitions, 1);
+  if (!(o.outage_seconds >= 0)) throw new AuditstreamError('USAGE', `--outage-seconds must be ≥ 0, got ${o.outage_seconds}`, { field: 'outage-seconds' });
   if (!(o.load_fraction > 0 && o.load_fraction <= 1))
     throw new AuditstreamError('USAGE', `--load must be in (0, 1], got ${o.load_fraction}`, { field: 'load' });
   if (!(o.latency_seconds > 0)) throw new AuditstreamError('USAGE', `--latency-seconds must be > 0, got ${o.latency_seconds}`, { field: 'latency-seconds' });
@@ -166,6 +170,8 @@ export function createBench(deps: BenchDeps): Bench {
           log,
         });
         Object.assign(figures, ing.result);
+        // VmHWM now: the drain's peak alone (the resources row also covers the later sections).
+        figures.ingest_drain_peak_rss_bytes = ing.child.usage().peak_rss_bytes;
         let ingest = ing.child;
         children.push(ingest);
         if (!full) {
@@ -214,6 +220,25 @@ export function createBench(deps: BenchDeps): Bench {
           });
         }
         await ingest.stop();
+        if (o.outage_seconds > 0)
+          await section('outage', async () => {
+            const clickhousePid = servers.find((s) => s.name === 'clickhouse')?.pid;
+            if (!clickhousePid) throw new AuditstreamError('BENCH_STACK', 'the local stack reports no ClickHouse pid to pause', { field: 'stack' });
+            log(`run ${index + 1}/${o.runs}: ingest of a second backlog of ${o.events} events through a ${o.outage_seconds} s ClickHouse pause`);
+            Object.assign(
+              figures,
+              await runOutage(env, {
+                events: o.events,
+                seconds: o.outage_seconds,
+                clickhousePid,
+                memoryBudgetBytes: config.ingest.memory_budget_bytes,
+                timeoutMs: timeout,
+                pollMs: 100,
+                log,
+                track,
+              }),
+            );
+          });
 
         log(`run ${index + 1}/${o.runs}: Kafka read limit`);
         Object.assign(figures, await kafkaReadLimit(env, config, o.events, timeout));

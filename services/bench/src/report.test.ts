@@ -69,8 +69,17 @@ test('--only ingest: the drain against the limits and the Kafka engine, the rati
     ingest_cpu_us_per_event: 21.26,
     ingest_peak_rss_bytes: 300 * 2 ** 20,
     ingest_cpu_s: 4.2,
+    ingest_drain_peak_rss_bytes: 280 * 2 ** 20,
+    outage_events: 200_000,
+    outage_pause_s: 30,
+    outage_memory_budget_bytes: 512 * 2 ** 20,
+    outage_ingest_peak_rss_bytes: 410 * 2 ** 20,
+    outage_stored_events: 200_000,
   });
-  assert.deepEqual([...new Set(rows.map(([s]) => s))], ['ingest', 'anchor', 'resources']);
+  assert.deepEqual([...new Set(rows.map(([s]) => s))], ['ingest', 'anchor', 'memory', 'resources']);
+  assert.ok(rows.some(([, f, v]) => f === 'ingest peak RSS over the drain of the N' && v === '280 MiB'));
+  assert.ok(rows.some(([, f, v]) => f === 'ingest peak RSS, second backlog of 200,000 with a 30 s ClickHouse pause (budget 512 MiB)' && v === '410 MiB'));
+  assert.ok(rows.some(([, f, v]) => f === 'events of that backlog stored once at the end' && v === '200,000 of 200,000'));
   assert.ok(rows.some(([, f, v]) => f === 'ours / Kafka engine' && v === '0.80×'));
   assert.ok(rows.some(([, f, v]) => f.startsWith('ingest CPU per stored event') && v === '21.3 µs'));
   assert.ok(rows.some(([, f, v]) => f === 'ingest: peak RSS / CPU' && v === '300 MiB / 4.2 s'));

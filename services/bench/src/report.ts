@@ -69,6 +69,7 @@ export function tableRows(m: RunFigures): Array<[string, string, string]> {
   const rate = (k: string) => `${n(m[k])} events/s`;
   const ms = (k: string) => `${n(m[k], 1)} ms`;
   const x = (k: string) => `${n(m[k], 2)}×`;
+  const mib = (k: string) => `${n((m[k] ?? Number.NaN) / 2 ** 20)} MiB`;
   const rows: Array<[string, string, string]> = [
     ['producer', 'SDK publish()', rate('producer_sdk_events_per_s')],
     ['producer', 'raw kafkajs sendBatch (same bytes)', rate('producer_raw_events_per_s')],
@@ -97,6 +98,13 @@ export function tableRows(m: RunFigures): Array<[string, string, string]> {
     ['query', 'time range + action p50 / p99', `${ms('query_range_action_p50_ms')} / ${ms('query_range_action_p99_ms')}`],
     ['query', 'top-10 actors p50 / p99', `${ms('query_top_actors_p50_ms')} / ${ms('query_top_actors_p99_ms')}`],
     ['query', 'hourly time series p50 / p99', `${ms('query_timeseries_hourly_p50_ms')} / ${ms('query_timeseries_hourly_p99_ms')}`],
+    ['memory', 'ingest peak RSS over the drain of the N', mib('ingest_drain_peak_rss_bytes')],
+    [
+      'memory',
+      `ingest peak RSS, second backlog of ${n(m.outage_events)} with a ${n(m.outage_pause_s)} s ClickHouse pause (budget ${mib('outage_memory_budget_bytes')})`,
+      mib('outage_ingest_peak_rss_bytes'),
+    ],
+    ['memory', 'events of that backlog stored once at the end', `${n(m.outage_stored_events)} of ${n(m.outage_events)}`],
     ['collector', 'POST /v1/events (JSON, 500 per request, 4 in flight)', rate('collector_events_per_s')],
     ['collector', 'SDK publish() (same batches, same concurrency)', rate('collector_sdk_events_per_s')],
     ['collector', 'collector / SDK events/s', x('collector_over_sdk')],
@@ -145,6 +153,7 @@ export function ingestTableRows(m: RunFigures): Array<[string, string, string]> 
   return [
     ...all.filter((r) => r[0] === 'ingest' || r[0] === 'anchor'),
     ['ingest', 'ingest CPU per stored event (start included)', cpu === undefined || !Number.isFinite(cpu) ? 'n/a' : `${cpu.toFixed(1)} µs`],
+    ...all.filter((r) => r[0] === 'memory'),
     ...all.filter((r) => r[0] === 'resources' && /^(ingest|clickhouse|kafka):/.test(r[1])),
   ];
 }

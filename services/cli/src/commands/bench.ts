@@ -35,6 +35,9 @@ Options:
   --query-reps N        repetitions of each query (default 20)
   --producer-events N   events per side of the producer and collector sections (default min(events, 200000))
   --partitions N        partitions of the bench topics (default topics.partitions)
+  --outage-seconds S    after the drain, a second backlog of N drained by a fresh ingest child with
+                        the local ClickHouse paused (SIGSTOP) for S seconds once a third is stored:
+                        that child's peak RSS against ingest.memory_budget_bytes (default 0: off)
   --only query          only the query figures: N events loaded straight into ClickHouse (INSERT …
                         SELECT, one day of one tenant, 0.1 % re-delivered copies), the five queries,
                         and the insert time and disk use with and without migrations 011 and 014
@@ -75,6 +78,7 @@ export const command: Command = {
       'query-reps': { type: 'string' },
       'producer-events': { type: 'string' },
       partitions: { type: 'string' },
+      'outage-seconds': { type: 'string' },
       only: { type: 'string' },
       cluster: { type: 'boolean' },
       'cluster-home': { type: 'string' },
@@ -116,6 +120,7 @@ export const command: Command = {
       query_reps: intOption(values['query-reps'], 'query-reps', 20),
       producer_events: intOption(values['producer-events'], 'producer-events', Math.min(events, 200_000)),
       partitions: intOption(values.partitions, 'partitions', cfg.topics.partitions),
+      outage_seconds: numberOption(values['outage-seconds'], 'outage-seconds', 0),
       only: values.cluster ? 'cluster' : values.only === 'query' || values.only === 'ingest' ? values.only : undefined,
       cluster_home: values['cluster-home'],
       command: `auditstream bench ${argv.join(' ')}`.trim(),
