@@ -40,3 +40,12 @@ test('contentDigest: every event content column, the time and the attributes cha
     assert.equal(contentDigest(elsewhere as EventRow), digest, `${layout}: the same content from another message`);
   }
 });
+
+test('contentDigest: text moved across a field boundary changes it (fields and attributes are delimited)', () => {
+  const base = row('legacy');
+  const moved = (over: Partial<EventRow>) => contentDigest({ ...base, ...over } as EventRow);
+  assert.notEqual(moved({ actor_id: 'u-1x', actor_type: 'user' } as never), moved({ actor_id: 'u-1', actor_type: 'xuser' } as never));
+  assert.notEqual(moved({ attr_keys: ['ab'], attr_values: ['c'] } as never), moved({ attr_keys: ['a'], attr_values: ['bc'] } as never));
+  assert.notEqual(moved({ attr_keys: ['a', 'b'], attr_values: ['', ''] } as never), moved({ attr_keys: ['a'], attr_values: ['b'] } as never));
+  assert.equal(moved({}), contentDigest(row('legacy')), 'equal content, equal digest');
+});

@@ -1,4 +1,3 @@
-import * as nodeCrypto from 'node:crypto';
 import type { Layout } from './capabilities.js';
 import { EVENT_CONTENT_COLUMNS, type EventRow } from './rows.js';
 import { type SqlFragment, sql, unsafeRaw } from './sql.js';
@@ -33,19 +32,101 @@ export function contentHashSql(layout: Layout): SqlFragment {
   return unsafeRaw(`cityHash64(${[...cols, ...time, ...attrs].join(', ')})`);
 }
 
-// One-shot crypto.hash (Node ≥ 20.12): one native call per row instead of one update() per column.
-const oneShot = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'base64') => string }).hash;
+// Per-process random seeds: the digest is only ever compared within one process, and a producer
+// cannot aim for a collision without knowing them.
+const SEED_A = (Math.random() * 0x1_0000_0000) | 0;
+const SEED_B = (Math.random() * 0x1_0000_0000) | 0;
+let a = 0;
+let b = 0;
 
-/** The same idea in the client, over a row built by toRow: a digest of its event content (compared within one process only). */
-export function contentDigest(row: EventRow): string {
-  // EVENT_CONTENT_COLUMNS written out (one template instead of a keyed read per column: this runs per stored row).
-  let text = `${row.tenant_id}\0${row.event_id}\0${row.action}\0${row.category}\0${row.outcome}\0${row.reason}\0${row.actor_id}\0${row.actor_type}\0${row.actor_name}\0${row.actor_session_id}\0${row.actor_ip}\0${row.actor_user_agent}\0${row.service}\0${row.host}\0${row.region}\0${row.resource_type}\0${row.resource_id}\0${row.resource_name}\0${row.request_id}\0${row.trace_id}\0${row.severity}\0`;
-  if ('attributes' in row) {
-    text += `${row.occurred_at}\0`;
-    for (const [k, v] of Object.entries(row.attributes)) text += `${k}\u0001${v}\0`;
-  } else {
-    text += `${row.occurred_at}.${row.occurred_at_us}\0`;
-    for (let i = 0; i < row.attr_keys.length; i++) text += `${row.attr_keys[i]}\u0001${row.attr_values[i]}\0`;
+// Two independent 32-bit lanes, one multiply-xorshift step per UTF-16 unit (a bijection of the
+// lane for a given unit, so texts differing in one unit never collide); a field ends with a mark
+// above any code unit, so field boundaries cannot shift.
+function mixText(s: string, end: number): void {
+  let x = a;
+  let y = b;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    x = Math.imul(x ^ c, 0x9e3779b1);
+    x ^= x >>> 15;
+    y = Math.imul(y ^ c, 0x85ebca77);
+    y ^= y >>> 13;
   }
-  return oneShot ? oneShot('sha1', text, 'base64') : nodeCrypto.createHash('sha1').update(text).digest('base64');
+  a = Math.imul(x ^ end, 0x9e3779b1) ^ (x >>> 15);
+  b = Math.imul(y ^ end, 0x85ebca77) ^ (y >>> 13);
+}
+
+// An integer as its two 32-bit halves (toRow's are; anything else by its decimal text).
+function mixNumber(n: number): void {
+  if (!Number.isSafeInteger(n)) {
+    mixText(String(n), 0x1_0003);
+    return;
+  }
+  const lo = n >>> 0;
+  const hi = Math.floor(n / 0x1_0000_0000) | 0;
+  a = Math.imul(Math.imul(a ^ lo, 0x9e3779b1) ^ hi, 0x9e3779b1) ^ 0x1_0002;
+  a ^= a >>> 15;
+  b = Math.imul(Math.imul(b ^ lo, 0x85ebca77) ^ hi, 0x85ebca77) ^ 0x1_0002;
+  b ^= b >>> 13;
+}
+
+function fmix(h: number): number {
+  let x = h ^ (h >>> 16);
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+const FIELD = 0x1_0000;
+const KEY = 0x1_0001;
+
+/**
+ * The same idea in the client, over a row built by toRow: a 53-bit digest of its event content,
+ * equal for equal content (compared within one process only: the seeds are per process). Not
+ * cryptographic, and need not be: it only labels ingest's reuse metric and warning; every message
+ * stays stored and chained, and `verify` judges conflicts on the stored rows (contentHashSql).
+ * Hashed field by field, with no text built: this runs per stored row.
+ */
+export function contentDigest(row: EventRow): number {
+  a = SEED_A;
+  b = SEED_B;
+  // EVENT_CONTENT_COLUMNS written out (a keyed read per column costs more: this runs per stored row).
+  mixText(row.tenant_id, FIELD);
+  mixText(row.event_id, FIELD);
+  mixText(row.action, FIELD);
+  mixText(row.category, FIELD);
+  mixText(row.outcome, FIELD);
+  mixText(row.reason, FIELD);
+  mixText(row.actor_id, FIELD);
+  mixText(row.actor_type, FIELD);
+  mixText(row.actor_name, FIELD);
+  mixText(row.actor_session_id, FIELD);
+  mixText(row.actor_ip, FIELD);
+  mixText(row.actor_user_agent, FIELD);
+  mixText(row.service, FIELD);
+  mixText(row.host, FIELD);
+  mixText(row.region, FIELD);
+  mixText(row.resource_type, FIELD);
+  mixText(row.resource_id, FIELD);
+  mixText(row.resource_name, FIELD);
+  mixText(row.request_id, FIELD);
+  mixText(row.trace_id, FIELD);
+  mixText(row.severity, FIELD);
+  if ('attributes' in row) {
+    mixText(row.occurred_at, FIELD);
+    for (const k in row.attributes) {
+      if (!Object.hasOwn(row.attributes, k)) continue;
+      mixText(k, KEY);
+      mixText(row.attributes[k] as string, FIELD);
+    }
+  } else {
+    mixNumber(row.occurred_at);
+    mixNumber(row.occurred_at_us);
+    for (let i = 0; i < row.attr_keys.length; i++) {
+      mixText(row.attr_keys[i] as string, KEY);
+      mixText(row.attr_values[i] as string, FIELD);
+    }
+  }
+  return fmix(a) * 0x20_0000 + (fmix(b) >>> 11);
 }

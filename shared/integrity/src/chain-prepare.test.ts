@@ -158,3 +158,12 @@ test('prepareRow and the generic path refuse the same bad values', () => {
     assert.throws(() => prepareRow(row), TypeError);
   }
 });
+
+test('preparedHash checks every prev_hash but the hash it just returned', () => {
+  const p = prepareContent(chainContentFromRow(toRow(EVENT2, META2, 'legacy')));
+  assert.throws(() => preparedHash(p, '1', ''), /prev_hash must be 64 lowercase hex/);
+  const h = preparedHash(p, '1', GENESIS_HASH);
+  assert.equal(preparedHash(p, '2', h), entryHashOf(chainContentFromRow(toRow(EVENT2, META2, 'legacy')), '2', h));
+  assert.throws(() => preparedHash(p, '2', h.toUpperCase()), /prev_hash must be 64 lowercase hex/);
+  assert.throws(() => preparedHash(p, '2', h.slice(1)), /prev_hash must be 64 lowercase hex/);
+});

@@ -404,7 +404,7 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
             st.tree = undefined; // an existing position re-chained: rebuild from what is stored
             break;
           }
-          if (seq === st.tree.size + 1) st.tree.appendLeafHash(leafHash(Buffer.from(e.hash, 'hex')));
+          if (seq === st.tree.size + 1) st.tree.appendEntryHash(e.hash);
           else if (seq > st.tree.size + 1) {
             st.tree = undefined; // a gap: read the missing entries from the store at the next signing
             break;

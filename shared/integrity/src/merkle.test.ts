@@ -67,6 +67,20 @@ describe('merkle tree (RFC 9162)', () => {
     assert.equal(MerkleFrontier.from(3, [LEAVES[0] as Buffer]), undefined, 'size 3 needs two subtree roots');
   });
 
+  it('appendEntryHash (hex in, what ingest appends) builds the tree of the entry hashes as bytes', () => {
+    const f = MerkleFrontier.empty();
+    for (let n = 1; n <= N; n++) {
+      f.appendEntryHash((LEAF_DATA[n - 1] as Buffer).toString('hex'));
+      assert.deepEqual(f.root(), naiveMth(LEAF_DATA.slice(0, n)), `size ${n}`);
+    }
+    // A text that is not 64 hex digits is hashed as Buffer.from(text, 'hex') gives its bytes (as before hex came in).
+    for (const odd of ['ab', `${'0'.repeat(63)}g`, 'f'.repeat(66)]) {
+      const g = MerkleFrontier.empty();
+      g.appendEntryHash(odd);
+      assert.deepEqual(g.root(), naiveMth([Buffer.from(odd, 'hex')]), odd);
+    }
+  });
+
   it('inclusion proofs equal PATH and verify for every leaf of every size up to 64', () => {
     for (let n = 1; n <= N; n++) {
       const root = subtreeRoot(LEAVES, 0, n);

@@ -13,14 +13,35 @@ const NODE = Buffer.from([1]);
 
 // One-shot crypto.hash (Node ≥ 20.12) is about twice as fast as createHash for 33- and 65-byte inputs,
 // which is what proof generation over a million leaves spends its time on.
-const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer' | 'hex') => Buffer | string }).hash as
+  | ((alg: string, data: Uint8Array, enc: 'buffer') => Buffer)
+  | undefined;
+const oneShotHex = oneShot as ((alg: string, data: Uint8Array, enc: 'hex') => string) | undefined;
 const scratch = Buffer.alloc(65);
+// Fixed views (a subarray per call is an object per call).
+const scratch33 = scratch.subarray(0, 33);
+
+/** leafHash of the 32 bytes a 64-hex-digit text (a chain entry's hash) stands for, as hex. */
+export function leafHashHex(hex: string): string {
+  scratch[0] = 0;
+  if (!oneShotHex || scratch.write(hex, 1, 32, 'hex') !== 32 || hex.length !== 64) return leafHash(Buffer.from(hex, 'hex')).toString('hex');
+  return oneShotHex('sha256', scratch33, 'hex');
+}
+
+// nodeHash over hex texts of 32-byte hashes (what MerkleFrontier keeps): a hex result costs a
+// quarter of a Buffer result (a Buffer made by a native call is a new backing store).
+function nodeHashHex(left: string, right: string): string {
+  scratch[0] = 1;
+  scratch.write(left, 1, 32, 'hex');
+  scratch.write(right, 33, 32, 'hex');
+  return oneShotHex ? oneShotHex('sha256', scratch, 'hex') : createHash('sha256').update(scratch).digest('hex');
+}
 
 export function leafHash(data: Uint8Array): Buffer {
   if (!oneShot || data.length !== 32) return createHash('sha256').update(LEAF).update(data).digest();
   scratch[0] = 0;
   scratch.set(data, 1);
-  return oneShot('sha256', scratch.subarray(0, 33), 'buffer');
+  return oneShot('sha256', scratch33, 'buffer');
 }
 
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
@@ -44,12 +65,13 @@ function splitPoint(n: number): number {
 /**
  * The compact range of a tree: the roots of its perfect subtrees, largest (leftmost) first, one
  * per set bit of the size. O(log n) state; appending a leaf is amortised O(1) hashes. This is
- * what the checkpointer keeps per partition instead of the leaves.
+ * what the checkpointer keeps per partition instead of the leaves. The roots are kept as hex
+ * (see nodeHashHex); Buffers at the edges.
  */
 export class MerkleFrontier {
   private constructor(
     private n: number,
-    private readonly nodes: Buffer[],
+    private readonly nodes: string[],
   ) {}
 
   static empty(): MerkleFrontier {
@@ -61,7 +83,7 @@ export class MerkleFrontier {
     if (!Number.isSafeInteger(size) || size < 0 || popcount(size) !== nodes.length || nodes.some((b) => b.length !== 32)) return undefined;
     return new MerkleFrontier(
       size,
-      nodes.map((b) => Buffer.from(b)),
+      nodes.map((b) => b.toString('hex')),
     );
   }
 
@@ -71,22 +93,32 @@ export class MerkleFrontier {
 
   /** A copy of the subtree roots, largest first. */
   get nodeList(): Buffer[] {
-    return this.nodes.map((b) => Buffer.from(b));
+    return this.nodes.map((h) => Buffer.from(h, 'hex'));
   }
 
   appendLeafHash(h: Buffer): void {
+    if (h.length !== 32) throw new RangeError('a Merkle leaf hash is 32 bytes');
+    this.appendLeafHex(h.toString('hex'));
+  }
+
+  /** appendLeafHash(leafHash(<the 32 bytes of entryHashHex>)): what ingest appends per chained entry. */
+  appendEntryHash(entryHashHex: string): void {
+    this.appendLeafHex(leafHashHex(entryHashHex));
+  }
+
+  private appendLeafHex(h: string): void {
     let node = h;
     // Each trailing 1-bit of the old size is a subtree of equal height that the new node completes.
-    for (let s = this.n; s & 1; s = Math.floor(s / 2)) node = nodeHash(this.nodes.pop() as Buffer, node);
+    for (let s = this.n; s & 1; s = Math.floor(s / 2)) node = nodeHashHex(this.nodes.pop() as string, node);
     this.nodes.push(node);
     this.n++;
   }
 
   root(): Buffer {
     if (this.nodes.length === 0) return EMPTY_ROOT;
-    let r = this.nodes[this.nodes.length - 1] as Buffer;
-    for (let i = this.nodes.length - 2; i >= 0; i--) r = nodeHash(this.nodes[i] as Buffer, r);
-    return r;
+    let r = this.nodes[this.nodes.length - 1] as string;
+    for (let i = this.nodes.length - 2; i >= 0; i--) r = nodeHashHex(this.nodes[i] as string, r);
+    return Buffer.from(r, 'hex');
   }
 
   clone(): MerkleFrontier {

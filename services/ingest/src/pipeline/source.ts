@@ -49,11 +49,16 @@ export interface Source {
 
 function messageSize(m: Batch['messages'][number]): number {
   let n = (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    n += k.length;
-    if (Array.isArray(v)) for (const x of v) n += x.length;
-    else if (v !== undefined) n += v.length;
-  }
+  const headers = m.headers;
+  // for…in over kafkajs's plain header object: no entries array per message.
+  if (headers)
+    for (const k in headers) {
+      if (!Object.hasOwn(headers, k)) continue;
+      const v = headers[k];
+      n += k.length;
+      if (Array.isArray(v)) for (const x of v) n += x.length;
+      else if (v !== undefined) n += v.length;
+    }
   return n;
 }
 

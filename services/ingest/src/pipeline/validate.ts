@@ -12,11 +12,13 @@ export type EventValidator = (event: AuditEvent, receivedAtMs: number) => void;
 
 export type ValidateResult = { ok: true } | { ok: false; reason: string };
 
+const VALID: ValidateResult = Object.freeze({ ok: true });
+
 /** Runs the validator; the reason names the field and rule, never the value. */
 export function validateEvent(validator: EventValidator, event: AuditEvent, receivedAtMs: number): ValidateResult {
   try {
     validator(event, receivedAtMs);
-    return { ok: true };
+    return VALID;
   } catch (err) {
     if (err instanceof AuditstreamError) return { ok: false, reason: `${err.code}${err.field ? ` (${err.field})` : ''}: ${err.message}` };
     return { ok: false, reason: 'event failed validation' };

@@ -29,6 +29,10 @@ const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0
 const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]+=*/gi;
 const JWT = /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
 const CARD = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+// The cheap pre-tests, hoisted: a regex literal in a function body is a new RegExp per call.
+const MAYBE_BEARER = /bearer|eyJ/i;
+const MAYBE_CARD_RUN = /[0-9]{4}/;
+const MAYBE_CARD_SPACED = /[0-9][ -][0-9]/;
 
 /** Luhn (mod 10) check over the digits of s. */
 export function luhnValid(s: string): boolean {
@@ -56,13 +60,13 @@ function buildRules(cfg: RedactConfig): Rule[] {
   if (cfg.bearer_tokens)
     rules.push({
       name: 'bearer',
-      maybe: (s) => /bearer|eyJ/i.test(s),
+      maybe: (s) => MAYBE_BEARER.test(s),
       apply: (s) => s.replace(BEARER, 'Bearer [redacted:bearer]').replace(JWT, '[redacted:bearer]'),
     });
   if (cfg.card_numbers)
     rules.push({
       name: 'card',
-      maybe: (s) => /[0-9]{4}/.test(s) || /[0-9][ -][0-9]/.test(s),
+      maybe: (s) => MAYBE_CARD_RUN.test(s) || MAYBE_CARD_SPACED.test(s),
       apply: (s) => s.replace(CARD, (m) => (luhnValid(m) ? '[redacted:card]' : m)),
     });
   for (const p of cfg.patterns) {
