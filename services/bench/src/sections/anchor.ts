@@ -9,9 +9,10 @@
 // Avro input needs ClickHouse ≥ 20.x; on 18.16 the anchor uses JSONEachRow (recorded as anchor_format).
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { AuditstreamError, sleep } from '@auditstream/core';
+import { AuditstreamError } from '@auditstream/core';
 import type { AppConfig, RunEnv } from '../env.js';
 import { perSecond } from '../stats.js';
+import { waitStored } from './stored.js';
 
 export interface AnchorResult {
   anchor_events_per_s: number;
@@ -69,16 +70,19 @@ export async function runAnchor(
   );
   const t0 = Date.now();
   await env.ch.command(`CREATE MATERIALIZED VIEW ${db}.anchor_mv TO ${db}.events AS SELECT * FROM ${db}.anchor_queue`);
-  let count = 0;
-  for (;;) {
-    const [r] = await env.ch.queryRows<{ n: string }>(`SELECT uniqExact(event_id) AS n FROM ${db}.events`);
-    count = Number(r?.n ?? 0);
-    if (count >= opts.events) break;
-    if (Date.now() - t0 > opts.timeoutMs)
-      throw new AuditstreamError('BENCH_TIMEOUT', `the Kafka engine stored ${count} of ${opts.events} within ${opts.timeoutMs} ms`, {});
-    await sleep(opts.pollMs);
-  }
-  const ms = Date.now() - t0;
+  const t = await waitStored({
+    ch: env.ch,
+    database: db,
+    n: opts.events,
+    exact: async () => {
+      const [r] = await env.ch.queryRows<{ n: string }>(`SELECT uniqExact(event_id) AS n FROM ${db}.events`);
+      return Number(r?.n ?? 0);
+    },
+    pollMs: opts.pollMs,
+    deadline: t0 + opts.timeoutMs,
+    what: 'the Kafka engine',
+  });
+  const ms = t.at - t0;
   // Stop consuming before the topic goes away.
   await env.ch.command(`DROP TABLE ${db}.anchor_mv`);
   await env.ch.command(`DROP TABLE ${db}.anchor_queue`);

@@ -1,10 +1,12 @@
 // Ingest throughput: N SDK events are published first (so the producer is not the bottleneck),
-// then the real `auditstream ingest` child drains them; timed until uniqExact(event_id) = N.
-import { AuditstreamError, sleep } from '@auditstream/core';
+// then the real `auditstream ingest` child drains them; timed until the project's count query
+// finds all N (polled through stored.ts, which keeps the polling off the server's CPU).
+import { AuditstreamError } from '@auditstream/core';
 import { countStored, publishEvents } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
 import { perSecond } from '../stats.js';
+import { waitStored } from './stored.js';
 
 export interface IngestResult {
   /** N / (all N queryable − ingest child spawned): includes process start and group join. */
@@ -37,30 +39,26 @@ export async function runIngestSection(
   const tSpawn = Date.now();
   const child = spawnService('ingest', env.serviceEnv, opts.nodeArgs);
   try {
-    let tFirst = 0;
-    let nFirst = 0;
-    const deadline = tSpawn + opts.timeoutMs;
-    for (;;) {
-      const count = await countStored(env.ch, env.tenant);
-      const now = Date.now();
-      if (count > 0 && tFirst === 0) {
-        tFirst = now;
-        nFirst = count;
-      }
-      if (count >= n) break;
-      if (child.proc.exitCode !== null) throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited early: ${child.output().slice(-1500)}`, {});
-      if (now > deadline) throw new AuditstreamError('BENCH_TIMEOUT', `ingest stored ${count} of ${n} events within ${opts.timeoutMs} ms`, {});
-      await sleep(opts.pollMs);
-    }
-    const tAll = Date.now();
+    const t = await waitStored({
+      ch: env.ch,
+      database: env.database,
+      n,
+      exact: () => countStored(env.ch, env.tenant),
+      pollMs: opts.pollMs,
+      deadline: tSpawn + opts.timeoutMs,
+      check: () => {
+        if (child.proc.exitCode !== null) throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited early: ${child.output().slice(-1500)}`, {});
+      },
+      what: 'ingest',
+    });
     return {
       child,
       result: {
-        ingest_events_per_s: perSecond(n, tAll - tSpawn),
-        ingest_steady_events_per_s: nFirst < n ? perSecond(n - nFirst, tAll - tFirst) : Number.NaN,
-        ingest_from_first_publish_events_per_s: perSecond(n, tAll - tPublish),
+        ingest_events_per_s: perSecond(n, t.at - tSpawn),
+        ingest_steady_events_per_s: t.firstRows < n ? perSecond(n - t.firstRows, t.at - t.firstAt) : Number.NaN,
+        ingest_from_first_publish_events_per_s: perSecond(n, t.at - tPublish),
         preproduce_events_per_s: perSecond(n, tPublished - tPublish),
-        ingest_seconds: (tAll - tSpawn) / 1000,
+        ingest_seconds: (t.at - tSpawn) / 1000,
       },
     };
   } catch (err) {

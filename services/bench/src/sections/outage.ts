@@ -8,6 +8,7 @@ import { countStored, publishEvents } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
 import { type ServiceChild, spawnService } from '../procs.js';
 import { perSecond } from '../stats.js';
+import { partRows, waitStored } from './stored.js';
 
 export interface OutageResult {
   outage_events: number;
@@ -61,21 +62,26 @@ export async function runOutage(env: RunEnv, opts: OutageOptions): Promise<Outag
   opts.log(`  pre-producing ${opts.events} events for the outage backlog`);
   await publishEvents(env.kafka, env.topics.events, tenant, opts.events);
   const guard = pauseGuard(opts.clickhousePid);
+  const baselineRows = await partRows(env.ch, env.database);
   const t0 = Date.now();
   const child = spawnService('ingest', env.serviceEnv);
   opts.track(child);
   try {
-    const deadline = t0 + opts.timeoutMs + opts.seconds * 1000;
-    const waitFor = async (n: number) => {
-      for (;;) {
-        const count = await countStored(env.ch, tenant);
-        if (count >= n) return count;
-        if (child.proc.exitCode !== null)
-          throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited during the outage section: ${child.output().slice(-1500)}`, {});
-        if (Date.now() > deadline) throw new AuditstreamError('BENCH_TIMEOUT', `ingest stored ${count} of ${n} outage events within the section's bound`, {});
-        await sleep(opts.pollMs);
-      }
-    };
+    const waitFor = (n: number) =>
+      waitStored({
+        ch: env.ch,
+        database: env.database,
+        n,
+        baselineRows,
+        exact: () => countStored(env.ch, tenant),
+        pollMs: opts.pollMs,
+        deadline: t0 + opts.timeoutMs + opts.seconds * 1000,
+        check: () => {
+          if (child.proc.exitCode !== null)
+            throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited during the outage section: ${child.output().slice(-1500)}`, {});
+        },
+        what: 'ingest of the outage backlog',
+      });
     await waitFor(Math.ceil(opts.events / 3));
     opts.log(`  pausing ClickHouse (pid ${opts.clickhousePid}) for ${opts.seconds} s`);
     guard.pause();
@@ -86,7 +92,7 @@ export async function runOutage(env: RunEnv, opts: OutageOptions): Promise<Outag
     }
     if (child.proc.exitCode !== null)
       throw new AuditstreamError('BENCH_CHILD', `auditstream ingest exited during the ClickHouse pause: ${child.output().slice(-1500)}`, {});
-    const stored = await waitFor(opts.events);
+    const stored = (await waitFor(opts.events)).count;
     const ms = Date.now() - t0;
     await child.stop();
     return {
