@@ -342,7 +342,8 @@ export function createBench(deps: BenchDeps): Bench {
         median: medians(perRun),
         per_run: perRun,
         notes: {
-          ingest_events_per_s: 'N / (ingest child spawned → the project count query finds N; polled on the parts row count, exact once those reach N); events pre-produced through the SDK',
+          ingest_events_per_s:
+            'N / (ingest child spawned → the project count query finds N; polled on the parts row count, exact once those reach N); events pre-produced through the SDK',
           kafka_read_events_per_s:
             'raw kafkajs consumer, fresh group, ingest fetch settings, eachBatch discard; steady rate from the first batch to the N-th message (kafka_read_cold_events_per_s: from consumer creation, group join included)',
           clickhouse_write_events_per_s: 'the rows ingest stored, JSONEachRow file → clickhouse-client INSERT into an identically migrated empty database',
