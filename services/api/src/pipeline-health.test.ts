@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { createPipelineHealth, parsePrometheusText } from './pipeline-health.js';
+import { createPipelineHealth } from './pipeline-health.js';
 
 const ALERTING = `# HELP auditstream_alerting_sink_failures_total Failed delivery attempts
 # TYPE auditstream_alerting_sink_failures_total counter
@@ -14,13 +14,6 @@ auditstream_alerting_sink_deliveries_total{sink="webhook",result="failed"} 1
 auditstream_alerting_sink_queue_depth{sink="webhook"} 3
 odd_metric{label="a \\"quoted\\" value"} 1.5e3
 `;
-
-test('the Prometheus text format: labels (escaped quotes too), comments skipped, exponent values', () => {
-  const s = parsePrometheusText(ALERTING);
-  assert.equal(s.length, 7);
-  assert.deepEqual(s[0], { name: 'auditstream_alerting_sink_failures_total', labels: { sink: 'webhook', error_type: 'HTTP_503' }, value: 4 });
-  assert.deepEqual(s.at(-1), { name: 'odd_metric', labels: { label: 'a "quoted" value' }, value: 1500 });
-});
 
 test('alert delivery failures by sink from a /metrics page; an unreachable ingest is reported, not thrown', async () => {
   // A real HTTP server serving a metrics page (the alerting service's format).

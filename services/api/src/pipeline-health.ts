@@ -1,5 +1,6 @@
 import { withTimeout } from '@auditstream/core';
 import { committedOffsets, topicWatermarks, withAdmin } from '@auditstream/kafka';
+import { metricTotal, parsePrometheusText, type Sample } from '@auditstream/observability';
 import type { PipelineHealth } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 
@@ -26,38 +27,6 @@ export type { PipelineHealth };
 
 export interface PipelineHealthReader {
   read(): Promise<PipelineHealth>;
-}
-
-/** One sample of a Prometheus text page. */
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const SAMPLE_RE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/;
-const LABEL_RE = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** The samples of a Prometheus text exposition (comments and malformed lines skipped). */
-export function parsePrometheusText(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = SAMPLE_RE.exec(line.trim());
-    if (!m) continue;
-    const value = Number(m[4]);
-    if (Number.isNaN(value)) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[3] ?? '').matchAll(LABEL_RE)) labels[l[1] as string] = (l[2] as string).replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
-    out.push({ name: m[1] as string, labels, value });
-  }
-  return out;
-}
-
-/** Sum of a metric's samples, or null when the page has none (the service does not export it). */
-function total(samples: readonly Sample[], name: string): number | null {
-  const s = samples.filter((x) => x.name === name);
-  return s.length === 0 ? null : s.reduce((n, x) => n + x.value, 0);
 }
 
 function byLabel(samples: readonly Sample[], name: string, label: string, where: Record<string, string> = {}): Record<string, number> {
@@ -130,19 +99,19 @@ export function createPipelineHealth(o: PipelineHealthOptions): PipelineHealthRe
           url: o.ingestMetricsUrl,
           reachable: 'samples' in ingest,
           error: 'error' in ingest ? ingest.error : null,
-          received_events_total: total(i, 'auditstream_ingest_received_events_total'),
-          inserted_events_total: total(i, 'auditstream_ingest_inserted_events_total'),
-          dead_lettered_total: total(i, 'auditstream_ingest_dead_lettered_events_total'),
+          received_events_total: metricTotal(i, 'auditstream_ingest_received_events_total'),
+          inserted_events_total: metricTotal(i, 'auditstream_ingest_inserted_events_total'),
+          dead_lettered_total: metricTotal(i, 'auditstream_ingest_dead_lettered_events_total'),
           dead_lettered_by_class: byLabel(i, 'auditstream_ingest_dead_lettered_events_total', 'error_type'),
         },
         alerting: {
           url: o.alertingMetricsUrl,
           reachable: 'samples' in alerting,
           error: 'error' in alerting ? alerting.error : null,
-          delivery_failures_total: total(a, 'auditstream_alerting_sink_failures_total'),
+          delivery_failures_total: metricTotal(a, 'auditstream_alerting_sink_failures_total'),
           delivery_failures_by_sink: byLabel(a, 'auditstream_alerting_sink_failures_total', 'sink'),
           deliveries_by_result: byLabel(a, 'auditstream_alerting_sink_deliveries_total', 'result'),
-          queue_depth: total(a, 'auditstream_alerting_sink_queue_depth'),
+          queue_depth: metricTotal(a, 'auditstream_alerting_sink_queue_depth'),
         },
       };
     },
