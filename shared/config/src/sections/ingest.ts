@@ -57,8 +57,10 @@ export const ingestSection = z
       .default(16 * MiB)
       .describe('Flush the batch when the Kafka messages it holds add up to this many bytes.'),
     batch_max_age_ms: positiveInt()
-      .default(1000)
-      .describe('Flush the batch when its oldest row has waited this long; also the longest a fetch waits on the broker for data.'),
+      .default(250)
+      .describe(
+        'Flush the batch when its oldest row has waited this long; also the longest a fetch waits on the broker for data. Larger: fewer, bigger INSERTs at low traffic, later queryable (docs/ingest.md#latency).',
+      ),
     fetch_min_bytes: positiveInt().default(MiB).describe('The broker answers a fetch once this many bytes are ready (or after batch_max_age_ms).'),
     fetch_max_bytes: positiveInt()
       .default(16 * MiB)
