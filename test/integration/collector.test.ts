@@ -7,7 +7,18 @@ import { after, before, describe, test } from 'node:test';
 import { type Api, apiDefaults, createApi, createApiKey } from '@auditstream/api';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
-import { committedTotal, createTestEnv, type IngestChild, rowCounts, sampleInput, spawnIngest, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
+import {
+  committedTotal,
+  createTestEnv,
+  type IngestChild,
+  mergeFully,
+  rowCounts,
+  sampleInput,
+  spawnIngest,
+  type TestEnv,
+  waitFor,
+  waitForStored,
+} from '@auditstream/test';
 
 let env: TestEnv;
 let ingest: IngestChild;
@@ -218,7 +229,7 @@ describe('POST /v1/events against Kafka, ingest and ClickHouse', () => {
     );
     const counts = await rowCounts(env.ch, env.database, env.tenant);
     assert.equal(counts.distinct, stored.size);
-    await env.ch.command(`OPTIMIZE TABLE ${env.database}.events FINAL`);
+    await mergeFully(env.ch, env.database, 'events');
     const sources = (r: Result) => ({ kafka_partition: r.partition as number, kafka_offset: r.offset as string });
     const bySource = (a: { kafka_partition: number; kafka_offset: string }, b: { kafka_partition: number; kafka_offset: string }) =>
       a.kafka_partition - b.kafka_partition || Number(BigInt(a.kafka_offset) - BigInt(b.kafka_offset));

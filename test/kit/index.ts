@@ -31,6 +31,7 @@ export {
   verifyTestEnv,
   waitForStored,
 } from './ingest-env.js';
+export { mergeFully } from './merge.js';
 export { waitFor } from './poll.js';
 export { freePort } from './ports.js';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';

@@ -8,6 +8,7 @@ import {
   countStored,
   createTestEnv,
   type IngestChild,
+  mergeFully,
   rowCounts,
   sampleInput,
   scrape,
@@ -48,7 +49,7 @@ async function publish(kafka: Kafka, topic: string, events: PublishInput[]): Pro
   }
 }
 
-const forceMerge = (env: TestEnv) => env.ch.command(`OPTIMIZE TABLE ${env.database}.events FINAL`);
+const forceMerge = (env: TestEnv) => mergeFully(env.ch, env.database, 'events');
 const waitCommitted = (env: TestEnv, n: number) =>
   waitFor(
     `${n} offsets committed`,

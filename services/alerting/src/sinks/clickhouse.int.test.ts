@@ -4,6 +4,7 @@ import { type ClickHouse, createClickHouse, migrate } from '@auditstream/clickho
 import { loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
 import { createLogger } from '@auditstream/observability';
+import { mergeFully } from '@auditstream/test';
 import { alertingConfigSchema } from '../config.js';
 import { T, testAlert } from './alert.test-helper.js';
 import { createClickHouseSink } from './clickhouse.js';
@@ -122,7 +123,7 @@ test('clickhouse sink: redelivery, a re-fire after a restart (new wall clock, an
   assert.equal(JSON.parse(got[0]?.details ?? '{}').count, 9);
   assert.equal(got[0]?.updated, iso(T + 2 * DAY + 5000));
   // Unmerged parts hold every write; FINAL (what GET /v1/alerts uses) shows one, and so does a merge.
-  await ch.command(`OPTIMIZE TABLE ${database}.alerts FINAL`);
+  await mergeFully(ch, database, 'alerts');
   const [n] = await ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${database}.alerts WHERE alert_id = '${alert.alert_id}'`);
   assert.equal(Number(n?.n), 1);
 });

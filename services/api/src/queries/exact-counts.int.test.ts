@@ -20,6 +20,7 @@ import {
   render,
   toRow,
 } from '@auditstream/clickhouse';
+import { mergeFully } from '@auditstream/test';
 import { freshDatabase, makeEvents } from '../int.test-helper.js';
 import type { TenantScope } from '../scope.js';
 import type { EventQuery } from './scope-sql.js';
@@ -93,7 +94,7 @@ before(async () => {
       rows.map((r) => toRow(r.event, r.meta, layout) as unknown as Record<string, unknown>),
     );
   });
-  await backfilled.ch.command(`OPTIMIZE TABLE \`${backfilled.database}\`.events FINAL`); // merged copies: 011's rollup counted them, events no longer holds them
+  await mergeFully(backfilled.ch, backfilled.database, 'events'); // merged copies: 011's rollup counted them, events no longer holds them
   await migrate(backfilled.ch);
 });
 
