@@ -3,6 +3,7 @@
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { fetchWaitMs } from '@auditstream/config';
 import { AuditstreamError } from '@auditstream/core';
 import { formatCpuProfileSummary, type Logger } from '@auditstream/observability';
 import type { ComponentStatus } from '@auditstream/stack';
@@ -16,7 +17,7 @@ import { runAlerting } from './sections/alerting.js';
 import { runAnchor } from './sections/anchor.js';
 import { runCollector } from './sections/collector.js';
 import { runIngestSection } from './sections/ingest.js';
-import { ALT_BATCH_AGE_MS, altAgeFigures, metricsUrlFromLog, runLatency } from './sections/latency.js';
+import { ALT_FETCH_WAIT_MS, altWaitFigures, metricsUrlFromLog, runLatency } from './sections/latency.js';
 import { clickhouseWriteLimit, exportRows, kafkaReadLimit } from './sections/limits.js';
 import { runOutage } from './sections/outage.js';
 import { runProducer } from './sections/producer.js';
@@ -203,7 +204,7 @@ export function createBench(deps: BenchDeps): Bench {
             Object.assign(
               figures,
               await runLatency(env, { rate, seconds: o.latency_seconds, pollMs: 50, settleMs: 30_000, ingestMetricsUrl: metricsUrlFromLog(ingest.output()) }),
-              { latency_batch_max_age_ms: config.ingest.batch_max_age_ms },
+              { latency_fetch_wait_ms: fetchWaitMs(config.ingest) },
             );
           });
           await section('alerting', async () => {
@@ -212,13 +213,13 @@ export function createBench(deps: BenchDeps): Bench {
             Object.assign(figures, al.result);
             await al.child.stop();
           });
-          await section('latency_age1000', async () => {
+          await section('latency_wait1000', async () => {
             // The same offered load with ingest's fetches waiting up to 1 s: what fewer, larger INSERTs cost in latency.
             await ingest.stop();
-            ingest = spawnService('ingest', { ...env.serviceEnv, AUDITSTREAM_INGEST__BATCH_MAX_AGE_MS: String(ALT_BATCH_AGE_MS) });
+            ingest = spawnService('ingest', { ...env.serviceEnv, AUDITSTREAM_INGEST__FETCH_MAX_WAIT_MS: String(ALT_FETCH_WAIT_MS) });
             children.push(ingest);
             await ingest.waitForLog(/serving \/metrics/, 120_000);
-            log(`run ${index + 1}/${o.runs}: publish → queryable latency with batch_max_age_ms ${ALT_BATCH_AGE_MS}`);
+            log(`run ${index + 1}/${o.runs}: publish → queryable latency with fetch_max_wait_ms ${ALT_FETCH_WAIT_MS}`);
             const r = await runLatency(env, {
               rate,
               seconds: o.latency_seconds,
@@ -226,7 +227,7 @@ export function createBench(deps: BenchDeps): Bench {
               settleMs: 30_000,
               ingestMetricsUrl: metricsUrlFromLog(ingest.output()),
             });
-            Object.assign(figures, altAgeFigures(r));
+            Object.assign(figures, altWaitFigures(r));
           });
         }
         await ingest.stop();

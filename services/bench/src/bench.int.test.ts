@@ -82,9 +82,9 @@ test('auditstream bench --events 20000 --runs 1 prints every row with plausible 
   }
   assert.equal(report.median.latency_queryable, report.median.latency_published, 'every latency event became queryable');
   assert.equal(
-    report.median.latency_age1000_queryable,
-    report.median.latency_age1000_published,
-    'every latency event became queryable at batch_max_age_ms 1000',
+    report.median.latency_wait1000_queryable,
+    report.median.latency_wait1000_published,
+    'every latency event became queryable at fetch_max_wait_ms 1000',
   );
   assert.ok(report.median.alert_received > 0, 'alerts came back');
 });

@@ -1,4 +1,5 @@
 import type { EventRow } from '@auditstream/clickhouse';
+import { fetchWaitMs } from '@auditstream/config';
 import { AuditstreamError, retry, withTimeout } from '@auditstream/core';
 import { kafkaCheckpointPublisher } from '@auditstream/integrity';
 import { committedOffsets, createKafkaClient, defaultTopicSpecs, ensureTopics, topicWatermarks } from '@auditstream/kafka';
@@ -237,7 +238,7 @@ export function createIngest(deps: IngestDeps): Ingest {
       fetchMinBytes: Math.min(cfg.fetch_min_bytes, fetchMaxBytes),
       fetchMaxBytes,
       fetchMaxPartitionBytes: Math.min(cfg.fetch_max_partition_bytes, fetchMaxBytes),
-      fetchMaxWaitMs: cfg.batch_max_age_ms,
+      fetchMaxWaitMs: fetchWaitMs(cfg),
       partitionsConsumedConcurrently: cfg.partitions_consumed_concurrently,
     },
     {

@@ -8,6 +8,6 @@ export { type AlertingSection, alertingSection } from './sections/alerting.js';
 export { type ApiSection, apiSection } from './sections/api.js';
 export * as sections from './sections/common.js';
 export { type EncryptionSection, encryptionSection } from './sections/encryption.js';
-export { DEFAULT_SEVERITY_RULES, type IngestSection, ingestSection, type RedactPattern, type SeverityRule } from './sections/ingest.js';
+export { DEFAULT_SEVERITY_RULES, fetchWaitMs, type IngestSection, ingestSection, type RedactPattern, type SeverityRule } from './sections/ingest.js';
 export { type IntegritySection, integritySection } from './sections/integrity.js';
 export { type ProducerSection, producerSection } from './sections/producer.js';

@@ -129,12 +129,12 @@ export async function runLatency(
 }
 
 /**
- * The second latency run's ingest batch_max_age_ms: the first runs with the configured one (default
+ * The second latency run's ingest fetch_max_wait_ms: the first runs with the configured wait (default
  * 250); this one shows what fewer, larger INSERTs at low traffic cost in latency.
  */
-export const ALT_BATCH_AGE_MS = 1000;
+export const ALT_FETCH_WAIT_MS = 1000;
 
-/** The second run's figures, named `latency_age1000_*` beside the first run's. */
-export function altAgeFigures(r: LatencyResult): Record<string, number> {
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/^latency_/, `latency_age${ALT_BATCH_AGE_MS}_`), v]));
+/** The second run's figures, named `latency_wait1000_*` beside the first run's. */
+export function altWaitFigures(r: LatencyResult): Record<string, number> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/^latency_/, `latency_wait${ALT_FETCH_WAIT_MS}_`), v]));
 }

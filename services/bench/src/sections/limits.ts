@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fetchWaitMs } from '@auditstream/config';
 import { AuditstreamError, uniqueName, withTimeout } from '@auditstream/core';
 import type { AppConfig, RunEnv } from '../env.js';
 import { perSecond } from '../stats.js';
@@ -27,7 +28,7 @@ export async function kafkaReadLimit(env: RunEnv, config: AppConfig, events: num
     minBytes: ing.fetch_min_bytes,
     maxBytes: ing.fetch_max_bytes,
     maxBytesPerPartition: ing.fetch_max_partition_bytes,
-    maxWaitTimeInMs: ing.batch_max_age_ms,
+    maxWaitTimeInMs: fetchWaitMs(ing),
   });
   let seen = 0;
   let tFirst = 0;

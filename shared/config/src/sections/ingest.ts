@@ -57,11 +57,14 @@ export const ingestSection = z
       .default(16 * MiB)
       .describe('Flush the batch when the Kafka messages it holds add up to this many bytes.'),
     batch_max_age_ms: positiveInt()
+      .default(1000)
+      .describe('Flush the batch when its oldest row has waited this long (within a large fetch round); a fetch also waits no longer than this.'),
+    fetch_max_wait_ms: positiveInt()
       .default(250)
       .describe(
-        'Flush the batch when its oldest row has waited this long; also the longest a fetch waits on the broker for data. Larger: fewer, bigger INSERTs at low traffic, later queryable (docs/ingest.md#latency).',
+        'The longest a fetch waits on the broker for fetch_min_bytes (and at most batch_max_age_ms): at low traffic, about how long an event waits before ingest reads it (docs/ingest.md#latency).',
       ),
-    fetch_min_bytes: positiveInt().default(MiB).describe('The broker answers a fetch once this many bytes are ready (or after batch_max_age_ms).'),
+    fetch_min_bytes: positiveInt().default(MiB).describe('The broker answers a fetch once this many bytes are ready (or after fetch_max_wait_ms).'),
     fetch_max_bytes: positiveInt()
       .default(16 * MiB)
       .describe('Most bytes one fetch returns across partitions: with the batch limits, bounds what the service holds in memory.'),
@@ -118,3 +121,8 @@ export const ingestSection = z
   .prefault({});
 
 export type IngestSection = z.infer<typeof ingestSection>;
+
+/** How long a fetch waits on the broker: fetch_max_wait_ms, capped by batch_max_age_ms. */
+export function fetchWaitMs(cfg: Pick<IngestSection, 'fetch_max_wait_ms' | 'batch_max_age_ms'>): number {
+  return Math.min(cfg.fetch_max_wait_ms, cfg.batch_max_age_ms);
+}
