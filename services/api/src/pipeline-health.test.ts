@@ -4,16 +4,19 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { createPipelineHealth } from './pipeline-health.js';
 
-const ALERTING = `# HELP auditstream_alerting_sink_failures_total Failed delivery attempts
-# TYPE auditstream_alerting_sink_failures_total counter
-auditstream_alerting_sink_failures_total{sink="webhook",error_type="HTTP_503"} 4
-auditstream_alerting_sink_failures_total{sink="webhook",error_type="TIMEOUT"} 1
-auditstream_alerting_sink_failures_total{sink="slack",error_type="HTTP_429"} 2
-auditstream_alerting_sink_deliveries_total{sink="webhook",result="delivered"} 10
-auditstream_alerting_sink_deliveries_total{sink="webhook",result="failed"} 1
-auditstream_alerting_sink_queue_depth{sink="webhook"} 3
-odd_metric{label="a \\"quoted\\" value"} 1.5e3
-`;
+// The alerting service's /metrics page, as [metric, labels, value] lines.
+const ALERTING = (
+  [
+    ['auditstream_alerting_sink_failures_total', 'sink="webhook",error_type="HTTP_500"', 2],
+    ['auditstream_alerting_sink_failures_total', 'sink="webhook",error_type="TIMEOUT"', 3],
+    ['auditstream_alerting_sink_failures_total', 'sink="slack",error_type="HTTP_429"', 2],
+    ['auditstream_alerting_sink_deliveries_total', 'sink="webhook",result="delivered"', 10],
+    ['auditstream_alerting_sink_deliveries_total', 'sink="webhook",result="failed"', 1],
+    ['auditstream_alerting_sink_queue_depth', 'sink="webhook"', 3],
+  ] as const
+)
+  .map(([name, labels, value]) => `${name}{${labels}} ${value}`)
+  .join('\n');
 
 test('alert delivery failures by sink from a /metrics page; an unreachable ingest is reported, not thrown', async () => {
   // A real HTTP server serving a metrics page (the alerting service's format).
