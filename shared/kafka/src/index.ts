@@ -4,4 +4,12 @@ export { KAFKA_ERROR_CODES, type KafkaErrorCode } from './error-codes.js';
 export { committedOffsets, offsetsAtTime, topicWatermarks, type Watermarks, withAdmin } from './offsets.js';
 export { type OffsetRange, type ReadRangesOptions, rangesToEnd, readRanges } from './range-reader.js';
 export { isRetriableKafkaError } from './retriable.js';
-export { defaultTopicSpecs, type EnsureTopicsOptions, type EnsureTopicsResult, ensureTopics, type TopicSpec, type TopicsConfig } from './topics.js';
+export {
+  defaultTopicSpecs,
+  deleteTopics,
+  type EnsureTopicsOptions,
+  type EnsureTopicsResult,
+  ensureTopics,
+  type TopicSpec,
+  type TopicsConfig,
+} from './topics.js';

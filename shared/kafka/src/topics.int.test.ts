@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AuditstreamError, uniqueName } from '@auditstream/core';
 import { createKafkaClient } from './client.js';
-import { defaultTopicSpecs, ensureTopics } from './topics.js';
+import { defaultTopicSpecs, deleteTopics, ensureTopics } from './topics.js';
 
 const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
 
@@ -56,4 +56,24 @@ test('ensureTopics creates what is missing, leaves what exists, and names the to
     ensureTopics(kafka, { topics: [{ name: 'bad name!', partitions: 1, replicationFactor: 1 }] }),
     (e: unknown) => e instanceof AuditstreamError && e.code === 'TOPIC_INVALID',
   );
+});
+
+test('deleteTopics deletes every named topic, counts an absent one as deleted, and returns once none is listed', async () => {
+  const kafka = createKafkaClient({ brokers, client_id: 'test' }, { component: 'topics-test' });
+  const prefix = uniqueName('deltopics');
+  const names = [`${prefix}.a`, `${prefix}.b`];
+  await ensureTopics(kafka, { topics: names.map((name) => ({ name, partitions: 2, replicationFactor: 1 })) });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    assert.deepEqual((await admin.listTopics()).filter((t) => t.startsWith(prefix)).sort(), names);
+    await deleteTopics(kafka, [...names, `${prefix}.never`]);
+    assert.deepEqual(
+      (await admin.listTopics()).filter((t) => t.startsWith(prefix)),
+      [],
+    );
+    await deleteTopics(kafka, names); // again: nothing left to delete
+  } finally {
+    await admin.disconnect();
+  }
 });

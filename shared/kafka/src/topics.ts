@@ -1,5 +1,6 @@
-import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
+import { AuditstreamError, type MinimalLogger, retry } from '@auditstream/core';
 import type { Admin, Kafka } from 'kafkajs';
+import { withAdmin } from './offsets.js';
 
 /** One topic auditstream needs. `configs` are Kafka topic configs (retention.ms, ...). */
 export interface TopicSpec {
@@ -153,4 +154,30 @@ async function describeExisting(
     }
     return { name: spec.name, partitions };
   });
+}
+
+/**
+ * Deletes topics and waits until the broker no longer lists them (absent ones count as deleted).
+ * A busy broker can time a DeleteTopics out, or list the topic for a moment after answering, so
+ * each round is retried: cleanup that leaves nothing behind under load. Throws the last error
+ * after `attempts` rounds.
+ */
+export async function deleteTopics(kafka: Kafka, topics: readonly string[], options: { attempts?: number; timeoutMs?: number } = {}): Promise<void> {
+  if (topics.length === 0) return;
+  await retry(
+    () =>
+      withAdmin(kafka, async (admin) => {
+        const listed = new Set(await admin.listTopics());
+        const left = topics.filter((t) => listed.has(t));
+        if (left.length === 0) return;
+        await admin.deleteTopics({ topics: left, timeout: options.timeoutMs ?? 10_000 }).catch((err: unknown) => {
+          if ((err as { type?: unknown })?.type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw err;
+        });
+        const still = new Set(await admin.listTopics());
+        const remaining = left.filter((t) => still.has(t));
+        if (remaining.length > 0)
+          throw new AuditstreamError('TOPIC_DELETE_PENDING', `topics still listed after deletion: ${remaining.join(', ')}`, { retriable: true });
+      }),
+    { max_attempts: options.attempts ?? 5, initial_delay_ms: 200, max_delay_ms: 2000, shouldRetry: () => true },
+  );
 }

@@ -15,7 +15,7 @@
 // - publish latency: SDK publish() → receipt at a steady `rate` for `paced_seconds`, not saturated.
 import { createCodec } from '@auditstream/codec';
 import { AuditstreamError, isRetriable, retry, uniqueName, uuidv7 } from '@auditstream/core';
-import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics, ensureTopics } from '@auditstream/kafka';
 import { createAuditProducer, createEventNormalizer, type PublishInput } from '@auditstream/producer';
 import { type Kafka, type Message, Partitioners } from 'kafkajs';
 import { Registry } from 'prom-client';
@@ -218,21 +218,19 @@ export async function runProducerBench(options: ProducerBenchOptions): Promise<P
 
   async function withTopic<T>(fn: (topic: string) => Promise<T>): Promise<T> {
     const topic = uniqueName(o.prefix);
-    // A busy broker sometimes answers a CreateTopics with UNKNOWN_TOPIC_OR_PARTITION; ensureTopics
-    // is idempotent, so asking again is safe.
-    await retry(() => ensureTopics(kafka, { topics: [{ name: topic, partitions: o.partitions, replicationFactor: 1 }] }), {
-      max_attempts: 4,
-      initial_delay_ms: 200,
-      shouldRetry: (err) => isRetriable(err) || (err instanceof AuditstreamError && err.code === 'TOPIC_CREATE_FAILED'),
-      ...(signal ? { signal } : {}),
-    });
     try {
+      // A busy broker sometimes answers a CreateTopics with UNKNOWN_TOPIC_OR_PARTITION; ensureTopics
+      // is idempotent, so asking again is safe. Inside the try: an abort during a retry may leave
+      // the topic created, and the cleanup must still find it.
+      await retry(() => ensureTopics(kafka, { topics: [{ name: topic, partitions: o.partitions, replicationFactor: 1 }] }), {
+        max_attempts: 4,
+        initial_delay_ms: 200,
+        shouldRetry: (err) => isRetriable(err) || (err instanceof AuditstreamError && err.code === 'TOPIC_CREATE_FAILED'),
+        ...(signal ? { signal } : {}),
+      });
       return await fn(topic);
     } finally {
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-      await admin.disconnect();
+      await deleteTopics(kafka, [topic]).catch(() => {});
     }
   }
 
