@@ -1,6 +1,7 @@
 import { AuditstreamError, type MinimalLogger, retry } from '@auditstream/core';
 import type { Admin, Kafka } from 'kafkajs';
 import { withAdmin } from './offsets.js';
+import { isRetriableKafkaError } from './retriable.js';
 
 /** One topic auditstream needs. `configs` are Kafka topic configs (retention.ms, ...). */
 export interface TopicSpec {
@@ -159,8 +160,8 @@ async function describeExisting(
 /**
  * Deletes topics and waits until the broker no longer lists them (absent ones count as deleted).
  * A busy broker can time a DeleteTopics out, or list the topic for a moment after answering, so
- * each round is retried: cleanup that leaves nothing behind under load. Throws the last error
- * after `attempts` rounds.
+ * each round is retried while the failure is retriable: cleanup that leaves nothing behind under
+ * load. Throws the last error after `attempts` rounds (at once when it is not retriable).
  */
 export async function deleteTopics(kafka: Kafka, topics: readonly string[], options: { attempts?: number; timeoutMs?: number } = {}): Promise<void> {
   if (topics.length === 0) return;
@@ -178,6 +179,6 @@ export async function deleteTopics(kafka: Kafka, topics: readonly string[], opti
         if (remaining.length > 0)
           throw new AuditstreamError('TOPIC_DELETE_PENDING', `topics still listed after deletion: ${remaining.join(', ')}`, { retriable: true });
       }),
-    { max_attempts: options.attempts ?? 5, initial_delay_ms: 200, max_delay_ms: 2000, shouldRetry: () => true },
+    { max_attempts: options.attempts ?? 5, initial_delay_ms: 200, max_delay_ms: 2000, shouldRetry: isRetriableKafkaError },
   );
 }
