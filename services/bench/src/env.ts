@@ -7,7 +7,7 @@ import { type ClickHouse, createClickHouse, migrate } from '@auditstream/clickho
 import type { AuditstreamConfig, DeepReadonly } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
 import { generateSigningKey } from '@auditstream/integrity';
-import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics, ensureTopics, withAdmin } from '@auditstream/kafka';
 import type { Logger } from '@auditstream/observability';
 import type { Kafka } from 'kafkajs';
 
@@ -100,11 +100,12 @@ export async function createRunEnv(deps: EnvDeps): Promise<RunEnv> {
       if (!keep) {
         // The anchor's Kafka table goes first, so ClickHouse stops consuming before its topic is deleted.
         for (const d of [anchorDatabase, limitDatabase, database]) await ch.command(`DROP DATABASE IF EXISTS ${d}`).catch(() => {});
-        const admin = kafka.admin();
-        await admin.connect();
-        await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => {});
-        await admin.deleteGroups(Object.values(groups)).catch(() => {});
-        await admin.disconnect();
+        const runTopics = Object.values(topics);
+        // Never thrown out of the clean-up (the run's figures matter more), but never silent: a topic left behind is said.
+        await deleteTopics(kafka, runTopics).catch((err: unknown) =>
+          deps.logger.warn({ topics: runTopics, err }, `bench topics not deleted: ${runTopics.join(', ')}`),
+        );
+        await withAdmin(kafka, (admin) => admin.deleteGroups(Object.values(groups))).catch(() => {});
       }
       await ch.close();
       rmSync(dir, { recursive: true, force: true });

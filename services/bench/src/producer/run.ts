@@ -230,7 +230,9 @@ export async function runProducerBench(options: ProducerBenchOptions): Promise<P
       });
       return await fn(topic);
     } finally {
-      await deleteTopics(kafka, [topic]).catch(() => {});
+      await deleteTopics(kafka, [topic]).catch((err: unknown) =>
+        o.log(`warning: benchmark topic ${topic} not deleted: ${err instanceof Error ? err.message : String(err)}`),
+      );
     }
   }
 

@@ -6,7 +6,7 @@ import { committedOffsets, ensureTopics, rangesToEnd, readRanges, topicWatermark
 import type { RunEnv } from '../../env.js';
 import type { RunFigures } from '../../report.js';
 import { perSecond } from '../../stats.js';
-import { type ClusterRoundOptions, checkAlive, type Drop, load1, spawnMany, tails } from './options.js';
+import { type ClusterRoundOptions, checkAlive, type Drop, dropTopics, load1, spawnMany, tails } from './options.js';
 
 /**
  * Rules left out of the 1-vs-3 comparison of incidents: event_loss takes the first sequence number
@@ -69,7 +69,7 @@ export async function drainAlerting(
   const repartition = `${env.topics.events}.a${k}.repartition`;
   const alerts = `${env.topics.events}.a${k}.alerts`;
   await ensureTopics(env.kafka, { topics: [{ name: alerts, partitions: 1, replicationFactor: o.replicationFactor }] });
-  drop(() => withAdmin(env.kafka, (a) => a.deleteTopics({ topics: [alerts, repartition] })).catch(() => {}));
+  dropTopics(drop, env.kafka, [alerts, repartition], o);
   drop(() => withAdmin(env.kafka, (a) => a.deleteGroups([group, `${group}.repartition`])).catch(() => {}));
   const childEnv = {
     ...env.serviceEnv,

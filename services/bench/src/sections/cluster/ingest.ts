@@ -7,7 +7,7 @@ import { countStored } from '@auditstream/workload';
 import type { RunEnv } from '../../env.js';
 import type { RunFigures } from '../../report.js';
 import { perSecond } from '../../stats.js';
-import { type ClusterRoundOptions, checkAlive, type Drop, load1, spawnMany, tails } from './options.js';
+import { type ClusterRoundOptions, checkAlive, type Drop, dropTopics, load1, spawnMany, tails } from './options.js';
 
 export async function drainIngest(env: RunEnv, k: number, o: ClusterRoundOptions, drop: Drop): Promise<RunFigures> {
   const database = `${env.id}_i${k}`;
@@ -19,7 +19,7 @@ export async function drainIngest(env: RunEnv, k: number, o: ClusterRoundOptions
   });
   await migrate(ch, { database, cluster: o.cluster });
   await ensureTopics(env.kafka, { topics: Object.values(topics).map((name) => ({ name, partitions: o.partitions, replicationFactor: o.replicationFactor })) });
-  drop(() => withAdmin(env.kafka, (a) => a.deleteTopics({ topics: Object.values(topics) })).catch(() => {}));
+  dropTopics(drop, env.kafka, Object.values(topics), o);
   const group = `${database}_ingest`;
   drop(() => withAdmin(env.kafka, (a) => a.deleteGroups([group])).catch(() => {}));
   const childEnv = {

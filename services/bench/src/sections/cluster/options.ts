@@ -3,6 +3,8 @@
 import { loadavg } from 'node:os';
 import type { ClickHouse } from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
+import type { Kafka } from 'kafkajs';
 import { type ServiceChild, spawnService } from '../../procs.js';
 
 export const INGEST_SIDES = [1, 2] as const;
@@ -31,6 +33,18 @@ export interface ClusterRoundOptions {
 
 /** Registers a clean-up (topics, groups, databases) that runs after the whole run, last in first. */
 export type Drop = (d: () => Promise<unknown>) => void;
+
+/**
+ * Registers the deletion of a side's topics (absent ones, such as a repartition topic no instance
+ * created, count as deleted). A failure does not fail the run but is logged, naming the topics.
+ */
+export function dropTopics(drop: Drop, kafka: Kafka, topics: readonly string[], o: Pick<ClusterRoundOptions, 'log'>): void {
+  drop(() =>
+    deleteTopics(kafka, topics).catch((err: unknown) =>
+      o.log(`  warning: topics not deleted: ${topics.join(', ')}: ${err instanceof Error ? err.message : String(err)}`),
+    ),
+  );
+}
 
 export const load1 = () => loadavg()[0] as number;
 
