@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeAlert, encodeGroupKey, keyPartition } from '@auditstream/alerting';
 import { uniqueName } from '@auditstream/core';
+import { deleteTopics, withAdmin } from '@auditstream/kafka';
 import {
   type AlertingChild,
   collectTopic,
@@ -43,15 +44,15 @@ before(async () => {
 
 after(async () => {
   for (const c of children) await c?.stop('SIGKILL');
-  if (env) {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [alertsTopic, `${env.topic}.alerting-repartition`] }).catch(() => undefined);
-    await admin.deleteGroups([group, `${group}.repartition`]).catch(() => undefined);
-    await admin.disconnect();
-    await env.cleanup().catch(() => undefined);
+  try {
+    if (env) await deleteTopics(env.kafka, [alertsTopic, `${env.topic}.alerting-repartition`]);
+  } finally {
+    if (env) {
+      await withAdmin(env.kafka, (admin) => admin.deleteGroups([group, `${group}.repartition`])).catch(() => undefined);
+      await env.cleanup().catch(() => undefined);
+    }
+    await cluster?.stop();
   }
-  await cluster?.stop();
 });
 
 /** Incidents stored by the ClickHouse sink: alert ids per `rule_id group_key` (through the Distributed table). */

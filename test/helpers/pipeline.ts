@@ -6,6 +6,7 @@ import { createClickHouse } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { uniqueName } from '@auditstream/core';
 import { clickhouseWriter, createIngest, detectLayout, integrityFromConfig } from '@auditstream/ingest';
+import { deleteTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { createTestEnv, quietLogger, type TestEnv } from '@auditstream/test';
 import type { Registry } from 'prom-client';
@@ -35,12 +36,12 @@ export async function startPipeline(o: { name: string; partitions: number; rules
   const services: { stop(): Promise<unknown> }[] = [];
   const stop = async () => {
     for (const s of services.reverse()) await s.stop();
-    const admin = env.kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => {});
-    await admin.disconnect();
-    await env.cleanup();
-    rmSync(rulesDir, { recursive: true, force: true });
+    try {
+      await deleteTopics(env.kafka, [alertsTopic]);
+    } finally {
+      await env.cleanup();
+      rmSync(rulesDir, { recursive: true, force: true });
+    }
   };
   try {
     const admin = env.kafka.admin();

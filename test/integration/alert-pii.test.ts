@@ -7,6 +7,7 @@ import { createClickHouse, sql, table } from '@auditstream/clickhouse';
 import { createCodec } from '@auditstream/codec';
 import { uniqueName } from '@auditstream/core';
 import { createLocalKeyWrapper, createSubjectKeyStore, eraseSubject } from '@auditstream/crypto';
+import { deleteTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { createTestEnv, loginEvent, type TestEnv, type WebhookHit, waitFor, webhookReceiver } from '@auditstream/test';
 import type { FastifyInstance } from 'fastify';
@@ -86,11 +87,11 @@ after(async () => {
   await alerting?.stop();
   await app?.close();
   await hook?.close();
-  const admin = env?.kafka.admin();
-  await admin?.connect();
-  await admin?.deleteTopics({ topics: [alertsTopic] }).catch(() => undefined);
-  await admin?.disconnect();
-  await env?.cleanup();
+  try {
+    if (env) await deleteTopics(env.kafka, [alertsTopic]);
+  } finally {
+    await env?.cleanup();
+  }
 });
 
 async function storedRows(): Promise<Array<{ rule_id: string; details: string }>> {

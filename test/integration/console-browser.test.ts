@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { createApiKey } from '@auditstream/api';
 import { repoRoot, uniqueName } from '@auditstream/core';
 import { type ExportManifest, generateKeyFiles, MANIFEST_TYPE } from '@auditstream/integrity';
+import { deleteTopics } from '@auditstream/kafka';
 import { createAuditProducer } from '@auditstream/producer';
 import {
   type Child,
@@ -180,14 +181,12 @@ describe('the web console in chromium', { timeout: 240_000 }, () => {
     await issuer?.close();
     await alerting?.stop();
     await ingest?.stop();
-    if (alertsTopic) {
-      const admin = env.kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [alertsTopic] }).catch(() => undefined);
-      await admin.disconnect();
+    try {
+      if (alertsTopic) await deleteTopics(env.kafka, [alertsTopic]);
+    } finally {
+      await env?.cleanup();
+      if (keyDir) rmSync(keyDir, { recursive: true, force: true });
     }
-    await env?.cleanup();
-    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
 
   test('the console is served with a strict CSP and no inline script', async () => {

@@ -26,6 +26,7 @@ import {
   recordDlqDecisions,
   verifyStore,
 } from '@auditstream/integrity';
+import { deleteTopics } from '@auditstream/kafka';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
 import { testConfig, testKafka } from '@auditstream/test';
 import type { Kafka, Producer } from 'kafkajs';
@@ -98,10 +99,7 @@ before(async () => {
 
 after(async () => {
   await producer?.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [CHECKPOINTS] }).catch(() => {});
-  await admin.disconnect();
+  await deleteTopics(kafka, [CHECKPOINTS]);
   await ch.command(`DROP DATABASE IF EXISTS ${DB}`);
   await ch.close();
 });

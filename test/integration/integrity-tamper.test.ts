@@ -38,6 +38,7 @@ import {
   type VerifyStoreOptions,
   verifyStore,
 } from '@auditstream/integrity';
+import { deleteTopics, withAdmin } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { testConfig, testKafka } from '@auditstream/test';
 import type { Kafka, Producer } from 'kafkajs';
@@ -206,13 +207,13 @@ before(async () => {
 
 after(async () => {
   await producer?.disconnect();
-  const kadmin = kafka.admin();
-  await kadmin.connect();
-  await kadmin.deleteTopics({ topics: [EVENTS, CHECKPOINTS] }).catch(() => {});
-  await kadmin.deleteGroups([GROUP]).catch(() => {});
-  await kadmin.disconnect();
-  for (const db of created) await admin.command(`DROP DATABASE IF EXISTS ${db}`);
-  await admin.close();
+  try {
+    await deleteTopics(kafka, [EVENTS, CHECKPOINTS]);
+  } finally {
+    await withAdmin(kafka, (kadmin) => kadmin.deleteGroups([GROUP])).catch(() => {});
+    for (const db of created) await admin.command(`DROP DATABASE IF EXISTS ${db}`);
+    await admin.close();
+  }
 });
 
 describe('tamper evidence on the real ClickHouse and Kafka', () => {

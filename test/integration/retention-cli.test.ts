@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot, uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { testConfig, testKafka } from '@auditstream/test';
 
 test('auditstream retention apply records the run as an audit event on the events topic', async () => {
@@ -32,11 +33,11 @@ test('auditstream retention apply records the run as an audit event on the event
     assert.match(String(event.action), /^retention\./);
     assert.equal(event.category, 'admin');
   } finally {
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
     const { createClient } = await import('@clickhouse/client');
     const c = createClient({ url: testConfig().clickhouse.url });
     await c.command({ query: `DROP DATABASE IF EXISTS ${database}` }).catch(() => {});
     await c.close();
+    await deleteTopics(kafka, [topic]);
   }
 });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createCodec } from '@auditstream/codec';
 import { repoRoot, uniqueName } from '@auditstream/core';
-import { createKafkaClient } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics } from '@auditstream/kafka';
 
 const root = repoRoot();
 const brokers = (process.env.AUDITSTREAM_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
@@ -39,10 +39,7 @@ function npm(args: string[], cwd: string, timeoutMs: number): string {
 
 after(async () => {
   rmSync(work, { recursive: true, force: true });
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-  await admin.disconnect();
+  await deleteTopics(kafka, [topic]);
 });
 
 test('npm pack → npm install in a fresh folder → plain node publishes and gets receipts', { timeout: 600_000 }, async () => {

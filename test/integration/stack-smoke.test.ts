@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { repoRoot, uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { testConfig, testKafka } from '@auditstream/test';
 import { createClient } from '@clickhouse/client';
 
@@ -29,8 +30,8 @@ test('kafkajs creates a topic, then produces and consumes a message', async () =
   after(async () => {
     await consumer.disconnect();
     await producer.disconnect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
+    await deleteTopics(kafka, [topic]);
   });
   await admin.connect();
   assert.equal(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true }), true);

@@ -11,7 +11,7 @@ import { type ClickHouse, createClickHouse, localDatabase, migrate } from '@audi
 import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
 import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
-import { createKafkaClient, defaultTopicSpecs, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, defaultTopicSpecs, deleteTopics, ensureTopics, withAdmin } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { countStored } from '@auditstream/workload';
 import { type Kafka, Partitioners } from 'kafkajs';
@@ -82,18 +82,19 @@ export async function createTestEnv(options: { partitions?: number; clickhouseUr
     ch,
     config,
     async cleanup() {
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.deleteTopics({ topics: [topic, dlq, checkpoints] }).catch(() => {});
-      await admin.deleteGroups([group]).catch(() => {});
-      await admin.disconnect();
-      // On a cluster the data is in `<db>_local` on every server and `<db>` (Distributed) is on every
-      // server too: both dropped ON CLUSTER, the Distributed one first (it reads the local tables).
-      const { cluster } = config.clickhouse;
-      for (const db of cluster ? [database, localDatabase(database)] : [database])
-        await ch.command(`DROP DATABASE IF EXISTS ${db}${cluster ? ` ON CLUSTER ${cluster}` : ''}`).catch(() => {});
-      await ch.close();
-      rmSync(keyDir, { recursive: true, force: true });
+      // A topic that cannot be deleted fails the test, after the rest is cleaned up.
+      try {
+        await deleteTopics(kafka, [topic, dlq, checkpoints]);
+      } finally {
+        await withAdmin(kafka, (admin) => admin.deleteGroups([group])).catch(() => {});
+        // On a cluster the data is in `<db>_local` on every server and `<db>` (Distributed) is on every
+        // server too: both dropped ON CLUSTER, the Distributed one first (it reads the local tables).
+        const { cluster } = config.clickhouse;
+        for (const db of cluster ? [database, localDatabase(database)] : [database])
+          await ch.command(`DROP DATABASE IF EXISTS ${db}${cluster ? ` ON CLUSTER ${cluster}` : ''}`).catch(() => {});
+        await ch.close();
+        rmSync(keyDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { uniqueName, uuidv7 } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { createAuditProducer, type PublishInput } from '@auditstream/producer';
 import { testKafka, waitFor } from '@auditstream/test';
@@ -100,10 +101,7 @@ async function backlogThenAlerting(name: string, events: PublishInput[], config:
   cleanups.push(async () => {
     // Scaled out, alerting created its repartition topic.
     if (!config.repartition) return;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.deleteTopics({ topics: [repartitionTopicName(parsed, topics.events)] }).catch(() => undefined);
-    await admin.disconnect();
+    await deleteTopics(kafka, [repartitionTopicName(parsed, topics.events)]);
   });
   await app.start();
   cleanups.push(() => app.stop());

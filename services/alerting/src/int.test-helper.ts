@@ -1,5 +1,6 @@
 import { createCodec } from '@auditstream/codec';
 import { uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import type { AuditEventInput } from '@auditstream/schemas';
 import type { Kafka } from 'kafkajs';
 import type { AlertDelivery } from './alert.js';
@@ -27,12 +28,7 @@ export async function createTopics(kafka: Kafka, prefix: string, partitions = 3)
   return {
     events,
     alerts,
-    async drop() {
-      const a = kafka.admin();
-      await a.connect();
-      await a.deleteTopics({ topics: [events, alerts] }).catch(() => undefined);
-      await a.disconnect();
-    },
+    drop: () => deleteTopics(kafka, [events, alerts]),
   };
 }
 

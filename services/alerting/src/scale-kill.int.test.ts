@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { type AlertingChild, firedByIncident, groupAssignment, produceKeyed, scrape, spawnAlerting, testKafka, waitFor } from '@auditstream/test';
 import { encodeGroupKey } from './alert.js';
 import { createTopics, login } from './int.test-helper.js';
@@ -37,10 +38,7 @@ before(async () => {
 after(async () => {
   for (const c of children) if (c) await c.stop('SIGKILL');
   await topics?.drop();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [`${topics.events}.alerting-repartition`] }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopics(kafka, [`${topics.events}.alerting-repartition`]);
 });
 
 test('kill -9 one of three instances mid brute force and mid spraying: each incident alerted exactly once', async () => {

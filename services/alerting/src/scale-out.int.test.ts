@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { firedByIncident, groupAssignment, produceKeyed, testKafka, waitFor } from '@auditstream/test';
 import { Registry } from 'prom-client';
@@ -58,10 +59,7 @@ before(async () => {
 after(async () => {
   for (const a of apps) await a.stop().catch(() => undefined);
   await topics?.drop();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [alerts3, `${topics.events}.alerting-repartition`] }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopics(kafka, [alerts3, `${topics.events}.alerting-repartition`]);
 });
 
 test('3 instances with the repartition stage fire the same alerts as 1 instance, each once', async () => {

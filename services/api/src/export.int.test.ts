@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { rawEventRowCount } from '@auditstream/clickhouse';
 import { uniqueName } from '@auditstream/core';
 import { type ExportManifest, generateSigningKey } from '@auditstream/integrity';
-import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics, ensureTopics } from '@auditstream/kafka';
 import { createApiKey } from './api-keys.js';
 import { baseConfig, freshDatabase, insert, makeEvents, qs } from './int.test-helper.js';
 
@@ -89,11 +89,11 @@ after(async () => {
     c.kill('SIGTERM');
     await exited;
   }
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-  await admin.disconnect();
-  await db?.drop();
+  try {
+    await deleteTopics(kafka, [topic]);
+  } finally {
+    await db?.drop();
+  }
 });
 
 /** Streams an export, counting lines (and optionally checking ids), sampling the API's RSS. */

@@ -5,7 +5,7 @@ import { type AuditEventInput, type ClickHouse, createClickHouse, insertEvents, 
 import { createCodec } from '@auditstream/codec';
 import { configSchema, loadConfig } from '@auditstream/config';
 import { uniqueName, uuidv7 } from '@auditstream/core';
-import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics, ensureTopics } from '@auditstream/kafka';
 import { createLogger, type Logger } from '@auditstream/observability';
 import { type AuditProducer, createAuditProducer } from '@auditstream/producer';
 import type { AuditEvent } from '@auditstream/schemas';
@@ -171,8 +171,6 @@ export async function auditTopic(): Promise<{
   await ensureTopics(kafka, { topics: [{ name: topic, partitions: 1, replicationFactor: 1 }] });
   const producer = createAuditProducer({ kafka, topic, linger_ms: 1 });
   const codec = createCodec();
-  const admin = kafka.admin();
-  await admin.connect();
   return {
     topic,
     kafka,
@@ -205,8 +203,7 @@ export async function auditTopic(): Promise<{
     },
     async close() {
       await producer.close({ timeout_ms: 5000 });
-      await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-      await admin.disconnect();
+      await deleteTopics(kafka, [topic]);
     },
   };
 }

@@ -5,6 +5,7 @@ import type { Admin } from 'kafkajs';
 import { createKafkaClient } from './client.js';
 import { committedOffsets, offsetsAtTime, topicWatermarks, withAdmin } from './offsets.js';
 import { rangesToEnd, readRanges } from './range-reader.js';
+import { deleteTopics } from './topics.js';
 
 // The topic-range reader and offset helpers against the real Kafka: two partitions, 5 and 3
 // messages, values `p<partition>-<i>`.
@@ -30,8 +31,11 @@ before(async () => {
 });
 
 after(async () => {
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
+  try {
+    await deleteTopics(kafka, [topic]);
+  } finally {
+    await admin.disconnect();
+  }
 });
 
 async function read(ranges: Parameters<typeof readRanges>[0]['ranges'], stopAfter = Number.POSITIVE_INFINITY) {

@@ -24,8 +24,14 @@ test('ensureTopics creates what is missing, leaves what exists, and names the to
     {},
   );
   t.after(async () => {
-    await admin.deleteTopics({ topics: specs.map((s) => s.name) }).catch(() => {});
-    await admin.disconnect();
+    try {
+      await deleteTopics(
+        kafka,
+        specs.map((s) => s.name),
+      );
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   const first = await ensureTopics(kafka, { topics: specs });

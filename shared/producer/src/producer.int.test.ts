@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { AuditstreamError, uniqueName, uuidv7 } from '@auditstream/core';
-import { createKafkaClient, ensureTopics } from '@auditstream/kafka';
+import { createKafkaClient, deleteTopics, ensureTopics } from '@auditstream/kafka';
 import avro from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { createAuditProducer, type PublishReceipt } from './index.js';
@@ -35,8 +35,11 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }, partitions
   const admin = kafka.admin();
   await admin.connect();
   t.after(async () => {
-    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
-    await admin.disconnect();
+    try {
+      await deleteTopics(kafka, [topic]);
+    } finally {
+      await admin.disconnect();
+    }
   });
   return { kafka, topic, admin };
 }

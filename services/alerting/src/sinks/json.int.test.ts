@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
+import { deleteTopics } from '@auditstream/kafka';
 import { testKafka, waitFor } from '@auditstream/test';
 import type { Producer } from 'kafkajs';
 import { alertingConfigSchema } from '../config.js';
@@ -16,10 +17,7 @@ let producer: Producer | undefined;
 
 after(async () => {
   await producer?.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopics(kafka, [topic]);
 });
 
 const alert = testAlert({ summary: '6 failed logins for alice' });
