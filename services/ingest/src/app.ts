@@ -21,6 +21,7 @@ import { processMessage } from './pipeline/process.js';
 import { createReuseTracker } from './pipeline/reuse.js';
 import { createSink, type StorageWriter } from './pipeline/sink.js';
 import { createSource, type Source } from './pipeline/source.js';
+import { timedInsert } from './pipeline/stage-time.js';
 import type { EventValidator } from './pipeline/validate.js';
 
 /** What ingest needs from storage besides writing: readiness, and waiting until it answers at start. */
@@ -135,25 +136,33 @@ export function createIngest(deps: IngestDeps): Ingest {
       : undefined;
   // Chain values are set on the rows by the chainer right before the INSERT (and re-set on a retry or bisection).
   const observeReuse = createReuseTracker({ metrics, logger: log });
-  const plainInsert = async (rows: EventRow[]) => {
-    await (writer as StorageWriter<EventRow>).insert(rows);
-    observeReuse(rows);
-  };
-  const insert = integrity ? integrity.wrapInsert(plainInsert) : plainInsert;
+  const insert = timedInsert(
+    metrics,
+    (rows: EventRow[]) => (writer as StorageWriter<EventRow>).insert(rows),
+    (timed) => {
+      const plainInsert = async (rows: EventRow[]) => {
+        await timed(rows);
+        observeReuse(rows);
+      };
+      return integrity ? integrity.wrapInsert(plainInsert) : plainInsert;
+    },
+  );
 
   const enrich = createEnricher(cfg, metrics, deps.geo ? { geo: deps.geo } : {});
   const sinkWrite = createSink({
     storage: {
       toRow: (r) => (writer as StorageWriter<EventRow>).toRow(r),
       insert,
+      afterInsert: (rows) => (writer as StorageWriter<EventRow>).afterInsert?.(rows) ?? Promise.resolve(),
       classify: (err) => (writer as StorageWriter<EventRow>).classify(err),
     },
     metrics,
     retry: retryCfg,
     signal: abort.signal,
-    onRetry: (err, attempt, delay) => {
+    onRetry: (err, attempt, delay, stage) => {
       const entry = { code: err.code, attempt: attempt + 1, retry_in_ms: delay };
-      if (attempt === 0 || attempt % 10 === 9) log.warn(entry, 'ClickHouse INSERT failed transiently; retrying (consumption is paused meanwhile)');
+      const what = stage === 'insert' ? 'ClickHouse INSERT' : 'Recording the stored rows (exact counts)';
+      if (attempt === 0 || attempt % 10 === 9) log.warn(entry, `${what} failed transiently; retrying (consumption is paused meanwhile)`);
     },
   });
   // Encrypt after enrichment and redaction (done when each message was processed) and before the

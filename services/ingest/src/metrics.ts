@@ -49,6 +49,12 @@ export function createIngestMetrics(registry: Registry) {
       labelNames: ['kind'] as const,
       registers,
     }),
+    stageSeconds: new Counter({
+      name: 'auditstream_ingest_stage_seconds_total',
+      help: 'Wall time spent in each pipeline stage: process (decode, validate, enrich, redact), row_mapping, chain (hash chain, checkpoints and id-reuse record around the INSERT), insert, after_insert (exact-count record), dlq, commit. rate() is the share of each second spent there.',
+      labelNames: ['stage'] as const,
+      registers,
+    }),
     insertRetries: new Counter({
       name: 'auditstream_ingest_insert_retries_total',
       help: 'INSERT attempts retried after a transient ClickHouse failure.',

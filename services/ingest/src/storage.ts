@@ -1,10 +1,19 @@
-import { type ClickHouse, classifyClickHouseError, type EventRow, insertRows, type Layout, layoutFor, toRow } from '@auditstream/clickhouse';
+import {
+  type ClickHouse,
+  classifyClickHouseError,
+  type EventRow,
+  insertEventRows,
+  type Layout,
+  layoutFor,
+  recordDuplicates,
+  toRow,
+} from '@auditstream/clickhouse';
 import type { StorageWriter } from './pipeline/sink.js';
 import type { IngestRecord } from './types.js';
 
 /**
  * Ingest's view of the storage module: its row mapping (toRow for the server's layout) and
- * one JSONEachRow INSERT, with its error classification.
+ * one JSONEachRow INSERT, the duplicate record due before the commit, with their error classification.
  *
  * Every column is a function of the Kafka message (and the ingest configuration): received_at
  * is the Kafka message timestamp and so is ingested_at (the ReplacingMergeTree version), so a
@@ -26,7 +35,8 @@ export function recordMeta(r: IngestRecord) {
 export function clickhouseWriter(ch: ClickHouse, layout: Layout, options: { signal?: AbortSignal } = {}): StorageWriter<EventRow> {
   return {
     toRow: (r) => toRow(r.event, recordMeta(r), layout),
-    insert: (rows) => insertRows(ch, rows, { operation: 'ingest_insert', ...(options.signal ? { abortSignal: options.signal } : {}) }),
+    insert: (rows) => insertEventRows(ch, rows, { operation: 'ingest_insert', ...(options.signal ? { abortSignal: options.signal } : {}) }),
+    afterInsert: (rows) => recordDuplicates(ch, rows, { ...(options.signal ? { abortSignal: options.signal } : {}) }),
     classify: (err) => classifyClickHouseError(err, { operation: 'insert into events' }),
   };
 }

@@ -95,6 +95,7 @@ export {
   INGEST_META_COLUMNS,
   type IngestMeta,
   type IngestMetaColumn,
+  insertEventRows,
   insertEvents,
   insertRows,
   type LegacyEventRow,

@@ -429,8 +429,20 @@ export function fromRow(row: Record<string, unknown>): StoredEvent {
   };
 }
 
-/** Inserts rows built by toRow for this server's layout, in one JSONEachRow request. */
+/**
+ * Inserts rows built by toRow for this server's layout, in one JSONEachRow request, then records
+ * the ids stored more than once (exact counts, duplicates.ts), before the caller commits.
+ */
 export async function insertRows(ch: ClickHouse, rows: readonly EventRow[], options: RequestOptions = {}): Promise<void> {
+  await insertEventRows(ch, rows, options);
+  await recordDuplicates(ch, rows, options);
+}
+
+/**
+ * The INSERT of insertRows alone. The caller must run recordDuplicates for the same rows before it
+ * commits them (ingest runs it alongside its bookkeeping after the INSERT).
+ */
+export async function insertEventRows(ch: ClickHouse, rows: readonly EventRow[], options: RequestOptions = {}): Promise<void> {
   if (rows.length === 0) return;
   const layout = layoutFor(await ch.capabilities());
   const wantModern = layout === 'modern';
@@ -439,7 +451,6 @@ export async function insertRows(ch: ClickHouse, rows: readonly EventRow[], opti
       field: 'rows',
     });
   await ch.insertJson('events', rows as unknown as Record<string, unknown>[], { operation: 'insert_events', ...options, columns: eventColumns(layout) });
-  await recordDuplicates(ch, rows, options); // exact counts (duplicates.ts): after the insert, before the caller commits
 }
 
 /** toRow for the connected server, then insertRows. */

@@ -53,7 +53,7 @@ function harness(over: Partial<PipelineDeps> = {}, opts: { writeMs?: number } = 
     },
     ...extra,
   });
-  return { p, log, commits, fatals, batch };
+  return { p, log, commits, fatals, batch, metrics: deps.metrics };
 }
 
 test('one fetch round → one INSERT across partitions, DLQ acked, then one commit; handlers return only after it', async () => {
@@ -65,6 +65,8 @@ test('one fetch round → one INSERT across partitions, DLQ acked, then one comm
   ]);
   assert.deepEqual(h.log, ['insert 0:5,0:7,1:0,1:1', 'dlq 0:6', 'commit 0@8,1@2']);
   assert.equal(order.length, 2);
+  const timed = (await h.metrics.stageSeconds.get()).values.map((v) => v.labels.stage).sort();
+  assert.deepEqual(timed, ['commit', 'dlq', 'process'], 'the pipeline times its own stages (the sink times the rest)');
 });
 
 test('a rebalance seen while waiting on a slow flush: flush at once, commit, then rethrow so kafkajs rejoins', async () => {

@@ -8,6 +8,7 @@ import { createOffsetTracker, type OffsetTracker } from './offsets.js';
 import { FatalIngestError } from './process.js';
 import type { WriteResult } from './sink.js';
 import type { PartitionBatch } from './source.js';
+import { timeStage } from './stage-time.js';
 
 export interface PipelineConfig {
   batchMaxRows: number;
@@ -103,12 +104,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       for (const [p, us] of newest) metrics.newestStored.set({ partition: String(p) }, us / 1e6);
       for (const rej of res.rejected) deads.push({ source: rej.record.source, errorClass: 'rejected', reason: rej.reason });
     }
-    await deps.deadLetter(deads);
+    await timeStage(metrics, 'dlq', () => deps.deadLetter(deads));
     for (const o of items) {
       const s = o.kind === 'record' ? o.record.source : o.dead.source;
       tracker.done(s.partition, s.offset);
     }
-    await commit();
+    await timeStage(metrics, 'commit', commit);
   }
 
   async function commit(): Promise<void> {
@@ -211,6 +212,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           );
         active++;
         const entries: { item: Outcome; bytes: number }[] = [];
+        const processStarted = performance.now();
         try {
           for (const m of messages.slice(start, start + MEMORY_CHECK_EVERY)) {
             tracker.add(m.partition, m.offset);
@@ -228,6 +230,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           throw fatal;
         }
         active--;
+        metrics.stageSeconds.inc({ stage: 'process' }, (performance.now() - processStarted) / 1000);
         const added = batcher.add(entries);
         added.catch(() => {}); // awaited below, with the others
         adds.push(added);

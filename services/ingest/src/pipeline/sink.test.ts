@@ -110,3 +110,58 @@ test('retries stop when the service gives up (shutdown bound): the batch fails, 
   setTimeout(() => ac.abort(), 30);
   await assert.rejects(write([rec(1)]), (err: unknown) => err instanceof FatalIngestError && err.code === 'CLICKHOUSE_TIMEOUT');
 });
+
+test('after an INSERT, a transient failure of the duplicate record retries the record alone, never the INSERT', async () => {
+  const storage = fakeStorage(async () => {});
+  const recorded: number[][] = [];
+  let failures = 2;
+  storage.afterInsert = async (rows) => {
+    recorded.push(rows);
+    if (failures-- > 0) throw new AuditstreamError('CLICKHOUSE_UNAVAILABLE', 'down', { retriable: true });
+  };
+  const { write, metrics } = sinkWith(storage);
+  const res = await write([rec(1), rec(2)]);
+  assert.deepEqual(ids(res.inserted), [1, 2]);
+  assert.deepEqual(storage.calls, [[1, 2]], 'the rows are inserted once');
+  assert.deepEqual(recorded, [
+    [1, 2],
+    [1, 2],
+    [1, 2],
+  ]);
+  assert.equal((await metrics.insertRetries.get()).values[0]?.value ?? 0, 0, 'no INSERT was retried');
+  const errors = (await metrics.errors.get()).values.filter((v) => v.labels.stage === 'after_insert');
+  assert.equal(errors[0]?.value, 2);
+  assert.equal(errors[0]?.labels.error_type, 'CLICKHOUSE_UNAVAILABLE');
+  const stages = new Set((await metrics.stageSeconds.get()).values.map((v) => v.labels.stage));
+  assert.ok(stages.has('row_mapping') && stages.has('after_insert'), `timed stages: ${[...stages]}`);
+});
+
+test('after an INSERT, a data error of the duplicate record is fatal: no bisection, no second INSERT', async () => {
+  const storage = fakeStorage(async () => {});
+  let records = 0;
+  storage.afterInsert = async () => {
+    records++;
+    throw dataError();
+  };
+  const { write } = sinkWith(storage);
+  await assert.rejects(
+    write([1, 2, 3, 4].map(rec)),
+    (e) => e instanceof FatalIngestError && e.code === 'CLICKHOUSE_DATA' && /recording the stored rows/.test(e.message),
+  );
+  assert.deepEqual(storage.calls, [[1, 2, 3, 4]]);
+  assert.equal(records, 1, 'data errors are never retried');
+});
+
+test('the duplicate record runs for each piece a bisection stored, and not for the rejected rows', async () => {
+  const storage = fakeStorage(async (rows) => {
+    if (rows.includes(3)) throw dataError();
+  });
+  const recorded: number[] = [];
+  storage.afterInsert = async (rows) => {
+    recorded.push(...rows);
+  };
+  const { write } = sinkWith(storage);
+  const res = await write([1, 2, 3, 4].map(rec));
+  assert.deepEqual(ids(res.rejected.map((r) => r.record)), [3]);
+  assert.deepEqual(recorded.sort(), [1, 2, 4]);
+});

@@ -2,6 +2,7 @@ import { AuditstreamError, retry } from '@auditstream/core';
 import type { IngestMetrics } from '../metrics.js';
 import type { IngestRecord } from '../types.js';
 import { FatalIngestError } from './process.js';
+import { timeStage } from './stage-time.js';
 
 /**
  * The storage module's part ingest uses (@auditstream/clickhouse): row mapping and one
@@ -11,17 +12,22 @@ import { FatalIngestError } from './process.js';
 export interface StorageWriter<Row = unknown> {
   toRow(record: IngestRecord): Row;
   insert(rows: Row[]): Promise<void>;
+  /**
+   * Bookkeeping due for rows `insert` stored, before their offsets are committed (the exact-count
+   * duplicate record). Retried on its own: the rows are stored, inserting them again would add copies.
+   */
+  afterInsert?(rows: Row[]): Promise<void>;
   /** Turns whatever the client threw into a classified AuditstreamError. */
   classify(err: unknown): AuditstreamError;
 }
 
 export interface SinkDeps<Row> {
   storage: StorageWriter<Row>;
-  metrics: Pick<IngestMetrics, 'insertRetries' | 'errors'>;
+  metrics: Pick<IngestMetrics, 'insertRetries' | 'errors' | 'stageSeconds'>;
   retry: { initial_delay_ms: number; max_delay_ms: number };
   /** Aborted when the service gives up (shutdown bound): retries stop, the flush fails. */
   signal: AbortSignal;
-  onRetry?: (err: AuditstreamError, attempt: number, delayMs: number) => void;
+  onRetry?: (err: AuditstreamError, attempt: number, delayMs: number, stage: 'insert' | 'after_insert') => void;
 }
 
 export interface WriteResult {
@@ -49,11 +55,11 @@ const FATAL = new Map<string, string>([
 export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestRecord[]) => Promise<WriteResult> {
   const { storage, metrics } = deps;
 
-  async function insertWithRetry(rows: Row[]): Promise<void> {
+  async function withRetry(stage: 'insert' | 'after_insert', work: () => Promise<void>): Promise<void> {
     await retry(
       async () => {
         try {
-          await storage.insert(rows);
+          await work();
         } catch (err) {
           throw storage.classify(err);
         }
@@ -64,28 +70,41 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
         shouldRetry: (err) => (err as AuditstreamError).retriable && !deps.signal.aborted,
         onRetry: (err, attempt, delay) => {
           const e = err as AuditstreamError;
-          metrics.insertRetries.inc();
-          metrics.errors.inc({ stage: 'insert', error_type: e.code });
-          deps.onRetry?.(e, attempt, delay);
+          if (stage === 'insert') metrics.insertRetries.inc();
+          metrics.errors.inc({ stage, error_type: e.code });
+          deps.onRetry?.(e, attempt, delay, stage);
         },
         signal: deps.signal,
       },
     );
   }
 
-  function fatal(err: AuditstreamError): never {
-    metrics.errors.inc({ stage: 'insert', error_type: err.code });
+  function fatal(err: AuditstreamError, stage: 'insert' | 'after_insert' = 'insert'): never {
+    metrics.errors.inc({ stage, error_type: err.code });
+    const what = stage === 'insert' ? 'the INSERT' : 'recording the stored rows (exact counts) before the commit';
     const why = FATAL.get(err.code);
     if (why) throw new FatalIngestError(err.code, `${why} (${err.message})`, { cause: err });
     if (err.retriable)
-      throw new FatalIngestError(err.code, `ClickHouse INSERT still failing when the service stopped: ${err.message}`, { cause: err, retriable: true });
-    throw new FatalIngestError(err.code, `ClickHouse refused the INSERT: ${err.message}; ingest stops`, { cause: err });
+      throw new FatalIngestError(err.code, `ClickHouse ${what} still failing when the service stopped: ${err.message}`, { cause: err, retriable: true });
+    throw new FatalIngestError(err.code, `ClickHouse refused ${what}: ${err.message}; ingest stops`, { cause: err });
+  }
+
+  /** After a successful INSERT: any failure here is fatal (never a reason to insert the rows again). */
+  async function afterInsert(rows: Row[]): Promise<void> {
+    const after = storage.afterInsert;
+    if (!after) return;
+    try {
+      await timeStage(metrics, 'after_insert', () => withRetry('after_insert', () => after(rows)));
+    } catch (err) {
+      fatal(err instanceof AuditstreamError ? err : storage.classify(err), 'after_insert');
+    }
   }
 
   return async (records) => {
     const result: WriteResult = { inserted: [], rejected: [], statements: 0 };
     const rows: Row[] = [];
     const mapped: IngestRecord[] = [];
+    const mappingStarted = performance.now();
     for (const r of records) {
       try {
         rows.push(storage.toRow(r));
@@ -98,12 +117,14 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
       }
     }
 
+    metrics.stageSeconds.inc({ stage: 'row_mapping' }, (performance.now() - mappingStarted) / 1000);
+
     async function write(lo: number, hi: number): Promise<void> {
       if (hi <= lo) return;
       result.statements++;
+      const slice = rows.slice(lo, hi);
       try {
-        await insertWithRetry(rows.slice(lo, hi));
-        for (let i = lo; i < hi; i++) result.inserted.push(mapped[i] as IngestRecord);
+        await withRetry('insert', () => storage.insert(slice));
       } catch (err) {
         const e = err instanceof AuditstreamError ? err : storage.classify(err);
         if (e.code !== 'CLICKHOUSE_DATA') fatal(e);
@@ -115,7 +136,10 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
         const mid = lo + Math.ceil((hi - lo) / 2);
         await write(lo, mid);
         await write(mid, hi);
+        return;
       }
+      await afterInsert(slice);
+      for (let i = lo; i < hi; i++) result.inserted.push(mapped[i] as IngestRecord);
     }
 
     await write(0, rows.length);
