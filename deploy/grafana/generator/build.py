@@ -52,6 +52,8 @@ pipeline = dashboard("auditstream-pipeline", "auditstream / Pipeline overview", 
     panel(12, "Insert retries", [("sum(rate(auditstream_ingest_insert_retries_total[5m]))", "retries/s")], "ops"),
     panel(13, "Batch size (rows)", [("histogram_quantile(0.5, sum by (le) (rate(auditstream_ingest_batch_rows_bucket[5m])))", "p50 rows")], "short"),
     panel(14, "Batch size (bytes)", [("histogram_quantile(0.5, sum by (le) (rate(auditstream_ingest_batch_bytes_bucket[5m])))", "p50 bytes")], "bytes"),
+    panel(15, "Ingest time by stage (share of each second)", [("sum by (stage) (rate(auditstream_ingest_stage_seconds_total[5m]))", "{{stage}}")], "percentunit",
+          desc="Where a busy ingest spends its time: insert and after_insert wait on ClickHouse, commit and dlq on Kafka; process, row_mapping and chain are ingest's own CPU. Stages near 1 in total mean ingest is saturated."),
 ], "Is it healthy, is it keeping up, is anything being lost.")
 
 alerting = dashboard("auditstream-alerting", "auditstream / Alerting", [

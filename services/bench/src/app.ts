@@ -170,7 +170,7 @@ export function createBench(deps: BenchDeps): Bench {
           nodeArgs: profiling ? ['--cpu-prof', `--cpu-prof-dir=${o.profile}`] : [],
           log,
         });
-        Object.assign(figures, ing.result);
+        Object.assign(figures, ing.result, ing.stages);
         // VmHWM now: the drain's peak alone (the resources row also covers the later sections).
         figures.ingest_drain_peak_rss_bytes = ing.child.usage().peak_rss_bytes;
         let ingest = ing.child;

@@ -67,6 +67,8 @@ test('--only ingest: the drain against the limits and the Kafka engine, the rati
     anchor_events_per_s: 50_000,
     ingest_over_anchor: 0.8,
     ingest_cpu_us_per_event: 21.26,
+    ingest_stage_process_us_per_event: 20.71,
+    ingest_stage_insert_us_per_event: 39.5,
     ingest_peak_rss_bytes: 300 * 2 ** 20,
     ingest_cpu_s: 4.2,
     ingest_drain_peak_rss_bytes: 280 * 2 ** 20,
@@ -82,6 +84,13 @@ test('--only ingest: the drain against the limits and the Kafka engine, the rati
   assert.ok(rows.some(([, f, v]) => f === 'events of that backlog stored once at the end' && v === '200,000 of 200,000'));
   assert.ok(rows.some(([, f, v]) => f === 'ours / Kafka engine' && v === '0.80×'));
   assert.ok(rows.some(([, f, v]) => f.startsWith('ingest CPU per stored event') && v === '21.3 µs'));
+  assert.ok(
+    rows.some(
+      ([, f, v]) =>
+        f.startsWith('ingest wall time per event by stage (process · row_mapping · chain · insert') && v === '20.7 · n/a · n/a · 39.5 · n/a · n/a · n/a µs',
+    ),
+    'a stage the run did not measure shows as n/a',
+  );
   assert.ok(rows.some(([, f, v]) => f === 'ingest: peak RSS / CPU' && v === '300 MiB / 4.2 s'));
   assert.ok(!rows.some(([, f]) => /^(alerting|api|bench):/.test(f)));
   assert.ok(!rows.some(([s]) => s === 'query' || s === 'producer' || s === 'latency'));

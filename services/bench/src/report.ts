@@ -1,4 +1,5 @@
 // The bench report: medians over runs of every figure, one table, and the JSON document.
+import { INGEST_STAGES } from '@auditstream/ingest';
 import { median } from './stats.js';
 
 export type RunFigures = Record<string, number>;
@@ -80,6 +81,11 @@ export function tableRows(m: RunFigures): Array<[string, string, string]> {
     ['ingest', 'Kafka read limit (raw kafkajs, discard)', rate('kafka_read_events_per_s')],
     ['ingest', 'ClickHouse write limit (clickhouse-client, same rows)', rate('clickhouse_write_events_per_s')],
     ['ingest', 'pipeline / min(limits)', x('ingest_over_min_limit')],
+    [
+      'ingest',
+      `ingest wall time per event by stage (${INGEST_STAGES.join(' · ')})`,
+      `${INGEST_STAGES.map((st) => n(m[`ingest_stage_${st}_us_per_event`], 1)).join(' · ')} µs`,
+    ],
     ['anchor', 'ClickHouse Kafka engine + MV (JSONEachRow)', rate('anchor_events_per_s')],
     ['anchor', 'ours / Kafka engine', x('ingest_over_anchor')],
     [

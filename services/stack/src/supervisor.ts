@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { withTimeout } from '@auditstream/core';
+import { metricTotal, scrapePrometheus } from '@auditstream/observability';
 import { signalGroup } from './process.js';
 
 /**
@@ -98,19 +99,7 @@ export function createSupervisor(): Supervisor {
 
 /** Reads a few series from a Prometheus text endpoint: the sum over labels of each named metric. */
 export async function scrapeSums(url: string, names: readonly string[], timeoutMs = 1500): Promise<Record<string, number> | undefined> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) return undefined;
-    const text = await res.text();
-    const out: Record<string, number> = {};
-    for (const n of names) out[n] = 0;
-    for (const line of text.split('\n')) {
-      if (line.startsWith('#') || line === '') continue;
-      const name = line.slice(0, line.search(/[{ ]/));
-      if (name in out) out[name] = (out[name] as number) + Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return out;
-  } catch {
-    return undefined;
-  }
+  const samples = await scrapePrometheus(url, timeoutMs);
+  if (!samples) return undefined;
+  return Object.fromEntries(names.map((n) => [n, metricTotal(samples, n) ?? 0]));
 }

@@ -12,4 +12,4 @@ export {
 export { type ObservabilityServer, type ReadinessCheck, startObservabilityServer } from './http.js';
 export { createLogger, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
-export { metricTotal, parsePrometheusText, type Sample } from './prom-text.js';
+export { metricTotal, parsePrometheusText, type Sample, scrapePrometheus } from './prom-text.js';

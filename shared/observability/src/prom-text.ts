@@ -29,3 +29,14 @@ export function metricTotal(samples: readonly Sample[], name: string): number | 
   const s = samples.filter((x) => x.name === name);
   return s.length === 0 ? null : s.reduce((n, x) => n + x.value, 0);
 }
+
+/** Fetches and parses a Prometheus text endpoint; undefined when it cannot be read in time (never throws). */
+export async function scrapePrometheus(url: string, timeoutMs = 5000): Promise<Sample[] | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) return undefined;
+    return parsePrometheusText(await res.text());
+  } catch {
+    return undefined;
+  }
+}

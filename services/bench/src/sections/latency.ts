@@ -8,7 +8,7 @@
 // Ingest's own /metrics, read before and after, say how it stored them: INSERTs, rows per INSERT
 // and the mean INSERT time (the rest of an event's latency is its wait for a fetch and the poll).
 import { sleep } from '@auditstream/core';
-import { metricTotal, parsePrometheusText } from '@auditstream/observability';
+import { metricTotal, scrapePrometheus } from '@auditstream/observability';
 import { createAuditProducer } from '@auditstream/producer';
 import { sampleInput } from '@auditstream/workload';
 import type { RunEnv } from '../env.js';
@@ -40,19 +40,13 @@ interface InsertCounters {
 
 /** Ingest's INSERT counters from its /metrics page (undefined when it cannot be read). */
 async function insertCounters(metricsUrl: string | undefined): Promise<InsertCounters | undefined> {
-  if (!metricsUrl) return undefined;
-  try {
-    const res = await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-    if (!res.ok) return undefined;
-    const s = parsePrometheusText(await res.text());
-    const inserts = metricTotal(s, 'auditstream_ingest_insert_duration_seconds_count');
-    const rows = metricTotal(s, 'auditstream_ingest_batch_rows_sum');
-    const seconds = metricTotal(s, 'auditstream_ingest_insert_duration_seconds_sum');
-    if (inserts === null || rows === null || seconds === null) return undefined;
-    return { inserts, rows, seconds };
-  } catch {
-    return undefined;
-  }
+  const s = metricsUrl ? await scrapePrometheus(`${metricsUrl}/metrics`) : undefined;
+  if (!s) return undefined;
+  const inserts = metricTotal(s, 'auditstream_ingest_insert_duration_seconds_count');
+  const rows = metricTotal(s, 'auditstream_ingest_batch_rows_sum');
+  const seconds = metricTotal(s, 'auditstream_ingest_insert_duration_seconds_sum');
+  if (inserts === null || rows === null || seconds === null) return undefined;
+  return { inserts, rows, seconds };
 }
 
 /** The base URL of an ingest child's /metrics, from its start-up log line. */
