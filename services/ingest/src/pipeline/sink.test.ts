@@ -146,7 +146,7 @@ test('after an INSERT, a data error of the duplicate record is fatal: no bisecti
   const { write } = sinkWith(storage);
   await assert.rejects(
     write([1, 2, 3, 4].map(rec)),
-    (e) => e instanceof FatalIngestError && e.code === 'CLICKHOUSE_DATA' && /recording the stored rows/.test(e.message),
+    (e) => e instanceof FatalIngestError && e.code === 'CLICKHOUSE_DATA' && /exact-count record of stored rows/.test(e.message),
   );
   assert.deepEqual(storage.calls, [[1, 2, 3, 4]]);
   assert.equal(records, 1, 'data errors are never retried');

@@ -81,11 +81,11 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
 
   function fatal(err: AuditstreamError, stage: 'insert' | 'after_insert' = 'insert'): never {
     metrics.errors.inc({ stage, error_type: err.code });
-    const what = stage === 'insert' ? 'the INSERT' : 'recording the stored rows (exact counts) before the commit';
+    const what = stage === 'insert' ? 'the INSERT' : 'the exact-count record of stored rows';
     const why = FATAL.get(err.code);
     if (why) throw new FatalIngestError(err.code, `${why} (${err.message})`, { cause: err });
     if (err.retriable)
-      throw new FatalIngestError(err.code, `ClickHouse ${what} still failing when the service stopped: ${err.message}`, { cause: err, retriable: true });
+      throw new FatalIngestError(err.code, `ClickHouse still failing ${what} when the service stopped: ${err.message}`, { cause: err, retriable: true });
     throw new FatalIngestError(err.code, `ClickHouse refused ${what}: ${err.message}; ingest stops`, { cause: err });
   }
 
