@@ -73,15 +73,18 @@ export {
   type PartitionDecision,
   type PartitionInfo,
   parseRetentionPolicy,
+  partitionCutoff,
   partitionEnd,
   placeLegalHold,
   planPartitionDrops,
+  RETENTION_RECORD,
   type RetentionPolicy,
   type RetentionResult,
   releaseLegalHold,
   renderTtl,
   retentionDays,
   retentionPolicySchema,
+  ttlCutoff,
 } from './retention.js';
 export {
   type ActorType,

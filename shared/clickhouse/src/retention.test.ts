@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { capabilitiesFor } from './capabilities.js';
-import { parseRetentionPolicy, partitionEnd, planPartitionDrops, renderTtl, retentionDays } from './retention.js';
+import { parseRetentionPolicy, partitionCutoff, partitionEnd, planPartitionDrops, renderTtl, retentionDays, ttlCutoff } from './retention.js';
 
 const policy = parseRetentionPolicy({
   default_days: { events: 90 },
@@ -54,4 +54,29 @@ test('TTL expressions: per-tenant days, holds never expire', () => {
   assert.equal(renderTtl(parseRetentionPolicy({}), 'alerts', [], caps), 'fired_at + toIntervalDay(365)');
   assert.equal(renderTtl(policy, 'events', ['*'], caps), "greatest(toDateTime(occurred_at), toDateTime('2105-12-31 00:00:00', 'UTC'))");
   assert.match(renderTtl(policy, 'events', ["x' OR 1"], caps), /IN \('x\\' OR 1'\)/, 'tenant ids are quoted');
+});
+
+test('the events cut-off a run records: every month before it is gone, kept months pull it back', () => {
+  // 90 days before 2025-06-15 is 2025-03-17: every month ending by then was a candidate.
+  const ids = ['202412', '202501', '202502', '202503', '202506'];
+  const dropped = ['202412', '202501', '202502'].map((partition) => ({ table: 'events', partition, drop: true, reason: '' }));
+  assert.equal(partitionCutoff({ now, minDays: 90, ids, decisions: dropped })?.toISOString(), '2025-03-01T00:00:00.000Z');
+  const kept = [...dropped.slice(0, 2), { table: 'events', partition: '202502', drop: false, reason: 'legal hold' }];
+  assert.equal(partitionCutoff({ now, minDays: 90, ids, decisions: kept })?.toISOString(), '2025-02-01T00:00:00.000Z');
+  // A kept month of another table does not hold events back.
+  assert.equal(
+    partitionCutoff({ now, minDays: 90, ids, decisions: [...dropped, { table: 'alerts', partition: '202401', drop: false, reason: '' }] })?.toISOString(),
+    '2025-03-01T00:00:00.000Z',
+  );
+  assert.equal(partitionCutoff({ now, minDays: null, ids, decisions: [] }), undefined, 'nothing expires');
+  assert.equal(partitionCutoff({ now, minDays: 90, ids: ['tuple()'], decisions: [] }), undefined, 'a partition that is not a month');
+});
+
+test('the events cut-off of a TTL run: the longest retention, none under a hold or with a tenant kept forever', () => {
+  assert.equal(
+    ttlCutoff(parseRetentionPolicy({ tenant_overrides: { long: { events: 400 }, short: { events: 30 } } }), [], now)?.toISOString(),
+    '2024-05-11T00:00:00.000Z',
+  );
+  assert.equal(ttlCutoff(policy, [], now), undefined, 'tenant "forever" keeps its events');
+  assert.equal(ttlCutoff(parseRetentionPolicy({}), ['held'], now), undefined);
 });

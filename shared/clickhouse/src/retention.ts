@@ -241,6 +241,51 @@ export function renderTtl(policy: RetentionPolicy, tbl: RetentionTable, holds: r
   return `if(${daysExpr} < 0 OR toUInt64(toUnixTimestamp(${base})) + toUInt64(greatest(${daysExpr}, 0)) * 86400 >= 4291747200, ${forever}, addDays(${base}, toUInt32(greatest(${daysExpr}, 0))))`;
 }
 
+/** The audit event every retention run records, and the attribute `auditstream verify` reads from it. */
+export const RETENTION_RECORD = Object.freeze({ action: 'retention.apply', cutoffAttribute: 'events_cutoff' });
+
+/** Start of the UTC month an instant is in. */
+function monthStart(at: Date): Date {
+  return new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1));
+}
+
+/**
+ * The events cut-off of a partition-dropping run: every month of events before it was dropped
+ * (now or by an earlier run), so no event that occurred before it is kept. Months ending by
+ * now - minDays were all candidates: the cut-off is the start of the earliest one kept (legal
+ * hold, a longer override), else the start of the month now - minDays is in. Undefined when no
+ * such instant exists (nothing expires, or a partition id that is not a month).
+ */
+export function partitionCutoff(input: {
+  now: Date;
+  minDays: number | null;
+  ids: readonly string[];
+  decisions: readonly PartitionDecision[];
+}): Date | undefined {
+  if (input.minDays === null || input.ids.some((id) => !/^\d{6}$/.test(id))) return undefined;
+  let cutoff = monthStart(new Date(input.now.getTime() - input.minDays * 86_400_000));
+  for (const d of input.decisions) {
+    if (d.table !== 'events' || d.drop) continue;
+    const start = monthStart(new Date(partitionEnd(d.partition).getTime() - 1));
+    if (start < cutoff) cutoff = start;
+  }
+  return cutoff;
+}
+
+/**
+ * The events cut-off of a TTL run: with no legal hold and no tenant kept forever, every event
+ * older than the longest events retention expires (TTL deletes it at a later merge).
+ */
+export function ttlCutoff(policy: RetentionPolicy, holds: readonly string[], now: Date): Date | undefined {
+  if (holds.length > 0) return undefined;
+  const days = [
+    policy.default_days.events,
+    ...Object.values(policy.tenant_overrides).map((o) => (o.events === undefined ? policy.default_days.events : o.events)),
+  ];
+  if (days.some((d) => d === null)) return undefined;
+  return new Date(now.getTime() - Math.max(...(days as number[])) * 86_400_000);
+}
+
 export interface RetentionResult {
   mode: 'ttl' | 'partitions';
   dryRun: boolean;
@@ -248,6 +293,8 @@ export interface RetentionResult {
   decisions: PartitionDecision[];
   dropped: { table: string; partition: string }[];
   statements: string[];
+  /** No event that occurred before this is kept once the run is done (recorded as events_cutoff); absent on dry runs or when no such instant exists. */
+  eventsCutoff?: Date;
   message: string;
 }
 
@@ -335,9 +382,11 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
   const statements: string[] = [];
   const dropped: { table: string; partition: string }[] = [];
   let decisions: PartitionDecision[] = [];
+  let cutoff: Date | undefined;
   const mode: RetentionResult['mode'] = caps.ttl ? 'ttl' : 'partitions';
   try {
     if (caps.ttl) {
+      cutoff = ttlCutoff(options.policy, holds, now);
       for (const tbl of Object.keys(RETENTION_TABLES) as RetentionTable[]) {
         const ttl = renderTtl(options.policy, tbl, holds, caps);
         for (const t of [tbl, ...(RETENTION_TABLES[tbl].ttlFollowers as readonly string[])])
@@ -346,9 +395,11 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
     } else {
       const partitions: PartitionInfo[] = [];
       const minDays = smallestRetention(options.policy);
+      let eventIds: string[] = [];
       for (const tbl of Object.keys(RETENTION_TABLES) as RetentionTable[]) {
         const spec = RETENTION_TABLES[tbl];
         const ids = await listPartitions(ch, database, tbl);
+        if (tbl === 'events') eventIds = ids;
         // Only partitions old enough for the shortest retention anywhere can be candidates.
         const candidates = ids.filter((id) => minDays !== null && /^\d{6}$/.test(id) && partitionEnd(id).getTime() <= now.getTime() - minDays * 86_400_000);
         const tenantsBy = new Map<string, string[]>();
@@ -365,6 +416,7 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
         for (const id of candidates) partitions.push({ table: tbl, partition: id, tenants: tenantsBy.get(id) ?? [] });
       }
       decisions = planPartitionDrops({ now, policy: options.policy, holds, partitions });
+      cutoff = partitionCutoff({ now, minDays, ids: eventIds, decisions });
       for (const d of decisions.filter((x) => x.drop)) {
         const followers = RETENTION_TABLES[d.table as RetentionTable].followers as readonly string[];
         for (const t of [d.table, ...followers]) {
@@ -386,13 +438,16 @@ export async function applyRetention(ch: ClickHouse, options: ApplyRetentionOpti
     await options.recordEvent(retentionEvent(options, { dryRun, mode, holds, dropped, outcome: 'error', now }));
     throw err;
   }
-  await options.recordEvent(retentionEvent(options, { dryRun, mode, holds, dropped, outcome: 'success', now, planned: statements.length }));
+  const eventsCutoff = dryRun ? undefined : cutoff;
+  await options.recordEvent(
+    retentionEvent(options, { dryRun, mode, holds, dropped, outcome: 'success', now, planned: statements.length, ...(eventsCutoff ? { eventsCutoff } : {}) }),
+  );
   const drops = decisions.filter((d) => d.drop).length;
   const message =
     mode === 'ttl'
       ? `${dryRun ? 'Dry run: would set' : 'Set'} TTL on ${statements.length} table(s) (${holds.length} legal hold(s) exempt).`
       : `${dryRun ? 'Dry run: would drop' : 'Dropped'} ${drops} partition(s); kept ${decisions.length - drops} candidate(s)${holds.length ? ` (${holds.length} legal hold(s))` : ''}.`;
-  return { mode, dryRun, holds, decisions, dropped, statements, message };
+  return { mode, dryRun, holds, decisions, dropped, statements, ...(eventsCutoff ? { eventsCutoff } : {}), message };
 }
 
 function smallestRetention(policy: RetentionPolicy): number | null {
@@ -413,6 +468,7 @@ function retentionEvent(
     outcome: 'success' | 'error';
     now: Date;
     planned?: number;
+    eventsCutoff?: Date;
   },
 ): AuditEventInput {
   return {
@@ -420,7 +476,7 @@ function retentionEvent(
     tenant_id: options.systemTenant ?? 'system',
     occurred_at: Date.now() * 1000,
     actor: { id: options.actorId ?? 'auditstream-retention', type: 'system' },
-    action: r.dryRun ? 'retention.plan' : 'retention.apply',
+    action: r.dryRun ? 'retention.plan' : RETENTION_RECORD.action,
     category: 'admin',
     outcome: r.outcome,
     reason: r.outcome === 'error' ? 'retention_failed' : null,
@@ -432,6 +488,8 @@ function retentionEvent(
       legal_holds: String(r.holds.length),
       dropped_partitions: r.dropped.map((d) => `${d.table}:${d.partition}`).join(',') || 'none',
       ...(r.planned !== undefined ? { planned_statements: String(r.planned) } : {}),
+      // What `auditstream verify` holds a partition whose whole chain is gone against (docs/integrity.md).
+      ...(r.eventsCutoff ? { [RETENTION_RECORD.cutoffAttribute]: r.eventsCutoff.toISOString() } : {}),
     },
   };
 }
