@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
+import type { RetentionRun } from './expired-chain.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
 import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
@@ -83,12 +84,13 @@ function checkpointsFor(rows: StoredChainRow[], every: number): Checkpoint[] {
 function verify(
   rows: StoredChainRow[],
   cps: Checkpoint[] = [],
-  opts: { dlq?: Set<string>; topic?: Checkpoint[]; committed?: bigint; highWatermark?: bigint } = {},
+  opts: { dlq?: Set<string>; topic?: Checkpoint[]; committed?: bigint; highWatermark?: bigint; runs?: RetentionRun[] } = {},
 ) {
   const checked = checkCheckpoints(cps, opts.topic, keys, { partition: 0 });
   const v = new PartitionVerifier({
     partition: 0,
     checkpoints: checked.valid,
+    ...(opts.runs ? { retentionRuns: opts.runs } : {}),
     ...(opts.committed !== undefined ? { committedOffset: opts.committed } : {}),
     ...(opts.highWatermark !== undefined ? { highWatermark: opts.highWatermark } : {}),
   });
@@ -334,4 +336,72 @@ test('a forged row that links correctly to the previous entry is found: the next
     rep.findings.map((x) => [x.kind, x.offset]),
     [['inserted', '10']],
   );
+});
+
+/** A verified retention run whose cut-off is `cutoffS` (seconds), recorded in another partition. */
+const run = (cutoffS: number): RetentionRun => ({
+  event_id: '0190a000-0000-7000-8000-00000000beef',
+  topic: 'audit.events',
+  partition: 1,
+  offset: '7',
+  run_at_us: BigInt(cutoffS + 86_400 * 365) * 1_000_000n,
+  cutoff_us: BigInt(cutoffS) * 1_000_000n,
+});
+
+test('every row of a signed chain gone after a retention run whose cut-off covers them: one chain_expired warning', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10); // the last one at offset 29, signed at 1_700_000_029
+  // Stored by 1_700_000_030 at the latest, occurred at most 300 s later.
+  const rep = verify([], cps, { committed: 30n, runs: [run(1_700_000_330)] });
+  assert.equal(rep.findings.length, 1, JSON.stringify(rep.findings));
+  assert.equal(rep.findings[0]?.kind, 'chain_expired');
+  assert.equal(rep.findings[0]?.severity, 'warning');
+  assert.equal(rep.findings[0]?.offset, '29');
+  assert.match(
+    rep.findings[0]?.detail ?? '',
+    /chain_seq 1\.\.30 .*checkpoint at offset 29 .*retention run 0190a000-0000-7000-8000-00000000beef \(its record at audit\.events\/1@7/,
+  );
+  // Dead letters after the last checkpoint are accounted for, as everywhere.
+  const dlq = verify([], cps, { committed: 33n, dlq: new Set(['30', '31', '32']), runs: [run(1_700_000_330)] });
+  assert.deepEqual(
+    dlq.findings.map((f) => f.kind),
+    ['chain_expired'],
+  );
+});
+
+test('every row of a partition deleted with no retention run explaining it stays an error (the attacker case)', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  for (const runs of [undefined, []]) {
+    const rep = verify([], cps, { committed: 30n, ...(runs ? { runs } : {}) });
+    assert.deepEqual(rep.findings.map((f) => `${f.kind}:${f.severity}`).sort(), ['missing_after_checkpoint:error', 'missing_before_commit:error']);
+  }
+  // A cut-off one second short of what the signing time allows does not explain the newest entries.
+  const early = verify([], cps, { committed: 30n, runs: [run(1_700_000_329)] });
+  assert.deepEqual(early.findings.map((f) => f.kind).sort(), ['missing_after_checkpoint', 'missing_before_commit']);
+  assert.match(early.findings.find((f) => f.kind === 'missing_after_checkpoint')?.detail ?? '', /not explained by retention: the latest retention cut-off/);
+});
+
+test('retention never explains what no checkpoint signed: a committed tail beyond it, or a partition without checkpoints', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  // Offsets 30..34 committed, neither signed nor dead-lettered.
+  const tail = verify([], cps, { committed: 35n, runs: [run(1_800_000_000)] });
+  assert.deepEqual(tail.findings.map((f) => f.kind).sort(), ['missing_after_checkpoint', 'missing_before_commit']);
+  assert.match(
+    tail.findings.find((f) => f.kind === 'missing_after_checkpoint')?.detail ?? '',
+    /5 offsets after the last checkpoint \(29\) were neither signed/,
+  );
+  const unsigned = verify([], [], { committed: 30n, runs: [run(1_800_000_000)] });
+  assert.deepEqual(
+    unsigned.findings.map((f) => f.kind),
+    ['missing_before_commit'],
+  );
+});
+
+test('a chain with some rows still stored is judged as before (truncated start, rows missing at the end), not as expired', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const rep = verify(rows.slice(10, 20), cps, { committed: 30n, runs: [run(1_800_000_000)] });
+  assert.deepEqual(rep.findings.map((f) => f.kind).sort(), ['missing_after_checkpoint', 'missing_before_commit', 'truncated']);
 });

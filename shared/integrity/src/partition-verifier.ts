@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
-import { microsToIso } from '@auditstream/schemas';
+import { EVENT_TIME_WINDOW, microsToIso } from '@auditstream/schemas';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpoint } from './checkpoint.js';
+import { explainExpiredChain, type RetentionRun } from './expired-chain.js';
 
 /** What verification can find, named for the auditor reading the report. */
 export type FindingKind =
@@ -18,6 +19,7 @@ export type FindingKind =
   | 'missing_before_commit' // ingest committed offsets (so stored them) that are neither stored nor dead-lettered
   | 'unexplained_gap' // Kafka offsets skipped by the chain that have no dead-letter decision
   | 'truncated' // (warning) the stored chain does not start at chain_seq 1: retention, or the oldest rows deleted
+  | 'chain_expired' // (warning) no entry of a signed chain is stored, and a verified retention run's cut-off explains every one
   | 'checkpoint_unpublished' // (warning) a checkpoint in the table never reached the checkpoints topic
   | 'dlq_conflict' // (warning) a dead-letter decision for an offset that has a chain entry
   | 'event_id_conflict'; // (warning) another message with this row's event_id and different content is the one queries show
@@ -89,6 +91,13 @@ export interface PartitionVerifierOptions {
   committedOffset?: bigint;
   /** Offsets skipped without a dead-letter decision are warnings, not errors (transactional producers, expired decisions). */
   allowOffsetGaps?: boolean;
+  /**
+   * Retention runs whose records verify found stored and signed (retention-runs.ts). When no row of
+   * the span is stored, the signed checkpoints cover every committed offset, and one of these runs'
+   * cut-off explains every entry (expired-chain.ts), that is one chain_expired warning instead of
+   * missing_after_checkpoint / missing_before_commit errors.
+   */
+  retentionRuns?: readonly RetentionRun[];
   maxFindings?: number;
   /** Only findings this accepts are reported (tenant or time scope). */
   inScope?: (f: Finding) => boolean;
@@ -126,6 +135,7 @@ interface Entry {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+const SKEW_MINUTES = EVENT_TIME_WINDOW.max_future_skew_ms / 60_000;
 /** The largest time a Date holds. */
 const MAX_DATE_MS = 8_640_000_000_000_000n;
 
@@ -158,6 +168,8 @@ export class PartitionVerifier {
   private dlqCum = 0;
   private lastDlq: bigint | undefined;
   private dlqBelowCommit = 0;
+  /** Dead-lettered offsets above the last checkpoint and below the committed offset. */
+  private dlqAfterHead = 0;
   private cpIdx = 0;
   private unchained = 0;
   /** The last row found out of chain order (explains the gap it leaves). */
@@ -167,10 +179,12 @@ export class PartitionVerifier {
   private readonly maxFindings: number;
   private readonly opts: PartitionVerifierOptions;
   private highWatermark: bigint | undefined;
+  private retentionRuns: readonly RetentionRun[] | undefined;
 
   constructor(options: PartitionVerifierOptions) {
     this.opts = options;
     this.highWatermark = options.highWatermark;
+    this.retentionRuns = options.retentionRuns;
     this.report = {
       ...(options.topic !== undefined ? { topic: options.topic } : {}),
       partition: options.partition,
@@ -193,6 +207,11 @@ export class PartitionVerifier {
   /** The events topic's high watermark, when it is only known once rows are flowing (before the first push). */
   setHighWatermark(hw: bigint): void {
     this.highWatermark = hw;
+  }
+
+  /** The trusted retention runs, when they are only looked up once no row turned up (before finish). */
+  setRetentionRuns(runs: readonly RetentionRun[]): void {
+    this.retentionRuns = runs;
   }
 
   /** Number of rows pushed so far (progress). */
@@ -248,7 +267,11 @@ export class PartitionVerifier {
     if (this.lastDlq !== undefined && o <= this.lastDlq) return;
     this.lastDlq = o;
     this.dlqCum++;
-    if (this.opts.committedOffset !== undefined && o < this.opts.committedOffset) this.dlqBelowCommit++;
+    if (this.opts.committedOffset !== undefined && o < this.opts.committedOffset) {
+      this.dlqBelowCommit++;
+      const head = this.cps[this.cps.length - 1];
+      if (head && o > BigInt(head.last_offset)) this.dlqAfterHead++;
+    }
     if (this.group && o === this.group.offset) this.group.dlqSelf = true;
   }
 
@@ -508,6 +531,11 @@ export class PartitionVerifier {
       });
     }
     const beyond = this.cps.slice(this.cpIdx).filter((cp) => !last || BigInt(cp.last_offset) > last.offset);
+    const expiry = this.report.rows === 0 ? this.expiry(beyond) : undefined;
+    if (expiry && 'run' in expiry) {
+      this.expired(beyond[beyond.length - 1] as Checkpoint, expiry.run);
+      return this.report;
+    }
     if (beyond.length > 0) {
       const first = beyond[0] as Checkpoint;
       const top = beyond[beyond.length - 1] as Checkpoint;
@@ -515,7 +543,9 @@ export class PartitionVerifier {
       this.find({
         kind: 'missing_after_checkpoint',
         offset: first.last_offset,
-        detail: `${beyond.length} signed checkpoint${beyond.length === 1 ? '' : 's'} cover${beyond.length === 1 ? 's' : ''} offsets up to ${top.last_offset} (chain_seq ${top.chain_seq}), but the stored chain ends at ${last ? `offset ${last.offset} (chain_seq ${last.seq})` : '(no rows)'}: ${missing} entr${missing === 1n ? 'y' : 'ies'} missing`,
+        detail: `${beyond.length} signed checkpoint${beyond.length === 1 ? '' : 's'} cover${beyond.length === 1 ? 's' : ''} offsets up to ${top.last_offset} (chain_seq ${top.chain_seq}), but the stored chain ends at ${last ? `offset ${last.offset} (chain_seq ${last.seq})` : '(no rows)'}: ${missing} entr${missing === 1n ? 'y' : 'ies'} missing${
+          expiry ? `; not explained by retention: ${expiry.why}` : ''
+        }`,
       });
     }
     const committed = this.opts.committedOffset;
@@ -534,6 +564,34 @@ export class PartitionVerifier {
       }
     }
     return this.report;
+  }
+
+  /**
+   * With no row of the span stored: does retention explain the loss? Only when the last signed
+   * checkpoint covers every committed offset that was not dead-lettered (a tail nobody signed has
+   * no time to hold against a cut-off), and a verified run's cut-off is after every signed entry.
+   */
+  private expiry(beyond: readonly Checkpoint[]): ReturnType<typeof explainExpiredChain> | undefined {
+    const runs = this.retentionRuns;
+    const head = beyond[beyond.length - 1];
+    if (!runs || !head) return undefined;
+    const committed = this.opts.committedOffset;
+    const unsigned = committed === undefined ? 0n : committed - 1n - BigInt(head.last_offset) - BigInt(this.dlqAfterHead);
+    if (unsigned > 0n)
+      return {
+        why: `ingest committed offset ${committed}, and ${unsigned} offsets after the last checkpoint (${head.last_offset}) were neither signed nor dead-lettered`,
+      };
+    return explainExpiredChain(head, runs);
+  }
+
+  private expired(head: Checkpoint, run: RetentionRun): void {
+    const from = this.opts.start ? this.opts.start.chain_seq + 1n : 1n;
+    this.find({
+      kind: 'chain_expired',
+      severity: 'warning',
+      offset: head.last_offset,
+      detail: `no entry of chain_seq ${from}..${head.chain_seq} (up to offset ${head.last_offset}) is stored: the signed checkpoint at offset ${head.last_offset} (signed ${new Date(head.created_at_s * 1000).toISOString()}) proves they were, and retention run ${run.event_id} (its record at ${run.topic}/${run.partition}@${run.offset}, ${microsToIso(run.run_at_us)}) removed every event that occurred before ${microsToIso(run.cutoff_us)}, which every one of them did (stored by the signing time, occurred at most ${SKEW_MINUTES} min after it)`,
+    });
   }
 }
 

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Checkpoint } from './checkpoint.js';
+import { explainExpiredChain, type RetentionRun } from './expired-chain.js';
+
+const head = { last_offset: '41', chain_seq: '42', created_at_s: 1_700_000_000 } as Checkpoint;
+const run = (id: string, cutoff_us: bigint, run_at_us: bigint): RetentionRun => ({ event_id: id, topic: 't', partition: 0, offset: '0', cutoff_us, run_at_us });
+// Signed within second 1_700_000_000, so stored before 1_700_000_001; occurred at most 300 s after that.
+const NEWEST = 1_700_000_301_000_000n;
+
+test('a cut-off at or after the signing time + 1 s + the future skew explains the chain; the earliest such run is named', () => {
+  const v = explainExpiredChain(head, [run('late', NEWEST + 5n, 3n), run('first', NEWEST, 2n), run('short', NEWEST - 1n, 1n)]);
+  assert.ok('run' in v);
+  assert.equal(v.run.event_id, 'first');
+  assert.equal(v.newest_us, NEWEST);
+});
+
+test('a cut-off one microsecond short, or no run at all, does not, and says why', () => {
+  const short = explainExpiredChain(head, [run('short', NEWEST - 1n, 1n)]);
+  assert.ok('why' in short);
+  assert.match(short.why, /run short: 2023-11-14T22:18:20\.999999Z\) is before 2023-11-14T22:18:21\.000000Z/);
+  const none = explainExpiredChain(head, []);
+  assert.ok('why' in none);
+  assert.match(none.why, /no retention run/);
+  assert.ok('run' in explainExpiredChain(head, [run('a', NEWEST - 1n, 1n)], 0), 'the window is a parameter');
+});
