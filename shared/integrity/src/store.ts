@@ -1,4 +1,17 @@
-import { type ClickHouse, joinSql, layoutFor, render, type SqlFragment, sql, table, unsafeRaw } from '@auditstream/clickhouse';
+import {
+  type ClickHouse,
+  joinSql,
+  type Layout,
+  layoutFor,
+  p,
+  RETENTION_RECORD,
+  render,
+  type SqlFragment,
+  sql,
+  table,
+  timeRange,
+  unsafeRaw,
+} from '@auditstream/clickhouse';
 import { AuditstreamError } from '@auditstream/core';
 import type { ChainEntryFields } from './chain.js';
 import type { Checkpoint } from './checkpoint.js';
@@ -235,6 +248,59 @@ WHERE kafka_topic = ${key.topic} AND kafka_partition = ${key.partition} AND ${ra
   return { count: n, min: BigInt(r.lo), max: BigInt(r.hi) };
 }
 
+/** occurred_at as decimal µs since the epoch, the same on both layouts. */
+function occurredMicros(layout: Layout): string {
+  return layout === 'modern' ? 'toString(toUnixTimestamp64Micro(occurred_at))' : 'toString(toUInt64(toUnixTimestamp(occurred_at)) * 1000000 + occurred_at_us)';
+}
+
+/** One retention run's record as stored; `variants` > 1 when rows at its place disagree on the chain or the claim. */
+export interface RetentionRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  event_id: string;
+  hash: string;
+  occurred_at_us: bigint;
+  cutoff: string;
+  variants: number;
+}
+
+/** The stored records of successful retention runs that name an events cut-off (shared/clickhouse retention.ts). */
+export async function loadRetentionRecords(ch: ClickHouse): Promise<RetentionRecord[]> {
+  const layout = layoutFor(await ch.capabilities());
+  const attr = (name: string) => (layout === 'modern' ? sql`attributes[${name}]` : sql`attr_values[indexOf(attr_keys, ${name})]`);
+  const cut = attr(RETENTION_RECORD.cutoffAttribute);
+  const rows = await ch.queryRows<{ t: string; kp: number | string; o: string; eid: string; h: string; us: string; cut: string; n: number | string }>(
+    sql`SELECT toString(kafka_topic) AS t, kafka_partition AS kp, toString(kafka_offset) AS o, lower(toString(event_id)) AS eid,
+  any(hash) AS h, any(${unsafeRaw(occurredMicros(layout))}) AS us, any(${cut}) AS cut, uniqExact(hash, ${unsafeRaw(occurredMicros(layout))}, ${cut}) AS n
+FROM ${table(ch.database, 'events')}
+WHERE action = ${RETENTION_RECORD.action} AND outcome = 'success' AND ${attr('dry_run')} = 'false' AND ${cut} != ''
+GROUP BY kafka_topic, kafka_partition, kafka_offset, event_id`,
+    { operation: 'integrity_retention_runs', settings: { max_execution_time: 0 } },
+  );
+  return rows.map((r) => ({
+    topic: r.t,
+    partition: Number(r.kp),
+    offset: BigInt(r.o),
+    event_id: r.eid,
+    hash: r.h,
+    occurred_at_us: BigInt(r.us),
+    cutoff: r.cut,
+    variants: Number(r.n),
+  }));
+}
+
+/** Stored events that occurred and were received before `cutoff`: none once a run with that cut-off removed them (later arrivals aside). */
+export async function countEventsBefore(ch: ClickHouse, cutoff: Date): Promise<number> {
+  const layout = layoutFor(await ch.capabilities());
+  const rows = await ch.queryRows<{ n: number | string }>(
+    sql`SELECT count() AS n FROM ${table(ch.database, 'events')}
+WHERE ${timeRange(layout, new Date(0), cutoff)} AND received_at < ${p.dateTime(new Date(Math.floor(cutoff.getTime() / 1000) * 1000))}`,
+    { operation: 'integrity_retention_check', settings: { max_execution_time: 0 } },
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 /** Settings for the long streaming reads of `auditstream verify`. */
 const STREAM_SETTINGS = {
   // A full verification reads whole partitions: no time limit (Ctrl-C stops it).
@@ -251,9 +317,8 @@ const STREAM_SETTINGS = {
  * whole seconds, attributes as a map (legacy: the two aligned arrays). Short aliases never shadow
  * a column (ClickHouse resolves aliases in ORDER BY too).
  */
-function chainSelect(layout: 'legacy' | 'modern'): string {
-  const occurred =
-    layout === 'modern' ? 'toString(toUnixTimestamp64Micro(occurred_at))' : 'toString(toUInt64(toUnixTimestamp(occurred_at)) * 1000000 + occurred_at_us)';
+function chainSelect(layout: Layout): string {
+  const occurred = occurredMicros(layout);
   const attrs = layout === 'modern' ? 'attributes AS c22' : 'attr_keys AS c22, attr_values AS c23';
   return [
     'tenant_id AS c0',

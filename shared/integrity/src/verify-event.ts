@@ -61,8 +61,10 @@ export async function verifyEvent(o: {
   offset: bigint;
   event_id: string;
   signal?: AbortSignal;
+  /** false: only the chain walk, which only reads (the proof may store subtree roots it lacks; verify runs read-only). */
+  proof?: boolean;
 }): Promise<EventVerification> {
-  const proven = await verifyEventByProof(o);
+  const proven = o.proof === false ? undefined : await verifyEventByProof(o);
   if (proven) return proven;
   return verifyEventByChain(o);
 }
