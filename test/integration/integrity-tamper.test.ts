@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import {
   type AuditEventInput,
+  applyRetention,
   type ClickHouse,
   createClickHouse,
   type EventRow,
@@ -16,6 +17,7 @@ import {
   type Layout,
   layoutFor,
   migrate,
+  parseRetentionPolicy,
   type StoredEvent,
   toRow,
 } from '@auditstream/clickhouse';
@@ -476,5 +478,67 @@ describe('tamper evidence on the real ClickHouse and Kafka', () => {
     ).catch((e: { stdout: string }) => e);
     assert.match(human.stdout, /FAILED: 1 error/);
     assert.match(human.stdout, /First broken link:\n {2}error {3}deleted .*\[0\] offset 334 event [0-9a-f-]{36}: 1 chain entry is missing/);
+  });
+
+  // Partition 1 went quiet after its events (October 2025); the retention record goes to partition 0, chained and
+  // signed like any event. Last in this file: it appends a message to the events topic.
+  test('every row of a partition deleted with a forged retention record still fails; retention removing them is a chain_expired warning', async () => {
+    const { db, ch } = await scenario('emptied');
+    await ch.command(`ALTER TABLE ${db}.events DELETE WHERE kafka_partition = 1`);
+    await waitMutations(db);
+    // The attacker also appends a correctly hashed retention record whose cut-off would explain partition 1.
+    const last = await storedAt(ch, 0, PER_PARTITION - 1);
+    const claim = { dry_run: 'false', mode: 'partitions', events_cutoff: new Date(Date.now() - 86_400_000).toISOString() };
+    await insertRows(ch, [
+      forge(last, {
+        offset: String(PER_PARTITION),
+        event: { event_id: uuidv7(), action: 'retention.apply', category: 'admin', outcome: 'success', occurred_at: Date.now() * 1000, attributes: claim },
+        chain_seq: String(BigInt(last.meta.chain_seq) + 1n),
+        prev_hash: last.meta.hash,
+      }),
+    ]);
+    const attacked = await verify(ch, { ingestGroupId: GROUP });
+    assert.equal(attacked.ok, false);
+    assert.deepEqual(
+      attacked.findings.filter((f) => f.partition === 1).map((f) => `${f.kind}:${f.severity}`),
+      ['missing_before_commit:error', 'missing_after_checkpoint:error'],
+    );
+    assert.ok(
+      attacked.notes.some((n) => /retention run .* was not taken as evidence .*not proven by a signed checkpoint/.test(n)),
+      attacked.notes.join('\n'),
+    );
+
+    // The real thing: `retention apply` (365 days) drops October and November 2025, all of both partitions' rows,
+    // and its record is stored as the next entry of partition 0, as ingest stores it, under a signed checkpoint.
+    await producer.send({ topic: EVENTS, acks: -1, messages: [{ partition: 0, value: 'the retention record' }] });
+    const expired = await scenario('expired');
+    const records: AuditEventInput[] = [];
+    const result = await applyRetention(expired.ch, { policy: parseRetentionPolicy({}), recordEvent: async (e) => void records.push(e) });
+    assert.ok(
+      result.dropped.some((d) => d.table === 'events'),
+      result.message,
+    );
+    assert.equal(result.eventsCutoff?.toISOString(), records[0]?.attributes?.events_cutoff);
+    const cp = createCheckpointer({ ch: expired.ch, signingKey: loadSigningKey(keyA.privatePem, 'a'), everyEvents: 1, intervalMs: 3_600_000 });
+    await cp.assign(EVENTS, 0);
+    const insert = createChainedInsert({ chainer: createChainer({ ch: expired.ch }), checkpointer: cp, insert: (rows) => insertRows(expired.ch, rows) });
+    const now = Date.now();
+    await insert([
+      toRow(
+        records[0] as AuditEventInput,
+        { received_at: now, ingested_at: now, kafka_topic: EVENTS, kafka_partition: 0, kafka_offset: PER_PARTITION },
+        layout,
+      ),
+    ]);
+    await cp.stop();
+    const r = await verify(expired.ch, { ingestGroupId: GROUP });
+    assert.equal(r.ok, true, JSON.stringify(r.findings));
+    assert.deepEqual(r.findings.map((f) => `${f.partition}:${f.kind}`).sort(), ['0:checkpoint_unpublished', '0:truncated', '1:chain_expired']);
+    assert.match(
+      r.findings.find((f) => f.kind === 'chain_expired')?.detail ?? '',
+      new RegExp(
+        `chain_seq 1\\.\\.1499 \\(up to offset 1499\\).*retention run ${records[0]?.event_id} \\(its record at ${EVENTS.replace(/\./g, '\\.')}/0@1500`,
+      ),
+    );
   });
 });
