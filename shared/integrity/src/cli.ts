@@ -14,7 +14,10 @@ import { type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verify
  */
 
 /** The command's selection and limits are verifyStore's own options, passed through. */
-type VerifySelection = Pick<VerifyStoreOptions, 'topic' | 'partitions' | 'from' | 'to' | 'tenant' | 'full' | 'marginMs' | 'allowOffsetGaps' | 'maxFindings'>;
+type VerifySelection = Pick<
+  VerifyStoreOptions,
+  'topic' | 'partitions' | 'from' | 'to' | 'tenant' | 'full' | 'marginMs' | 'allowOffsetGaps' | 'requireRetentionEvidence' | 'maxFindings'
+>;
 
 export interface VerifyCommandInput extends VerifySelection {
   clickhouse: ClickHouseConfig;

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
-import type { RetentionRun } from './expired-chain.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
 import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
+import type { RetentionRun } from './retention-evidence.js';
 
 function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredChainRow[] {
   const rows: StoredChainRow[] = [];
@@ -84,13 +84,14 @@ function checkpointsFor(rows: StoredChainRow[], every: number): Checkpoint[] {
 function verify(
   rows: StoredChainRow[],
   cps: Checkpoint[] = [],
-  opts: { dlq?: Set<string>; topic?: Checkpoint[]; committed?: bigint; highWatermark?: bigint; runs?: RetentionRun[] } = {},
+  opts: { dlq?: Set<string>; topic?: Checkpoint[]; committed?: bigint; highWatermark?: bigint; runs?: RetentionRun[]; requireEvidence?: boolean } = {},
 ) {
   const checked = checkCheckpoints(cps, opts.topic, keys, { partition: 0 });
   const v = new PartitionVerifier({
     partition: 0,
     checkpoints: checked.valid,
     ...(opts.runs ? { retentionRuns: opts.runs } : {}),
+    ...(opts.requireEvidence ? { requireRetentionEvidence: true } : {}),
     ...(opts.committed !== undefined ? { committedOffset: opts.committed } : {}),
     ...(opts.highWatermark !== undefined ? { highWatermark: opts.highWatermark } : {}),
   });
@@ -295,6 +296,7 @@ test('a chain whose oldest rows are gone (retention) is a warning that names how
   assert.equal(rep.findings[0]?.kind, 'truncated');
   assert.equal(rep.findings[0]?.severity, 'warning');
   assert.match(rep.findings[0]?.detail ?? '', /10 earlier entries are not stored \(it links to the signed checkpoint at offset 9\)/);
+  assert.match(rep.findings[0]?.detail ?? '', /not explained by retention \(rows deleted\?\): no retention run was looked up$/);
 });
 
 test('a partial verification anchored on a checkpoint checks only the span after it', () => {
@@ -405,4 +407,65 @@ test('a chain with some rows still stored is judged as before (truncated start, 
   const cps = checkpointsFor(rows, 10);
   const rep = verify(rows.slice(10, 20), cps, { committed: 30n, runs: [run(1_800_000_000)] });
   assert.deepEqual(rep.findings.map((f) => f.kind).sort(), ['missing_after_checkpoint', 'missing_before_commit', 'truncated']);
+});
+
+// rows.slice(10) of a chain checkpointed every 10: chain_seq 1..10 gone; the checkpoint at offset 9 (chain_seq 10,
+// signed at 1_700_000_009) is the earliest that covers them, so they occurred before 1_700_000_010 + 300 s.
+const TRUNCATED_BOUND_S = 1_700_000_310;
+
+/** The one truncated finding of rows.slice(10), as `severity`, whose detail matches `detail`. */
+function assertTruncated(rep: ReturnType<typeof verify>, severity: 'warning' | 'error', detail: RegExp): void {
+  assert.deepEqual(
+    rep.findings.map((f) => `${f.kind}:${f.severity}:${f.offset}`),
+    [`truncated:${severity}:10`],
+  );
+  assert.match(rep.findings[0]?.detail ?? '', detail);
+}
+
+test('a truncated chain a trusted retention run explains names the run, its record and cut-off; requiring evidence changes nothing', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  for (const requireEvidence of [false, true])
+    assertTruncated(
+      verify(rows.slice(10), cps, { runs: [run(TRUNCATED_BOUND_S)], requireEvidence }),
+      'warning',
+      /10 earlier entries are not stored .*; retention explains them: retention run 0190a000-0000-7000-8000-00000000beef \(its record at audit\.events\/1@7, 2024-11-13T\d\d:\d\d:\d\d\.000000Z\) removed every event that occurred before 2023-11-14T22:18:30\.000000Z, which every entry up to chain_seq 10 did \(stored by the signing time of the checkpoint at offset 9,/,
+    );
+});
+
+test('a truncated chain no trusted run explains says why; it is an error only when retention evidence is required', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const cases: [RetentionRun[], Checkpoint[], RegExp][] = [
+    [[], cps, /not explained by retention \(rows deleted\?\): no retention run with an events cut-off/],
+    // One second short of the bound: the newest removed entries may have occurred after the cut-off.
+    [
+      [run(TRUNCATED_BOUND_S - 1)],
+      cps,
+      /not explained by retention \(rows deleted\?\): the latest retention cut-off .* the signing time of the checkpoint at offset 9/,
+    ],
+    // No checkpoint covers chain_seq 10: nothing bounds when they occurred, whatever the cut-off.
+    [[run(1_900_000_000)], [], /not explained by retention \(rows deleted\?\): no valid signed checkpoint covers chain_seq 10/],
+  ];
+  for (const [runs, signed, why] of cases) {
+    assertTruncated(verify(rows.slice(10), signed, { runs }), 'warning', why);
+    assertTruncated(verify(rows.slice(10), signed, { runs, requireEvidence: true }), 'error', why);
+  }
+});
+
+test('a truncated chain asks for the retention runs, which may arrive after the rows (verifyStore looks them up lazily)', () => {
+  const rows = makeChain(30);
+  const cps = checkpointsFor(rows, 10);
+  const whole = new PartitionVerifier({ partition: 0, checkpoints: cps });
+  for (const r of rows) whole.push(r);
+  assert.equal(whole.truncated, false, 'a chain from chain_seq 1 needs no runs');
+  // One stored row: it is only judged once the stream has ended.
+  const v = new PartitionVerifier({ partition: 0, checkpoints: cps, requireRetentionEvidence: true });
+  v.push(rows[10] as StoredChainRow);
+  v.end();
+  assert.equal(v.truncated, true);
+  v.setRetentionRuns([run(TRUNCATED_BOUND_S)]);
+  const rep = v.finish();
+  assert.equal(rep.findings[0]?.severity, 'warning');
+  assert.match(rep.findings[0]?.detail ?? '', /retention explains them: retention run/);
 });

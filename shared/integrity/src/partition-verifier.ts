@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { EVENT_TIME_WINDOW, microsToIso } from '@auditstream/schemas';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpoint } from './checkpoint.js';
-import { explainExpiredChain, type RetentionRun } from './expired-chain.js';
+import { explainRemovedEntries, type RetentionRun, type RetentionVerdict } from './retention-evidence.js';
 
 /** What verification can find, named for the auditor reading the report. */
 export type FindingKind =
@@ -18,7 +18,7 @@ export type FindingKind =
   | 'missing_after_checkpoint' // a valid checkpoint proves entries beyond the end of the stored chain
   | 'missing_before_commit' // ingest committed offsets (so stored them) that are neither stored nor dead-lettered
   | 'unexplained_gap' // Kafka offsets skipped by the chain that have no dead-letter decision
-  | 'truncated' // (warning) the stored chain does not start at chain_seq 1: retention, or the oldest rows deleted
+  | 'truncated' // (warning; error when unexplained with requireRetentionEvidence) the stored chain does not start at chain_seq 1: retention, or the oldest rows deleted
   | 'chain_expired' // (warning) no entry of a signed chain is stored, and a verified retention run's cut-off explains every one
   | 'checkpoint_unpublished' // (warning) a checkpoint in the table never reached the checkpoints topic
   | 'dlq_conflict' // (warning) a dead-letter decision for an offset that has a chain entry
@@ -94,10 +94,13 @@ export interface PartitionVerifierOptions {
   /**
    * Retention runs whose records verify found stored and signed (retention-runs.ts). When no row of
    * the span is stored, the signed checkpoints cover every committed offset, and one of these runs'
-   * cut-off explains every entry (expired-chain.ts), that is one chain_expired warning instead of
-   * missing_after_checkpoint / missing_before_commit errors.
+   * cut-off explains every entry (retention-evidence.ts), that is one chain_expired warning instead
+   * of missing_after_checkpoint / missing_before_commit errors. A truncated chain's finding says
+   * whether one of them explains the entries before its first stored row.
    */
   retentionRuns?: readonly RetentionRun[];
+  /** A truncated chain that no trusted retention run explains is an error, not a warning. */
+  requireRetentionEvidence?: boolean;
   maxFindings?: number;
   /** Only findings this accepts are reported (tenant or time scope). */
   inScope?: (f: Finding) => boolean;
@@ -180,6 +183,8 @@ export class PartitionVerifier {
   private readonly opts: PartitionVerifierOptions;
   private highWatermark: bigint | undefined;
   private retentionRuns: readonly RetentionRun[] | undefined;
+  /** The truncated finding, judged against retention once the runs are known (finish). */
+  private truncation: { finding: Finding; upTo: bigint } | undefined;
 
   constructor(options: PartitionVerifierOptions) {
     this.opts = options;
@@ -209,9 +214,14 @@ export class PartitionVerifier {
     this.highWatermark = hw;
   }
 
-  /** The trusted retention runs, when they are only looked up once no row turned up (before finish). */
+  /** The trusted retention runs, when they are only looked up once no row turned up or the chain is truncated (before finish). */
   setRetentionRuns(runs: readonly RetentionRun[]): void {
     this.retentionRuns = runs;
+  }
+
+  /** The stored chain starts after chain_seq 1: its finding waits for the retention runs. Known once end() was called. */
+  get truncated(): boolean {
+    return this.truncation !== undefined;
   }
 
   /** Number of rows pushed so far (progress). */
@@ -219,7 +229,8 @@ export class PartitionVerifier {
     return this.report.rows + (this.group?.raw ?? 0) + (this.pending?.raw ?? 0);
   }
 
-  private find(f: Omit<Finding, 'partition' | 'topic' | 'severity'> & { severity?: Severity }): void {
+  /** Records a finding; returns it when listed (in scope, under maxFindings). */
+  private find(f: Omit<Finding, 'partition' | 'topic' | 'severity'> & { severity?: Severity }): Finding | undefined {
     const full: Finding = {
       kind: f.kind,
       severity: f.severity ?? 'error',
@@ -231,9 +242,13 @@ export class PartitionVerifier {
       ...(f.occurred_at !== undefined ? { occurred_at: f.occurred_at } : {}),
       detail: f.detail,
     };
-    if (this.opts.inScope && !this.opts.inScope(full)) return;
-    if (this.report.findings.length < this.maxFindings) this.report.findings.push(full);
-    else this.report.findings_dropped++;
+    if (this.opts.inScope && !this.opts.inScope(full)) return undefined;
+    if (this.report.findings.length < this.maxFindings) {
+      this.report.findings.push(full);
+      return full;
+    }
+    this.report.findings_dropped++;
+    return undefined;
   }
 
   private at(c: Candidate) {
@@ -438,17 +453,40 @@ export class PartitionVerifier {
     }
   }
 
+  /**
+   * Listed now, in offset order and under maxFindings; whether retention explains it is only known
+   * once the runs are looked up (lazily, by the caller), so finish() completes it.
+   */
   private truncatedStart(c: Candidate): void {
     const missing = c.seq - 1n;
     const anchor = this.cps.find((cp) => BigInt(cp.chain_seq) === missing && cp.chain_head === c.row.fields.prev_hash);
-    this.find({
+    const finding = this.find({
       ...this.at(c),
       kind: 'truncated',
       severity: 'warning',
       detail: `the stored chain starts at chain_seq ${c.seq}: ${missing} earlier entr${missing === 1n ? 'y is' : 'ies are'} not stored${
         anchor ? ` (it links to the signed checkpoint at offset ${anchor.last_offset})` : ''
-      } — expected after retention dropped old rows, otherwise rows were deleted`,
+      }`,
     });
+    if (finding) this.truncation = { finding, upTo: missing };
+  }
+
+  /** Completes the truncated finding: the run that removed the entries, or why retention does not explain them. */
+  private judgeTruncation(): void {
+    const t = this.truncation;
+    if (!t) return;
+    const v: RetentionVerdict = this.retentionRuns ? explainRemovedEntries(this.cps, t.upTo, this.retentionRuns) : { why: 'no retention run was looked up' };
+    if ('run' in v) {
+      t.finding.detail += `; retention explains them: ${this.ranBefore(v.run, v.checkpoint, `chain_seq ${t.upTo}`)}`;
+      return;
+    }
+    t.finding.detail += `; not explained by retention (rows deleted?): ${v.why}`;
+    if (this.opts.requireRetentionEvidence) t.finding.severity = 'error';
+  }
+
+  /** How a run explains entries up to `what`: names the run, its record's place, its cut-off, and the checkpoint that bounds them. */
+  private ranBefore(run: RetentionRun, cp: Checkpoint, what: string): string {
+    return `retention run ${run.event_id} (its record at ${run.topic}/${run.partition}@${run.offset}, ${microsToIso(run.run_at_us)}) removed every event that occurred before ${microsToIso(run.cutoff_us)}, which every entry up to ${what} did (stored by the signing time of the checkpoint at offset ${cp.last_offset}, ${new Date(cp.created_at_s * 1000).toISOString()}, occurred at most ${SKEW_MINUTES} min after it)`;
   }
 
   private accept(g: Group, c: Candidate, opts: { skipGap?: boolean; gapReported?: boolean }): void {
@@ -510,11 +548,17 @@ export class PartitionVerifier {
     this.report.first_offset ??= e.offset.toString();
   }
 
-  /** Ends the stream, then checks what must exist beyond the last stored entry. */
-  finish(): PartitionReport {
+  /** No more rows: judges the last ones held back as look-ahead, so `truncated` is known before finish. */
+  end(): void {
     if (this.group) this.complete(this.group);
     if (this.pending) this.settle(this.pending, undefined);
     this.pending = undefined;
+  }
+
+  /** Ends the stream, then checks what must exist beyond the last stored entry. */
+  finish(): PartitionReport {
+    this.end();
+    this.judgeTruncation();
     const last = this.prev;
     if (last && this.report.entries > 0) {
       this.report.last_offset = last.offset.toString();
@@ -533,7 +577,7 @@ export class PartitionVerifier {
     const beyond = this.cps.slice(this.cpIdx).filter((cp) => !last || BigInt(cp.last_offset) > last.offset);
     const expiry = this.report.rows === 0 ? this.expiry(beyond) : undefined;
     if (expiry && 'run' in expiry) {
-      this.expired(beyond[beyond.length - 1] as Checkpoint, expiry.run);
+      this.expired(beyond[beyond.length - 1] as Checkpoint, expiry.run, expiry.checkpoint);
       return this.report;
     }
     if (beyond.length > 0) {
@@ -571,7 +615,7 @@ export class PartitionVerifier {
    * checkpoint covers every committed offset that was not dead-lettered (a tail nobody signed has
    * no time to hold against a cut-off), and a verified run's cut-off is after every signed entry.
    */
-  private expiry(beyond: readonly Checkpoint[]): ReturnType<typeof explainExpiredChain> | undefined {
+  private expiry(beyond: readonly Checkpoint[]): RetentionVerdict | undefined {
     const runs = this.retentionRuns;
     const head = beyond[beyond.length - 1];
     if (!runs || !head) return undefined;
@@ -581,16 +625,16 @@ export class PartitionVerifier {
       return {
         why: `ingest committed offset ${committed}, and ${unsigned} offsets after the last checkpoint (${head.last_offset}) were neither signed nor dead-lettered`,
       };
-    return explainExpiredChain(head, runs);
+    return explainRemovedEntries(beyond, BigInt(head.chain_seq), runs);
   }
 
-  private expired(head: Checkpoint, run: RetentionRun): void {
+  private expired(head: Checkpoint, run: RetentionRun, bound: Checkpoint): void {
     const from = this.opts.start ? this.opts.start.chain_seq + 1n : 1n;
     this.find({
       kind: 'chain_expired',
       severity: 'warning',
       offset: head.last_offset,
-      detail: `no entry of chain_seq ${from}..${head.chain_seq} (up to offset ${head.last_offset}) is stored: the signed checkpoint at offset ${head.last_offset} (signed ${new Date(head.created_at_s * 1000).toISOString()}) proves they were, and retention run ${run.event_id} (its record at ${run.topic}/${run.partition}@${run.offset}, ${microsToIso(run.run_at_us)}) removed every event that occurred before ${microsToIso(run.cutoff_us)}, which every one of them did (stored by the signing time, occurred at most ${SKEW_MINUTES} min after it)`,
+      detail: `no entry of chain_seq ${from}..${head.chain_seq} (up to offset ${head.last_offset}) is stored: the signed checkpoint at offset ${head.last_offset} proves they were, and ${this.ranBefore(run, bound, `chain_seq ${head.chain_seq}`)}`,
     });
   }
 }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { ClickHouse } from '@auditstream/clickhouse';
 import { microsToIso } from '@auditstream/schemas';
-import type { RetentionRun } from './expired-chain.js';
+import type { RetentionRun } from './retention-evidence.js';
 import { countEventsBefore, loadRetentionRecords } from './store.js';
 import { verifyEvent } from './verify-event.js';
 

@@ -48,6 +48,11 @@ export interface VerifyStoreOptions {
   /** Slack around from/to when picking anchor checkpoints by their signing time. Default 15 min. */
   marginMs?: number;
   allowOffsetGaps?: boolean;
+  /**
+   * A chain whose oldest entries are gone (truncated) is an error unless a trusted retention run
+   * explains them; by default a warning either way (runs older than events_cutoff prove nothing).
+   */
+  requireRetentionEvidence?: boolean;
   /** Findings listed per partition (more are counted). Default 1000. */
   maxFindings?: number;
   onProgress?: (p: VerifyProgress) => void;
@@ -189,7 +194,7 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
     keys = uniquePartitions(keys);
   }
 
-  // Looked up once, and only when a partition turns out to have no stored row.
+  // Looked up once, and only when a partition turns out to have no stored row or a truncated chain.
   let runsCheck: Promise<RetentionRunCheck> | undefined;
   const retentionRuns = () => {
     runsCheck ??= checkRetentionRuns({ ch, publicKeys: o.publicKeys, ...(o.signal ? { signal: o.signal } : {}) });
@@ -280,6 +285,7 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
       ...(start ? { start } : {}),
       ...(committed !== undefined ? { committedOffset: committed } : {}),
       ...(o.allowOffsetGaps ? { allowOffsetGaps: true } : {}),
+      ...(o.requireRetentionEvidence ? { requireRetentionEvidence: true } : {}),
       maxFindings: o.maxFindings ?? 1000,
       inScope,
     });
@@ -315,8 +321,9 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
       verifier.pushDlq(nextDlq.value);
       nextDlq = await dlq.next();
     }
-    // Nothing stored where checkpoints signed entries: retention may explain it (docs/integrity.md).
-    if (n === 0 && cpsInSpan.length > 0) verifier.setRetentionRuns((await retentionRuns()).trusted);
+    // Nothing stored where checkpoints signed entries, or the oldest entries gone: retention may explain it (docs/integrity.md).
+    verifier.end();
+    if ((n === 0 && cpsInSpan.length > 0) || verifier.truncated) verifier.setRetentionRuns((await retentionRuns()).trusted);
     const rep = verifier.finish();
     progress(key, n, true);
     findings.push(...rep.findings);
