@@ -23,6 +23,9 @@ Options:
   --partition <n>       only this Kafka partition (repeat, or comma-separated)
   --topic <name>        only this events topic (default: every topic found)
   --allow-offset-gaps   offsets neither stored nor dead-lettered are warnings (transactional producers)
+  --require-retention-evidence
+                        a chain whose oldest rows are gone (truncated) fails unless a trusted retention
+                        run's recorded cut-off explains them (default: a warning that says whether one does)
   --ingest-group <id>   consumer group whose committed offsets prove rows existed (default ingest.group_id)
   --no-kafka            do not read the checkpoints topic, high watermarks or committed offsets
   --database <name>     ClickHouse database (default clickhouse.database); use a read-only account
@@ -61,6 +64,7 @@ export const command: Command = {
         full: { type: 'boolean' },
         'margin-ms': { type: 'string' },
         'allow-offset-gaps': { type: 'boolean' },
+        'require-retention-evidence': { type: 'boolean' },
         'ingest-group': { type: 'string' },
         'no-kafka': { type: 'boolean' },
         database: { type: 'string' },
@@ -96,6 +100,7 @@ export const command: Command = {
       ...(values.full ? { full: true } : {}),
       marginMs,
       allowOffsetGaps: values['allow-offset-gaps'] ?? extra.integrity?.verify_allow_offset_gaps ?? false,
+      ...(values['require-retention-evidence'] ? { requireRetentionEvidence: true } : {}),
       ...(maxFindings !== undefined ? { maxFindings } : {}),
       json: values.json ?? false,
       logLevel: cfg.log.level === 'info' ? 'warn' : cfg.log.level,
