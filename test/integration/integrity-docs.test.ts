@@ -21,7 +21,8 @@ import {
 // docs/integrity.md's auditor script, run exactly as the markdown holds it (CI extracts it, so the
 // docs cannot drift), with python3 against a database populated by the real `auditstream ingest`:
 // an intact log passes; a modified row, a repeated attribute key, and a partition whose rows were
-// all deleted each make it fail, naming the place.
+// all deleted each make it fail, naming the place; a chain whose oldest rows were deleted (no
+// retention run) is a warning saying so, and fails with --require-retention-evidence.
 
 const PARTITIONS = 3;
 const EVENTS = 600;
@@ -62,7 +63,7 @@ async function mutate(sqlText: string): Promise<void> {
   );
 }
 
-function runScript(): { code: number | null; out: string } {
+function runScript(...extra: string[]): { code: number | null; out: string } {
   const cfg = env.config.clickhouse;
   const script = join(dir, 'audit.py');
   writeFileSync(script, docsPython());
@@ -86,6 +87,7 @@ function runScript(): { code: number | null; out: string } {
       join(dir, 'checkpoints.ndjson'),
       '--watermarks-cmd',
       `cat ${join(dir, 'watermarks.txt')}`,
+      ...extra,
     ],
     { encoding: 'utf8', env: { ...process.env, CLICKHOUSE_PASSWORD: cfg.password ?? '' } },
   );
@@ -152,6 +154,25 @@ test('the auditor script in docs/integrity.md passes on an intact log and fails 
   const ours = await verifyTestEnv(env);
   assert.ok(
     ours.findings.some((f) => f.kind === 'modified' && f.partition === 1 && f.offset === dup?.o),
+    'auditstream verify applies the same rule',
+  );
+
+  // The oldest rows of partition 1 deleted (the repeated key among them), and no retention run to explain it.
+  const [first] = await env.ch.queryRows<{ o: string; s: string }>(
+    `SELECT toString(kafka_offset) AS o, toString(chain_seq) AS s FROM ${env.database}.events WHERE kafka_partition = 1 ORDER BY kafka_offset LIMIT 1 OFFSET 10`,
+  );
+  await mutate(`ALTER TABLE ${env.database}.events DELETE WHERE kafka_partition = 1 AND kafka_offset < ${first?.o}`);
+  // No checkpoint signs chain_seq 10 (one every 50 events): not anchored, but covered by the next one.
+  const cut = `partition 1: chain starts at chain_seq ${first?.s}, not anchored by a checkpoint; no retention run explains the earlier entries`;
+  const truncated = runScript();
+  assert.match(truncated.out, new RegExp(`warning: ${cut}`));
+  assert.doesNotMatch(truncated.out, /ERROR: partition 1/);
+  const strict = runScript('--require-retention-evidence');
+  assert.match(strict.out, new RegExp(`ERROR: ${cut}`));
+  const oursStrict = await verifyTestEnv(env, { requireRetentionEvidence: true });
+  assert.deepEqual(
+    oursStrict.findings.filter((f) => f.partition === 1).map((f) => `${f.kind}:${f.severity}:${f.offset}`),
+    [`truncated:error:${first?.o}`],
     'auditstream verify applies the same rule',
   );
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type ClickHouse, createClickHouse, localDatabase, migrate } from '@auditstream/clickhouse';
 import { type AuditstreamConfig, configSchema, type DeepReadonly, loadConfig } from '@auditstream/config';
 import { uniqueName } from '@auditstream/core';
-import { generateSigningKey, loadPublicKeys, type VerifyReport, verifyStore } from '@auditstream/integrity';
+import { generateSigningKey, loadPublicKeys, type VerifyReport, type VerifyStoreOptions, verifyStore } from '@auditstream/integrity';
 import { createKafkaClient, defaultTopicSpecs, deleteTopics, ensureTopics, withAdmin } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
 import { countStored } from '@auditstream/workload';
@@ -139,8 +139,12 @@ export async function waitForStored(
 }
 
 /** `auditstream verify` over the test's topic, ingest group, checkpoints topic and signing key. */
-export async function verifyTestEnv(env: Pick<TestEnv, 'ch' | 'kafka' | 'signingKey' | 'checkpoints' | 'group' | 'topic'>): Promise<VerifyReport> {
+export async function verifyTestEnv(
+  env: Pick<TestEnv, 'ch' | 'kafka' | 'signingKey' | 'checkpoints' | 'group' | 'topic'>,
+  options: Pick<VerifyStoreOptions, 'requireRetentionEvidence'> = {},
+): Promise<VerifyReport> {
   return verifyStore({
+    ...options,
     ch: env.ch,
     publicKeys: loadPublicKeys([env.signingKey.publicPem]),
     kafka: env.kafka,
