@@ -482,9 +482,10 @@ describe('tamper evidence on the real ClickHouse and Kafka', () => {
 
   // Partition 1 went quiet after its events (October 2025); the retention record goes to partition 0, chained and
   // signed like any event. Last in this file: it appends a message to the events topic.
-  test('every row of a partition deleted with a forged retention record still fails; retention removing them is a chain_expired warning', async () => {
+  test('every row of a partition deleted, or its oldest, with a forged retention record still fails; retention removing them is a chain_expired warning', async () => {
     const { db, ch } = await scenario('emptied');
-    await ch.command(`ALTER TABLE ${db}.events DELETE WHERE kafka_partition = 1`);
+    // Also the oldest ten rows of partition 0: truncated, which no trusted run explains.
+    await ch.command(`ALTER TABLE ${db}.events DELETE WHERE kafka_partition = 1 OR (kafka_partition = 0 AND kafka_offset < 10)`);
     await waitMutations(db);
     // The attacker also appends a correctly hashed retention record whose cut-off would explain partition 1.
     const last = await storedAt(ch, 0, PER_PARTITION - 1);
@@ -506,6 +507,17 @@ describe('tamper evidence on the real ClickHouse and Kafka', () => {
     assert.ok(
       attacked.notes.some((n) => /retention run .* was not taken as evidence .*not proven by a signed checkpoint/.test(n)),
       attacked.notes.join('\n'),
+    );
+    const cut = attacked.findings.find((f) => f.partition === 0 && f.kind === 'truncated');
+    assert.equal(cut?.severity, 'warning', 'by default, for runs that predate events_cutoff');
+    assert.match(
+      cut?.detail ?? '',
+      /10 earlier entries are not stored.*not explained by retention \(rows deleted\?\): no retention run with an events cut-off/,
+    );
+    const strict = await verify(ch, { ingestGroupId: GROUP, requireRetentionEvidence: true });
+    assert.deepEqual(
+      strict.findings.filter((f) => f.partition === 0 && f.kind === 'truncated').map((f) => `${f.severity}:${f.offset}`),
+      ['error:10'],
     );
 
     // The real thing: `retention apply` (365 days) drops October and November 2025, all of both partitions' rows,
@@ -531,13 +543,20 @@ describe('tamper evidence on the real ClickHouse and Kafka', () => {
       ),
     ]);
     await cp.stop();
-    const r = await verify(expired.ch, { ingestGroupId: GROUP });
+    // Requiring retention evidence: the run explains partition 0's truncation too, so nothing fails.
+    const r = await verify(expired.ch, { ingestGroupId: GROUP, requireRetentionEvidence: true });
     assert.equal(r.ok, true, JSON.stringify(r.findings));
     assert.deepEqual(r.findings.map((f) => `${f.partition}:${f.kind}`).sort(), ['0:checkpoint_unpublished', '0:truncated', '1:chain_expired']);
     assert.match(
       r.findings.find((f) => f.kind === 'chain_expired')?.detail ?? '',
       new RegExp(
         `chain_seq 1\\.\\.1499 \\(up to offset 1499\\).*retention run ${records[0]?.event_id} \\(its record at ${EVENTS.replace(/\./g, '\\.')}/0@1500`,
+      ),
+    );
+    assert.match(
+      r.findings.find((f) => f.kind === 'truncated')?.detail ?? '',
+      new RegExp(
+        `retention explains them: retention run ${records[0]?.event_id} \\(its record at ${EVENTS.replace(/\./g, '\\.')}/0@1500.*before ${records[0]?.attributes?.events_cutoff?.replace(/\./g, '\\.').replace('Z', '')}`,
       ),
     );
   });
