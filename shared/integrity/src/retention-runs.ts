@@ -6,7 +6,7 @@ import { countEventsBefore, loadRetentionRecords } from './store.js';
 import { verifyEvent } from './verify-event.js';
 
 export interface RetentionRunCheck {
-  /** Runs whose records hold up: what `verify` may explain a whole missing chain with. */
+  /** Runs whose records hold up: what `verify` may explain a whole missing chain, or a truncated chain's oldest entries, with. */
   trusted: RetentionRun[];
   /** Records that do not, and why (for the report's notes). */
   rejected: { event_id: string; reason: string }[];
