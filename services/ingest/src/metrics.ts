@@ -57,7 +57,7 @@ export function createIngestMetrics(registry: Registry) {
     }),
     insertRetries: new Counter({
       name: 'auditstream_ingest_insert_retries_total',
-      help: 'INSERT attempts retried after a transient ClickHouse failure.',
+      help: 'ClickHouse writes of a flush (the INSERT, or the exact-count record after it) retried after a transient failure; errors_total{stage} says which.',
       registers,
     }),
     batchRows: new Histogram({

@@ -70,7 +70,7 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
         shouldRetry: (err) => (err as AuditstreamError).retriable && !deps.signal.aborted,
         onRetry: (err, attempt, delay) => {
           const e = err as AuditstreamError;
-          if (stage === 'insert') metrics.insertRetries.inc();
+          metrics.insertRetries.inc();
           metrics.errors.inc({ stage, error_type: e.code });
           deps.onRetry?.(e, attempt, delay, stage);
         },
