@@ -12,6 +12,7 @@ export interface IntegrityConfig {
   readonly public_key_files: readonly string[];
   readonly verify_margin_ms: number;
   readonly verify_allow_offset_gaps: boolean;
+  readonly verify_require_retention_evidence?: boolean;
 }
 
 /**

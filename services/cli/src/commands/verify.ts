@@ -25,7 +25,8 @@ Options:
   --allow-offset-gaps   offsets neither stored nor dead-lettered are warnings (transactional producers)
   --require-retention-evidence
                         a chain whose oldest rows are gone (truncated) fails unless a trusted retention
-                        run's recorded cut-off explains them (default: a warning that says whether one does)
+                        run's recorded cut-off explains them (default integrity.verify_require_retention_evidence,
+                        false: a warning that says whether one does)
   --ingest-group <id>   consumer group whose committed offsets prove rows existed (default ingest.group_id)
   --no-kafka            do not read the checkpoints topic, high watermarks or committed offsets
   --database <name>     ClickHouse database (default clickhouse.database); use a read-only account
@@ -76,7 +77,12 @@ export const command: Command = {
     const cfg = cliConfig(values.config);
     // Sections other components add to the schema (integrity, ingest) are read when present.
     const extra = cfg as unknown as {
-      integrity?: { public_key_files?: readonly string[]; verify_margin_ms?: number; verify_allow_offset_gaps?: boolean };
+      integrity?: {
+        public_key_files?: readonly string[];
+        verify_margin_ms?: number;
+        verify_allow_offset_gaps?: boolean;
+        verify_require_retention_evidence?: boolean;
+      };
       ingest?: { group_id?: string };
     };
     const from = time(values.from, 'from');
@@ -100,7 +106,7 @@ export const command: Command = {
       ...(values.full ? { full: true } : {}),
       marginMs,
       allowOffsetGaps: values['allow-offset-gaps'] ?? extra.integrity?.verify_allow_offset_gaps ?? false,
-      ...(values['require-retention-evidence'] ? { requireRetentionEvidence: true } : {}),
+      ...((values['require-retention-evidence'] ?? extra.integrity?.verify_require_retention_evidence) ? { requireRetentionEvidence: true } : {}),
       ...(maxFindings !== undefined ? { maxFindings } : {}),
       json: values.json ?? false,
       logLevel: cfg.log.level === 'info' ? 'warn' : cfg.log.level,

@@ -45,6 +45,12 @@ export const integritySection = z
       .boolean()
       .default(false)
       .describe('verify: Kafka offsets neither stored nor dead-lettered are warnings, not errors (events topics written by transactional producers).'),
+    verify_require_retention_evidence: z
+      .boolean()
+      .default(false)
+      .describe(
+        'verify: a chain whose oldest rows are gone (truncated) is an error unless a trusted retention run explains them (docs/integrity.md); off, it is a warning that says whether one does.',
+      ),
   })
   .prefault({});
 
