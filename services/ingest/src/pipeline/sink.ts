@@ -89,12 +89,15 @@ export function createSink<Row>(deps: SinkDeps<Row>): (records: readonly IngestR
     throw new FatalIngestError(err.code, `ClickHouse refused ${what}: ${err.message}; ingest stops`, { cause: err });
   }
 
-  /** After a successful INSERT: any failure here is fatal (never a reason to insert the rows again). */
+  /**
+   * After a successful INSERT: any failure here is fatal (never a reason to insert the rows again).
+   * Each attempt is timed, not the backoff between them, as for the INSERT.
+   */
   async function afterInsert(rows: Row[]): Promise<void> {
     const after = storage.afterInsert;
     if (!after) return;
     try {
-      await timeStage(metrics, 'after_insert', () => withRetry('after_insert', () => after(rows)));
+      await withRetry('after_insert', () => timeStage(metrics, 'after_insert', () => after(rows)));
     } catch (err) {
       fatal(err instanceof AuditstreamError ? err : storage.classify(err), 'after_insert');
     }
