@@ -86,6 +86,7 @@ export {
   retentionPolicySchema,
   ttlCutoff,
 } from './retention.js';
+export { type RowBinaryColumn, type RowBinaryEncoder, rowBinaryEncoder } from './row-binary.js';
 export {
   type ActorType,
   type AuditEventInput,
@@ -117,6 +118,7 @@ export {
   EVENT_COLUMNS,
   EVENTS_ORDER_BY,
   EVENTS_PARTITION_BY,
+  eventColumnTypes,
   LOOKUPS,
   OUTCOMES,
   RESOURCE_ROWS,

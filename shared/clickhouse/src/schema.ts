@@ -118,6 +118,11 @@ export function eventColumnNames(layout: Layout): string[] {
   return columnsFor(layout).map((c) => c.name);
 }
 
+/** The same columns with their types on that layout (the RowBinary INSERT's column list). */
+export function eventColumnTypes(layout: Layout): { name: string; type: string }[] {
+  return columnsFor(layout).map((c) => ({ name: c.name, type: (layout === 'modern' ? c.modern : c.legacy) as string }));
+}
+
 /**
  * Sorting key of audit.events (since migration 006_events_source_key).
  * - tenant_id first: every query is tenant-scoped.
