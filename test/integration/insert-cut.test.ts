@@ -1,17 +1,28 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { type ClickHouse, createClickHouse, type EventRow, insertRows, layoutFor, migrate, STREAM_MIN_ROWS, toRow } from '@auditstream/clickhouse';
+import {
+  type ClickHouse,
+  createClickHouse,
+  type EventRow,
+  eventColumnTypes,
+  insertRows,
+  layoutFor,
+  migrate,
+  rowBinaryEncoder,
+  STREAM_MIN_ROWS,
+  toRow,
+} from '@auditstream/clickhouse';
 import { configSchema, loadConfig } from '@auditstream/config';
 import { uniqueName, uuidv7 } from '@auditstream/core';
 import { quietLogger, startTcpProxy, type TcpProxy, waitFor } from '@auditstream/test';
 
 // An INSERT whose request is cut midway (ingest killed: its socket closed with a FIN; or the
 // connection reset) against the real ClickHouse, through a proxy that forwards a prefix of the
-// request and then cuts. A plain JSONEachRow body that ends at a row boundary is a complete
-// body to ClickHouse 18.16 (it does not check the length): the rows before the cut were stored,
-// and the redelivered batch then stored them twice. Every body is therefore sent in a gzip frame
-// (level 0 with clickhouse.compression none), which fails whole when cut. (In test/integration,
+// request and then cuts. A plain body (JSONEachRow or RowBinary) that ends at a row boundary is a
+// complete body to ClickHouse 18.16 (it does not check the length): the rows before the cut were
+// stored, and the redelivered batch then stored them twice. Every body is therefore sent in a gzip
+// frame (level 0 with clickhouse.compression none), which fails whole when cut. (In test/integration,
 // not beside insert-stream.int.test.ts: the kit depends on @auditstream/clickhouse.)
 
 const cfg = loadConfig(configSchema, {}).clickhouse;
@@ -58,24 +69,32 @@ async function stored(topic: string): Promise<number> {
   return Number(r?.n);
 }
 
-// Each compression mode, large (streamed) and small (the client's insert()) batches, cut with a FIN
-// and with a reset; without compression right after a row's closing `}\n` (the case a plain body
-// cannot tell from its end).
-const CASES = (['none', 'gzip'] as const).flatMap((compression) =>
-  [ROWS, STREAM_MIN_ROWS - 1].flatMap((n) => (['end', 'reset'] as const).map((how) => ({ compression, n, how }))),
+// Each insert format and compression mode, large (streamed) and small (JSONEachRow: the client's
+// insert()) batches, cut with a FIN and with a reset; without compression right at a row boundary
+// (the case a plain body cannot tell from its end): after a JSON row's closing `}\n`, before a
+// binary row's first column (tenant_id: its length byte, 10 = '\n', and 'tenant-cut').
+const CASES = (['json_each_row', 'row_binary'] as const).flatMap((format) =>
+  (['none', 'gzip'] as const).flatMap((compression) =>
+    [ROWS, STREAM_MIN_ROWS - 1].flatMap((n) => (['end', 'reset'] as const).map((how) => ({ format, compression, n, how }))),
+  ),
 );
+const ROW_BOUNDARY = { json_each_row: { at: '}\n' }, row_binary: { at: '\ntenant-cut', before: true } };
 
-for (const { compression, n, how } of CASES) {
-  test(`an INSERT of ${n} rows (compression ${compression}) cut midway by a ${how === 'end' ? 'FIN' : 'reset'} stores nothing`, async () => {
-    const topic = `audit.cut.${compression}.${n}.${how}`;
+for (const { format, compression, n, how } of CASES) {
+  test(`an INSERT of ${n} rows (${format}, compression ${compression}) cut midway by a ${how === 'end' ? 'FIN' : 'reset'} stores nothing`, async () => {
+    const topic = `audit.cut.${format}.${compression}.${n}.${how}`;
     const batch = await rows(topic, n);
-    const ch = createClickHouse({ ...cfg, url: proxy.url, database: DB, compression }, { logger: quietLogger() });
+    const ch = createClickHouse({ ...cfg, url: proxy.url, database: DB, compression, insert_format: format }, { logger: quietLogger() });
     try {
-      const bodyBytes = batch.reduce((s, r) => s + JSON.stringify(r).length + 1, 0);
-      // gzip shrinks these rows about 6× (random padding): a twentieth of the plain size is well inside
-      // its body (where a row boundary means nothing: cut anywhere).
+      const layout = layoutFor(await direct.capabilities());
+      const bodyBytes =
+        format === 'row_binary'
+          ? rowBinaryEncoder(eventColumnTypes(layout))(batch as unknown as Record<string, unknown>[], 0, n).length
+          : batch.reduce((s, r) => s + JSON.stringify(r).length + 1, 0);
+      // gzip shrinks these rows 2× (binary) to 6× (JSON; random padding): a twentieth of the plain size
+      // is well inside its body (where a row boundary means nothing: cut anywhere).
       const cutAt = Math.floor(bodyBytes / (compression === 'gzip' ? 20 : 5));
-      const cut = proxy.cutAfter(cutAt, { ...(compression === 'none' ? { at: '}\n' } : {}), how });
+      const cut = proxy.cutAfter(cutAt, { ...(compression === 'none' ? ROW_BOUNDARY[format] : {}), how });
       await assert.rejects(insertRows(ch, batch), { code: 'CLICKHOUSE_UNAVAILABLE' });
       const { forwarded } = await cut;
       assert.ok(forwarded < bodyBytes / 2, `the request was cut midway (${forwarded} bytes forwarded)`);

@@ -15,17 +15,20 @@ export interface TcpProxy {
   /**
    * Cuts the client→server stream once `bytes` more bytes have gone through (from now, over any
    * connection): the target gets exactly that prefix (extended to the end of the first `at` that
-   * ends at or past `bytes`, when given), then `end` (a FIN, as when the client process is killed)
+   * ends at or past `bytes`, when given; with `before`, to the start of the first `at` that starts
+   * there), then `end` (a FIN, as when the client process is killed)
    * or `reset` (an RST once the prefix is handed to the kernel); the client's socket is destroyed.
    * One-shot. Resolves once the target's side of the cut connection is closed too.
    */
-  cutAfter(bytes: number, options?: { at?: string; how?: 'end' | 'reset' }): Promise<{ forwarded: number }>;
+  cutAfter(bytes: number, options?: { at?: string; before?: boolean; how?: 'end' | 'reset' }): Promise<{ forwarded: number }>;
   close(): Promise<void>;
 }
 
 interface Cut {
   bytes: number;
   at: Buffer | undefined;
+  /** Cut where `at` starts instead of where it ends. */
+  before: boolean;
   how: 'end' | 'reset';
   /** Client→server bytes forwarded since the cut was armed. */
   seen: number;
@@ -44,8 +47,9 @@ function cutPoint(cut: Cut, chunk: Buffer): number | undefined {
   for (;;) {
     const i = window.indexOf(cut.at, from);
     if (i < 0) return undefined;
-    const end = base + i + cut.at.length;
-    if (end >= cut.bytes) return end - cut.seen;
+    const end = base + i + (cut.before ? 0 : cut.at.length);
+    // Never a point already forwarded (an `at` that starts in the previous chunk, with `before`).
+    if (end >= cut.bytes && end >= cut.seen) return end - cut.seen;
     from = i + 1;
   }
 }
@@ -131,6 +135,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         cut = {
           bytes,
           at: options.at === undefined ? undefined : Buffer.from(options.at),
+          before: options.before ?? false,
           how: options.how ?? 'end',
           seen: 0,
           tail: Buffer.alloc(0),

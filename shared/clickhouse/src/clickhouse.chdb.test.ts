@@ -10,8 +10,9 @@ import { type ClickHouse, createClickHouse, STREAM_MIN_ROWS } from './client.js'
 import { migrate, migrationStatus } from './migrate.js';
 import { countEvents, findEvents, getEvent, hourlyCountsByAction, rawEventRowCount } from './queries.js';
 import { activeLegalHolds, applyRetention, parseRetentionPolicy, placeLegalHold } from './retention.js';
+import { rowBinaryEncoder } from './row-binary.js';
 import { type AuditEventInput, type EventRow, insertEvents, insertRows, toRow } from './rows.js';
-import { RESOURCE_ROWS } from './schema.js';
+import { eventColumnTypes, RESOURCE_ROWS } from './schema.js';
 import { quoteString, sql, table } from './sql.js';
 import { assertStoredAsSent } from './stored-as-sent.test-helper.js';
 
@@ -133,6 +134,36 @@ test('a streamed batch (one JSON.stringify per chunk, rows separated by commas) 
   assert.equal(a[1]?.reason, texts[1]);
   assert.deepEqual(a[1]?.attributes, { [texts[1] as string]: texts[1], '10': 'ten', '2': 'two', '': 'empty key' });
   assert.equal(a[1]?.producer_id, producer);
+});
+
+test("RowBinary, modern layout: our encoding of rows is the engine's own RowBinary of the same rows inserted as JSONEachRow", async () => {
+  // chDB's connection takes request bodies as text, so the rows go in as JSONEachRow here (binaryInserts
+  // is off) and the check is of the encoding a modern server receives over HTTP.
+  assert.equal(ch.binaryInserts, false);
+  const texts = ['plain', 'Zo\u00eb "quoted" \\ back', 'tab\tnew\nline', '\u2028\u4e2d\u{1F600}', 'long '.repeat(40)];
+  const at = Date.now() - 7_200_000;
+  const rows = Array.from({ length: 30 }, (_, i) => {
+    const t = texts[i % texts.length] as string;
+    const e = ev(i, {
+      event_id: uuidv7(at + i),
+      tenant_id: 'tenant-rowbinary',
+      occurred_at: (at + i) * 1000 + (i % 1000),
+      reason: t,
+      actor: { id: `user-${i}`, type: 'user', user_agent: i % 2 ? t : null },
+      attributes: i % 4 ? { [t]: t, '10': 'ten', '2': 'two' } : {},
+      ...(i % 3 ? { producer_id: '0190a2b3-c4d5-7e6f-8a9b-0c1d2e3f4a5d', producer_seq: 2 ** 40 + i } : {}),
+    });
+    return toRow(e, { received_at: at + i, ingested_at: at + i + 1, kafka_topic: 'rowbinary', kafka_partition: 0, kafka_offset: i, chain_seq: i }, 'modern');
+  });
+  await insertRows(ch, rows);
+  const columns = eventColumnTypes('modern');
+  const res = await ch.client.exec({
+    query: `SELECT ${columns.map((c) => c.name).join(', ')} FROM ${DB}.events WHERE kafka_topic = 'rowbinary' ORDER BY kafka_offset FORMAT RowBinary`,
+  });
+  const parts: Buffer[] = [];
+  for await (const b of res.stream) parts.push(b as Buffer);
+  const encoded = rowBinaryEncoder(columns)(rows as unknown as Record<string, unknown>[], 0, rows.length);
+  assert.ok(Buffer.concat(parts).equals(encoded), 'the engine writes these rows as RowBinary exactly as we encode them');
 });
 
 test('quoteString literals also round-trip on the modern engine', async () => {

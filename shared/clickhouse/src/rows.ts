@@ -3,7 +3,7 @@ import { type ActorType, type Category, type AuditEventInput as ContractEventInp
 import { type Layout, layoutFor } from './capabilities.js';
 import type { ClickHouse, RequestOptions } from './client.js';
 import { recordDuplicates } from './duplicates.js';
-import { ACTOR_TYPES, CATEGORIES, eventColumnNames, OUTCOMES, SEVERITIES } from './schema.js';
+import { ACTOR_TYPES, CATEGORIES, eventColumnNames, eventColumnTypes, OUTCOMES, SEVERITIES } from './schema.js';
 import { formatMicros } from './sql.js';
 
 /**
@@ -430,7 +430,7 @@ export function fromRow(row: Record<string, unknown>): StoredEvent {
 }
 
 /**
- * Inserts rows built by toRow for this server's layout, in one JSONEachRow request, then records
+ * Inserts rows built by toRow for this server's layout, in one request (RowBinary or JSONEachRow), then records
  * the ids stored more than once (exact counts, duplicates.ts), before the caller commits.
  */
 export async function insertRows(ch: ClickHouse, rows: readonly EventRow[], options: RequestOptions = {}): Promise<void> {
@@ -450,7 +450,9 @@ export async function insertEventRows(ch: ClickHouse, rows: readonly EventRow[],
     throw new AuditstreamError('CLICKHOUSE_DATA', `rows were built for the ${wantModern ? 'legacy' : 'modern'} layout, the server has ${layout}`, {
       field: 'rows',
     });
-  await ch.insertJson('events', rows as unknown as Record<string, unknown>[], { operation: 'insert_events', ...options, columns: eventColumns(layout) });
+  const values = rows as unknown as Record<string, unknown>[];
+  if (ch.binaryInserts) await ch.insertRowBinary('events', values, eventColumnTypes(layout), { operation: 'insert_events', ...options });
+  else await ch.insertJson('events', values, { operation: 'insert_events', ...options, columns: eventColumns(layout) });
 }
 
 /** toRow for the connected server, then insertRows. */

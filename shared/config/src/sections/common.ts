@@ -61,6 +61,12 @@ export const clickhouseSection = z
       .describe(
         'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip. With none, request bodies are still framed as gzip level 0 (no compression), so an INSERT cut short stores nothing (docs/storage.md).',
       ),
+    insert_format: z
+      .enum(['row_binary', 'json_each_row'])
+      .default('row_binary')
+      .describe(
+        "Body format of ingest's events INSERT: row_binary (ClickHouse's binary rows: no text to parse, a third of the bytes) or json_each_row. Other inserts are JSONEachRow.",
+      ),
     max_open_connections: positiveInt().default(10).describe('Keep-alive connection pool size.'),
     cluster: z
       .string()
