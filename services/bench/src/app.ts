@@ -357,7 +357,8 @@ export function createBench(deps: BenchDeps): Bench {
             'N / (ingest child spawned → the project count query finds N; polled on the parts row count, exact once those reach N); events pre-produced through the SDK',
           kafka_read_events_per_s:
             'raw kafkajs consumer, fresh group, ingest fetch settings, eachBatch discard; steady rate from the first batch to the N-th message (kafka_read_cold_events_per_s: from consumer creation, group join included)',
-          clickhouse_write_events_per_s: 'the rows ingest stored, JSONEachRow file → clickhouse-client INSERT into an identically migrated empty database',
+          clickhouse_write_events_per_s:
+            'the rows ingest stored, a file in the format ingest inserts with (clickhouse.insert_format: RowBinary by default) → clickhouse-client INSERT into an identically migrated empty database',
           anchor_events_per_s:
             'ClickHouse Kafka engine (JSONEachRow, same rows, second topic, group offsets committed at 0) + MV into an identically migrated database; CREATE MATERIALIZED VIEW → uniqExact(event_id) = N',
           ratios: 'ingest_over_min_limit and ingest_over_anchor are computed within each run (side by side), then the median over runs is taken',

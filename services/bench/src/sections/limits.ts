@@ -1,7 +1,8 @@
 // The machine's limits for the same work, measured in the same run:
 // - Kafka read: raw kafkajs consume-and-discard of the events topic (fresh group, ingest's fetch settings);
-// - ClickHouse write: the rows ingest stored, exported as JSONEachRow (the format ingest inserts with)
-//   and inserted from the file by clickhouse-client into an identically migrated, empty database.
+// - ClickHouse write: the rows ingest stored, exported in the format ingest inserts with
+//   (clickhouse.insert_format) and inserted from the file by clickhouse-client into an identically
+//   migrated, empty database.
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,17 +108,20 @@ export interface ClickHouseWriteLimit {
   rows_file_bytes: number;
 }
 
-/** Exports the stored rows of the run's tenant to <dir>/rows.ndjson (JSONEachRow); returns the path. */
-export async function exportRows(env: RunEnv, config: AppConfig): Promise<string> {
-  const file = join(env.dir, 'rows.ndjson');
+/** Exports the stored rows of the run's tenant to <dir>/rows.<ext> (JSONEachRow by default); returns the path. */
+export async function exportRows(env: RunEnv, config: AppConfig, format: 'JSONEachRow' | 'RowBinary' = 'JSONEachRow'): Promise<string> {
+  const file = join(env.dir, format === 'RowBinary' ? 'rows.bin' : 'rows.ndjson');
   // One row per event_id (ReplacingMergeTree may still hold a redelivered copy), in storage order.
-  await runClient(config, `SELECT * FROM ${env.database}.events FINAL WHERE tenant_id = '${env.tenant}' FORMAT JSONEachRow`, { stdout: file });
+  await runClient(config, `SELECT * FROM ${env.database}.events FINAL WHERE tenant_id = '${env.tenant}' FORMAT ${format}`, { stdout: file });
   return file;
 }
 
-export async function clickhouseWriteLimit(env: RunEnv, config: AppConfig, rowsFile: string, events: number): Promise<ClickHouseWriteLimit> {
+/** `jsonRowsFile`: exportRows' JSONEachRow file, used as is when ingest inserts JSONEachRow. */
+export async function clickhouseWriteLimit(env: RunEnv, config: AppConfig, jsonRowsFile: string, events: number): Promise<ClickHouseWriteLimit> {
+  const format = config.clickhouse.insert_format === 'row_binary' ? 'RowBinary' : 'JSONEachRow';
+  const rowsFile = format === 'RowBinary' ? await exportRows(env, config, format) : jsonRowsFile;
   const t0 = Date.now();
-  await runClient(config, `INSERT INTO ${env.limitDatabase}.events FORMAT JSONEachRow`, { stdin: rowsFile });
+  await runClient(config, `INSERT INTO ${env.limitDatabase}.events FORMAT ${format}`, { stdin: rowsFile });
   const ms = Date.now() - t0;
   const [r] = await env.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM ${env.limitDatabase}.events`);
   if (Number(r?.n) !== events) throw new AuditstreamError('BENCH_LIMIT', `clickhouse-client inserted ${r?.n} rows, expected ${events}`, {});
