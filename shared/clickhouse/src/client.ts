@@ -161,6 +161,25 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
     return render(query, await api.capabilities());
   }
 
+  /** An INSERT whose body is made a chunk at a time while it is sent (chunkStream). */
+  async function streamInsert(
+    tableName: TableName,
+    quotedColumns: readonly string[],
+    format: 'JSONEachRow' | 'RowBinary',
+    chunk: (start: number, end: number) => Buffer,
+    rowCount: number,
+    options: RequestOptions,
+  ): Promise<void> {
+    const result = await client.exec({
+      query: `INSERT INTO ${table(config.database, tableName).text} (${quotedColumns.join(', ')}) FORMAT ${format}`,
+      values: chunkStream(rowCount, chunk),
+      ...(options.settings ? { clickhouse_settings: options.settings } : {}),
+      ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
+    });
+    result.stream.resume();
+    await finished(result.stream);
+  }
+
   const api: ClickHouse = {
     database: config.database,
     cluster: config.cluster || undefined,
@@ -217,14 +236,7 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
           // Large batches (ingest's): the rows the client's insert() sends (JSON.stringify of each), made
           // a chunk at a time while it is sent rather than as one string of the whole batch first:
           // ~20 % less CPU per row and no batch-sized string for the GC.
-          const result = await client.exec({
-            query: `INSERT INTO ${table(config.database, tableName).text} (${quoted.join(', ')}) FORMAT JSONEachRow`,
-            values: chunkStream(rows.length, (start, end) => jsonEachRowChunk(rows, start, end)),
-            ...(options.settings ? { clickhouse_settings: options.settings } : {}),
-            ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
-          });
-          result.stream.resume();
-          await finished(result.stream);
+          await streamInsert(tableName, quoted, 'JSONEachRow', (start, end) => jsonEachRowChunk(rows, start, end), rows.length, options);
           return;
         }
         await client.insert({
@@ -247,14 +259,7 @@ export function createClickHouse(config: ClickHouseConfig, deps: ClickHouseDeps)
       const quoted = columns.map((c) => `\`${checkColumn(c.name)}\``);
       await timed(op, async () => {
         // gzip-framed like every body (see insertJson): a body cut short stores nothing.
-        const result = await client.exec({
-          query: `INSERT INTO ${table(config.database, tableName).text} (${quoted.join(', ')}) FORMAT RowBinary`,
-          values: chunkStream(rows.length, (start, end) => encode(rows, start, end)),
-          ...(options.settings ? { clickhouse_settings: options.settings } : {}),
-          ...(options.abortSignal ? { abort_signal: options.abortSignal } : {}),
-        });
-        result.stream.resume();
-        await finished(result.stream);
+        await streamInsert(tableName, quoted, 'RowBinary', (start, end) => encode(rows, start, end), rows.length, options);
       });
       metrics?.rows.inc({ table: tableName }, rows.length);
     },
