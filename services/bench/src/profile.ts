@@ -15,7 +15,7 @@ const STAGES: Array<[RegExp, string]> = [
   [/\/pipeline\/enrich\//, 'enrich: other'],
   [/\/services\/ingest\/src\/integrity\.ts|\/shared\/integrity\//, 'hash chain + checkpoints'],
   [/\/services\/ingest\/src\/pipeline\/reuse\.ts|\/shared\/clickhouse\/src\/identity\.ts/, 'event_id reuse tracking'],
-  [/\/services\/ingest\/src\/pipeline\/sink\.ts|\/shared\/clickhouse\/|\/@clickhouse\/client/, 'insert (row mapping, JSON, gzip, HTTP)'],
+  [/\/services\/ingest\/src\/pipeline\/sink\.ts|\/shared\/clickhouse\/|\/@clickhouse\/client/, 'insert (row mapping, body encoding, gzip, HTTP)'],
   [/\/services\/ingest\/src\/pipeline\/(dlq|offsets)\.ts/, 'dlq + offsets'],
   [/\/services\/ingest\/src\/pipeline\/(batcher|process|pipeline)\.ts/, 'batching + pipeline control'],
   [/\/pino\/|\/shared\/observability\/|\/prom-client\//, 'logging + metrics'],
