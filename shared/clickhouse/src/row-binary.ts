@@ -1,4 +1,5 @@
 import { AuditstreamError } from '@auditstream/core';
+import { parseClickHouseTime } from './rows.js';
 
 /**
  * RowBinary: ClickHouse's native row format, for the events INSERT. The server reads it without
@@ -95,7 +96,6 @@ for (let i = 0; i < 16; i++) {
 }
 const UUID_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35];
 const UINT64_MAX = 2n ** 64n - 1n;
-const DATETIME64_RE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
 
 function uintWriter(column: string, bytes: 1 | 2 | 4): Write {
   const max = 2 ** (8 * bytes) - 1;
@@ -173,17 +173,18 @@ function dateTimeWriter(column: string): Write {
   };
 }
 
-/** DateTime64(P): Int64 ticks of 10^-P s, from the text toRow writes ('YYYY-MM-DD hh:mm:ss.ffffff', UTC). */
+/** DateTime64(P), P ≤ 6: Int64 ticks of 10^-P s, from the text toRow writes ('YYYY-MM-DD hh:mm:ss.ffffff', UTC). */
 function dateTime64Writer(column: string, precision: number): Write {
-  const scale = 10 ** precision;
+  if (precision > 6) throw new AuditstreamError('CLICKHOUSE_SCHEMA', `column ${column}: RowBinary encodes DateTime64 up to microseconds`, { field: column });
+  const perTick = 10n ** BigInt(6 - precision);
   return (out, v) => {
-    const m = typeof v === 'string' ? DATETIME64_RE.exec(v) : null;
-    if (!m) bad(column, 'must be a date and time (YYYY-MM-DD hh:mm:ss.f)');
-    const seconds = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])) / 1000;
-    const fraction = Number(((m[7] ?? '') + '000000000').slice(0, precision) || '0');
-    const ticks = seconds * scale + fraction;
-    if (!Number.isSafeInteger(ticks) || ticks < 0) bad(column, 'is outside 1970..2106');
-    out.u64(ticks);
+    let us = -1n;
+    if (typeof v === 'string')
+      try {
+        us = parseClickHouseTime(v);
+      } catch {}
+    if (us < 0n) bad(column, 'must be a date and time from 1970 (YYYY-MM-DD hh:mm:ss.f)');
+    out.u64(Number(us / perTick));
   };
 }
 
