@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { AuditEvent } from '@auditstream/schemas';
 import { Registry } from 'prom-client';
 import { createIngestMetrics } from '../../metrics.js';
-import { lookupGeo } from './geo.js';
+import { cachedGeo, type GeoResult, lookupGeo } from './geo.js';
 import { geoFileLookup } from './geo-file.js';
 import { createEnricher, type EnrichConfig } from './index.js';
 import { compileSeverityRules } from './severity.js';
@@ -61,6 +61,31 @@ test('geo: the offline database shipped in the npm package resolves public IPv4 
   assert.equal(v6.ok && v6.geo.country, 'DE');
   const mapped = lookupGeo(lookup, '::ffff:81.2.69.142');
   assert.equal(mapped.ok && mapped.geo.country, 'GB');
+});
+
+test('geo: an address is looked up once while kept, the kept outcomes are bounded, and a failed lookup is tried again', () => {
+  const asked: string[] = [];
+  let broken = true;
+  const geo = cachedGeo((ip): GeoResult | undefined => {
+    asked.push(ip);
+    if (ip === '8.8.4.4' && broken) {
+      broken = false;
+      throw new Error('db read failed');
+    }
+    return ip === '10.0.0.1' ? undefined : { country: 'US', city: ip };
+  }, 3);
+  assert.deepEqual(geo('8.8.8.8'), { ok: true, geo: { country: 'US', city: '8.8.8.8' } });
+  assert.deepEqual(geo('8.8.8.8'), { ok: true, geo: { country: 'US', city: '8.8.8.8' } });
+  assert.deepEqual(geo('10.0.0.1'), { ok: false, why: 'not_found' });
+  assert.deepEqual(geo('10.0.0.1'), { ok: false, why: 'not_found' });
+  assert.deepEqual(geo('not-an-ip'), { ok: false, why: 'not_an_ip' });
+  assert.deepEqual(asked, ['8.8.8.8', '10.0.0.1'], 'kept outcomes (found, not found) are not looked up again; a non-address is never looked up');
+  assert.deepEqual(geo('8.8.4.4'), { ok: false, why: 'error' });
+  assert.deepEqual(geo('8.8.4.4'), { ok: true, geo: { country: 'US', city: '8.8.4.4' } }, 'a failed lookup is not kept');
+  // Three kept (8.8.8.8, 10.0.0.1, not-an-ip): 8.8.4.4 cleared them, so 8.8.8.8 is looked up again.
+  asked.length = 0;
+  geo('8.8.8.8');
+  assert.deepEqual(asked, ['8.8.8.8'], 'the kept outcomes are bounded by the size');
 });
 
 test('geo: private, loopback and malformed addresses fail softly', () => {

@@ -42,17 +42,39 @@ export function lookupGeo(lookup: GeoLookup, raw: string): GeoOutcome {
   }
 }
 
+/** Addresses whose outcome is kept: a user's or a service's events come from few addresses. */
+export const GEO_CACHE_SIZE = 10_000;
+
+/**
+ * lookupGeo with the outcomes of the last addresses kept (a binary search over the database
+ * files costs a few µs; a kept outcome, one map read). The map is cleared when full: no
+ * eviction order to maintain on the hot path. Errors are not kept (a failed read may succeed next time).
+ */
+export function cachedGeo(lookup: GeoLookup, size = GEO_CACHE_SIZE): (raw: string) => GeoOutcome {
+  const kept = new Map<string, GeoOutcome>();
+  return (raw) => {
+    let r = kept.get(raw);
+    if (r !== undefined) return r;
+    r = lookupGeo(lookup, raw);
+    if (r.ok || r.why !== 'error') {
+      if (kept.size >= size) kept.clear();
+      kept.set(raw, r);
+    }
+    return r;
+  };
+}
+
 /** Country and city of actor.ip, from the offline GeoLite2 database shipped in the geoip-lite package (or the one injected): no network. */
 export const geoStep = defineEnrichStep({
   stage: 'geo',
   columns: ['geo_country', 'geo_city'],
   create({ cfg, deps }) {
     if (!cfg.geo_enabled) return undefined;
-    const lookup = deps.geo ?? geoFileLookup();
+    const geo = cachedGeo(deps.geo ?? geoFileLookup());
     return (event, out) => {
       const ip = event.actor?.ip;
       if (!ip) return true;
-      const r = lookupGeo(lookup, ip);
+      const r = geo(ip);
       if (!r.ok) return false;
       out.geo_country = r.geo.country;
       out.geo_city = r.geo.city;
