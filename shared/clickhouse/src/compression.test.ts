@@ -13,9 +13,9 @@ test('clickhouse.compression auto: no gzip on loopback, gzip elsewhere; gzip and
   assert.equal(on('https://ch.example.com', 'none'), false);
 });
 
-test('clickhouse.compression defaults to gzip and takes only auto, gzip or none', () => {
-  assert.equal(loadConfig(configSchema, { env: {} }).clickhouse.compression, 'gzip');
-  assert.equal(loadConfig(configSchema, { env: { AUDITSTREAM_CLICKHOUSE__COMPRESSION: 'auto' } }).clickhouse.compression, 'auto');
+test('clickhouse.compression defaults to auto and takes only auto, gzip or none', () => {
+  assert.equal(loadConfig(configSchema, { env: {} }).clickhouse.compression, 'auto');
+  assert.equal(loadConfig(configSchema, { env: { AUDITSTREAM_CLICKHOUSE__COMPRESSION: 'none' } }).clickhouse.compression, 'none');
   assert.equal(loadConfig(configSchema, { env: { AUDITSTREAM_CLICKHOUSE__COMPRESSION: 'gzip' } }).clickhouse.compression, 'gzip');
   assert.throws(() => loadConfig(configSchema, { env: { AUDITSTREAM_CLICKHOUSE__COMPRESSION: 'true' } }), /clickhouse\.compression/);
 });

@@ -57,7 +57,7 @@ export const clickhouseSection = z
     max_execution_time_s: positiveInt().default(30).describe('Server-side max_execution_time for each query.'),
     compression: z
       .enum(['auto', 'gzip', 'none'])
-      .default('gzip')
+      .default('auto')
       .describe(
         'HTTP body compression (requests gzip level 1, responses gzip): auto = none when clickhouse.url is on loopback (127.0.0.0/8, ::1, localhost), else gzip. With none, request bodies are still framed as gzip level 0 (no compression), so an INSERT cut short stores nothing (docs/storage.md).',
       ),
