@@ -66,7 +66,8 @@ function buildRules(cfg: RedactConfig): Rule[] {
   if (cfg.card_numbers)
     rules.push({
       name: 'card',
-      maybe: (s) => MAYBE_CARD_RUN.test(s) || MAYBE_CARD_SPACED.test(s),
+      // A card number has at least 13 digits: shorter text cannot hold one.
+      maybe: (s) => s.length >= 13 && (MAYBE_CARD_RUN.test(s) || MAYBE_CARD_SPACED.test(s)),
       apply: (s) => s.replace(CARD, (m) => (luhnValid(m) ? '[redacted:card]' : m)),
     });
   for (const p of cfg.patterns) {
