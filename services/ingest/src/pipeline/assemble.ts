@@ -13,7 +13,7 @@ import { createEncryptStage } from './encrypt.js';
 import { createEnricher } from './enrich/index.js';
 import { createMemoryGuard, HELD_SHARE } from './memory.js';
 import { createPipeline } from './pipeline.js';
-import { processMessage } from './process.js';
+import { type ProcessDeps, processMessage } from './process.js';
 import { createReuseTracker } from './reuse.js';
 import { createSink, type StorageWriter } from './sink.js';
 import { createSource } from './source.js';
@@ -126,6 +126,17 @@ export function assemblePipeline(deps: AssembleDeps): Ingest['internals'] {
     await integrity?.recordDeadLetters(deads);
   };
 
+  // Built once: processMessage runs per consumed message.
+  const processDeps: ProcessDeps = {
+    decoder: deps.decoder,
+    validate: deps.validate ?? validateAuditEvent,
+    enrich,
+    maxMessageBytes: cfg.max_message_bytes,
+    metrics,
+    retry: retryCfg,
+    signal,
+  };
+
   // Each Kafka byte held costs ~30 bytes of heap once decoded, mapped and serialised: the budget
   // caps what one fetch and one INSERT hold at 1/64 of it, so a flush fits in the room left above PAUSE_AT.
   const heldCap = Math.floor(cfg.memory_budget_bytes / HELD_SHARE);
@@ -138,19 +149,7 @@ export function assemblePipeline(deps: AssembleDeps): Ingest['internals'] {
       heartbeatIntervalMs: cfg.heartbeat_interval_ms,
       retry: retryCfg,
     },
-    process: (m) =>
-      processMessage(
-        {
-          decoder: deps.decoder,
-          validate: deps.validate ?? validateAuditEvent,
-          enrich,
-          maxMessageBytes: cfg.max_message_bytes,
-          metrics,
-          retry: retryCfg,
-          signal,
-        },
-        m,
-      ),
+    process: (m) => processMessage(processDeps, m),
     write,
     deadLetter,
     metrics,
