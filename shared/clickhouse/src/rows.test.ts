@@ -45,6 +45,23 @@ function asClickHouseReturns(row: Record<string, unknown>, layout: 'legacy' | 'm
   return out;
 }
 
+test('attribute keys are stored in UTF-16 code unit order, as Array.prototype.sort orders them, at any count', () => {
+  // Non-ASCII, astral (surrogate pairs), case and prefixes; 5 keys take the small path, 40 the large one.
+  const pool = ['b', 'a', 'B', 'é', 'z', 'aa', 'a-1', '\u{1F600}', '\uFF21', '_', '0', 'ab'];
+  for (const n of [2, 5, 40]) {
+    const attributes: Record<string, string> = {};
+    for (let i = 0; i < n; i++) attributes[`${pool[(i * 7) % pool.length]}${Math.floor(i / pool.length) || ''}`] = String(i);
+    const keys = Object.keys(attributes);
+    const row = toRow({ ...event, attributes }, meta, 'legacy') as LegacyEventRow;
+    assert.deepEqual(row.attr_keys, [...keys].sort(), `${n} keys sorted`);
+    assert.deepEqual(
+      row.attr_values,
+      row.attr_keys.map((k) => attributes[k]),
+      `${n} values follow their keys`,
+    );
+  }
+});
+
 test('legacy rows keep microseconds in a second column and attributes as sorted arrays', () => {
   const row = toRow(event, meta, 'legacy') as LegacyEventRow;
   assert.equal(row.occurred_at, 1_714_564_800);

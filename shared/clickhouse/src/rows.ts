@@ -239,7 +239,7 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   const attrs = event.attributes ?? {};
   if (typeof attrs !== 'object') bad('attributes', 'must be a map of strings');
   const keys = Object.keys(attrs);
-  if (keys.length > 1) keys.sort();
+  if (keys.length > 1) sortKeys(keys);
   const values: string[] = new Array(keys.length);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
@@ -354,6 +354,27 @@ export function toRow(event: AuditEventInput, meta: IngestMeta, layout: Layout):
   row.attr_keys = keys;
   row.attr_values = values;
   return row;
+}
+
+/**
+ * `keys.sort()` (UTF-16 code unit order) in place. A few keys are sorted by insertion, which
+ * allocates nothing; Array.prototype.sort allocates its work state on every call (toRow's
+ * largest single allocation per event, with the usual two or three attributes).
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 16) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
 }
 
 /** `YYYY-MM-DD hh:mm:ss[.ffffff]` (UTC, as ClickHouse prints DateTime('UTC')/DateTime64) → µs. */
