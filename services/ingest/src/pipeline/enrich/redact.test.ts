@@ -76,6 +76,17 @@ test('attribute keys are dropped or masked, case-insensitively', () => {
   assert.deepEqual(Object.fromEntries(counts), { drop: 1, mask: 2 });
 });
 
+test("one call's counts are its own: a later call neither adds to them nor shares them", () => {
+  const r = createRedactor(cfg);
+  const first = r(ev({ reason: 'mail a@example.com' }));
+  const clean = r(ev({ reason: 'nothing to see', attributes: { keep: 'v' } }));
+  const second = r(ev({ reason: 'mail b@example.com and c@example.com', attributes: { PASSWORD: 'x' } }));
+  assert.deepEqual(Object.fromEntries(first), { email: 1 });
+  assert.equal(clean.size, 0, 'nothing redacted: no counts');
+  assert.deepEqual(Object.fromEntries(second), { email: 1, mask: 1 });
+  assert.deepEqual(Object.fromEntries(first), { email: 1 }, 'the first result is unchanged by the later calls');
+});
+
 test('only the configured fields are scrubbed', () => {
   const r = createRedactor({ ...cfg, fields: ['reason'] });
   const e = ev({ reason: 'a@b.io', attributes: { x: 'c@d.io' } });

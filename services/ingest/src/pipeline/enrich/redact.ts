@@ -14,7 +14,10 @@ export interface RedactConfig {
 }
 
 /** What one call changed: rule name → number of fields it changed (for the metric). */
-export type RedactionCounts = Map<string, number>;
+export type RedactionCounts = ReadonlyMap<string, number>;
+
+// Most events have nothing to redact: they all get this one empty map instead of a new one each.
+const NOTHING_REDACTED: RedactionCounts = new Map();
 
 interface Rule {
   name: string;
@@ -89,13 +92,20 @@ export function createRedactor(cfg: RedactConfig): (event: AuditEvent) => Redact
   const mask = new Set(cfg.mask_attribute_keys.map((k) => k.toLowerCase()));
   const fields = new Set(cfg.fields);
 
-  function scrub(value: string, counts: RedactionCounts): string {
+  // The current call's counts, created on its first change.
+  let counts: Map<string, number> | undefined;
+  const count = (name: string) => {
+    counts ??= new Map();
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+  };
+
+  function scrub(value: string): string {
     let out = value;
     for (const r of rules) {
       if (!r.maybe(out)) continue;
       const next = r.apply(out);
       if (next !== out) {
-        counts.set(r.name, (counts.get(r.name) ?? 0) + 1);
+        count(r.name);
         out = next;
       }
     }
@@ -103,32 +113,36 @@ export function createRedactor(cfg: RedactConfig): (event: AuditEvent) => Redact
   }
 
   return (event) => {
-    const counts: RedactionCounts = new Map();
+    counts = undefined;
+    redactEvent(event);
+    return counts ?? NOTHING_REDACTED;
+  };
+
+  function redactEvent(event: AuditEvent): void {
     const attrs = event.attributes;
     if (attrs && (drop.size > 0 || mask.size > 0)) {
       for (const key of Object.keys(attrs)) {
         const k = key.toLowerCase();
         if (drop.has(k)) {
           delete attrs[key];
-          counts.set('drop', (counts.get('drop') ?? 0) + 1);
+          count('drop');
         } else if (mask.has(k) && attrs[key] !== '[redacted]') {
           attrs[key] = '[redacted]';
-          counts.set('mask', (counts.get('mask') ?? 0) + 1);
+          count('mask');
         }
       }
     }
-    if (rules.length === 0) return counts;
-    if (fields.has('reason') && event.reason) event.reason = scrub(event.reason, counts);
-    if (fields.has('actor.name') && event.actor.name) event.actor.name = scrub(event.actor.name, counts);
-    if (fields.has('resource.name') && event.resource?.name) event.resource.name = scrub(event.resource.name, counts);
+    if (rules.length === 0) return;
+    if (fields.has('reason') && event.reason) event.reason = scrub(event.reason);
+    if (fields.has('actor.name') && event.actor.name) event.actor.name = scrub(event.actor.name);
+    if (fields.has('resource.name') && event.resource?.name) event.resource.name = scrub(event.resource.name);
     if (fields.has('attributes') && attrs) {
       for (const key of Object.keys(attrs)) {
         const v = attrs[key];
-        if (typeof v === 'string' && v !== '[redacted]') attrs[key] = scrub(v, counts);
+        if (typeof v === 'string' && v !== '[redacted]') attrs[key] = scrub(v);
       }
     }
-    return counts;
-  };
+  }
 }
 
 function failClosed(event: AuditEvent): void {
@@ -155,7 +169,8 @@ export const redactStep = defineEnrichStep({
     });
     return (event) => {
       try {
-        for (const [rule, n] of redact(event)) metrics.redactedFields.inc({ rule }, n);
+        const counts = redact(event);
+        if (counts.size > 0) for (const [rule, n] of counts) metrics.redactedFields.inc({ rule }, n);
         return true;
       } catch {
         // Fail closed: text that could not be scrubbed is not stored.
