@@ -112,12 +112,6 @@ export function createRedactor(cfg: RedactConfig): (event: AuditEvent) => Redact
     return out;
   }
 
-  return (event) => {
-    counts = undefined;
-    redactEvent(event);
-    return counts ?? NOTHING_REDACTED;
-  };
-
   function redactEvent(event: AuditEvent): void {
     const attrs = event.attributes;
     if (attrs && (drop.size > 0 || mask.size > 0)) {
@@ -143,6 +137,12 @@ export function createRedactor(cfg: RedactConfig): (event: AuditEvent) => Redact
       }
     }
   }
+
+  return (event) => {
+    counts = undefined;
+    redactEvent(event);
+    return counts ?? NOTHING_REDACTED;
+  };
 }
 
 function failClosed(event: AuditEvent): void {
