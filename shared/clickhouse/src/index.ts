@@ -86,7 +86,7 @@ export {
   retentionPolicySchema,
   ttlCutoff,
 } from './retention.js';
-export { type RowBinaryColumn, type RowBinaryEncoder, rowBinaryEncoder } from './row-binary.js';
+export { type RowBinaryColumn, type RowBinaryEncoder, RowBinaryWriter, rowBinaryEncoder } from './row-binary.js';
 export {
   type ActorType,
   type AuditEventInput,

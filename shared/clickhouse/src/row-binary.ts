@@ -20,9 +20,17 @@ export interface RowBinaryColumn {
 /** Writes rows[start, end) and returns their bytes (a buffer of their own: chunks may be in flight together). */
 export type RowBinaryEncoder = (rows: readonly Record<string, unknown>[], start: number, end: number) => Buffer;
 
-class Out {
-  buf = Buffer.allocUnsafe(1 << 16);
+/**
+ * RowBinary's primitives over one growing buffer (the encoder's per chunk, the hash chain's
+ * format 2 entries). `buf[0, pos)` holds what was written.
+ */
+export class RowBinaryWriter {
+  buf: Buffer;
   pos = 0;
+
+  constructor(initialBytes = 1 << 16) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -81,8 +89,16 @@ class Out {
     this.buf.writeUInt32LE((n - lo) / 4294967296, this.pos + 4);
     this.pos += 8;
   }
+
+  /** A UInt64 (0 ≤ n < 2^64) as 8 little-endian bytes. */
+  u64Big(n: bigint): void {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(n, this.pos);
+    this.pos += 8;
+  }
 }
 
+type Out = RowBinaryWriter;
 type Write = (out: Out, v: unknown) => void;
 
 function bad(column: string, what: string): never {
@@ -122,9 +138,7 @@ function uint64Writer(column: string): Write {
       b = -1n;
     }
     if (b < 0n || b > UINT64_MAX) bad(column, 'must be a UInt64');
-    out.ensure(8);
-    out.buf.writeBigUInt64LE(b, out.pos);
-    out.pos += 8;
+    out.u64Big(b);
   };
 }
 
@@ -235,7 +249,7 @@ export function writerFor(column: string, type: string): Write {
 /** An encoder for rows of these columns, in this order (the INSERT's column list). */
 export function rowBinaryEncoder(columns: readonly RowBinaryColumn[]): RowBinaryEncoder {
   const writers = columns.map((c) => writerFor(c.name, c.type));
-  const out = new Out();
+  const out = new RowBinaryWriter();
   const writeRow = compileRow(columns.map((c) => c.name));
   return (rows, start, end) => {
     out.pos = 0;
