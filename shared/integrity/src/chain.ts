@@ -24,13 +24,22 @@ export interface ChainEntryFields extends Record<Exclude<StoredChainColumn, 'kaf
   attributes: Readonly<Record<string, string>>;
   /** Kafka message timestamp in whole seconds: the precision every storage layout keeps. */
   received_at_s: number;
+  /** The producer's loss-detection columns ('' and '0' on events without them). Hashed by entry format 2 only. */
+  producer_id: string;
+  /** Decimal text. */
+  producer_seq: string;
 }
 
 /** What ingest knows about a row before it is chained: every chain field except the chain's own two. */
 export type ChainContent = Omit<ChainEntryFields, 'chain_seq' | 'prev_hash'>;
 
-/** Every key of ChainEntryFields. Their order does not matter: the canonical text sorts them. */
-export const CHAIN_FIELDS: readonly (keyof ChainEntryFields)[] = [...STORED_CHAIN_COLUMNS, 'occurred_at_us', 'attributes', 'received_at_s'];
+/** The keys entry format 1 hashes: every key of ChainEntryFields but the producer's two. Their order does not matter: the canonical text sorts them. */
+export const CHAIN_FIELDS: readonly Exclude<keyof ChainEntryFields, 'producer_id' | 'producer_seq'>[] = [
+  ...STORED_CHAIN_COLUMNS,
+  'occurred_at_us',
+  'attributes',
+  'received_at_s',
+];
 
 // Characters JSON.stringify would escape (quote, backslash, controls) or reject as lone surrogates.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -41,8 +50,9 @@ const SORTED_KEYS: readonly string[] = [...CHAIN_FIELDS, 'v'].sort();
 const KEY_PREFIXES: readonly string[] = SORTED_KEYS.map((k, i) => `${i === 0 ? '{' : ','}${JSON.stringify(k)}:`);
 
 /**
- * The canonical text of one chain entry: RFC 8785 JSON of the fields plus `"v":1`. Equal to
- * `canonicalJson({ v: 1, ...fields })` (a unit test holds them equal), written out directly
+ * The canonical text of one chain entry of format 1: RFC 8785 JSON of the CHAIN_FIELDS plus `"v":1`.
+ * Equal to `canonicalJson({ v: 1, ...fields })` without the producer's two fields (a unit test
+ * holds them equal), written out directly
  * because it runs once per stored event in ingest and once per row in `auditstream verify`.
  */
 export function canonicalEntryText(fields: ChainEntryFields): string {
@@ -161,5 +171,6 @@ export function preparedHash(p: PreparedEntry, chainSeq: string, prevHash: strin
 }
 
 export function sha256Hex(data: Buffer | string): string {
+  if (oneShot && typeof data !== 'string') return oneShot('sha256', data, 'hex');
   return createHash('sha256').update(data).digest('hex');
 }

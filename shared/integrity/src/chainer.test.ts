@@ -5,6 +5,7 @@ import { canonicalEntryText, entryHash, GENESIS_HASH } from './chain.js';
 import { createChainedInsert } from './chained-insert.js';
 import { createChainer } from './chainer.js';
 import { signCheckpoint } from './checkpoint.js';
+import { entryHashIn, storedEntryHash } from './entry.js';
 import { FakeStore, makeRow } from './fake-store.test-helper.js';
 import { chainContentFromRow } from './fields.js';
 import { canonicalJson } from './jcs.js';
@@ -33,7 +34,8 @@ function verifyStored(store: FakeStore, dlq: number[] = [], partition = 0) {
 test('the fast canonical encoder equals RFC 8785 canonicalJson of the entry', () => {
   for (const o of [0, 1, 7, 12345]) {
     const fields = { ...chainContentFromRow(makeRow(o)), chain_seq: String(o + 1), prev_hash: GENESIS_HASH };
-    assert.equal(canonicalEntryText(fields), canonicalJson({ v: 1, ...fields }));
+    const { producer_id: _id, producer_seq: _seq, ...hashedByFormat1 } = fields;
+    assert.equal(canonicalEntryText(fields), canonicalJson({ v: 1, ...hashedByFormat1 }));
   }
 });
 
@@ -51,7 +53,7 @@ test('a new partition starts at genesis with chain_seq 1, and each entry links t
   }
   const r3 = rows[3];
   assert.ok(r3);
-  assert.equal(r3.hash, entryHash({ ...chainContentFromRow(r3), chain_seq: r3.chain_seq, prev_hash: r3.prev_hash }));
+  assert.equal(r3.hash, entryHashIn(2, { ...chainContentFromRow(r3), chain_seq: r3.chain_seq, prev_hash: r3.prev_hash }), 'format 2 is the default');
   await store.insert(rows);
   assert.deepEqual(verifyStored(store).findings, []);
 });
@@ -296,4 +298,50 @@ test('chained insert: the checkpointer gets each partition’s highest offset (1
     { partition: 0, offset: '10', chain_seq: '11', count: 11 },
     { partition: 1, offset: '100', chain_seq: '6', count: 6 },
   ]);
+});
+
+test('a chain may switch entry format at any entry: format 1 rows, then format 2 after an upgrade, verify as one chain', async () => {
+  const store = new FakeStore();
+  const before = createChainer({ store, format: 1 });
+  const batch = rowsFor(0, 9);
+  await before.chainRows(batch);
+  await store.insert(batch);
+  const fieldsOf = (r: (typeof batch)[number]) => ({ ...chainContentFromRow(r), chain_seq: r.chain_seq, prev_hash: r.prev_hash });
+  assert.ok(
+    batch.every((r) => storedEntryHash(fieldsOf(r), r.hash).format === 1),
+    'format 1 when configured',
+  );
+  // The upgraded ingest resumes below the stored head: the re-delivered rows are its stored format 1 entries.
+  const after = createChainer({ store, format: 2 });
+  const again = rowsFor(5, 14);
+  const links = await after.chainRows(again);
+  assert.deepEqual(
+    links.map((l) => l.status),
+    [...Array(5).fill('stored'), ...Array(5).fill('new')],
+  );
+  assert.ok(
+    again.slice(5).every((r) => storedEntryHash(fieldsOf(r), r.hash).format === 2),
+    'new entries in format 2',
+  );
+  assert.equal(again[5]?.prev_hash, batch[9]?.hash, 'the first format 2 entry links to the last format 1 entry');
+  await store.insert(again);
+  const rep = verifyStored(store);
+  assert.deepEqual(rep.findings, []);
+  assert.equal(rep.entries, 15);
+});
+
+test('format 2 makes an edit of the producer columns evident; format 1 never covered them', async () => {
+  for (const format of [1, 2] as const) {
+    const store = new FakeStore();
+    const batch = rowsFor(0, 4);
+    await createChainer({ store, format }).chainRows(batch);
+    await store.insert(batch);
+    const stored = store.rows[2];
+    assert.ok(stored, 'row 2 is stored');
+    stored.producer_id = '0190a000-0000-7000-8000-0000000000ff';
+    stored.producer_seq = '41';
+    const findings = verifyStored(store).findings;
+    if (format === 2) assert.match(JSON.stringify(findings), /modified/, 'format 2: the edited row is reported');
+    else assert.deepEqual(findings, [], 'format 1: not part of the entry');
+  }
 });

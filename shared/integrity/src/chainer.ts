@@ -2,9 +2,9 @@ import type { KeyObject } from 'node:crypto';
 import type { ClickHouse, EventRow } from '@auditstream/clickhouse';
 import { AuditstreamError, type MinimalLogger } from '@auditstream/core';
 import type { Registry } from 'prom-client';
-import { type ChainContent, GENESIS_HASH, type PreparedEntry, prepareContent, preparedHash } from './chain.js';
+import { type ChainContent, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
-import { prepareRow } from './fields.js';
+import { type ChainFormat, type ChainSource, DEFAULT_CHAIN_FORMAT, hashSource, sourceOfContent, sourceOfRow } from './entry.js';
 import { type IntegrityMetrics, integrityMetrics } from './metrics.js';
 import { partitionKey, partitionStates } from './partitions.js';
 import { type ChainStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
@@ -55,6 +55,8 @@ export interface ChainerDeps {
   trustedKeys?: ReadonlyMap<string, KeyObject>;
   /** How many offsets of a re-delivered range are read back per query. Default 10,000. */
   pageOffsets?: number;
+  /** The entry format of new entries (integrity.chain_format). Default 2. Stored entries of either format are recognised. */
+  format?: ChainFormat;
 }
 
 export interface Chainer {
@@ -107,7 +109,9 @@ interface PartitionState {
 /**
  * The per-partition hash chain as ingest builds it:
  *
- *   hash = SHA-256(prev_hash || canonical(entry)),  prev_hash of chain_seq 1 = GENESIS_HASH (64 zeros)
+ *   hash = SHA-256(prev_hash || entry),  prev_hash of chain_seq 1 = GENESIS_HASH (64 zeros)
+ *
+ * with the entry in `format` (entry.ts).
  *
  * Protocol (docs/integrity.md, "Chain protocol"):
  * 1. On assignment `loadHead` reads the head: the highest-offset row (or the latest checkpoint
@@ -136,6 +140,9 @@ export function createChainer(deps: ChainerDeps): Chainer {
   const metrics: IntegrityMetrics | undefined = deps.metrics ? integrityMetrics(deps.metrics) : undefined;
   const log = deps.logger;
   const page = BigInt(deps.pageOffsets ?? 10_000);
+  const format = deps.format ?? DEFAULT_CHAIN_FORMAT;
+  if (format !== 1 && format !== 2)
+    throw new AuditstreamError('INTEGRITY_CONFIG', `chain_format must be 1 or 2, not ${String(format)}`, { field: 'chain_format' });
   const states = partitionStates<PartitionState>((topic, partition) => ({
     topic,
     partition,
@@ -238,7 +245,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
   }
 
   /** The common case, without I/O: loaded, past the stored head, after the cursor. */
-  function fast(st: PartitionState, o: bigint, content: PreparedEntry): ChainLink | undefined {
+  function fast(st: PartitionState, o: bigint, content: ChainSource): ChainLink | undefined {
     if (!st.loaded || st.reposition || o <= st.storedHead) return undefined;
     // The cursor must be the entry right before `o`: past every stored row, and not behind `o`.
     if (st.cursor ? o <= st.cursor.offset || st.cursor.offset < st.storedHead : st.storedHead >= 0n) return undefined;
@@ -246,12 +253,12 @@ export function createChainer(deps: ChainerDeps): Chainer {
     const prev = st.cursor;
     const seq = (prev?.chain_seq ?? 0n) + 1n;
     const prevHash = prev?.hash ?? GENESIS_HASH;
-    const hash = preparedHash(content, seq.toString(), prevHash);
+    const hash = hashSource(content, format, seq, prevHash);
     st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
     return { chain_seq: seq, prev_hash: prevHash, hash, status: 'new' };
   }
 
-  async function step(st: PartitionState, o: bigint, content: PreparedEntry): Promise<ChainLink> {
+  async function step(st: PartitionState, o: bigint, content: ChainSource): Promise<ChainLink> {
     const quick = fast(st, o, content);
     if (quick) return quick;
     checkContent(st, o, content);
@@ -268,8 +275,13 @@ export function createChainer(deps: ChainerDeps): Chainer {
       const rows = await storedAt(st, o);
       if (rows.length > 0) {
         const linking = rows.filter((r) => r.prev_hash === prevHash && r.chain_seq === seq);
-        const h = linking.length > 0 ? preparedHash(content, seq.toString(), prevHash) : '';
-        const same = linking.find((r) => r.hash === h);
+        // The stored row may be of the other entry format (written before an upgrade): the same content either way.
+        let same: StoredLink | undefined;
+        for (const f of linking.length > 0 ? [format, format === 2 ? 1 : 2] : []) {
+          const h = hashSource(content, f as ChainFormat, seq, prevHash);
+          same = linking.find((r) => r.hash === h);
+          if (same) break;
+        }
         const sameEvent = linking.find((r) => r.event_id === content.event_id);
         const hit = same ?? sameEvent;
         if (hit) {
@@ -291,7 +303,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
         );
       }
     }
-    const hash = preparedHash(content, seq.toString(), prevHash);
+    const hash = hashSource(content, format, seq, prevHash);
     st.cursor = { offset: o, chain_seq: seq, hash, source: 'memory' };
     return { chain_seq: seq, prev_hash: prevHash, hash, status };
   }
@@ -309,7 +321,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
       const o = BigInt(offset);
       return serialized(st, () => {
         checkContent(st, o, content);
-        return step(st, o, prepareContent(content));
+        return step(st, o, sourceOfContent(content));
       });
     },
     async chainRows(rows) {
@@ -344,7 +356,7 @@ export function createChainer(deps: ChainerDeps): Chainer {
                 await new Promise<void>((resolve) => setImmediate(resolve));
               }
               const row = rows[i] as EventRow;
-              const content = prepareRow(row);
+              const content = sourceOfRow(row);
               const link = fast(st, o, content) ?? (await step(st, o, content));
               row.chain_seq = link.chain_seq.toString();
               row.prev_hash = link.prev_hash;

@@ -48,6 +48,8 @@ export function chainContentFromStored(s: StoredEvent): ChainContent {
     ua_browser: m.ua_browser,
     ua_os: m.ua_os,
     ua_device: m.ua_device,
+    producer_id: e.producer_id ?? '',
+    producer_seq: String(e.producer_seq ?? 0),
   };
 }
 
@@ -110,6 +112,8 @@ export function chainContentFromRow(row: EventRow): ChainContent {
     ua_browser: row.ua_browser,
     ua_os: row.ua_os,
     ua_device: row.ua_device,
+    producer_id: row.producer_id ?? '',
+    producer_seq: row.producer_seq ?? '0',
   };
 }
 

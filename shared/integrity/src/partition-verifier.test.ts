@@ -46,6 +46,8 @@ function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredC
       ua_browser: '',
       ua_os: '',
       ua_device: '',
+      producer_id: '',
+      producer_seq: '0',
       chain_seq: String(i),
       prev_hash: prev,
     };

@@ -1,7 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { EVENT_TIME_WINDOW, microsToIso } from '@auditstream/schemas';
-import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
+import { type ChainEntryFields, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpoint } from './checkpoint.js';
+import { type ChainFormat, DEFAULT_CHAIN_FORMAT, storedEntryHash } from './entry.js';
 import { explainRemovedEntries, type RetentionRun, type RetentionVerdict } from './retention-evidence.js';
 
 /** What verification can find, named for the auditor reading the report. */
@@ -175,6 +176,8 @@ export class PartitionVerifier {
   private dlqAfterHead = 0;
   private cpIdx = 0;
   private unchained = 0;
+  /** The entry format of the last entry that hashed right: tried first for the next one. */
+  private format: ChainFormat = DEFAULT_CHAIN_FORMAT;
   /** The last row found out of chain order (explains the gap it leaves). */
   private displaced: { seq: bigint; offset: bigint } | undefined;
   private firstUnchained: { offset: string; event_id: string } | undefined;
@@ -300,10 +303,10 @@ export class PartitionVerifier {
       return;
     }
     let computed = '';
-    try {
-      if (HEX64.test(f.prev_hash) && !row.malformed) computed = entryHash(f);
-    } catch {
-      computed = '';
+    if (HEX64.test(f.prev_hash) && !row.malformed) {
+      const h = storedEntryHash(f, row.hash, this.format);
+      computed = h.hash;
+      if (h.format !== undefined && computed === row.hash) this.format = h.format;
     }
     let seq: bigint;
     try {

@@ -11,11 +11,19 @@ const key = loadSigningKey(pair.privatePem, 'test');
 const keys = loadPublicKeys([pair.publicPem]);
 const other = loadSigningKey(generateSigningKey().privatePem, 'other');
 
-// A small chain built like ingest's: entry i's canonical text, hash = SHA-256(prev || text).
+// A small chain built like ingest's format 1: entry i's JSON text ("v": 1), hash = SHA-256(prev || text).
 const N = 21;
 const chain: { text: string; prev: string; hash: string }[] = [];
 for (let i = 1, prev = '0'.repeat(64); i <= N; i++) {
-  const text = JSON.stringify({ chain_seq: String(i), event_id: `e${i}`, kafka_offset: String(i + 9), kafka_partition: 3, kafka_topic: 't', prev_hash: prev });
+  const text = JSON.stringify({
+    chain_seq: String(i),
+    event_id: `e${i}`,
+    kafka_offset: String(i + 9),
+    kafka_partition: 3,
+    kafka_topic: 't',
+    prev_hash: prev,
+    v: 1,
+  });
   const hash = createHash('sha256').update(Buffer.from(prev, 'hex')).update(text).digest('hex');
   chain.push({ text, prev, hash });
   prev = hash;

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { createHash } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
 import { type Checkpoint, signedCheckpoint, verifyCheckpoint } from './checkpoint.js';
+import { entryJsonHash } from './entry.js';
 import { consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } from './merkle.js';
 import { consistencyProofFrom, inclusionProofFrom, type PerfectRoot } from './merkle-nodes.js';
 import { checkpointFromRow } from './store.js';
@@ -22,7 +22,7 @@ export interface InclusionProof {
   partition: number;
   offset: string;
   chain_seq: string;
-  /** The chain entry: its canonical JSON text (RFC 8785) and hash = SHA-256(prev_hash bytes || UTF-8 entry). */
+  /** The chain entry as RFC 8785 JSON, `v` its format (entry.ts entryJson); entry_hash = entryJsonHash(entry, prev_hash). */
   entry: string;
   prev_hash: string;
   entry_hash: string;
@@ -179,14 +179,14 @@ export function verifyProofDocument(doc: ProofDocument, keys: ReadonlyMap<string
     if (h.topic !== doc.topic || h.partition !== doc.partition) return fail('the tree head is of another partition');
     if (typeof doc.entry !== 'string' || !HEX64.test(doc.prev_hash ?? '') || !HEX64.test(doc.entry_hash ?? ''))
       return fail('entry, prev_hash or entry_hash missing');
-    const computed = createHash('sha256').update(Buffer.from(doc.prev_hash, 'hex')).update(doc.entry, 'utf8').digest('hex');
-    if (computed !== doc.entry_hash) return fail('the entry does not hash to entry_hash: the event was changed');
-    let entry: Record<string, unknown>;
+    let computed: string;
     try {
-      entry = JSON.parse(doc.entry);
-    } catch {
-      return fail('the entry is not JSON');
+      computed = entryJsonHash(doc.entry, doc.prev_hash);
+    } catch (err) {
+      return fail((err as Error).message);
     }
+    if (computed !== doc.entry_hash) return fail('the entry does not hash to entry_hash: the event was changed');
+    const entry = JSON.parse(doc.entry) as Record<string, unknown>;
     if (
       entry.event_id !== doc.event_id ||
       entry.chain_seq !== doc.chain_seq ||

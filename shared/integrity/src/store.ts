@@ -356,6 +356,8 @@ function chainSelect(layout: Layout): string {
     'toString(chain_seq) AS c33',
     'prev_hash AS c34',
     'hash AS c35',
+    'toString(producer_id) AS c36',
+    'toString(producer_seq) AS c37',
   ].join(', ');
 }
 
@@ -410,6 +412,8 @@ function chainRowFrom(r: ChainRowJson, legacy: boolean): StoredChainRow {
     ua_device: r.c32 as string,
     chain_seq: r.c33 as string,
     prev_hash: r.c34 as string,
+    producer_id: r.c36 as string,
+    producer_seq: r.c37 as string,
   };
   return malformed ? { fields, hash: r.c35 as string, malformed } : { fields, hash: r.c35 as string };
 }

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
-import { entryHash } from './chain.js';
 import { verifyCheckpoint } from './checkpoint.js';
+import { storedEntryHash } from './entry.js';
 import { leafHash, verifyInclusion } from './merkle.js';
 import type { StoredChainRow } from './partition-verifier.js';
 import { readTreeHeads, storedInclusionPath } from './proofs.js';
@@ -57,12 +57,8 @@ export async function verifyEventByProof(o: {
   if (!verifyCheckpoint(head, o.publicKeys).ok) return undefined;
   const seq = Number(self.fields.chain_seq);
   if (!(seq >= 1 && seq <= Number(head.tree_size))) return undefined;
-  let computed: string;
-  try {
-    computed = entryHash(self.fields);
-  } catch {
-    return undefined;
-  }
+  const computed = storedEntryHash(self.fields, self.hash).hash;
+  if (computed === '') return undefined;
   const previous = before[0];
   if (computed !== self.hash || before.some((b) => b.hash !== self.fields.prev_hash)) return undefined;
   if (next.some((n) => n.prev_hash !== self.hash)) return undefined;

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { type ClickHouse, sql, table } from '@auditstream/clickhouse';
-import { entryHash } from './chain.js';
 import { type Checkpoint, verifyCheckpoint } from './checkpoint.js';
+import { storedEntryHash } from './entry.js';
 import { type Finding, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
 import { checkpointsFrom, clickhouseIntegrityStore, streamChainRows, streamDlqOffsets } from './store.js';
 import { verifyEventByProof } from './verify-event-proof.js';
@@ -188,11 +188,7 @@ async function verifyEventByChain(o: Parameters<typeof verifyEvent>[0]): Promise
 
 function computedHash(row: StoredChainRow): string | null {
   if (row.malformed) return null;
-  try {
-    return entryHash(row.fields);
-  } catch {
-    return null;
-  }
+  return storedEntryHash(row.fields, row.hash).hash || null;
 }
 
 /** The lowest stored offset above `offset` (or `offset` itself when none is stored yet). */

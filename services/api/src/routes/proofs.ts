@@ -1,4 +1,12 @@
-import { buildConsistencyProof, buildInclusionProof, canonicalEntryText, chainFieldsFromStored, readTreeHeads, type TreeHead } from '@auditstream/integrity';
+import {
+  buildConsistencyProof,
+  buildInclusionProof,
+  chainFieldsFromStored,
+  entryJson,
+  readTreeHeads,
+  storedEntryHash,
+  type TreeHead,
+} from '@auditstream/integrity';
 import type { FastifyInstance } from 'fastify';
 import { badParameter, ProblemError } from '../problem.js';
 import { READ_PROBLEMS } from '../schemas/common.js';
@@ -25,7 +33,7 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
         operationId: 'getEventProof',
         summary: 'Inclusion proof of one event against the latest signed tree head',
         description:
-          'The event\u2019s chain entry (canonical JSON, as hashed), its Merkle audit path and the latest signed tree head of its partition. ' +
+          'The event\u2019s chain entry (RFC 8785 JSON, `v` its entry format), its Merkle audit path and the latest signed tree head of its partition. ' +
           '404 when the event does not exist or is not visible to the credential, or when no proof can be built (entries removed by retention); ' +
           '503 (Retry-After) when no signed tree head covers it yet (the next checkpoint will). Recorded as an audit.query event.',
         tags: ['integrity'],
@@ -46,7 +54,9 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
         throw new ProblemError('unavailable', 'no signed tree head covers this event yet: retry after the next checkpoint', {
           headers: { 'retry-after': '60' },
         });
-      const entry = canonicalEntryText(chainFieldsFromStored(event, m.prev_hash, m.chain_seq));
+      const fields = chainFieldsFromStored(event, m.prev_hash, m.chain_seq);
+      // In the format the stored hash is of; a row that hashes in neither (changed) is shown in the default one, and its proof fails.
+      const entry = entryJson(storedEntryHash(fields, m.hash).format ?? 2, fields);
       return ctx.metrics.timeQuery('proof', () =>
         buildInclusionProof(
           ctx.ch,

@@ -45,7 +45,11 @@ export const inclusionProofSchema = named('InclusionProof', {
     partition: { type: 'integer', minimum: 0 },
     offset: decimal,
     chain_seq: decimal,
-    entry: { type: 'string', description: 'The chain entry: canonical JSON (RFC 8785) of the stored row, as hashed.' },
+    entry: {
+      type: 'string',
+      description:
+        'The chain entry: RFC 8785 JSON of the stored row, `v` its entry format (docs/integrity.md "Entry formats"); entry_hash is its hash after prev_hash.',
+    },
     prev_hash: hex64,
     entry_hash: { ...hex64, description: 'SHA-256(prev_hash as 32 bytes || UTF-8 entry): the leaf data.' },
     leaf_index: { type: 'integer', minimum: 0, description: 'chain_seq - 1.' },
