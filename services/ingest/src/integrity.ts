@@ -3,6 +3,7 @@ import type { ClickHouse, EventRow } from '@auditstream/clickhouse';
 import { type AuditstreamError, retry } from '@auditstream/core';
 import {
   type Chainer,
+  type ChainFormat,
   type Checkpointer,
   type CheckpointPublisher,
   type CheckpointStore,
@@ -57,7 +58,10 @@ export interface IngestIntegrity {
 }
 
 export interface CreateIngestIntegrityOptions extends IngestIntegrityDeps {
-  config: Pick<IntegrityConfig, 'checkpoint_every_events' | 'checkpoint_interval_ms' | 'public_key_files'> & { merkle_enabled?: boolean };
+  config: Pick<IntegrityConfig, 'checkpoint_every_events' | 'checkpoint_interval_ms' | 'public_key_files'> & {
+    merkle_enabled?: boolean;
+    chain_format?: number;
+  };
   publisher: CheckpointPublisher;
   registry: Registry;
   logger: Logger;
@@ -76,7 +80,7 @@ export function createIngestIntegrity(opts: CreateIngestIntegrityOptions): Inges
   // Checkpoints that may anchor a chain whose rows are gone: ours, and the configured public keys (rotation).
   const trustedKeys = new Map<string, KeyObject>([[opts.signingKey.keyId, opts.signingKey.publicKey]]);
   if (opts.config.public_key_files.length > 0) for (const [id, k] of loadPublicKeyFiles(opts.config.public_key_files)) trustedKeys.set(id, k);
-  const chainer = createChainer({ ch: opts.ch, logger: log, metrics: opts.registry, trustedKeys });
+  const chainer = createChainer({ ch: opts.ch, logger: log, metrics: opts.registry, trustedKeys, format: opts.config.chain_format as ChainFormat | undefined });
   let owned = new Set<string>();
   const key = (topic: string, p: number) => `${topic}\u0000${p}`;
   // A checkpoint of a partition this instance no longer owns is dropped, never stored nor

@@ -45,6 +45,17 @@ test('a bad value fails fast naming the key', () => {
   assert.throws(() => loadConfig(configSchema, { file, env: {} }), /unknown_section|Unrecognized/);
 });
 
+test('integrity.chain_format is 2 unless set to 1, and any other value fails naming the key', () => {
+  assert.equal(loadConfig(configSchema, { env: {} }).integrity.chain_format, 2);
+  assert.equal(loadConfig(configSchema, { env: { AUDITSTREAM_INTEGRITY__CHAIN_FORMAT: '1' } }).integrity.chain_format, 1);
+  for (const bad of ['3', '0', '1.5', 'v2'])
+    assert.throws(
+      () => loadConfig(configSchema, { env: { AUDITSTREAM_INTEGRITY__CHAIN_FORMAT: bad } }),
+      (err: unknown) => err instanceof AuditstreamError && err.field === 'integrity.chain_format',
+      bad,
+    );
+});
+
 test('every key is documented, and time and size keys carry their unit', () => {
   for (const f of describeFields(configSchema)) {
     assert.ok(f.description.length > 0, `${f.key} has no description`);

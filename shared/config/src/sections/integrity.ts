@@ -34,6 +34,15 @@ export const integritySection = z
       .describe(
         "Sign a Merkle tree head (RFC 9162 root over the partition's chain entries) with each checkpoint, for inclusion and consistency proofs (GET /v1/events/{id}/proof); off signs version 1 checkpoints without one.",
       ),
+    chain_format: z
+      .number()
+      .int()
+      .min(1)
+      .max(2)
+      .default(2)
+      .describe(
+        'Entry format of new chain entries: 2 hashes the binary encodings of the fields and the producer sequence columns, 1 the RFC 8785 JSON text of earlier releases. Verify recognises both, in any mix (docs/integrity.md, "Entry formats").',
+      ),
     public_key_files: z
       .array(z.string().min(1))
       .default([])
