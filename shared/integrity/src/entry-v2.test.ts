@@ -124,6 +124,11 @@ test('the entry JSON of a proof: format 1 is hashed as text, format 2 must list 
   const { producer_seq: _gone, ...without } = json;
   assert.throws(() => entryJsonHash(JSON.stringify(without), f.prev_hash), /missing or unknown field: producer_seq/);
   assert.throws(() => entryJsonHash(JSON.stringify({ ...json, v: 3 }), f.prev_hash), /no known format/);
+  assert.throws(() => entryJsonHash(JSON.stringify({ ...json, kafka_offset: Number(json.kafka_offset) }), f.prev_hash), /kafka_offset must be decimal text/);
+  assert.throws(
+    () => entryJsonHash(JSON.stringify({ ...json, kafka_partition: String(json.kafka_partition) }), f.prev_hash),
+    /kafka_partition must be a JSON number/,
+  );
   assert.throws(() => entryJsonHash('[1]', f.prev_hash), /not a JSON object/);
   assert.notEqual(entryJsonHash(JSON.stringify({ ...json, reason: 'other' }), f.prev_hash), PINNED_HASH);
 });

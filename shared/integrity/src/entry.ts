@@ -113,6 +113,8 @@ export function entryJson(format: ChainFormat, fields: ChainEntryFields): string
 }
 
 const FORMAT2_JSON_KEYS = new Set<string>([...FORMAT2_FIELDS.map(([k]) => k), 'chain_seq', 'prev_hash', 'v']);
+const JSON_NUMBERS = ['kafka_partition', 'received_at_s'] as const;
+const JSON_DECIMALS = ['chain_seq', 'kafka_offset', 'occurred_at_us', 'producer_seq'] as const;
 
 /**
  * The hash of an entry shown as entryJson, placed after `prevHash`: format 1 hashes the text as
@@ -133,5 +135,8 @@ export function entryJsonHash(text: string, prevHash: string): string {
   const keys = Object.keys(e);
   const odd = keys.find((k) => !FORMAT2_JSON_KEYS.has(k)) ?? [...FORMAT2_JSON_KEYS].find((k) => !Object.hasOwn(e, k));
   if (odd !== undefined) throw new TypeError(`the format 2 entry has a missing or unknown field: ${odd}`);
+  // Typed as entryJson writes them (and as the Python checker of the docs requires): numbers where JSON holds them exactly.
+  for (const k of JSON_NUMBERS) if (typeof e[k] !== 'number') throw new TypeError(`the format 2 entry's ${k} must be a JSON number`);
+  for (const k of JSON_DECIMALS) if (typeof e[k] !== 'string') throw new TypeError(`the format 2 entry's ${k} must be decimal text`);
   return contentHashV2(e as unknown as ChainContent, e.chain_seq as string, prevHash);
 }
