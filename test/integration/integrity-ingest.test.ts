@@ -66,6 +66,7 @@ function assertClean(report: VerifyReport, entries: number): void {
   assert.equal(report.ok, true);
   assert.equal(report.partitions.length, PARTITIONS, 'one chain per partition');
   assert.equal(report.entries, entries, 'every stored event is one chain entry');
+  assert.deepEqual(report.entry_formats, { '1': 0, '2': entries }, 'ingest writes entry format 2 by default');
   for (const p of report.partitions) {
     assert.ok(p.checkpoints_in_table > 0, `partition ${p.partition}: checkpoints in the table`);
     assert.ok((p.checkpoints_in_topic ?? 0) > 0, `partition ${p.partition}: checkpoints on the checkpoints topic`);

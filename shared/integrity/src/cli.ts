@@ -113,7 +113,7 @@ export function formatReport(r: VerifyReport): string {
     r.scope.tenant !== undefined ? `tenant ${r.scope.tenant}` : undefined,
   ].filter(Boolean);
   lines.push(
-    `Verified ${scope.join(', ')}: ${r.partitions.length} partition${r.partitions.length === 1 ? '' : 's'}, ${int(r.rows)} rows (${int(r.entries)} chain entries, ${int(r.duplicates)} re-delivered copies${r.event_id_conflicts > 0 ? `, ${int(r.event_id_conflicts)} event ids carried by conflicting messages` : ''}) in ${(r.duration_ms / 1000).toFixed(1)} s, ${int(r.events_per_second)} events/s`,
+    `Verified ${scope.join(', ')}: ${r.partitions.length} partition${r.partitions.length === 1 ? '' : 's'}, ${int(r.rows)} rows (${int(r.entries)} chain entries${formats(r.entry_formats)}, ${int(r.duplicates)} re-delivered copies${r.event_id_conflicts > 0 ? `, ${int(r.event_id_conflicts)} event ids carried by conflicting messages` : ''}) in ${(r.duration_ms / 1000).toFixed(1)} s, ${int(r.events_per_second)} events/s`,
   );
   lines.push(
     `Checkpoints: table${r.sources.checkpoints_topic ? ` and topic ${r.sources.checkpoints_topic} (${int(r.sources.checkpoints_topic_messages ?? 0)} messages)` : ' only'}${r.sources.ingest_group ? `; committed offsets of group ${r.sources.ingest_group}` : ''}`,
@@ -121,7 +121,7 @@ export function formatReport(r: VerifyReport): string {
   for (const p of r.partitions) {
     const span = p.span.from_offset || p.span.to_offset ? ` span ${p.span.from_offset ?? 'start'}..${p.span.to_offset ?? 'end'}` : '';
     lines.push(
-      `  ${p.topic}[${p.partition}]  ${int(p.entries)} entries, offsets ${p.first_offset ?? '-'}..${p.last_offset ?? '-'}, chain_seq ${p.chain_seq ?? '-'}, head ${p.chain_head ? `${p.chain_head.slice(0, 16)}…` : '-'}, checkpoints ${p.checkpoints_matched}/${p.checkpoints} matched${span}`,
+      `  ${p.topic}[${p.partition}]  ${int(p.entries)} entries${formats(p.entry_formats)}, offsets ${p.first_offset ?? '-'}..${p.last_offset ?? '-'}, chain_seq ${p.chain_seq ?? '-'}, head ${p.chain_head ? `${p.chain_head.slice(0, 16)}…` : '-'}, checkpoints ${p.checkpoints_matched}/${p.checkpoints} matched${span}`,
     );
   }
   for (const n of r.notes) lines.push(`Note: ${n}`);
@@ -139,6 +139,14 @@ export function formatReport(r: VerifyReport): string {
   const dropped = r.partitions.reduce((a, p) => a + p.findings_dropped, 0);
   if (dropped > 0) lines.push(`  … and ${dropped} more (raise --max-findings)`);
   return lines.join('\n');
+}
+
+/** ' (format 2)' when every intact entry is of one format, ' (format 1: 40, format 2: 60)' for a mix, '' for none. */
+function formats(f: Record<'1' | '2', number>): string {
+  const used = (['1', '2'] as const).filter((k) => f[k] > 0);
+  if (used.length === 0) return '';
+  if (used.length === 1) return ` (format ${used[0]})`;
+  return ` (${used.map((k) => `format ${k}: ${int(f[k])}`).join(', ')})`;
 }
 
 export interface KeysGenerateResult {

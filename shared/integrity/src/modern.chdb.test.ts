@@ -143,6 +143,7 @@ test('modern: six messages with one event_id, a re-delivered batch, a forced mer
   const report = await verify(topic);
   assert.equal(report.ok, true, JSON.stringify(report.findings.slice(0, 3)));
   assert.equal(report.entries, 6);
+  assert.deepEqual(report.entry_formats, { '1': 0, '2': 6 }, 'the modern layout verifies format 2 entries');
   const conflicts = report.findings.filter((f) => f.kind === 'event_id_conflict');
   assert.deepEqual(
     conflicts.map((f) => f.offset),

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type ChainEntryFields, entryHash, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, signCheckpoint } from './checkpoint.js';
+import { type ChainFormat, entryHashIn } from './entry.js';
 import { canonicalJson } from './jcs.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
 import { checkCheckpoints, PartitionVerifier, type StoredChainRow } from './partition-verifier.js';
 import type { RetentionRun } from './retention-evidence.js';
 
-function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredChainRow[] {
+function makeChain(n: number, opts: { skipOffsets?: Set<number>; formatOf?: (i: number) => ChainFormat } = {}): StoredChainRow[] {
   const rows: StoredChainRow[] = [];
   let prev = GENESIS_HASH;
   let offset = 0;
@@ -51,7 +52,7 @@ function makeChain(n: number, opts: { skipOffsets?: Set<number> } = {}): StoredC
       chain_seq: String(i),
       prev_hash: prev,
     };
-    const hash = entryHash(fields);
+    const hash = entryHashIn(opts.formatOf?.(i) ?? 1, fields);
     rows.push({ fields, hash });
     prev = hash;
     offset++;
@@ -116,6 +117,19 @@ test('RFC 8785: keys sort by code unit, strings escape like JSON.stringify', () 
   assert.equal(canonicalJson({ b: 1, a: 'x', é: true, A: null, '\u00e9\u0301': 'y' }), '{"A":null,"a":"x","b":1,"é":true,"é́":"y"}');
   assert.equal(canonicalJson({ s: 'line\n"q"\u2028' }), '{"s":"line\\n\\"q\\"\u2028"}');
   assert.throws(() => canonicalJson({ f: 1.5 }));
+});
+
+test('a chain that switches entry format verifies, and the report counts intact entries by format', () => {
+  const rows = makeChain(12, { formatOf: (i) => (i <= 5 ? 1 : 2) });
+  const clean = verify(rows);
+  assert.deepEqual(clean.findings, []);
+  assert.equal(clean.entries, 12);
+  assert.deepEqual(clean.entry_formats, { '1': 5, '2': 7 });
+  const changed = clone(rows);
+  (changed[8] as StoredChainRow).fields.producer_seq = '41';
+  const rep = verify(changed);
+  assert.match(JSON.stringify(rep.findings), /modified/, 'the edit of a format 2 entry is found');
+  assert.deepEqual(rep.entry_formats, { '1': 5, '2': 6 }, 'the modified entry has no format');
 });
 
 test('a clean chain verifies, and re-delivered duplicates count once', () => {

@@ -57,6 +57,8 @@ export interface PartitionReport {
   duplicates: number;
   /** Chain entries accepted. */
   entries: number;
+  /** Of those, the ones whose row matches its hash, by entry format (docs/integrity.md "Entry formats"). */
+  entry_formats: Record<`${ChainFormat}`, number>;
   first_offset?: string;
   last_offset?: string;
   chain_head?: string;
@@ -112,6 +114,8 @@ interface Candidate {
   seq: bigint;
   valid: boolean;
   computed: string;
+  /** The entry format the row hashes in, when valid. */
+  format: ChainFormat | undefined;
 }
 
 interface Group {
@@ -199,6 +203,7 @@ export class PartitionVerifier {
       rows: 0,
       duplicates: 0,
       entries: 0,
+      entry_formats: { '1': 0, '2': 0 },
       checkpoints: options.checkpoints?.length ?? 0,
       checkpoints_matched: 0,
       findings: [],
@@ -303,10 +308,11 @@ export class PartitionVerifier {
       return;
     }
     let computed = '';
+    let format: ChainFormat | undefined;
     if (HEX64.test(f.prev_hash) && !row.malformed) {
       const h = storedEntryHash(f, row.hash, this.format);
       computed = h.hash;
-      if (h.format !== undefined && computed === row.hash) this.format = h.format;
+      if (h.format !== undefined && computed === row.hash) this.format = format = h.format;
     }
     let seq: bigint;
     try {
@@ -314,7 +320,7 @@ export class PartitionVerifier {
     } catch {
       seq = 0n;
     }
-    const c: Candidate = { row, seq, valid: computed !== '' && computed === row.hash, computed };
+    const c: Candidate = { row, seq, valid: computed !== '' && computed === row.hash, computed, format };
     // Identical copies (a re-delivered row): same content and same stored hash.
     if (g.rows.some((x) => x.computed === c.computed && x.row.hash === c.row.hash && x.row.fields.event_id === f.event_id)) return;
     g.rows.push(c);
@@ -548,6 +554,7 @@ export class PartitionVerifier {
     }
     this.prev = e;
     this.report.entries++;
+    if (c.valid && c.format !== undefined) this.report.entry_formats[c.format]++;
     this.report.first_offset ??= e.offset.toString();
   }
 

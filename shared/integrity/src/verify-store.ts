@@ -80,6 +80,8 @@ export interface VerifyReport {
   duration_ms: number;
   rows: number;
   entries: number;
+  /** Entries whose row matches its hash, by entry format (docs/integrity.md "Entry formats"). */
+  entry_formats: Record<'1' | '2', number>;
   duplicates: number;
   /** Event ids carried by messages with different content (each such message is an event_id_conflict warning). */
   event_id_conflicts: number;
@@ -357,6 +359,10 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
     duration_ms: duration,
     rows: totalRows,
     entries,
+    entry_formats: {
+      '1': partitions.reduce((a, p) => a + p.entry_formats['1'], 0),
+      '2': partitions.reduce((a, p) => a + p.entry_formats['2'], 0),
+    },
     duplicates: partitions.reduce((a, p) => a + p.duplicates, 0),
     event_id_conflicts: new Set(findings.filter((f) => f.kind === 'event_id_conflict').map((f) => f.event_id)).size,
     events_per_second: duration > 0 ? Math.round((totalRows * 1000) / duration) : 0,
