@@ -1,4 +1,4 @@
-import { type EventRow, type LegacyEventRow, type ModernEventRow, parseClickHouseTime, RowBinaryWriter } from '@auditstream/clickhouse';
+import { type EventRow, type LegacyEventRow, parseClickHouseTime, RowBinaryWriter } from '@auditstream/clickhouse';
 import { type ChainContent, sha256Hex } from './chain.js';
 
 /**
@@ -123,7 +123,7 @@ export function writeRowV2(w: RowBinaryWriter, row: EventRow): void {
   w.string(row.actor_session_id);
   w.string(row.actor_type);
   w.string(row.actor_user_agent);
-  if ('attributes' in row) writeModernAttributes(w, row);
+  if ('attributes' in row) writeAttributes(w, row.attributes);
   else writeLegacyAttributes(w, row);
   w.string(row.category);
   w.string(row.event_id.toLowerCase());
@@ -135,7 +135,10 @@ export function writeRowV2(w: RowBinaryWriter, row: EventRow): void {
   w.string(row.kafka_topic);
   if ('attributes' in row) writeUint64(w, parseClickHouseTime(row.occurred_at).toString(), 'occurred_at_us');
   else writeLegacyMicros(w, row);
-  outcomeAndProducer(w, row);
+  w.string(row.outcome);
+  // Absent on rows of events without them: the columns then hold '' and 0.
+  w.string(row.producer_id ?? '');
+  writeUint64(w, row.producer_seq ?? 0, 'producer_seq');
   w.string(row.reason);
   if ('attributes' in row) writeUint64(w, Number(parseClickHouseTime(row.received_at) / 1_000_000n), 'received_at_s');
   else writeUint64(w, row.received_at, 'received_at_s');
@@ -151,13 +154,6 @@ export function writeRowV2(w: RowBinaryWriter, row: EventRow): void {
   w.string(row.ua_browser);
   w.string(row.ua_device);
   w.string(row.ua_os);
-}
-
-function outcomeAndProducer(w: RowBinaryWriter, row: EventRow): void {
-  w.string(row.outcome);
-  // Absent on rows of events without them: the columns then hold '' and 0.
-  w.string(row.producer_id ?? '');
-  writeUint64(w, row.producer_seq ?? 0, 'producer_seq');
 }
 
 function writeLegacyMicros(w: RowBinaryWriter, row: LegacyEventRow): void {
@@ -186,19 +182,17 @@ function writeLegacyAttributes(w: RowBinaryWriter, row: LegacyEventRow): void {
   }
 }
 
-function writeModernAttributes(w: RowBinaryWriter, row: ModernEventRow): void {
-  writeAttributes(w, row.attributes);
-}
-
 // One buffer for every entry hashed in this process: hashing is synchronous, so entries never share it.
 const scratch = new RowBinaryWriter(4096);
+// The hash returned last is lowercase hex: a chain passes it straight back as the next prev_hash.
+let lastHash: string | undefined;
 
 /** The writer, holding prev_hash, the tag and chain_seq: the fields come next. */
 function begin(prevHash: string, chainSeq: string | bigint): RowBinaryWriter {
   const w = scratch;
   w.pos = 0;
   w.ensure(41);
-  if (!HEX64.test(prevHash)) fail('prev_hash', 'must be 64 lowercase hexadecimal characters');
+  if (prevHash !== lastHash && !HEX64.test(prevHash)) fail('prev_hash', 'must be 64 lowercase hexadecimal characters');
   w.buf.write(prevHash, 0, 32, 'hex');
   w.pos = 32;
   w.buf[w.pos++] = FORMAT2_TAG;
@@ -213,14 +207,16 @@ function begin(prevHash: string, chainSeq: string | bigint): RowBinaryWriter {
 export function contentHashV2(content: ChainContent, chainSeq: string | bigint, prevHash: string): string {
   const w = begin(prevHash, chainSeq);
   writeContentV2(w, content);
-  return sha256Hex(w.buf.subarray(0, w.pos));
+  lastHash = sha256Hex(w.buf.subarray(0, w.pos));
+  return lastHash;
 }
 
 /** contentHashV2 of a row built by toRow (ingest's per-row path). */
 export function rowHashV2(row: EventRow, chainSeq: string | bigint, prevHash: string): string {
   const w = begin(prevHash, chainSeq);
   writeRowV2(w, row);
-  return sha256Hex(w.buf.subarray(0, w.pos));
+  lastHash = sha256Hex(w.buf.subarray(0, w.pos));
+  return lastHash;
 }
 
 /** The whole hashed input of a format 2 entry (what the tests pin, and what a proof can show byte for byte). */

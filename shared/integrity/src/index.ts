@@ -38,21 +38,7 @@ export { formatReport, generateKeyFiles, type KeysGenerateResult, runVerifyComma
 export { type IntegrityConfig, signingKeyFromConfig } from './config.js';
 export { type ConflictSource, conflictFindings, type EventIdConflict, findEventIdConflicts } from './conflicts.js';
 export { type DlqDecision, rawSha256, recordDlqDecisions } from './dlq.js';
-export {
-  CHAIN_FORMATS,
-  type ChainFormat,
-  type ChainSource,
-  DEFAULT_CHAIN_FORMAT,
-  entryHashIn,
-  entryJson,
-  entryJsonHash,
-  hashSource,
-  type StoredEntryHash,
-  sourceOfContent,
-  sourceOfRow,
-  storedEntryHash,
-} from './entry.js';
-export { contentHashV2, entryBytesV2, FORMAT2_FIELDS, FORMAT2_TAG } from './entry-v2.js';
+export { type ChainFormat, entryJson, entryJsonHash, type StoredEntryHash, storedEntryHash } from './entry.js';
 export { INTEGRITY_ERROR_CODES, type IntegrityErrorCode } from './error-codes.js';
 export { chainContentFromRow, chainContentFromStored, chainFieldsFromStored } from './fields.js';
 export { canonicalJson, type JcsValue } from './jcs.js';
@@ -108,6 +94,7 @@ export {
   type ChainAnchor,
   type CheckpointCheckResult,
   checkCheckpoints,
+  type EntryFormatCounts,
   type Finding,
   type FindingKind,
   type PartitionReport,

@@ -48,6 +48,9 @@ export interface StoredChainRow {
   malformed?: boolean;
 }
 
+/** Chain entries by entry format. */
+export type EntryFormatCounts = Record<`${ChainFormat}`, number>;
+
 export interface PartitionReport {
   topic?: string;
   partition: number;
@@ -58,7 +61,7 @@ export interface PartitionReport {
   /** Chain entries accepted. */
   entries: number;
   /** Of those, the ones whose row matches its hash, by entry format (docs/integrity.md "Entry formats"). */
-  entry_formats: Record<`${ChainFormat}`, number>;
+  entry_formats: EntryFormatCounts;
   first_offset?: string;
   last_offset?: string;
   chain_head?: string;

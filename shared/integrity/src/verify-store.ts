@@ -5,7 +5,7 @@ import type { Kafka } from 'kafkajs';
 import type { Checkpoint } from './checkpoint.js';
 import { conflictFindings, findEventIdConflicts } from './conflicts.js';
 import { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
-import { type ChainAnchor, checkCheckpoints, type Finding, type PartitionReport, PartitionVerifier } from './partition-verifier.js';
+import { type ChainAnchor, checkCheckpoints, type EntryFormatCounts, type Finding, type PartitionReport, PartitionVerifier } from './partition-verifier.js';
 import { partitionKey } from './partitions.js';
 import { checkRetentionRuns, type RetentionRunCheck } from './retention-runs.js';
 import { listChainPartitions, loadTableCheckpoints, offsetsInRange, type PartitionKey, streamChainRows, streamDlqOffsets, uniquePartitions } from './store.js';
@@ -81,7 +81,7 @@ export interface VerifyReport {
   rows: number;
   entries: number;
   /** Entries whose row matches its hash, by entry format (docs/integrity.md "Entry formats"). */
-  entry_formats: Record<'1' | '2', number>;
+  entry_formats: EntryFormatCounts;
   duplicates: number;
   /** Event ids carried by messages with different content (each such message is an event_id_conflict warning). */
   event_id_conflicts: number;
