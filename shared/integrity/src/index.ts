@@ -114,7 +114,7 @@ export {
   type TreeHead,
   verifyProofDocument,
 } from './proofs.js';
-export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink } from './store.js';
+export { type ChainStore, type CheckpointStore, clickhouseIntegrityStore, type StoredLink, storedChainRow } from './store.js';
 export { readLeafEntries } from './tree-store.js';
 export { type EventVerification, type EventVerificationStatus, verifyEvent } from './verify-event.js';
 export { sortFindings, type VerifiedPartition, type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';

@@ -20,9 +20,10 @@ import { createChdbConnection } from 'chdb/connection';
 import { createChainedInsert } from './chained-insert.js';
 import { createChainer } from './chainer.js';
 import { createCheckpointer } from './checkpointer.js';
+import { storedEntryHash } from './entry.js';
 import { generateSigningKey, loadPublicKeys, loadSigningKey } from './keys.js';
 import { leafHash, subtreeRoot } from './merkle.js';
-import { clickhouseIntegrityStore } from './store.js';
+import { clickhouseIntegrityStore, storedChainRow } from './store.js';
 import { readLeafEntries } from './tree-store.js';
 import { verifyStore } from './verify-store.js';
 
@@ -176,4 +177,40 @@ test("modern: a message replacing the victim's row is kept beside it; the victim
     conflicts.map((f) => f.offset),
     ['12'],
   );
+});
+
+test("storedChainRow: the event's row at its offset with every column as stored, the copy with the given hash first", async () => {
+  const topic = uniqueName('point');
+  const id = uuidv7();
+  const w = await writer(topic);
+  await w.insert([w.row(login('t-point', id), 20), w.row(login('t-point', uuidv7()), 21)]);
+  await w.checkpointer.stop();
+  const at = { topic, partition: 4, offset: 20n, event_id: id.toUpperCase() };
+  const genuine = await storedChainRow(ch, at);
+  assert.equal(genuine?.fields.event_id, id);
+  assert.deepEqual([genuine?.fields.producer_id, genuine?.fields.producer_seq, genuine?.fields.chain_seq], ['', '0', '1']);
+  assert.deepEqual(storedEntryHash(genuine.fields, genuine.hash), { hash: genuine.hash, format: 2 });
+  assert.equal(await storedChainRow(ch, { ...at, offset: 21n }), undefined, 'another event at that offset');
+  assert.equal(await storedChainRow(ch, { ...at, offset: 22n }), undefined, 'no row at that offset');
+
+  // producer_seq changed on a row without producer_id, beyond 2^53: read exactly as stored, and it no longer hashes right.
+  await ch.command(
+    `ALTER TABLE ${DB}.events UPDATE producer_seq = 18446744073709551615 WHERE kafka_topic = '${topic}' AND kafka_offset = 20 SETTINGS mutations_sync = 1`,
+  );
+  const changed = await storedChainRow(ch, at);
+  assert.equal(changed?.fields.producer_seq, '18446744073709551615');
+  assert.notEqual(storedEntryHash(changed.fields, changed.hash).hash, changed.hash);
+
+  // A different copy of the message (another key, so no merge collapses it): the one whose hash is asked for, else the first by hash.
+  const layout = layoutFor(await ch.capabilities());
+  const copy = toRow(
+    login('t-point', id, { actor: { id: 'mallory', type: 'user' } }),
+    { received_at: 1_760_000_000_520, kafka_topic: topic, kafka_partition: 4, kafka_offset: 20, chain_seq: 1, prev_hash: '0'.repeat(64), hash: '0'.repeat(64) },
+    layout,
+  );
+  await insertRows(ch, [copy]);
+  assert.equal((await storedChainRow(ch, { ...at, hash: genuine.hash }))?.fields.actor_id, 'alice');
+  assert.equal((await storedChainRow(ch, { ...at, hash: '0'.repeat(64) }))?.fields.actor_id, 'mallory');
+  assert.equal((await storedChainRow(ch, { ...at, hash: 'f'.repeat(64) }))?.fields.actor_id, 'mallory');
+  assert.equal((await storedChainRow(ch, at))?.fields.actor_id, 'mallory');
 });

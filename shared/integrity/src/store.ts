@@ -443,6 +443,22 @@ export async function* streamChainRows(
   for await (const batch of streamQuery(ch, q, onStarted)) yield batch.map((r) => chainRowFrom(r, legacy));
 }
 
+/**
+ * One event's stored chain row at its Kafka offset, read exactly as `auditstream verify` reads it (streamChainRows:
+ * every column as stored, e.g. `producer_seq` whatever `producer_id` holds, as UInt64 text), for a proof to show.
+ * Of the rows at that offset, the event's one whose hash is `hash` (the copy the caller found), else the event's
+ * first; undefined when the event has no row there.
+ */
+export async function storedChainRow(
+  ch: ClickHouse,
+  at: PartitionKey & { offset: bigint; event_id: string; hash?: string },
+): Promise<StoredChainRow | undefined> {
+  const id = at.event_id.toLowerCase();
+  const own: StoredChainRow[] = [];
+  for await (const batch of streamChainRows(ch, at, { from: at.offset, to: at.offset })) own.push(...batch.filter((r) => r.fields.event_id === id));
+  return own.find((r) => r.hash === at.hash) ?? own[0];
+}
+
 /** Streams the dead-lettered offsets of one partition in [from, to], ascending, each once. */
 export async function* streamDlqOffsets(ch: ClickHouse, key: PartitionKey, bounds: { from?: bigint; to?: bigint }): AsyncGenerator<bigint> {
   const caps = await ch.capabilities();
