@@ -2,7 +2,8 @@
 // 18.16 (checkpoints with signed tree heads), proofs from a real API server, checked offline by
 // `auditstream proof verify` and by the Python checker of docs/integrity.md (run exactly as the
 // markdown holds it, with examples/setup.sh's venv); then a stored row is tampered with and the
-// proof fails, as do a proof under another key and an altered proof.
+// proof fails, as do a proof under another key and an altered proof. An event published without producer
+// columns (raw Avro, no SDK) whose stored producer_seq alone is changed: its proof fails too, as verify reports.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,19 @@ import { type Api, apiDefaults, createApi, createApiKey } from '@auditstream/api
 import { repoRoot } from '@auditstream/core';
 import { generateSigningKey } from '@auditstream/integrity';
 import { createLogger, createMetricsRegistry } from '@auditstream/observability';
-import { createTestEnv, type IngestChild, publishEvents, runCli, spawnIngest, type TestEnv, waitFor, waitForStored } from '@auditstream/test';
+import {
+  createTestEnv,
+  type IngestChild,
+  loginEvent,
+  produceKeyed,
+  publishEvents,
+  runCli,
+  spawnIngest,
+  type TestEnv,
+  verifyTestEnv,
+  waitFor,
+  waitForStored,
+} from '@auditstream/test';
 
 const EVENTS = 400;
 const PYTHON = join(repoRoot(), 'examples', '.build', 'python', 'bin', 'python');
@@ -31,15 +44,7 @@ before(async () => {
     extraEnv: { AUDITSTREAM_INTEGRITY__CHECKPOINT_EVERY_EVENTS: '50', AUDITSTREAM_INTEGRITY__CHECKPOINT_INTERVAL_MS: '1000' },
   });
   dir = mkdtempSync(join(tmpdir(), 'merkle-proofs-'));
-  auditor = (await createApiKey(env.ch, { role: 'auditor', tenants: [env.tenant] })).key;
-  api = createApi({
-    config: apiDefaults({ host: '127.0.0.1', port: 0, api_key_cache_ttl_ms: 0, rate_limit_burst: 10_000, rate_limit_per_s: 10_000 }),
-    clickhouse: env.ch,
-    logger: createLogger({ service: 'merkle-int', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    metrics: createMetricsRegistry({ service: 'merkle-int', defaultMetrics: false }),
-    recordEvent: async () => {},
-  });
-  url = (await api.start()).url;
+  ({ api, url, auditor } = await startApi(env));
 });
 
 after(async () => {
@@ -49,6 +54,29 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A real API server over one test environment's database, and an auditor key of its tenant. */
+async function startApi(e: TestEnv): Promise<{ api: Api; url: string; auditor: string }> {
+  const key = (await createApiKey(e.ch, { role: 'auditor', tenants: [e.tenant] })).key;
+  const server = createApi({
+    config: apiDefaults({ host: '127.0.0.1', port: 0, api_key_cache_ttl_ms: 0, rate_limit_burst: 10_000, rate_limit_per_s: 10_000 }),
+    clickhouse: e.ch,
+    logger: createLogger({ service: 'merkle-int', level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: createMetricsRegistry({ service: 'merkle-int', defaultMetrics: false }),
+    recordEvent: async () => {},
+  });
+  return { api: server, url: (await server.start()).url, auditor: key };
+}
+
+/** Waits until no mutation of the database is pending (18.16 has no mutations_sync). */
+async function mutationsDone(e: TestEnv): Promise<void> {
+  await waitFor(
+    'the mutation to finish',
+    () => e.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM system.mutations WHERE database = '${e.database}' AND is_done = 0`),
+    (r) => Number(r[0]?.n) === 0,
+    60_000,
+  );
+}
+
 function docsPython(): string {
   const md = readFileSync(join(repoRoot(), 'docs', 'integrity.md'), 'utf8');
   const blocks = [...md.matchAll(/^```python\n([\s\S]*?)^```$/gm)].map((m) => m[1] as string).filter((b) => b.includes('Verify an auditstream proof'));
@@ -56,8 +84,8 @@ function docsPython(): string {
   return blocks[0] as string;
 }
 
-async function get(path: string, key = auditor): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${key}` } });
+async function get(path: string, key = auditor, base = url): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -143,12 +171,7 @@ test('inclusion and consistency proofs from the API verify offline (CLI and Pyth
 
   // A stored row changed: the proof the API now builds fails (its entry no longer hashes to the leaf).
   await env.ch.command(`ALTER TABLE ${env.database}.events UPDATE reason = 'nothing happened' WHERE kafka_partition = 0 AND kafka_offset = ${row?.o}`);
-  await waitFor(
-    'the mutation to finish',
-    () => env.ch.queryRows<{ n: string }>(`SELECT count() AS n FROM system.mutations WHERE database = '${env.database}' AND is_done = 0`),
-    (r) => Number(r[0]?.n) === 0,
-    60_000,
-  );
+  await mutationsDone(env);
   const tampered = await get(`/v1/events/${id}/proof`);
   assert.equal(tampered.status, 200);
   const bad = await check('tampered', tampered.body);
@@ -158,4 +181,64 @@ test('inclusion and consistency proofs from the API verify offline (CLI and Pyth
   const forged = { ...tampered.body, entry_hash: String(tampered.body.entry_hash).replace(/^./, (c) => (c === '0' ? '1' : '0')) };
   const forgedCheck = await check('forged-leaf', forged);
   assert.deepEqual([forgedCheck.cli, forgedCheck.py], [1, 1], forgedCheck.out);
+});
+
+test('an event published without producer columns: changing only its stored producer_seq makes its proof fail, as verify reports; the others still verify', async () => {
+  // Its own topic, group, database and API: raw Avro straight through kafkajs (the SDK always stamps producer_id and
+  // producer_seq), so ingest stores producer_id '' and producer_seq 0, which queries show as null.
+  const raw = await createTestEnv({
+    partitions: 1,
+    extraEnv: { AUDITSTREAM_INTEGRITY__CHECKPOINT_EVERY_EVENTS: '50', AUDITSTREAM_INTEGRITY__CHECKPOINT_INTERVAL_MS: '1000' },
+  });
+  const rawApi = await startApi(raw);
+  let child: IngestChild | undefined;
+  const proofOf = (id: string) => get(`/v1/events/${id}/proof`, rawApi.auditor, rawApi.url);
+  const checkRaw = (name: string, doc: unknown) => check(name, doc, raw.signingKey.publicKeyFile);
+  try {
+    const now = Date.now();
+    const events = Array.from({ length: 8 }, (_, i) => loginEvent(`user${i}`, '192.0.2.7', i % 2 ? 'failure' : 'success', now - 8_000 + i * 1000, raw.tenant));
+    await produceKeyed(raw.kafka, raw.topic, events);
+    child = spawnIngest(raw.env);
+    await waitForStored(raw, events.length, { timeoutMs: 120_000 });
+    child.proc.kill('SIGTERM'); // signs what is pending: every stored entry is under a tree head
+    assert.equal(await child.exited, 0);
+    const stored = await raw.ch.queryRows<{ id: string; pid: string; seq: string; o: string }>(
+      `SELECT lower(toString(event_id)) AS id, producer_id AS pid, toString(producer_seq) AS seq, toString(kafka_offset) AS o FROM ${raw.database}.events ORDER BY kafka_offset`,
+    );
+    assert.equal(stored.length, events.length);
+    assert.ok(
+      stored.every((r) => r.pid === '' && r.seq === '0'),
+      JSON.stringify(stored),
+    );
+    const victim = stored[3] as (typeof stored)[number];
+    const untouched = stored[5] as (typeof stored)[number];
+
+    const genuine = await proofOf(victim.id);
+    assert.equal(genuine.status, 200, JSON.stringify(genuine.body));
+    const genuineEntry = JSON.parse(String(genuine.body.entry)) as Record<string, unknown>;
+    assert.deepEqual([genuineEntry.v, genuineEntry.producer_id, genuineEntry.producer_seq], [2, '', '0'], 'format 2 hashes the producer columns');
+    const ok = await checkRaw('raw-genuine', genuine.body);
+    assert.deepEqual([ok.cli, ok.py], [0, 0], ok.out);
+
+    // Only producer_seq of one row changed: verify names the row, and its proof (the row as stored) no longer verifies.
+    await raw.ch.command(`ALTER TABLE ${raw.database}.events UPDATE producer_seq = 7 WHERE event_id = toUUID('${victim.id}')`);
+    await mutationsDone(raw);
+    const report = await verifyTestEnv(raw);
+    assert.deepEqual([report.first_error?.kind, report.first_error?.offset], ['modified', victim.o], JSON.stringify(report.findings.slice(0, 3)));
+    const changed = await proofOf(victim.id);
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const bad = await checkRaw('raw-changed', changed.body);
+    assert.deepEqual([bad.cli, bad.py], [1, 1], bad.out);
+    assert.match(bad.out, /hash/);
+    assert.equal((JSON.parse(String(changed.body.entry)) as Record<string, unknown>).producer_seq, '7', 'the entry shows the row as stored');
+
+    const other = await proofOf(untouched.id);
+    assert.equal(other.status, 200, JSON.stringify(other.body));
+    const fine = await checkRaw('raw-untouched', other.body);
+    assert.deepEqual([fine.cli, fine.py], [0, 0], fine.out);
+  } finally {
+    child?.proc.kill('SIGKILL');
+    await rawApi.api.stop();
+    await raw.cleanup();
+  }
 });

@@ -40,7 +40,7 @@ export { type ConflictSource, conflictFindings, type EventIdConflict, findEventI
 export { type DlqDecision, rawSha256, recordDlqDecisions } from './dlq.js';
 export { type ChainFormat, entryJson, entryJsonHash, type StoredEntryHash, storedEntryHash } from './entry.js';
 export { INTEGRITY_ERROR_CODES, type IntegrityErrorCode } from './error-codes.js';
-export { chainContentFromRow, chainContentFromStored, chainFieldsFromStored } from './fields.js';
+export { chainContentFromRow, chainContentFromStored } from './fields.js';
 export { canonicalJson, type JcsValue } from './jcs.js';
 export { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
 export {

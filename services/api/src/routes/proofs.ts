@@ -1,12 +1,4 @@
-import {
-  buildConsistencyProof,
-  buildInclusionProof,
-  chainFieldsFromStored,
-  entryJson,
-  readTreeHeads,
-  storedEntryHash,
-  type TreeHead,
-} from '@auditstream/integrity';
+import { buildConsistencyProof, buildInclusionProof, entryJson, readTreeHeads, storedChainRow, storedEntryHash, type TreeHead } from '@auditstream/integrity';
 import type { FastifyInstance } from 'fastify';
 import { badParameter, ProblemError } from '../problem.js';
 import { READ_PROBLEMS } from '../schemas/common.js';
@@ -54,9 +46,14 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
         throw new ProblemError('unavailable', 'no signed tree head covers this event yet: retry after the next checkpoint', {
           headers: { 'retry-after': '60' },
         });
-      const fields = chainFieldsFromStored(event, m.prev_hash, m.chain_seq);
+      // The entry is the stored row as `auditstream verify` reads it (every column as stored), not the event as queries show it:
+      // a changed column, even one queries hide (producer_seq without a producer_id), makes the proof fail.
+      const row = await ctx.metrics.timeQuery('chain_row', () =>
+        storedChainRow(ctx.ch, { topic: m.kafka_topic, partition: m.kafka_partition, offset: BigInt(m.kafka_offset), event_id: id, hash: m.hash }),
+      );
+      if (!row) throw new ProblemError('not_found', 'this event\u2019s row is no longer stored: no proof exists');
       // In the format the stored hash is of; a row that hashes in neither (changed) is shown in the default one, and its proof fails.
-      const entry = entryJson(storedEntryHash(fields, m.hash).format ?? 2, fields);
+      const entry = entryJson(storedEntryHash(row.fields, m.hash).format ?? 2, row.fields);
       return ctx.metrics.timeQuery('proof', () =>
         buildInclusionProof(
           ctx.ch,
