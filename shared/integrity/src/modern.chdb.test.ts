@@ -192,6 +192,11 @@ test("storedChainRow: the event's row at its offset with every column as stored,
   assert.deepEqual(storedEntryHash(genuine.fields, genuine.hash), { hash: genuine.hash, format: 2 });
   assert.equal(await storedChainRow(ch, { ...at, offset: 21n }), undefined, 'another event at that offset');
   assert.equal(await storedChainRow(ch, { ...at, offset: 22n }), undefined, 'no row at that offset');
+  // Narrowed by the event's tenant and time (a read through the sorting key): the same row, and none for another tenant or µs.
+  const within = { tenant_id: 't-point', occurred_at_us: BigInt(genuine.fields.occurred_at_us) };
+  assert.equal((await storedChainRow(ch, { ...at, within }))?.hash, genuine.hash);
+  assert.equal(await storedChainRow(ch, { ...at, within: { ...within, tenant_id: 't-other' } }), undefined, 'another tenant');
+  assert.equal(await storedChainRow(ch, { ...at, within: { ...within, occurred_at_us: within.occurred_at_us + 1n } }), undefined, 'another microsecond');
 
   // producer_seq changed on a row without producer_id, beyond 2^53: read exactly as stored, and it no longer hashes right.
   await ch.command(

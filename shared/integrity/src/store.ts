@@ -212,6 +212,12 @@ export interface PartitionKey {
   partition: number;
 }
 
+/** Where an event sits in the sorting key: its tenant and occurred_at (µs), as stored. */
+export interface EventKey {
+  tenant_id: string;
+  occurred_at_us: bigint;
+}
+
 /** Every (topic, partition) that has rows, checkpoints or dead letters: a partition whose rows were all deleted still has the others (verify adds those with a committed offset). */
 export async function listChainPartitions(ch: ClickHouse): Promise<PartitionKey[]> {
   const fromEvents = await ch.queryRows<{ topic: string; partition: number }>(
@@ -427,7 +433,7 @@ function chainRowFrom(r: ChainRowJson, legacy: boolean): StoredChainRow {
 export async function* streamChainRows(
   ch: ClickHouse,
   key: PartitionKey,
-  bounds: { from?: bigint; to?: bigint },
+  bounds: { from?: bigint; to?: bigint; within?: EventKey },
   onStarted?: () => Promise<void>,
 ): AsyncGenerator<StoredChainRow[]> {
   const caps = await ch.capabilities();
@@ -435,6 +441,9 @@ export async function* streamChainRows(
   const conds: SqlFragment[] = [sql`kafka_topic = ${key.topic}`, sql`kafka_partition = ${key.partition}`];
   if (bounds.from !== undefined) conds.push(sql`kafka_offset >= ${bounds.from}`);
   if (bounds.to !== undefined) conds.push(sql`kafka_offset <= ${bounds.to}`);
+  // The partition's columns are not a prefix of the sorting key: the event's tenant and time make a read through the index.
+  const w = bounds.within;
+  if (w) conds.push(sql`tenant_id = ${w.tenant_id}`, timeRange(layout, w.occurred_at_us, w.occurred_at_us + 1n));
   const q = render(
     sql`SELECT ${unsafeRaw(chainSelect(layout))} FROM ${table(ch.database, 'events')} WHERE ${joinSql(conds, ' AND ')} ORDER BY kafka_offset, hash`,
     caps,
@@ -447,15 +456,17 @@ export async function* streamChainRows(
  * One event's stored chain row at its Kafka offset, read exactly as `auditstream verify` reads it (streamChainRows:
  * every column as stored, e.g. `producer_seq` whatever `producer_id` holds, as UInt64 text), for a proof to show.
  * Of the rows at that offset, the event's one whose hash is `hash` (the copy the caller found), else the event's
- * first; undefined when the event has no row there.
+ * first; undefined when the event has no row there. `within`, the stored event's tenant and time, makes it a point
+ * read; without it the partition's rows are scanned.
  */
 export async function storedChainRow(
   ch: ClickHouse,
-  at: PartitionKey & { offset: bigint; event_id: string; hash?: string },
+  at: PartitionKey & { offset: bigint; event_id: string; hash?: string; within?: EventKey },
 ): Promise<StoredChainRow | undefined> {
   const id = at.event_id.toLowerCase();
   const own: StoredChainRow[] = [];
-  for await (const batch of streamChainRows(ch, at, { from: at.offset, to: at.offset })) own.push(...batch.filter((r) => r.fields.event_id === id));
+  const bounds = { from: at.offset, to: at.offset, ...(at.within ? { within: at.within } : {}) };
+  for await (const batch of streamChainRows(ch, at, bounds)) own.push(...batch.filter((r) => r.fields.event_id === id));
   return own.find((r) => r.hash === at.hash) ?? own[0];
 }
 

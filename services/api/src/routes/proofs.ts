@@ -49,7 +49,14 @@ export function proofRoutes(app: FastifyInstance, ctx: RouteContext): void {
       // The entry is the stored row as `auditstream verify` reads it (every column as stored), not the event as queries show it:
       // a changed column, even one queries hide (producer_seq without a producer_id), makes the proof fail.
       const row = await ctx.metrics.timeQuery('chain_row', () =>
-        storedChainRow(ctx.ch, { topic: m.kafka_topic, partition: m.kafka_partition, offset: BigInt(m.kafka_offset), event_id: id, hash: m.hash }),
+        storedChainRow(ctx.ch, {
+          topic: m.kafka_topic,
+          partition: m.kafka_partition,
+          offset: BigInt(m.kafka_offset),
+          event_id: id,
+          hash: m.hash,
+          within: { tenant_id: event.event.tenant_id, occurred_at_us: BigInt(event.event.occurred_at) },
+        }),
       );
       if (!row) throw new ProblemError('not_found', 'this event\u2019s row is no longer stored: no proof exists');
       // In the format the stored hash is of; a row that hashes in neither (changed) is shown in the default one, and its proof fails.
