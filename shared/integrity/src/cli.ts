@@ -4,6 +4,7 @@ import { type ClickHouseConfig, createClickHouse } from '@auditstream/clickhouse
 import { AuditstreamError } from '@auditstream/core';
 import { createKafkaClient, type KafkaClientConfig } from '@auditstream/kafka';
 import { createLogger } from '@auditstream/observability';
+import { CHAIN_FORMATS } from './entry.js';
 import { generateSigningKey, loadPublicKeyFiles } from './keys.js';
 import type { EntryFormatCounts, Finding } from './partition-verifier.js';
 import { type VerifyProgress, type VerifyReport, type VerifyStoreOptions, verifyStore } from './verify-store.js';
@@ -143,7 +144,7 @@ export function formatReport(r: VerifyReport): string {
 
 /** ' (format 2)' when every intact entry is of one format, ' (format 1: 40, format 2: 60)' for a mix, '' for none. */
 function formats(f: EntryFormatCounts): string {
-  const used = (['1', '2'] as const).filter((k) => f[k] > 0);
+  const used = CHAIN_FORMATS.filter((k) => f[k] > 0);
   if (used.length === 0) return '';
   if (used.length === 1) return ` (format ${used[0]})`;
   return ` (${used.map((k) => `format ${k}: ${int(f[k])}`).join(', ')})`;

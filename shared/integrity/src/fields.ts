@@ -1,17 +1,12 @@
 import { type EventRow, type LegacyEventRow, parseClickHouseTime, type StoredEvent } from '@auditstream/clickhouse';
-import { type ChainContent, type ChainEntryFields, canonicalValue, jsonString, type PreparedEntry } from './chain.js';
+import { type ChainContent, canonicalValue, jsonString, type PreparedEntry } from './chain.js';
 import { canonicalJson } from './jcs.js';
 
 /**
- * The chain's view of a stored row, from the storage module's layout-independent StoredEvent
- * (so the legacy and modern layouts hash identically). received_at keeps whole seconds: the
- * precision of the legacy DateTime column.
+ * The chain's view of a stored row without the chain's own fields (what the chainer takes), from the
+ * storage module's layout-independent StoredEvent (so the legacy and modern layouts hash identically).
+ * received_at keeps whole seconds: the precision of the legacy DateTime column.
  */
-export function chainFieldsFromStored(s: StoredEvent, prevHash: string, chainSeq: string): ChainEntryFields {
-  return { ...chainContentFromStored(s), chain_seq: chainSeq, prev_hash: prevHash };
-}
-
-/** Like chainFieldsFromStored, without the chain's own fields (what the chainer takes). */
 export function chainContentFromStored(s: StoredEvent): ChainContent {
   const e = s.event;
   const m = s.meta;

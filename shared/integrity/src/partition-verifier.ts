@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { EVENT_TIME_WINDOW, microsToIso } from '@auditstream/schemas';
 import { type ChainEntryFields, GENESIS_HASH } from './chain.js';
 import { type Checkpoint, checkpointHash, GENESIS_CHECKPOINT_HASH, verifyCheckpoint } from './checkpoint.js';
-import { type ChainFormat, DEFAULT_CHAIN_FORMAT, storedEntryHash } from './entry.js';
+import { CHAIN_FORMATS, type ChainFormat, DEFAULT_CHAIN_FORMAT, storedEntryHash } from './entry.js';
 import { explainRemovedEntries, type RetentionRun, type RetentionVerdict } from './retention-evidence.js';
 
 /** What verification can find, named for the auditor reading the report. */
@@ -49,7 +49,14 @@ export interface StoredChainRow {
 }
 
 /** Chain entries by entry format. */
-export type EntryFormatCounts = Record<`${ChainFormat}`, number>;
+export type EntryFormatCounts = Record<ChainFormat, number>;
+
+/** Counts summed by format (none: all zero). */
+export function sumFormatCounts(counts: readonly EntryFormatCounts[]): EntryFormatCounts {
+  const sum = Object.fromEntries(CHAIN_FORMATS.map((f) => [f, 0])) as EntryFormatCounts;
+  for (const c of counts) for (const f of CHAIN_FORMATS) sum[f] += c[f];
+  return sum;
+}
 
 export interface PartitionReport {
   topic?: string;
@@ -206,7 +213,7 @@ export class PartitionVerifier {
       rows: 0,
       duplicates: 0,
       entries: 0,
-      entry_formats: { '1': 0, '2': 0 },
+      entry_formats: sumFormatCounts([]),
       checkpoints: options.checkpoints?.length ?? 0,
       checkpoints_matched: 0,
       findings: [],

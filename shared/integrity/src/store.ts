@@ -456,17 +456,17 @@ export async function* streamChainRows(
  * One event's stored chain row at its Kafka offset, read exactly as `auditstream verify` reads it (streamChainRows:
  * every column as stored, e.g. `producer_seq` whatever `producer_id` holds, as UInt64 text), for a proof to show.
  * Of the rows at that offset, the event's one whose hash is `hash` (the copy the caller found), else the event's
- * first; undefined when the event has no row there. `within`, the stored event's tenant and time, makes it a point
- * read; without it the partition's rows are scanned.
+ * first; undefined when the event has no row there. `within`, the stored event's tenant and time, makes it a
+ * read through the sorting key.
  */
 export async function storedChainRow(
   ch: ClickHouse,
-  at: PartitionKey & { offset: bigint; event_id: string; hash?: string; within?: EventKey },
+  at: PartitionKey & { offset: bigint; event_id: string; hash?: string; within: EventKey },
 ): Promise<StoredChainRow | undefined> {
   const id = at.event_id.toLowerCase();
   const own: StoredChainRow[] = [];
-  const bounds = { from: at.offset, to: at.offset, ...(at.within ? { within: at.within } : {}) };
-  for await (const batch of streamChainRows(ch, at, bounds)) own.push(...batch.filter((r) => r.fields.event_id === id));
+  for await (const batch of streamChainRows(ch, at, { from: at.offset, to: at.offset, within: at.within }))
+    own.push(...batch.filter((r) => r.fields.event_id === id));
   return own.find((r) => r.hash === at.hash) ?? own[0];
 }
 

@@ -5,7 +5,15 @@ import type { Kafka } from 'kafkajs';
 import type { Checkpoint } from './checkpoint.js';
 import { conflictFindings, findEventIdConflicts } from './conflicts.js';
 import { readCheckpointsTopic, readCommittedOffsets, readHighWatermarks, type TopicCheckpoints } from './kafka.js';
-import { type ChainAnchor, checkCheckpoints, type EntryFormatCounts, type Finding, type PartitionReport, PartitionVerifier } from './partition-verifier.js';
+import {
+  type ChainAnchor,
+  checkCheckpoints,
+  type EntryFormatCounts,
+  type Finding,
+  type PartitionReport,
+  PartitionVerifier,
+  sumFormatCounts,
+} from './partition-verifier.js';
 import { partitionKey } from './partitions.js';
 import { checkRetentionRuns, type RetentionRunCheck } from './retention-runs.js';
 import { listChainPartitions, loadTableCheckpoints, offsetsInRange, type PartitionKey, streamChainRows, streamDlqOffsets, uniquePartitions } from './store.js';
@@ -359,10 +367,7 @@ export async function verifyStore(o: VerifyStoreOptions): Promise<VerifyReport> 
     duration_ms: duration,
     rows: totalRows,
     entries,
-    entry_formats: {
-      '1': partitions.reduce((a, p) => a + p.entry_formats['1'], 0),
-      '2': partitions.reduce((a, p) => a + p.entry_formats['2'], 0),
-    },
+    entry_formats: sumFormatCounts(partitions.map((p) => p.entry_formats)),
     duplicates: partitions.reduce((a, p) => a + p.duplicates, 0),
     event_id_conflicts: new Set(findings.filter((f) => f.kind === 'event_id_conflict').map((f) => f.event_id)).size,
     events_per_second: duration > 0 ? Math.round((totalRows * 1000) / duration) : 0,
